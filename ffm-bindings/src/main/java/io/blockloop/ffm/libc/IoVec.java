@@ -1,0 +1,31 @@
+package io.blockloop.ffm.libc;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+
+/** {@code struct iovec { void *iov_base; size_t iov_len; }} (16 bytes), the element of vectored I/O arrays. */
+public final class IoVec {
+    public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+            ValueLayout.ADDRESS.withName("iov_base"),
+            ValueLayout.JAVA_LONG.withName("iov_len"));
+    public static final long SIZE = LAYOUT.byteSize();
+
+    private IoVec() {
+    }
+
+    /** Writes element {@code index} of the iovec array {@code array}. */
+    public static void set(MemorySegment array, int index, MemorySegment buffer) {
+        long at = index * SIZE;
+        array.set(ValueLayout.ADDRESS, at, buffer);
+        array.set(ValueLayout.JAVA_LONG, at + 8, buffer.byteSize());
+    }
+
+    /** Writes element {@code index} as a raw address and length. */
+    public static void set(MemorySegment array, int index, long address, long length) {
+        long at = index * SIZE;
+        array.set(ValueLayout.JAVA_LONG, at, address);
+        array.set(ValueLayout.JAVA_LONG, at + 8, length);
+    }
+}

@@ -1,0 +1,104 @@
+package io.blockloop.ffm.libaio;
+
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.libc.EventFd;
+import io.blockloop.ffm.libc.FileIo;
+import io.blockloop.ffm.libc.OpenFlags;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LibAioTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void availableOnThisMachine() {
+        assertTrue(LibAio.availability().available(), () -> "linux-aio: " + LibAio.availability().reason());
+    }
+
+    @Test
+    void oneDirectReadThroughSubmitAndGetEvents() throws Exception {
+        byte[] content = new byte[8192];
+        Arrays.fill(content, 4096, 8192, (byte) 0x77);
+        Path file = Files.write(dir.resolve("aio"), content);
+        int fd = FileIo.open(file.toString(), OpenFlags.O_RDONLY | OpenFlags.O_DIRECT, 0);
+        long ctx = LibAio.setup(16);
+        try (Arena arena = Arena.ofConfined(); EventFd done = EventFd.create()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            MemorySegment iocb = arena.allocate(Iocb.SIZE, 8);
+            Iocb.prepare(iocb, Iocb.IOCB_CMD_PREAD, fd, buf.address(), 4096, 4096, 0, 0xfeedL, done.fd());
+            MemorySegment list = arena.allocate(ValueLayout.ADDRESS);
+            list.set(ValueLayout.ADDRESS, 0, iocb);
+            assertEquals(1, LibAio.submitOrErrno(ctx, 1, list));
+
+            MemorySegment events = arena.allocate(IoEvent.SIZE * 4, 8);
+            assertEquals(1, LibAio.getEventsOrErrno(ctx, 1, 4, events, MemorySegment.NULL));
+            assertEquals(0xfeedL, IoEvent.data(events, 0));
+            assertEquals(iocb.address(), IoEvent.obj(events, 0));
+            assertEquals(4096, IoEvent.res(events, 0));
+            assertEquals(0x77, buf.get(ValueLayout.JAVA_BYTE, 100));
+            assertEquals(1, done.drain(), "the eventfd counted the completion");
+
+            MemorySegment ring = MemorySegment.ofAddress(ctx).reinterpret(AioRing.HEADER_SIZE);
+            assertEquals(AioRing.MAGIC, ring.get(ValueLayout.JAVA_INT, AioRing.OFFSET_MAGIC), "the aio_ring header is mapped at ctx");
+        } finally {
+            assertEquals(0, LibAio.destroyOrErrno(ctx));
+            FileIo.close(fd);
+        }
+    }
+
+    @Test
+    void aMisalignedDirectReadCompletesWithEinval() throws Exception {
+        Path file = Files.write(dir.resolve("aio"), new byte[8192]);
+        int fd = FileIo.open(file.toString(), OpenFlags.O_RDONLY | OpenFlags.O_DIRECT, 0);
+        long ctx = LibAio.setup(4);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(8192, 4096);
+            MemorySegment iocb = arena.allocate(Iocb.SIZE, 8);
+            Iocb.prepare(iocb, Iocb.IOCB_CMD_PREAD, fd, buf.address() + 1, 4096, 0, 0, 1, -1);
+            MemorySegment list = arena.allocate(ValueLayout.ADDRESS);
+            list.set(ValueLayout.ADDRESS, 0, iocb);
+            int submitted = LibAio.submitOrErrno(ctx, 1, list);
+            if (submitted == 1) {
+                MemorySegment events = arena.allocate(IoEvent.SIZE, 8);
+                assertEquals(1, LibAio.getEventsOrErrno(ctx, 1, 1, events, MemorySegment.NULL));
+                assertEquals(-Errno.EINVAL, IoEvent.res(events, 0));
+            } else {
+                assertEquals(-Errno.EINVAL, submitted, "or the submit itself refuses it");
+            }
+        } finally {
+            LibAio.destroyOrErrno(ctx);
+            FileIo.close(fd);
+        }
+    }
+
+    @Test
+    void badFdAndBadSetupAreNamed() {
+        try (Arena arena = Arena.ofConfined()) {
+            long ctx = LibAio.setup(4);
+            try {
+                MemorySegment iocb = arena.allocate(Iocb.SIZE, 8);
+                Iocb.prepare(iocb, Iocb.IOCB_CMD_PREAD, -1, arena.allocate(512, 512).address(), 512, 0, 0, 0, -1);
+                MemorySegment list = arena.allocate(ValueLayout.ADDRESS);
+                list.set(ValueLayout.ADDRESS, 0, iocb);
+                assertEquals(-Errno.EBADF, LibAio.submitOrErrno(ctx, 1, list));
+            } finally {
+                LibAio.destroyOrErrno(ctx);
+            }
+        }
+        NativeCallException e = assertThrows(NativeCallException.class, () -> LibAio.setup(-1));
+        assertEquals("io_setup: EINVAL (Invalid argument)", e.getMessage());
+    }
+}

@@ -1,0 +1,54 @@
+package io.blockloop.ffm.libc;
+
+import io.blockloop.ffm.testing.OpenFds;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class EventFdTest {
+    @Test
+    void signalsAddUpAndDrainResetsTheCounter() {
+        try (EventFd e = EventFd.create()) {
+            assertEquals(0, e.drain(), "a fresh non-blocking eventfd reads as empty");
+            e.signal();
+            e.add(41);
+            assertEquals(42, e.drain());
+            assertEquals(0, e.drain());
+        }
+    }
+
+    @Test
+    void signalMakesTheFdReadableForPoll() {
+        try (EventFd e = EventFd.create(); Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(Poll.POLLFD_SIZE);
+            Poll.set(fds, 0, e.fd(), Poll.POLLIN);
+            assertEquals(0, Poll.ppoll(fds, 1, 0), "nothing signalled yet");
+            Thread t = Thread.ofPlatform().start(e::signal);
+            assertEquals(1, Poll.ppoll(fds, 1, 10_000_000_000L));
+            assertTrue((Poll.revents(fds, 0) & Poll.POLLIN) != 0);
+            assertEquals(1, e.drain());
+            joinQuietly(t);
+        }
+    }
+
+    @Test
+    void closeReleasesTheFd() {
+        int before = OpenFds.count();
+        for (int i = 0; i < 100; i++) {
+            EventFd.create().close();
+        }
+        assertEquals(before, OpenFds.count());
+    }
+
+    private static void joinQuietly(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package io.blockloop.ffm.testing;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A loop block device attached over a file for the length of a test: {@code losetup -f --show
+ * --direct-io=on FILE}, detached by {@link #close()}. Needs root; when it cannot attach, the test fails
+ * with losetup's message (a hardware test that cannot reach hardware has not passed).
+ */
+public final class LoopDevice implements AutoCloseable {
+    private final Path device;
+    private boolean closed;
+
+    private LoopDevice(Path device) {
+        this.device = device;
+    }
+
+    /** Attaches a loop device over {@code backingFile} with direct I/O on. */
+    public static LoopDevice attach(Path backingFile) throws IOException, InterruptedException {
+        String out = Commands.run("losetup", "-f", "--show", "--direct-io=on", backingFile.toString()).trim();
+        return new LoopDevice(Path.of(out));
+    }
+
+    public Path path() {
+        return device;
+    }
+
+    @Override
+    public void close() throws IOException, InterruptedException {
+        if (!closed) {
+            closed = true;
+            Commands.run("losetup", "-d", device.toString());
+        }
+    }
+}
