@@ -1,0 +1,51 @@
+package io.blockloop.cli;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The {@code blockloop} command: dispatches to a subcommand and turns failures into one line and an exit
+ * status (2 for usage mistakes, 1 for runtime failures). Runs on the JVM's main thread.
+ */
+public final class BlockLoopCommand {
+    static final String USAGE = """
+            usage: blockloop COMMAND [ARGS]
+              probe [--json] [PATH]   what this machine offers BlockLoop; with PATH, its size, block sizes and O_DIRECT alignment
+              help                    this text""";
+
+    private BlockLoopCommand() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(List.of(args), System.out, System.err));
+    }
+
+    /** Runs one command line; returns the exit status. */
+    static int run(List<String> args, PrintStream out, PrintStream err) {
+        if (args.isEmpty()) {
+            err.println(USAGE);
+            return CommandFailure.USAGE;
+        }
+        List<String> rest = args.subList(1, args.size());
+        try {
+            switch (args.getFirst()) {
+                case "probe" -> new ProbeCommand(out).run(rest);
+                case "help", "-h", "--help" -> out.println(USAGE);
+                default -> throw CommandFailure.usage("unknown command '" + args.getFirst()
+                        + "' (commands: " + String.join(", ", Arrays.asList("probe", "help")) + ")");
+            }
+            return 0;
+        } catch (CommandFailure f) {
+            err.println("blockloop: " + f.getMessage());
+            return f.exitStatus();
+        } catch (RuntimeException e) {
+            // A failure we did not anticipate still ends in one line; BLOCKLOOP_DEBUG=1 shows the trace.
+            err.println("blockloop: " + e.getMessage());
+            if (System.getenv("BLOCKLOOP_DEBUG") != null) {
+                e.printStackTrace(err);
+            }
+            return CommandFailure.RUNTIME;
+        }
+    }
+}
