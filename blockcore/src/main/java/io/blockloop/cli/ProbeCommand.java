@@ -103,10 +103,9 @@ final class ProbeCommand {
             Map<String, Object> f = (Map<String, Object>) r.get(name);
             String state = (Boolean) f.get("available") ? "available" : "unavailable: " + f.get("reason");
             out.printf("%-11s %s%n", name + ":", state);
-        }
-        List<String> opcodes = (List<String>) ((Map<String, Object>) r.get("io_uring")).get("opcodes");
-        if (!opcodes.isEmpty()) {
-            out.println("  opcodes:  " + String.join(" ", opcodes));
+            if (f.get("opcodes") instanceof List<?> opcodes && !opcodes.isEmpty()) {
+                out.println("  opcodes:  " + String.join(" ", (List<String>) opcodes));
+            }
         }
         Map<String, Object> p = (Map<String, Object>) r.get("path");
         if (p != null) {
