@@ -1,0 +1,139 @@
+package io.blockloop.it;
+
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.dockerjava.api.model.Capability;
+import com.github.dockerjava.api.model.Device;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.testcontainers.containers.GenericContainer;
+import org.testcontainers.containers.output.OutputFrame.OutputType;
+import org.testcontainers.utility.DockerImageName;
+
+/**
+ * Runs {@code blockloop probe /dev/loopN --json} inside a container built from the project's Dockerfile, over a
+ * loop device created on the host, and checks that what BlockLoop reports inside the container matches what
+ * the host's {@code blockdev} says about the same device, and that io_uring works in the container.
+ *
+ * <p>The container gets the device with {@code --device}, {@code CAP_SYS_ADMIN} and {@code seccomp=unconfined}
+ * (Docker's default profile blocks io_uring since 25.0); {@code --privileged} fails on the test machine, and a
+ * privileged container would not see a loop device created after it started anyway.
+ *
+ * <p>Loop device, backing file and image are always cleaned up in {@link #cleanUp()}, also after failures.
+ */
+final class ProbeInContainerTest {
+
+    private static final long DEVICE_BYTES = 64L << 20;
+    private static final Duration PROBE_TIMEOUT = Duration.ofMinutes(2);
+
+    private static LoopDevice loop;
+    private static BlockloopImage image;
+
+    @BeforeAll
+    static void attachLoopDeviceAndBuildImage() {
+        ItSettings settings = ItSettings.fromSystemProperties();
+        DockerPreconditions.requireDocker();
+        loop = LoopDevice.attach(settings.scratchDir(), DEVICE_BYTES);
+        image = BlockloopImage.build(settings.rootDir(), settings.baseImage());
+    }
+
+    @AfterAll
+    static void cleanUp() {
+        // Detach first: a dangling loop device outlives the JVM; a leftover image is only disk space.
+        try {
+            if (loop != null) {
+                loop.close();
+            }
+        } finally {
+            if (image != null) {
+                image.close();
+            }
+        }
+    }
+
+    @Test
+    void probeInsideContainerMatchesHostViewOfLoopDevice() throws JsonProcessingException {
+        String device = loop.device().toString();
+        long hostSize = loop.sizeBytes();
+        long hostLogical = loop.logicalBlockSize();
+        long hostPhysical = loop.physicalBlockSize();
+
+        ContainerRun run = runInContainer("probe", device, "--json");
+        assertEquals(0, run.exitCode(), () -> "blockloop probe exited " + run.exitCode() + run.describe());
+
+        JsonNode json = parseJson(run);
+        JsonNode path = field(json, "path", run);
+        JsonNode ioUring = field(json, "io_uring", run);
+        String context = " (loop " + loop + ", host dio=" + loop.directIoState() + ")" + run.describe();
+        assertAll(
+                () -> assertEquals(device, field(path, "path", run).asText(), "path.path" + context),
+                () -> assertEquals("block-device", field(path, "type", run).asText(), "path.type" + context),
+                () -> assertEquals(DEVICE_BYTES, hostSize, "host blockdev --getsize64" + context),
+                () -> assertEquals(hostSize, longField(path, "size", run), "path.size vs blockdev --getsize64" + context),
+                () -> assertEquals(hostLogical, longField(path, "logical_block_size", run),
+                        "path.logical_block_size vs blockdev --getss" + context),
+                () -> assertEquals(hostPhysical, longField(path, "physical_block_size", run),
+                        "path.physical_block_size vs blockdev --getpbsz" + context),
+                () -> assertTrue(field(ioUring, "available", run).asBoolean(),
+                        "io_uring unavailable inside the container, reason: " + ioUring.path("reason") + context));
+    }
+
+    /** One finished container: its exit code and output. */
+    private record ContainerRun(List<String> command, long exitCode, String stdout, String stderr) {
+        String describe() {
+            return "\ncommand: blockloop " + String.join(" ", command)
+                    + "\n--- stdout ---\n" + stdout.strip() + "\n--- stderr ---\n" + stderr.strip();
+        }
+    }
+
+    private static ContainerRun runInContainer(String... command) {
+        String device = loop.device().toString();
+        try (GenericContainer<?> container = new GenericContainer<>(DockerImageName.parse(image.name()))
+                .withCommand(command)
+                .withCreateContainerCmdModifier(cmd -> cmd.getHostConfig()
+                        .withCapAdd(Capability.SYS_ADMIN)
+                        .withSecurityOpts(List.of("seccomp=unconfined"))
+                        .withDevices(new Device("rwm", device, device)))
+                .withStartupCheckStrategy(new RunToExitStartupCheckStrategy().withTimeout(PROBE_TIMEOUT))) {
+            container.start();
+            Long exit = container.getDockerClient().inspectContainerCmd(container.getContainerId()).exec()
+                    .getState().getExitCodeLong();
+            return new ContainerRun(List.of(command), exit == null ? -1 : exit,
+                    container.getLogs(OutputType.STDOUT), container.getLogs(OutputType.STDERR));
+        }
+    }
+
+    private static JsonNode parseJson(ContainerRun run) throws JsonProcessingException {
+        String stdout = run.stdout().strip();
+        if (!stdout.startsWith("{")) {
+            fail("stdout of blockloop probe --json is not a JSON object" + run.describe());
+        }
+        return new ObjectMapper().readTree(stdout);
+    }
+
+    private static JsonNode field(JsonNode node, String name, ContainerRun run) {
+        JsonNode value = node.get(name);
+        if (value == null || value.isNull()) {
+            fail("probe JSON lacks field '" + name + "' in " + node + run.describe());
+        }
+        return value;
+    }
+
+    private static long longField(JsonNode node, String name, ContainerRun run) {
+        JsonNode value = field(node, name, run);
+        if (!value.isIntegralNumber()) {
+            fail("probe JSON field '" + name + "' is not an integer: " + value + run.describe());
+        }
+        return value.asLong();
+    }
+}
