@@ -1,0 +1,128 @@
+package io.blockloop.fdmon;
+
+import io.blockloop.ffm.libc.Poll;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * One registered file descriptor as an {@link FdMonitor} sees it: the fd, the readiness it is interested in
+ * ({@code POLL*} bits), an opaque owner (the event loop's handler object, which fdmon never looks into) and the
+ * state a monitor keeps per fd.
+ *
+ * <p>A node is immutable from the loop's point of view: changing the callbacks or the event mask of an fd
+ * means a <em>new</em> node that replaces the old one through {@link FdMonitor#update(FdNode, FdNode)}
+ * (copy-on-write, as QEMU's {@code aio_set_fd_handler} does). A node that was replaced or removed is
+ * {@linkplain #isReleased() released} once its monitor no longer refers to it: at once for poll and epoll,
+ * only after the kernel has posted the last completion for it for io_uring.
+ *
+ * <p>Threads: {@link #fd()}, {@link #events()}, {@link #owner()} and {@link #isReleased()} may be called from
+ * any thread. The monitor-private fields below are package-private and documented with the monitor that uses
+ * them.
+ *
+ * <p>Memory ordering: the final fields are safely published by construction. {@link #isReleased()} is an
+ * acquire load pairing with the release store in {@link #markReleasedRelease()}, so whoever sees a node
+ * released also sees every write the monitor made before releasing it.
+ */
+public final class FdNode {
+    /** The events a read handler waits for: readable, hung up or in error (QEMU's {@code G_IO_IN|HUP|ERR}). */
+    public static final int READ_EVENTS = Poll.POLLIN | Poll.POLLHUP | Poll.POLLERR;
+    /** The events a write handler waits for: writable or in error ({@code G_IO_OUT|ERR}). */
+    public static final int WRITE_EVENTS = Poll.POLLOUT | Poll.POLLERR;
+
+    private static final VarHandle RELEASED;
+    private static final VarHandle RING_FLAGS;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            RELEASED = lookup.findVarHandle(FdNode.class, "released", boolean.class);
+            RING_FLAGS = lookup.findVarHandle(FdNode.class, "ringFlags", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final int fd;
+    private final int events;
+    private final Object owner;
+    @SuppressWarnings("unused") // accessed through RELEASED
+    private boolean released;
+
+    // ---- io_uring monitor state (IoUringFdMonitor) ----
+    /** {@code IoUringFdMonitor.PENDING|ADD|REMOVE}; any thread, through {@link #RING_FLAGS} atomics only. */
+    @SuppressWarnings("unused") // accessed through RING_FLAGS
+    private int ringFlags;
+    /** Link in the monitor's lock-free list of pending changes; written before the CAS that publishes it. */
+    FdNode ringNext;
+    /** Slot in the monitor's user_data table, or -1; home thread only. */
+    int ringSlot = -1;
+    /** user_data of this node's POLL_ADD; home thread only. */
+    long ringUserData;
+    /** A POLL_ADD for this node is in the SQ or in the kernel; home thread only. */
+    boolean ringArmed;
+    /** A POLL_REMOVE for this node was queued; home thread only. */
+    boolean ringRemoveQueued;
+
+    /**
+     * @param fd     the file descriptor, owned by the caller (a monitor never closes it)
+     * @param events the {@code POLL*} events of interest, e.g. {@link #READ_EVENTS}{@code |}{@link #WRITE_EVENTS};
+     *               0 means "registered but not watched"
+     * @param owner  what the loop wants back when the fd is ready (its handler object); may be null
+     */
+    public FdNode(int fd, int events, Object owner) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("negative fd " + fd);
+        }
+        this.fd = fd;
+        this.events = events;
+        this.owner = owner;
+    }
+
+    /** The events for a handler with a read and/or a write callback. */
+    public static int eventsFor(boolean read, boolean write) {
+        return (read ? READ_EVENTS : 0) | (write ? WRITE_EVENTS : 0);
+    }
+
+    public int fd() {
+        return fd;
+    }
+
+    public int events() {
+        return events;
+    }
+
+    public Object owner() {
+        return owner;
+    }
+
+    /** Whether the monitor holding this node has let go of it for good (acquire). Any thread. */
+    public boolean isReleased() {
+        return (boolean) RELEASED.getAcquire(this);
+    }
+
+    /** Marks the node released; pairs with the acquire in {@link #isReleased()}. The releasing monitor only. */
+    void markReleasedRelease() {
+        RELEASED.setRelease(this, true);
+    }
+
+    /** Atomically ORs {@code bits} into the io_uring flags; returns the previous flags (volatile). */
+    int ringFlagsGetAndOr(int bits) {
+        return (int) RING_FLAGS.getAndBitwiseOr(this, bits);
+    }
+
+    /** Atomically clears {@code bits} from the io_uring flags; returns the previous flags (volatile). */
+    int ringFlagsGetAndClear(int bits) {
+        return (int) RING_FLAGS.getAndBitwiseAnd(this, ~bits);
+    }
+
+    /** The io_uring flags (acquire; pairs with the volatile read-modify-writes above). */
+    int ringFlagsAcquire() {
+        return (int) RING_FLAGS.getAcquire(this);
+    }
+
+    @Override
+    public String toString() {
+        return "FdNode[fd=" + fd + ", events=0x" + Integer.toHexString(events) + "]";
+    }
+}

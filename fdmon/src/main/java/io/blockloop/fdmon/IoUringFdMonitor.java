@@ -1,0 +1,379 @@
+package io.blockloop.fdmon;
+
+import io.blockloop.ffm.call.Availability;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.liburing.IoUringOpcodes;
+import io.blockloop.ffm.liburing.IoUringProbe;
+import io.blockloop.ffm.liburing.IoUringRing;
+import io.blockloop.ffm.liburing.Sqe;
+import io.blockloop.ffm.libc.Poll;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The io_uring monitor (QEMU's {@code fdmon-io_uring.c}): one ring per context, one one-shot
+ * {@code IORING_OP_POLL_ADD} in flight per registered fd, re-armed after each completion; removal by
+ * {@code IORING_OP_POLL_REMOVE}; a timed wait as an {@code IORING_OP_TIMEOUT} with count 1 (it completes at the
+ * deadline or as soon as any other completion is posted). No multishot polls: their edge-triggered behaviour
+ * does not fit the loop's level-triggered contract.
+ *
+ * <h2>Changes are queued, applied in wait</h2>
+ * {@link #update} never touches the ring (it belongs to the home thread): it sets {@code ADD} on the new node and
+ * {@code REMOVE} on the old one and pushes each onto a lock-free list (at most once, guarded by {@code PENDING}).
+ * The next {@link #wait} takes the whole list and turns it into SQEs. A removed node keeps its slot in the
+ * user_data table until the kernel has posted the last completion of its POLL_ADD (cancelled or fired); only
+ * then is it {@linkplain FdNode#isReleased() released} and its slot reused (with a new generation number in
+ * the upper half of user_data, so a stale POLL_REMOVE can never hit the slot's next owner).
+ *
+ * <h2>Threads and memory ordering</h2>
+ * {@link #update} any thread, lock-free. Everything else the home thread, which is the ring's only submitter.
+ * The per-node flags are changed with volatile read-modify-writes ({@code getAndBitwiseOr/And}); the pending
+ * list head with a volatile compare-and-set that publishes the node's {@code ringNext} written just before it,
+ * and the home thread takes the list with a volatile {@code getAndSet}, so it sees every node's link and flags.
+ * The home thread reads a node's link <em>before</em> clearing {@code PENDING}, since clearing it lets another
+ * thread push the node again and overwrite the link. The ring's own barriers (SQ tail release, CQ tail acquire,
+ * CQ head release) are in {@link IoUringRing}.
+ */
+public final class IoUringFdMonitor implements FdMonitor {
+    /** SQ size (the CQ gets twice as many), as QEMU's {@code FDMON_IO_URING_ENTRIES}. */
+    public static final int ENTRIES = 128;
+
+    static final int PENDING = 1;
+    static final int ADD = 1 << 1;
+    static final int REMOVE = 1 << 2;
+
+    private static final VarHandle PENDING_HEAD;
+
+    static {
+        try {
+            PENDING_HEAD = MethodHandles.lookup().findVarHandle(IoUringFdMonitor.class, "pendingHead", FdNode.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final IoUringRing ring;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment timespec;
+    /** Head of the lock-free list of nodes with queued changes; through {@link #PENDING_HEAD} only. */
+    @SuppressWarnings("unused")
+    private FdNode pendingHead;
+
+    // ---- home thread only ----
+    private FdNode[] slots = new FdNode[64];
+    private int[] generations = new int[64];
+    private int[] freeSlots = new int[64];
+    private int freeCount;
+    private int slotHighWater;
+    private int slotsInUse;
+    private boolean ringFdRegistrationTried;
+    private boolean closed;
+    private int reported;
+    private ReadySink sink;
+
+    private IoUringFdMonitor(IoUringRing ring) {
+        this.ring = ring;
+        this.timespec = arena.allocate(JAVA_LONG, 2);
+    }
+
+    /**
+     * Creates the monitor and its ring.
+     *
+     * @throws IllegalStateException when io_uring is unavailable (the message says why)
+     * @throws NativeCallException   when the ring cannot be set up (e.g. {@code ENOMEM} under a low memlock limit)
+     */
+    public static IoUringFdMonitor open() {
+        Availability availability = availability();
+        if (!availability.available()) {
+            throw new IllegalStateException("io_uring fd monitor unavailable: " + availability.reason());
+        }
+        return new IoUringFdMonitor(IoUringRing.create(ENTRIES));
+    }
+
+    /**
+     * Whether io_uring works here and supports the three opcodes this monitor needs (POLL_ADD, POLL_REMOVE,
+     * TIMEOUT); if not, why. Any thread.
+     */
+    public static Availability availability() {
+        Availability ring = IoUringProbe.availability();
+        if (!ring.available()) {
+            return ring;
+        }
+        for (String op : new String[] {"POLL_ADD", "POLL_REMOVE", "TIMEOUT"}) {
+            if (!IoUringProbe.supports(IoUringOpcodes.opcode(op))) {
+                return Availability.no("the kernel's io_uring does not support IORING_OP_" + op);
+            }
+        }
+        return Availability.yes();
+    }
+
+    @Override
+    public FdMonitorKind kind() {
+        return FdMonitorKind.IO_URING;
+    }
+
+    @Override
+    public String name() {
+        return "io_uring";
+    }
+
+    // ------------------------------------------------------------------ any thread
+
+    @Override
+    public void update(FdNode oldNode, FdNode newNode) {
+        if (newNode != null) {
+            enqueue(newNode, ADD);
+        }
+        if (oldNode != null) {
+            enqueue(oldNode, REMOVE);
+        }
+    }
+
+    private void enqueue(FdNode node, int flag) {
+        int old = node.ringFlagsGetAndOr(PENDING | flag);
+        if ((old & PENDING) == 0) {
+            FdNode head;
+            do {
+                head = (FdNode) PENDING_HEAD.getAcquire(this);
+                node.ringNext = head;
+                // Volatile CAS: publishes ringNext and the flags; pairs with getAndSet in applyPendingChanges().
+            } while (!PENDING_HEAD.compareAndSet(this, head, node));
+        }
+    }
+
+    // ------------------------------------------------------------------ home thread
+
+    @Override
+    public int wait(long timeoutNs, ReadySink sink, boolean nested) {
+        if (closed) {
+            throw new IllegalStateException("io_uring fd monitor is closed");
+        }
+        if (!ringFdRegistrationTried) {
+            ringFdRegistrationTried = true;
+            ring.registerRingFd();
+        }
+        this.sink = sink;
+        this.reported = 0;
+        try {
+            applyPendingChanges();
+            int waitNr = timeoutNs == 0 ? 0 : 1;
+            if (timeoutNs > 0) {
+                timespec.setAtIndex(JAVA_LONG, 0, timeoutNs / 1_000_000_000L);
+                timespec.setAtIndex(JAVA_LONG, 1, timeoutNs % 1_000_000_000L);
+                MemorySegment sqe = nextSqe();
+                // count 1: completes at the deadline or as soon as one other CQE is posted. user_data 0 = ignore.
+                // The kernel copies the timespec while preparing the request, inside the submit below.
+                Sqe.prepTimeout(sqe, timespec.address(), 1, 0);
+                Sqe.setUserData(sqe, 0L);
+            }
+            submitAndWait(waitNr);
+            processCompletions();
+            if (ring.cqHasOverflow()) {
+                // Completions the CQ ring had no room for wait in the kernel; an enter with GETEVENTS flushes them.
+                submitAndWait(0);
+                processCompletions();
+            }
+            return reported;
+        } finally {
+            this.sink = null;
+        }
+    }
+
+    private void submitAndWait(int waitNr) {
+        while (true) {
+            int r = ring.submitAndWaitOrErrno(waitNr);
+            if (r == -Errno.EINTR) {
+                continue;
+            }
+            if (r < 0) {
+                throw new NativeCallException("io_uring_submit_and_wait", -r);
+            }
+            // A return without the awaited completion (a signal, or a spurious wakeup) waits again.
+            if (waitNr == 0 || ring.cqReady() >= waitNr) {
+                return;
+            }
+        }
+    }
+
+    /** Turns the queued ADD/REMOVE requests into SQEs. */
+    private void applyPendingChanges() {
+        // Volatile getAndSet pairs with the CAS in enqueue(): every pushed node's link and flags are visible.
+        FdNode node = (FdNode) PENDING_HEAD.getAndSet(this, (FdNode) null);
+        while (node != null) {
+            FdNode next = node.ringNext;
+            node.ringNext = null;
+            // Clearing PENDING lets other threads push this node again; its link was read above. REMOVE stays.
+            int flags = node.ringFlagsGetAndClear(PENDING | ADD);
+            if (!node.isReleased()) {
+                if ((flags & REMOVE) != 0) {
+                    if (!node.ringArmed) {
+                        // Never armed, or its poll already completed with an error: nothing left in the kernel.
+                        release(node);
+                    } else if (!node.ringRemoveQueued) {
+                        node.ringRemoveQueued = true;
+                        MemorySegment sqe = nextSqe();
+                        Sqe.prepPollRemove(sqe, node.ringUserData);
+                        Sqe.setUserData(sqe, 0L);
+                    }
+                } else if ((flags & ADD) != 0 && !node.ringArmed) {
+                    assignSlot(node);
+                    arm(node);
+                }
+            }
+            node = next;
+        }
+    }
+
+    private void arm(FdNode node) {
+        MemorySegment sqe = nextSqe();
+        Sqe.prepPollAdd(sqe, node.fd(), node.events());
+        Sqe.setUserData(sqe, node.ringUserData);
+        node.ringArmed = true;
+    }
+
+    /** An SQE; when the SQ is full, submits what is there (without waiting) to make room. */
+    private MemorySegment nextSqe() {
+        MemorySegment sqe = ring.nextSqe();
+        while (sqe == null) {
+            int r = ring.submitOrErrno();
+            if (r < 0 && r != -Errno.EINTR) {
+                throw new NativeCallException("io_uring_submit", -r, "SQ full");
+            }
+            sqe = ring.nextSqe();
+        }
+        return sqe;
+    }
+
+    private void processCompletions() {
+        int n = ring.cqReady();
+        for (int i = 0; i < n; i++) {
+            int head = ring.cqHead();
+            long userData = ring.cqeUserData(head);
+            int res = ring.cqeRes(head);
+            // Free the CQE slot at once: re-arming below may submit, and new CQEs need room.
+            ring.cqAdvance(1);
+            if (userData != 0) {
+                complete(userData, res);
+            }
+        }
+    }
+
+    private void complete(long userData, int res) {
+        int slot = (int) userData - 1;
+        int generation = (int) (userData >>> 32);
+        if (slot < 0 || slot >= slotHighWater || generations[slot] != generation || slots[slot] == null) {
+            throw new IllegalStateException("io_uring CQE for unknown user_data 0x" + Long.toHexString(userData));
+        }
+        FdNode node = slots[slot];
+        node.ringArmed = false;
+        // Acquire pairs with the volatile getAndOr in enqueue(): a REMOVE set by any thread before now is seen.
+        if ((node.ringFlagsAcquire() & REMOVE) != 0) {
+            // The last completion of a removed node (cancelled by POLL_REMOVE, or fired before it): release it.
+            // If it is still on the pending list, applyPendingChanges() skips it as released.
+            release(node);
+            return;
+        }
+        if (res < 0) {
+            // The kernel refused the poll (EBADF: fd closed while registered, ...). Report an error and do not
+            // re-arm, or a dead fd would complete forever; the owner removes or replaces the handler.
+            System.getLogger(IoUringFdMonitor.class.getName()).log(System.Logger.Level.WARNING,
+                    "io_uring POLL_ADD of fd {0} failed: {1}", node.fd(), Errno.symbol(-res));
+            sink.ready(node, Poll.POLLERR | Poll.POLLNVAL);
+            reported++;
+            return;
+        }
+        int revents = res & 0xffff;
+        if (revents != 0) {
+            sink.ready(node, revents);
+            reported++;
+        }
+        arm(node);
+    }
+
+    private void assignSlot(FdNode node) {
+        int slot;
+        if (freeCount > 0) {
+            slot = freeSlots[--freeCount];
+        } else {
+            if (slotHighWater == slots.length) {
+                int capacity = slots.length * 2;
+                slots = Arrays.copyOf(slots, capacity);
+                generations = Arrays.copyOf(generations, capacity);
+                freeSlots = Arrays.copyOf(freeSlots, capacity);
+            }
+            slot = slotHighWater++;
+        }
+        slots[slot] = node;
+        node.ringSlot = slot;
+        node.ringUserData = ((long) generations[slot] << 32) | (slot + 1);
+        slotsInUse++;
+    }
+
+    private void release(FdNode node) {
+        int slot = node.ringSlot;
+        if (slot >= 0) {
+            slots[slot] = null;
+            generations[slot]++;
+            freeSlots[freeCount++] = slot;
+            node.ringSlot = -1;
+            slotsInUse--;
+        }
+        node.markReleasedRelease();
+    }
+
+    @Override
+    public boolean needWait(boolean someHandlerCannotPoll) {
+        // The CQ ring is visible without a system call: busy polling sees fd readiness here, whatever the handlers.
+        return ring.cqReady() > 0 || ring.sqReady() > 0 || PENDING_HEAD.getAcquire(this) != null;
+    }
+
+    @Override
+    public boolean seesReadinessWithoutWaiting() {
+        return true;
+    }
+
+    /**
+     * How many nodes hold a user_data slot: registered ones plus removed ones whose last completion has not
+     * arrived yet. Home thread.
+     */
+    public int slotsInUse() {
+        return slotsInUse;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        // Tearing the ring down cancels every poll in flight; nothing can complete into it afterwards.
+        ring.close();
+        for (int i = 0; i < slotHighWater; i++) {
+            if (slots[i] != null) {
+                slots[i].markReleasedRelease();
+                slots[i] = null;
+            }
+        }
+        FdNode node = (FdNode) PENDING_HEAD.getAndSet(this, (FdNode) null);
+        while (node != null) {
+            FdNode next = node.ringNext;
+            node.ringNext = null;
+            node.markReleasedRelease();
+            node = next;
+        }
+        slotsInUse = 0;
+        arena.close();
+    }
+
+    @Override
+    public String toString() {
+        return "IoUringFdMonitor[ring fd " + ring.fd() + "]";
+    }
+}

@@ -1,0 +1,206 @@
+package io.blockloop.fdmon;
+
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.libc.Poll;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+
+/**
+ * The {@code ppoll(2)} monitor (QEMU's {@code fdmon-poll.c}): every wait hands the kernel the whole set of
+ * registered fds, with a nanosecond timeout.
+ *
+ * <p>The set is a copy-on-write array of nodes, replaced by {@link #update} under this object's lock. The
+ * {@code struct pollfd} array and its parallel node array are rebuilt by {@link #wait} only when the set
+ * changed since the last wait (identity of the published array), and grow by doubling; a wait in steady state
+ * allocates nothing and touches no lock.
+ *
+ * <p>Threads: {@link #update} any thread (serialised by {@code synchronized}); {@link #wait}, {@link #needWait},
+ * {@link #close} the home thread. Memory ordering: {@link #update} publishes the new node array with a release
+ * store; {@link #wait} reads it with an acquire load, so a wait sees fully built arrays and every field of the
+ * nodes in them.
+ */
+public final class PollFdMonitor implements FdMonitor {
+    private static final VarHandle NODES;
+    private static final int INITIAL_CAPACITY = 8;
+
+    static {
+        try {
+            NODES = MethodHandles.lookup().findVarHandle(PollFdMonitor.class, "nodes", FdNode[].class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Registered nodes; replaced (never mutated) under {@code this} lock, read through {@link #NODES}. */
+    @SuppressWarnings("unused") // accessed through NODES
+    private FdNode[] nodes = new FdNode[0];
+
+    private final Arena arena = Arena.ofShared();
+    // ---- home thread only ----
+    private MemorySegment pollfds;
+    private FdNode[] polled = new FdNode[INITIAL_CAPACITY];
+    private int polledCount;
+    private FdNode[] builtFrom;
+    private boolean closed;
+
+    public PollFdMonitor() {
+        pollfds = arena.allocate(Poll.POLLFD_SIZE * INITIAL_CAPACITY, 8);
+    }
+
+    @Override
+    public FdMonitorKind kind() {
+        return FdMonitorKind.POLL;
+    }
+
+    @Override
+    public String name() {
+        return "poll";
+    }
+
+    @Override
+    public synchronized void update(FdNode oldNode, FdNode newNode) {
+        FdNode[] current = nodesAcquire();
+        FdNode[] next;
+        if (oldNode != null) {
+            int at = indexOf(current, oldNode);
+            if (at < 0) {
+                throw new IllegalArgumentException(oldNode + " is not registered with this monitor");
+            }
+            if (newNode != null) {
+                next = current.clone();
+                next[at] = newNode;
+            } else {
+                next = new FdNode[current.length - 1];
+                System.arraycopy(current, 0, next, 0, at);
+                System.arraycopy(current, at + 1, next, at, current.length - at - 1);
+            }
+        } else if (newNode != null) {
+            next = Arrays.copyOf(current, current.length + 1);
+            next[current.length] = newNode;
+        } else {
+            return;
+        }
+        // Release pairs with the acquire in wait(): the array and its nodes are complete when a wait sees them.
+        NODES.setRelease(this, next);
+        if (oldNode != null) {
+            oldNode.markReleasedRelease();
+        }
+    }
+
+    private static int indexOf(FdNode[] array, FdNode node) {
+        for (int i = 0; i < array.length; i++) {
+            if (array[i] == node) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private FdNode[] nodesAcquire() {
+        return (FdNode[]) NODES.getAcquire(this);
+    }
+
+    /** The current node set (read-only snapshot, acquire). Used by the epoll monitor to upgrade. Any thread. */
+    FdNode[] snapshotAcquire() {
+        return nodesAcquire();
+    }
+
+    /** How many nodes are registered (acquire). Any thread. */
+    public int registeredCount() {
+        return nodesAcquire().length;
+    }
+
+    @Override
+    public int wait(long timeoutNs, ReadySink sink, boolean nested) {
+        if (closed) {
+            throw new IllegalStateException("poll fd monitor is closed");
+        }
+        FdNode[] current = nodesAcquire();
+        if (current != builtFrom) {
+            rebuild(current);
+        }
+        int n = polledCount;
+        int r = Poll.ppollOrErrno(pollfds, n, timeoutNs);
+        if (r < 0) {
+            if (r == -Errno.EINTR) {
+                return 0;
+            }
+            throw new NativeCallException("ppoll", -r, n + " fds");
+        }
+        int reported = 0;
+        for (int i = 0; i < n && reported < r; i++) {
+            int revents = Poll.revents(pollfds, i) & 0xffff;
+            if (revents != 0) {
+                FdNode node = polled[i];
+                sink.ready(node, revents);
+                reported++;
+            }
+        }
+        return reported;
+    }
+
+    private void rebuild(FdNode[] current) {
+        int n = 0;
+        for (FdNode node : current) {
+            if (node.events() != 0) {
+                n++;
+            }
+        }
+        if (n > polled.length) {
+            int capacity = Math.max(polled.length * 2, n);
+            polled = new FdNode[capacity];
+            pollfds = arena.allocate(Poll.POLLFD_SIZE * capacity, 8);
+        } else if (polledCount > n) {
+            Arrays.fill(polled, n, polledCount, null);
+        }
+        int i = 0;
+        for (FdNode node : current) {
+            if (node.events() != 0) {
+                polled[i] = node;
+                Poll.set(pollfds, i, node.fd(), (short) node.events());
+                i++;
+            }
+        }
+        polledCount = n;
+        builtFrom = current;
+    }
+
+    @Override
+    public boolean needWait(boolean someHandlerCannotPoll) {
+        return someHandlerCannotPoll;
+    }
+
+    @Override
+    public boolean seesReadinessWithoutWaiting() {
+        return false;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        FdNode[] current;
+        synchronized (this) {
+            current = nodesAcquire();
+            NODES.setRelease(this, new FdNode[0]);
+        }
+        for (FdNode node : current) {
+            node.markReleasedRelease();
+        }
+        Arrays.fill(polled, null);
+        builtFrom = null;
+        arena.close();
+    }
+
+    @Override
+    public String toString() {
+        return "PollFdMonitor[" + registeredCount() + " fds]";
+    }
+}

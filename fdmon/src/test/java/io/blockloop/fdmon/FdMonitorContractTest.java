@@ -1,0 +1,322 @@
+package io.blockloop.fdmon;
+
+import io.blockloop.ffm.libc.EventFd;
+import io.blockloop.ffm.libc.FileIo;
+import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.libc.Pipe;
+import io.blockloop.ffm.libc.Poll;
+import io.blockloop.ffm.testing.OpenFds;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What every {@link FdMonitor} must do, run against poll, epoll and io_uring. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class FdMonitorContractTest {
+
+    /** Waits (blocking, bounded) until the sink got something; fails instead of hanging. */
+    private static void waitForReports(FdMonitor monitor, RecordingSink sink) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (sink.reports.isEmpty()) {
+            long left = deadline - System.nanoTime();
+            assertTrue(left > 0, "no readiness reported within 5 s");
+            monitor.wait(left, sink, false);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void reportsAReadableEventFdOnlyWhileItIsReadable(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, "owner");
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            assertEquals(0, monitor.wait(0, sink, false));
+            assertTrue(sink.reports.isEmpty());
+
+            e.signal();
+            waitForReports(monitor, sink);
+            assertEquals(List.of(node), sink.nodes());
+            assertEquals(Poll.POLLIN, sink.reventsOf(node) & Poll.POLLIN);
+            assertEquals("owner", sink.nodes().getFirst().owner());
+
+            // Level-triggered: still readable, so reported again.
+            sink.clear();
+            waitForReports(monitor, sink);
+            assertEquals(List.of(node), sink.nodes());
+
+            e.drain();
+            sink.clear();
+            monitor.wait(0, sink, false);
+            // io_uring may deliver the completion of the poll re-armed before the drain once more; after
+            // that wait its re-armed poll sees the drained fd.
+            sink.clear();
+            monitor.wait(0, sink, false);
+            assertTrue(sink.reports.isEmpty(), "drained eventfd still reported: " + sink.reports);
+            monitor.update(node, null);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aTimedWaitWithNothingReadyReturnsNothing(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            // Sub-millisecond and multi-millisecond timeouts both come back, with nothing reported.
+            assertEquals(0, monitor.wait(200_000, sink, false));
+            assertEquals(0, monitor.wait(3_000_000, sink, false));
+            assertTrue(sink.reports.isEmpty());
+            monitor.update(node, null);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aWaitWithoutTimeoutIsWokenByAnotherThread(TestMonitor which) throws Exception {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            CountDownLatch waiting = new CountDownLatch(1);
+            Thread signaller = Thread.ofPlatform().start(() -> {
+                try {
+                    waiting.await();
+                    Thread.sleep(20);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+                e.signal();
+            });
+            waiting.countDown();
+            while (sink.reports.isEmpty()) {
+                monitor.wait(-1, sink, false);
+            }
+            assertEquals(List.of(node), sink.nodes());
+            signaller.join();
+            monitor.update(node, null);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void reportsWritabilityAndHangup(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); Pipe pipe = Pipe.create(OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC)) {
+            FdNode writer = new FdNode(pipe.writeFd(), FdNode.WRITE_EVENTS, null);
+            monitor.update(null, writer);
+            RecordingSink sink = new RecordingSink();
+            waitForReports(monitor, sink);
+            assertEquals(Poll.POLLOUT, sink.reventsOf(writer) & Poll.POLLOUT);
+            monitor.update(writer, null);
+        }
+        try (FdMonitor monitor = which.open()) {
+            Pipe pipe = Pipe.create(OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC);
+            FdNode reader = new FdNode(pipe.readFd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, reader);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            assertTrue(sink.reports.isEmpty());
+            FileIo.close(pipe.writeFd());
+            waitForReports(monitor, sink);
+            assertEquals(Poll.POLLHUP, sink.reventsOf(reader) & Poll.POLLHUP);
+            monitor.update(reader, null);
+            monitor.wait(0, sink, false);
+            FileIo.close(pipe.readFd());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void replacingANodeChangesTheEventsAndTheOwner(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); Pipe pipe = Pipe.create(OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC)) {
+            // The write end of an empty pipe is writable but never readable.
+            FdNode readOnly = new FdNode(pipe.writeFd(), FdNode.READ_EVENTS, "read");
+            monitor.update(null, readOnly);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(1_000_000, sink, false);
+            assertTrue(sink.reports.isEmpty(), "write end reported readable: " + sink.reports);
+
+            FdNode writable = new FdNode(pipe.writeFd(), FdNode.WRITE_EVENTS, "write");
+            monitor.update(readOnly, writable);
+            waitForReports(monitor, sink);
+            for (RecordingSink.Report report : sink.reports) {
+                assertEquals(writable, report.node(), "only the replacement may be reported");
+            }
+            monitor.update(writable, null);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aRemovedNodeIsNeverReportedAgainAndIsReleased(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create(); EventFd other = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            FdNode keeper = new FdNode(other.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            monitor.update(null, keeper);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            monitor.update(node, null);
+            e.signal();
+            other.signal();
+            // Several waits: io_uring releases the node once the cancelled poll has completed.
+            for (int i = 0; i < 5 || !node.isReleased(); i++) {
+                assertTrue(i < 1000, "removed node never released");
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertFalse(sink.nodes().contains(node), "removed node reported: " + sink.reports);
+            assertTrue(sink.nodes().contains(keeper));
+            assertFalse(keeper.isReleased());
+            monitor.update(keeper, null);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void amongManyIdleFdsOnlyTheReadyOnesAreReported(TestMonitor which) {
+        List<EventFd> fds = new ArrayList<>();
+        List<FdNode> nodes = new ArrayList<>();
+        try (FdMonitor monitor = which.open()) {
+            for (int i = 0; i < 1024; i++) {
+                EventFd e = EventFd.create();
+                fds.add(e);
+                FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, i);
+                nodes.add(node);
+                monitor.update(null, node);
+            }
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            assertTrue(sink.reports.isEmpty());
+            Set<Integer> ready = Set.of(0, 63, 64, 500, 1023);
+            for (int i : ready) {
+                fds.get(i).signal();
+            }
+            Set<Object> seen = new HashSet<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (seen.size() < ready.size()) {
+                assertTrue(System.nanoTime() < deadline, "saw only " + seen);
+                sink.clear();
+                monitor.wait(10_000_000, sink, false);
+                sink.nodes().forEach(n -> seen.add(n.owner()));
+            }
+            assertEquals(Set.copyOf(ready), seen);
+            for (FdNode node : nodes) {
+                monitor.update(node, null);
+            }
+            monitor.wait(0, sink, false);
+        } finally {
+            fds.forEach(EventFd::close);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void nodesAddedFromOtherThreadsAreWatchedByTheNextWait(TestMonitor which) throws Exception {
+        int threads = 4;
+        int perThread = 50;
+        List<EventFd> fds = new ArrayList<>();
+        try (FdMonitor monitor = which.open()) {
+            for (int i = 0; i < threads * perThread; i++) {
+                fds.add(EventFd.create());
+            }
+            List<Thread> adders = new ArrayList<>();
+            List<FdNode> nodes = java.util.Collections.synchronizedList(new ArrayList<>());
+            for (int t = 0; t < threads; t++) {
+                int base = t * perThread;
+                adders.add(Thread.ofPlatform().start(() -> {
+                    for (int i = base; i < base + perThread; i++) {
+                        FdNode node = new FdNode(fds.get(i).fd(), FdNode.READ_EVENTS, i);
+                        nodes.add(node);
+                        monitor.update(null, node);
+                    }
+                }));
+            }
+            RecordingSink sink = new RecordingSink();
+            while (adders.stream().anyMatch(Thread::isAlive)) {
+                monitor.wait(100_000, sink, false);
+            }
+            for (Thread adder : adders) {
+                adder.join();
+            }
+            fds.forEach(EventFd::signal);
+            Set<Object> seen = new HashSet<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (seen.size() < fds.size()) {
+                assertTrue(System.nanoTime() < deadline, "saw only " + seen.size());
+                sink.clear();
+                monitor.wait(10_000_000, sink, false);
+                sink.nodes().forEach(n -> seen.add(n.owner()));
+            }
+            for (FdNode node : nodes) {
+                monitor.update(node, null);
+            }
+            monitor.wait(0, sink, false);
+        } finally {
+            fds.forEach(EventFd::close);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void closingReleasesEveryKernelObjectAndNode(TestMonitor which) {
+        int before = OpenFds.count();
+        FdNode node;
+        try (EventFd e = EventFd.create()) {
+            FdMonitor monitor = which.open();
+            node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            e.signal();
+            RecordingSink sink = new RecordingSink();
+            waitForReports(monitor, sink);
+            assertNotEquals(before, OpenFds.count());
+            monitor.close();
+            monitor.close();
+        }
+        assertTrue(node.isReleased());
+        assertEquals(before, OpenFds.count(), "fds leaked by " + which);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void needWaitFollowsTheMonitorsView(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            if (!monitor.seesReadinessWithoutWaiting()) {
+                assertTrue(monitor.needWait(true));
+                assertFalse(monitor.needWait(false));
+                monitor.update(node, null);
+                return;
+            }
+            // io_uring: a queued change must be applied by a wait...
+            assertTrue(monitor.needWait(false));
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            assertFalse(monitor.needWait(true), "nothing queued, nothing completed");
+            // ...and readiness shows up in the CQ ring without a system call.
+            e.signal();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!monitor.needWait(false)) {
+                assertTrue(System.nanoTime() < deadline, "completion never appeared in the CQ ring");
+                Thread.onSpinWait();
+            }
+            monitor.wait(0, sink, false);
+            assertEquals(List.of(node), sink.nodes());
+            monitor.update(node, null);
+        }
+    }
+}

@@ -1,0 +1,224 @@
+package io.blockloop.fdmon;
+
+import io.blockloop.ffm.libc.EventFd;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** io_uring specifics: queued changes, deferred release of removed nodes, slot reuse. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class IoUringFdMonitorTest {
+
+    /** Spins (bounded) until the kernel has posted a completion into the CQ ring. */
+    private static void awaitCompletionPosted(IoUringFdMonitor monitor) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!monitor.needWait(false)) {
+            assertTrue(System.nanoTime() < deadline, "no completion posted");
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void aCompletionCausedByAnotherThreadAppearsWhileTheOwnerSpinsInUserspace() throws Exception {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            assertFalse(monitor.needWait(false));
+            Thread signaller = Thread.ofPlatform().start(e::signal);
+            // No system call on this thread from here on: the kernel must post the CQE by itself (task work run
+            // on an interrupt of this task, since the ring does not use COOP_TASKRUN/DEFER_TASKRUN).
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!monitor.needWait(false)) {
+                assertTrue(System.nanoTime() < deadline, "CQE not visible without entering the kernel");
+                Thread.onSpinWait();
+            }
+            signaller.join();
+            monitor.wait(0, sink, false);
+            assertEquals(List.of(node), sink.nodes());
+            monitor.update(node, null);
+        }
+    }
+
+    @Test
+    void updateOnlyQueuesTheChangeTheNextWaitAppliesIt() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
+            e.signal();
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            assertEquals(0, monitor.slotsInUse(), "update must not touch the ring");
+            RecordingSink sink = new RecordingSink();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (sink.reports.isEmpty()) {
+                assertTrue(System.nanoTime() < deadline);
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertEquals(1, monitor.slotsInUse());
+            monitor.update(node, null);
+            for (int i = 0; i < 100 && !node.isReleased(); i++) {
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertTrue(node.isReleased());
+        }
+    }
+
+    @Test
+    void aRemovedIdleNodeIsReleasedOnlyWhenItsCancelledPollCompletes() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            assertEquals(1, monitor.slotsInUse());
+
+            monitor.update(node, null);
+            assertFalse(node.isReleased(), "released before the kernel gave the poll back");
+            assertEquals(1, monitor.slotsInUse());
+
+            // This wait submits POLL_REMOVE; the cancelled POLL_ADD completes (-ECANCELED) and only then is the
+            // node released.
+            for (int i = 0; i < 100 && !node.isReleased(); i++) {
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertTrue(node.isReleased());
+            assertEquals(0, monitor.slotsInUse());
+            assertTrue(sink.reports.isEmpty(), "a cancelled poll is not readiness: " + sink.reports);
+        }
+    }
+
+    @Test
+    void aNodeRemovedAfterItsPollFiredIsReleasedByThatCompletionAndNotReported() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+
+            e.signal();
+            awaitCompletionPosted(monitor);
+            // The CQE is in the ring, unread, when the node is removed.
+            monitor.update(node, null);
+            assertFalse(node.isReleased());
+            monitor.wait(0, sink, false);
+            assertTrue(node.isReleased(), "the pending completion was the last one");
+            assertTrue(sink.reports.isEmpty(), "removed node reported: " + sink.reports);
+            assertEquals(0, monitor.slotsInUse());
+        }
+    }
+
+    @Test
+    void aNodeAddedAndRemovedBeforeAnyWaitNeverReachesTheKernel() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
+            e.signal();
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            monitor.update(node, null);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            assertTrue(node.isReleased());
+            assertEquals(0, monitor.slotsInUse());
+            assertTrue(sink.reports.isEmpty());
+        }
+    }
+
+    @Test
+    void replacingANodeWithAPendingCompletionReportsOnlyTheNewOne() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
+            FdNode first = new FdNode(e.fd(), FdNode.READ_EVENTS, "first");
+            monitor.update(null, first);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            e.signal();
+            awaitCompletionPosted(monitor);
+            FdNode second = new FdNode(e.fd(), FdNode.READ_EVENTS, "second");
+            monitor.update(first, second);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!sink.nodes().contains(second)) {
+                assertTrue(System.nanoTime() < deadline);
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertFalse(sink.nodes().contains(first));
+            assertTrue(first.isReleased());
+            assertFalse(second.isReleased());
+            monitor.update(second, null);
+        }
+    }
+
+    @Test
+    void slotsAreReusedWithoutStaleCompletionsReachingTheirNewOwners() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
+            e.signal();
+            RecordingSink sink = new RecordingSink();
+            FdNode previous = null;
+            List<FdNode> all = new ArrayList<>();
+            for (int i = 0; i < 2000; i++) {
+                FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, i);
+                all.add(node);
+                monitor.update(previous, node);
+                previous = node;
+                sink.clear();
+                monitor.wait(0, sink, false);
+                for (FdNode reported : sink.nodes()) {
+                    assertEquals(node, reported, "a completion reached the wrong node");
+                }
+            }
+            monitor.update(previous, null);
+            for (int i = 0; i < 100 && monitor.slotsInUse() > 0; i++) {
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertEquals(0, monitor.slotsInUse());
+            assertTrue(all.stream().allMatch(FdNode::isReleased));
+        }
+    }
+
+    @Test
+    void changesQueuedConcurrentlyFromManyThreadsAreAllApplied() throws Exception {
+        int threads = 4;
+        int rounds = 2000;
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open()) {
+            List<EventFd> fds = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                fds.add(EventFd.create());
+                fds.getLast().signal();
+            }
+            ConcurrentLinkedQueue<FdNode> created = new ConcurrentLinkedQueue<>();
+            List<Thread> workers = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int fd = fds.get(t).fd();
+                workers.add(Thread.ofPlatform().start(() -> {
+                    FdNode previous = null;
+                    for (int i = 0; i < rounds; i++) {
+                        FdNode node = new FdNode(fd, FdNode.READ_EVENTS, null);
+                        created.add(node);
+                        monitor.update(previous, node);
+                        previous = node;
+                    }
+                    monitor.update(previous, null);
+                }));
+            }
+            RecordingSink sink = new RecordingSink();
+            while (workers.stream().anyMatch(Thread::isAlive)) {
+                monitor.wait(50_000, sink, false);
+            }
+            for (Thread worker : workers) {
+                worker.join();
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (monitor.slotsInUse() > 0 || !created.stream().allMatch(FdNode::isReleased)) {
+                assertTrue(System.nanoTime() < deadline, monitor.slotsInUse() + " slots still in use");
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertEquals(threads * rounds, created.size());
+            fds.forEach(EventFd::close);
+        }
+    }
+}

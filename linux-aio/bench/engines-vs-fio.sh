@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# BlockLoop I/O engines vs fio, side by side in one run (see linux-aio/README.md, "Benchmark").
+#
+# Sets up two loop devices (direct I/O on) in a work directory on a real file system:
+#   sparse: 256 MiB over a sparse file (reads of holes never reach the disk: CPU-bound). It is discarded
+#           (blkdiscard: holes punched) before every run, fio's and ours, so every run starts from the same
+#           all-hole state; kept small because punching the holes left by a run of 4 KiB random writes over
+#           1 GiB takes ~4 s, over 256 MiB ~0.3 s.
+#   full:   1 GiB over a fully written file (device-bound)
+# then runs io.blockloop.engine.bench.EngineDriver, which measures every cell
+#   {sparse, full} x {randread, randwrite} x {qd 1, qd 32} x {io_uring, linux-aio, threads}
+# with fio first (ioengine io_uring / libaio / psync with numjobs = qd) and the BlockLoop engine second,
+# and prints one table with both IOPS and the ratio.
+#
+# Usage: linux-aio/bench/engines-vs-fio.sh [--dir DIR] [DRIVER ARGS...]
+#   --dir DIR   work directory for the backing files (default /var/tmp; must not be tmpfs)
+#   driver arguments (defaults in brackets): --rounds N [2] alternating fio/engine rounds per cell,
+#   --seconds S [1.5] measured per run, --ramp S [0.5] per run, --engines io_uring,linux-aio,threads,
+#   --rw randread,randwrite, --qd 1,32
+# Needs: root (losetup, blkdiscard), fio, a JDK 25 (bin/find-jdk).
+# Time: 24 cells x 2 rounds x 2 runs x ~2.3 s + build and setup ~ 4.5 minutes.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+workdir=/var/tmp
+driver_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) workdir=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) driver_args+=("$1"); shift ;;
+  esac
+done
+
+die() { printf 'engines-vs-fio: %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
+command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
+fstype=$(stat -f -c %T "$workdir")
+[ "$fstype" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+
+. "$root/bin/find-jdk"
+JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
+
+echo "==> building linux-aio (tests compiled, not run)"
+cd "$root"
+./mvnw -q -B -pl linux-aio -am install -DskipTests >/dev/null
+cp_file=$(mktemp)
+./mvnw -q -B -pl linux-aio dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file" >/dev/null
+cp="$root/linux-aio/target/test-classes:$root/linux-aio/target/classes:$(cat "$cp_file")"
+rm -f "$cp_file"
+
+work=$(mktemp -d "$workdir/blockloop-bench.XXXXXX")
+sparse_dev=
+full_dev=
+cleanup() {
+  [ -n "$sparse_dev" ] && losetup -d "$sparse_dev" 2>/dev/null || true
+  [ -n "$full_dev" ] && losetup -d "$full_dev" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "==> backing files in $work: sparse.img (256 MiB, truncate) and full.img (1 GiB, written with dd)"
+truncate -s 256M "$work/sparse.img"
+dd if=/dev/zero of="$work/full.img" bs=1M count=1024 oflag=direct conv=fsync status=none
+sparse_dev=$(losetup -f --show --direct-io=on "$work/sparse.img")
+full_dev=$(losetup -f --show --direct-io=on "$work/full.img")
+echo "==> sparse: $sparse_dev   full: $full_dev   kernel $(uname -r)   $(fio --version)   $(nproc) CPUs   load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+start=$(date +%s)
+"$JAVA_HOME/bin/java" -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED -cp "$cp" \
+  io.blockloop.engine.bench.EngineDriver --sparse "$sparse_dev" --full "$full_dev" \
+  "${driver_args[@]+"${driver_args[@]}"}"
+echo "==> measured in $(( $(date +%s) - start )) s; load afterwards $(cut -d' ' -f1-3 /proc/loadavg)"

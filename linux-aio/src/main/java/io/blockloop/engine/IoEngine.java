@@ -1,0 +1,135 @@
+package io.blockloop.engine;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * An asynchronous block I/O engine: the part of QEMU's {@code LinuxAioState}, {@code LuringState} and
+ * {@code ThreadPoolAio} that moves requests to the kernel and brings their results back. Engines know nothing of
+ * an event loop; a loop plugs one in by watching {@link #completionFd()} (readable when completions may be
+ * waiting) and calling {@link #processCompletions()}, and may busy-poll with {@link #poll()}.
+ *
+ * <h2>Threads</h2>
+ * Every method except {@link #close()} is called by the engine's <em>owner thread</em>: the first thread that
+ * submits, plugs or reaps (in BlockLoop, the home thread of one {@code AioContext}). The engine keeps no lock on
+ * that path; assertions ({@code -ea}) check that one thread does it all. {@link #close()} is called by the owner,
+ * or by another thread once the owner has stopped using the engine and the caller has ordered the two (for
+ * example by joining the owner thread). {@link CompletionHandler}s run on the thread that reaps.
+ *
+ * <h2>Requests</h2>
+ * <ul>
+ *   <li>Buffers and iovec arrays are native memory owned by the caller; they must stay alive and untouched until
+ *       the request's completion has been delivered (the kernel or a worker reads or writes them meanwhile).</li>
+ *   <li>A read delivers the full requested length: a read that ends at or crosses the end of the file gets the
+ *       missing tail zero-filled (QEMU's rule). A write that the kernel completes short fails with
+ *       {@code -ENOSPC}. A flush delivers 0. Failures deliver a negative errno to the request that caused them;
+ *       the other requests are unaffected.</li>
+ *   <li>{@link #FUA} on a write makes it durable when it completes ({@code RWF_DSYNC}).</li>
+ *   <li>Each submitting method returns a request id for {@link #cancel(long)}; ids are never reused while the
+ *       request is outstanding.</li>
+ *   <li>Nothing is dropped: when the kernel is full or answers {@code EAGAIN}, requests stay queued in the engine
+ *       and go out as completions make room.</li>
+ * </ul>
+ *
+ * <h2>Batching</h2>
+ * Outside a {@link #plug()}/{@link #unplug()} section a request goes to the kernel at once. Inside one, requests
+ * are queued and handed over together when the outermost section ends, or earlier when the engine's batch is full
+ * (QEMU's {@code defer_call_begin/end}). Reaping runs inside such a section, so requests submitted by handlers
+ * leave in one system call.
+ *
+ * <h2>Memory ordering</h2>
+ * What the caller stores into a write buffer (or iovec array) before the submitting call is what the kernel or a
+ * worker reads: the submitting system call, or the pool lock, orders it. What the kernel or a worker stores into
+ * a read buffer is visible to the handler: the engine reads the completion through an acquire (the rings' tail
+ * loads, the pool's done-stack {@code getAndSet}) or a system call before it calls the handler. Each engine
+ * documents its own barriers.
+ *
+ * <h2>Memory</h2>
+ * In steady state no method allocates: request slots, their native control blocks and iovec scratch arrays are
+ * pooled per engine and grow only when more requests are outstanding than ever before. {@link #close()} returns
+ * every file descriptor, ring and byte of native memory ({@link EngineMemory#liveBytes()}).
+ */
+public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, IoUringEngine, ThreadPoolEngine {
+    /** Write flag: force unit access; the data is durable when the write completes ({@code RWF_DSYNC}). */
+    int FUA = 1;
+
+    /** Largest byte count of one request: the kernel's {@code MAX_RW_COUNT} ({@code INT_MAX & PAGE_MASK}). */
+    long MAX_TRANSFER = 0x7ffff000L;
+
+    /** Most iovec elements in one vectored request ({@code IOV_MAX}). */
+    int MAX_IOV = 1024;
+
+    /** The engine's short name: {@code "linux-aio"}, {@code "io_uring"} or {@code "threads"}. */
+    String name();
+
+    /** Reads {@code buffer.byteSize()} bytes at {@code offset} into the native {@code buffer}. Owner thread. */
+    long read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag);
+
+    /** Writes the native {@code buffer} at {@code offset}; {@code flags} is 0 or {@link #FUA}. Owner thread. */
+    long write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag);
+
+    /**
+     * Reads into {@code iovCount} buffers described by the native {@code struct iovec} array {@code iov} (see
+     * {@code io.blockloop.ffm.libc.IoVec}). The array and the buffers belong to the caller until completion.
+     * Owner thread.
+     */
+    long readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag);
+
+    /** Vectored write; {@code flags} is 0 or {@link #FUA}. Owner thread. */
+    long writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler, long tag);
+
+    /** {@code fsync(fd)}: data and metadata. Owner thread. */
+    long fsync(int fd, CompletionHandler handler, long tag);
+
+    /** {@code fdatasync(fd)}: data and the metadata needed to read it. Owner thread. */
+    long fdatasync(int fd, CompletionHandler handler, long tag);
+
+    /**
+     * Cancels {@code request} if it has not started: it has not yet been handed to the kernel or to a worker. A
+     * cancelled request completes with {@code -ECANCELED} from the next reaping call (never from inside
+     * {@code cancel}). Returns false when the request has started (it finishes normally) or is already complete.
+     * Owner thread.
+     */
+    boolean cancel(long request);
+
+    /** Opens a batching section (sections nest). Owner thread. */
+    void plug();
+
+    /** Closes a batching section; the outermost one hands the queued requests to the kernel. Owner thread. */
+    void unplug();
+
+    /**
+     * The file descriptor to watch for {@code POLLIN}: readable whenever completions may be waiting. Spurious
+     * readiness is possible; {@link #processCompletions()} resets it. Any thread may read the number.
+     */
+    int completionFd();
+
+    /**
+     * Reaps and delivers the completions that are ready, without a system call to find them (busy polling), then
+     * hands queued requests to the kernel. Returns the number delivered. Owner thread.
+     */
+    int poll();
+
+    /**
+     * Resets {@link #completionFd()}, then reaps and delivers every ready completion and hands queued requests
+     * to the kernel. The handler of a readable completion fd. Returns the number delivered. Owner thread.
+     */
+    int processCompletions();
+
+    /**
+     * Blocks until at least one completion has been delivered or {@code timeoutNanos} passed ({@code < 0}: no
+     * limit), for callers without an event loop (tests, benchmarks, {@link #close()}). Returns the number
+     * delivered; 0 at once when nothing is outstanding. Owner thread.
+     */
+    int awaitCompletions(long timeoutNanos);
+
+    /** Requests accepted and not yet delivered (queued, in the kernel, or done but not reaped). Owner thread. */
+    int outstanding();
+
+    /**
+     * Cancels queued requests ({@code -ECANCELED}), waits for the ones the kernel or a worker already has, delivers
+     * every completion, then releases the completion fd, the kernel context and all native memory. Submitting
+     * afterwards throws {@link IllegalStateException}. Idempotent.
+     */
+    @Override
+    void close();
+}

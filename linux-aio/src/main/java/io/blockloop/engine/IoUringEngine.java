@@ -1,0 +1,569 @@
+package io.blockloop.engine;
+
+import io.blockloop.ffm.call.Availability;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.libc.IoVec;
+import io.blockloop.ffm.libc.Poll;
+import io.blockloop.ffm.liburing.IoUringProbe;
+import io.blockloop.ffm.liburing.IoUringRing;
+import io.blockloop.ffm.liburing.Sqe;
+import io.blockloop.ffm.liburing.generated.LibUring;
+import io.blockloop.ffm.liburing.generated.io_uring_sqe;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * io_uring driven from Java, after QEMU's {@code block/io_uring.c}: one ring per engine
+ * ({@link IoUringRing}), SQEs prepared in Java ({@link Sqe}), submission batched like {@link LinuxAioEngine}.
+ *
+ * <ul>
+ *   <li>Ring: {@code entries} SQEs (default {@value #DEFAULT_ENTRIES}, QEMU's {@code MAX_ENTRIES}); the kernel
+ *       gives twice as many CQEs, and the engine keeps at most that many requests in the kernel, so the CQ ring
+ *       cannot overflow. Further requests wait in the engine's pending queue.</li>
+ *   <li>The ring fd is registered ({@code io_uring_register_ring_fd}, Linux 5.18+) by the owner thread before
+ *       its first {@code io_uring_enter}; refused registration is not an error.</li>
+ *   <li>Completion fd: the <em>ring fd itself</em>. The bindings offer no {@code io_uring_register_eventfd},
+ *       and none is needed: an io_uring fd polls readable ({@code POLLIN}) while CQEs wait in the CQ ring —
+ *       QEMU's {@code aio_set_fd_handler(ring.ring_fd, ...)} relies on the same. Readiness is level-triggered
+ *       on the ring's contents, so {@link #processCompletions()} has nothing to reset and is the same as
+ *       {@link #poll()}; an eventfd would cost one extra write per completion batch and one read per wake-up.</li>
+ *   <li>Results: {@code -EAGAIN}/{@code -EINTR} completions are resubmitted; a short read is resubmitted for the
+ *       remainder (a read that returns 0 is the end of the file: the rest is zero-filled); a short write
+ *       completes with {@code -ENOSPC}.</li>
+ *   <li>{@link #availability()} says why io_uring cannot be used (no {@code liburing.so.2}, sysctl
+ *       {@code kernel.io_uring_disabled}, seccomp, ENOSYS) and {@link #open} refuses then.</li>
+ * </ul>
+ *
+ * <p>Threads: all methods except {@link #close()} and {@link #completionFd()} on the owner thread
+ * ({@link IoEngine}). io_uring ties each request to the task that submitted it: the owner thread must stay alive
+ * until its requests complete (the kernel cancels a task's requests when it exits), and because the ring fd is
+ * registered in the owner's task, only the owner may enter the ring. {@link #close()} from another thread
+ * therefore waits with {@code ppoll} on the ring fd and never enters the ring.
+ *
+ * <p>Memory ordering: SQE fields are plain stores, published by the release store of the SQ tail in
+ * {@link IoUringRing#submitOrErrno()} (pairs with the kernel's {@code smp_load_acquire} of {@code sq.tail} in
+ * {@code io_sqring_entries()}); CQEs are read after the acquire load of the CQ tail in
+ * {@link IoUringRing#cqReady()} (pairs with {@code smp_store_release} of {@code cq.tail} in
+ * {@code io_commit_cqring()}) and given back with the release store of the CQ head in
+ * {@link IoUringRing#cqAdvance(int)}, one CQE at a time so that a handler that reaps again (nested) never sees a
+ * CQE twice.
+ */
+public final class IoUringEngine implements IoEngine {
+    /** QEMU's {@code MAX_ENTRIES}: SQ ring size. */
+    public static final int DEFAULT_ENTRIES = 128;
+
+    private final OwnerThread owner = new OwnerThread();
+    private final EngineMemory memory;
+    private final IoUringRing ring;
+    private final MemorySegment pollFd;
+    private final int maxInFlight;
+    private final RequestPool pool;
+    /** Accepted (or to be resubmitted), not yet in the SQ ring. Owner thread. */
+    private final RequestQueue pending = new RequestQueue();
+    /** Cancelled requests waiting for delivery. Owner thread. */
+    private final RequestQueue finishedLocally = new RequestQueue();
+    private int plugDepth;
+    private int reapDepth;
+    /** Requests placed in the SQ ring whose CQE has not been reaped. */
+    private int inFlight;
+    /** The last submit failed with EAGAIN/EBUSY: wait for a completion before trying again. */
+    private boolean blocked;
+    private boolean closed;
+    private boolean ringFdRegistrationTried;
+    /** The thread that registered the ring fd (the only one that may enter the ring), or null. */
+    private Thread enterThread;
+    private Throwable failure;
+    /** Statistics for tests. */
+    long eagainCount;
+    long backlogCount;
+    long resubmitCount;
+
+    private IoUringEngine(int entries) {
+        if (entries < 1) {
+            throw new IllegalArgumentException("entries must be positive");
+        }
+        Availability availability = availability();
+        if (!availability.available()) {
+            throw new IllegalStateException("io_uring is unavailable: " + availability.reason());
+        }
+        EngineMemory mem = new EngineMemory();
+        IoUringRing r = null;
+        try {
+            pollFd = mem.allocate(Poll.POLLFD_SIZE, 8);
+            r = IoUringRing.create(entries);
+        } catch (RuntimeException | Error e) {
+            mem.close();
+            throw e;
+        }
+        memory = mem;
+        ring = r;
+        maxInFlight = ring.cqEntries();
+        pool = new RequestPool(mem, 0);
+    }
+
+    /** Whether io_uring can be used in this process and, if not, why. */
+    public static Availability availability() {
+        return IoUringProbe.availability();
+    }
+
+    /** An engine with a {@value #DEFAULT_ENTRIES}-entry ring. Throws if io_uring is unavailable. */
+    public static IoUringEngine open() {
+        return open(DEFAULT_ENTRIES);
+    }
+
+    /** An engine with an SQ ring of {@code entries} (rounded up to a power of two by the kernel). */
+    public static IoUringEngine open(int entries) {
+        return new IoUringEngine(entries);
+    }
+
+    @Override
+    public String name() {
+        return "io_uring";
+    }
+
+    /** SQ ring size. Any thread. */
+    public int sqEntries() {
+        return ring.sqEntries();
+    }
+
+    /** Whether the owner registered the ring fd (false before its first submission, or if the kernel refused). */
+    public boolean ringFdRegistered() {
+        return enterThread != null;
+    }
+
+    // ---- submission -------------------------------------------------------------------------------------------
+
+    @Override
+    public long read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
+        return enqueue(r);
+    }
+
+    @Override
+    public long write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
+        return enqueue(r);
+    }
+
+    @Override
+    public long readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_READV, fd, iov, iovCount, length, offset, 0);
+        return enqueue(r);
+    }
+
+    @Override
+    public long writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler,
+                       long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_WRITEV, fd, iov, iovCount, length, offset, flags);
+        return enqueue(r);
+    }
+
+    @Override
+    public long fsync(int fd, CompletionHandler handler, long tag) {
+        Request r = admit(handler, tag);
+        r.prepareSync(Request.OP_FSYNC, fd);
+        return enqueue(r);
+    }
+
+    @Override
+    public long fdatasync(int fd, CompletionHandler handler, long tag) {
+        Request r = admit(handler, tag);
+        r.prepareSync(Request.OP_FDATASYNC, fd);
+        return enqueue(r);
+    }
+
+    private Request admit(CompletionHandler handler, long tag) {
+        assert owner.isCurrent() : owner.describe();
+        if (closed) {
+            throw new IllegalStateException("io_uring engine is closed");
+        }
+        return pool.acquire(handler, tag);
+    }
+
+    private long enqueue(Request r) {
+        long id = r.id();
+        pending.add(r);
+        // QEMU's luring_do_submit: submit now outside a batch, or when the ring would be full anyway.
+        if (!blocked && (plugDepth == 0 || inFlight + pending.size() >= ring.sqEntries())) {
+            submitPending();
+        }
+        return id;
+    }
+
+    @Override
+    public boolean cancel(long request) {
+        assert owner.isCurrent() : owner.describe();
+        Request r = pool.lookup(request);
+        // A request being resubmitted for the rest of a short read has started: it is not cancellable.
+        if (r == null || r.done > 0 || !pending.remove(r)) {
+            return false;
+        }
+        r.result = -Errno.ECANCELED;
+        r.state = Request.DONE;
+        finishedLocally.add(r);
+        return true;
+    }
+
+    @Override
+    public void plug() {
+        assert owner.isCurrent() : owner.describe();
+        plugDepth++;
+    }
+
+    @Override
+    public void unplug() {
+        assert owner.isCurrent() : owner.describe();
+        if (plugDepth <= 0) {
+            throw new IllegalStateException("unplug without plug");
+        }
+        endBatch();
+    }
+
+    private void endBatch() {
+        if (--plugDepth == 0 && !blocked && (!pending.isEmpty() || ring.sqReady() > 0)) {
+            submitPending();
+        }
+    }
+
+    /**
+     * QEMU's {@code ioq_submit}: moves pending requests into free SQEs (up to the CQ-size in-flight limit) and
+     * enters the kernel, until the pending queue is empty or no room is left.
+     */
+    private void submitPending() {
+        if (closed && !mayEnter()) {
+            finishPendingOnClose();
+            return;
+        }
+        registerRingFdOnce();
+        for (;;) {
+            while (!pending.isEmpty() && inFlight < maxInFlight) {
+                MemorySegment sqe = ring.nextSqe();
+                if (sqe == null) {
+                    break;
+                }
+                Request r = pending.poll();
+                prepareSqe(sqe, r);
+                r.state = Request.STARTED;
+                inFlight++;
+            }
+            if (ring.sqReady() == 0) {
+                blocked = false;
+                if (!pending.isEmpty()) {
+                    backlogCount++;
+                }
+                return;
+            }
+            // submitOrErrno(): release store of the SQ tail (pairs with smp_load_acquire(&rings->sq.tail) in
+            // io_sqring_entries()) publishes the plain SQE stores of prepareSqe(), then io_uring_enter.
+            int ret = ring.submitOrErrno();
+            if (ret == -Errno.EINTR) {
+                continue;
+            }
+            if (ret == -Errno.EAGAIN || ret == -Errno.EBUSY || ret == 0) {
+                eagainCount++;
+                // Out of kernel resources or CQ overflow: the SQEs stay in the SQ ring and go with the next
+                // submit. If requests are really in the kernel, their completions trigger it; otherwise the next
+                // reaping call or submission retries.
+                blocked = inFlight > ring.sqReady();
+                return;
+            }
+            NativeCallException.check("io_uring_submit", ret);
+            // Progress: loop to place more pending requests and to push any SQEs the kernel left in the ring.
+        }
+    }
+
+    /** Whether the calling thread may enter the ring (the ring fd is unregistered or registered by it). */
+    private boolean mayEnter() {
+        return enterThread == null || enterThread == Thread.currentThread();
+    }
+
+    /**
+     * Closing on a thread that may not enter the ring: what waits in the pending queue is finished here —
+     * {@code -ECANCELED}, or for the remainder of a short read, end of file with what was read.
+     */
+    private void finishPendingOnClose() {
+        Request r;
+        while ((r = pending.poll()) != null) {
+            r.result = r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED;
+            r.state = Request.DONE;
+            finishedLocally.add(r);
+        }
+    }
+
+    /**
+     * Closing on a thread that may not enter the ring while the only requests left sit in SQEs the kernel never
+     * consumed (an earlier submit answered EAGAIN): they will never complete, so they are finished here. Every
+     * request still {@code STARTED} is one of them, since all others have completed.
+     */
+    private void finishUnsubmittedSqes() {
+        for (int i = 0; i < pool.capacity(); i++) {
+            Request r = pool.byIndex(i);
+            if (r.state == Request.STARTED) {
+                inFlight--;
+                r.result = r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED;
+                r.state = Request.DONE;
+                finishedLocally.add(r);
+            }
+        }
+    }
+
+    private void registerRingFdOnce() {
+        if (!ringFdRegistrationTried) {
+            ringFdRegistrationTried = true;
+            if (ring.registerRingFd()) {
+                enterThread = Thread.currentThread();
+            }
+        }
+    }
+
+    /** Writes the SQE for {@code r}, continuing after {@code r.done} bytes for a resubmitted short read. */
+    private void prepareSqe(MemorySegment sqe, Request r) {
+        long done = r.done;
+        switch (r.op) {
+            case Request.OP_READ -> Sqe.prepRead(sqe, r.fd, r.buffer.address() + done, (int) (r.length - done),
+                    r.offset + done);
+            case Request.OP_WRITE -> {
+                Sqe.prepWrite(sqe, r.fd, r.buffer.address(), (int) r.length, r.offset);
+                io_uring_sqe.rw_flags(sqe, r.rwFlags);
+            }
+            case Request.OP_READV -> {
+                if (done == 0) {
+                    Sqe.prepReadv(sqe, r.fd, r.iov.address(), r.iovCount, r.offset, 0);
+                } else {
+                    int count = remainderIov(r);
+                    Sqe.prepReadv(sqe, r.fd, r.resubmitIov.address(), count, r.offset + done, 0);
+                }
+            }
+            case Request.OP_WRITEV -> Sqe.prepWritev(sqe, r.fd, r.iov.address(), r.iovCount, r.offset, r.rwFlags);
+            case Request.OP_FSYNC -> Sqe.prepFsync(sqe, r.fd, 0);
+            case Request.OP_FDATASYNC -> Sqe.prepFsync(sqe, r.fd, LibUring.IORING_FSYNC_DATASYNC());
+            default -> throw new IllegalStateException("unknown op " + r.op);
+        }
+        Sqe.setUserData(sqe, r.index);
+    }
+
+    /**
+     * Fills the slot's resubmit iovec with the part of {@code r}'s iovec after {@code r.done} bytes (QEMU's
+     * {@code resubmit_qiov}); returns its element count. The array is allocated on the first short vectored read
+     * of the slot and kept for its later ones.
+     */
+    private int remainderIov(Request r) {
+        if (r.resubmitIov == null || r.resubmitIov.byteSize() < r.iovCount * IoVec.SIZE) {
+            r.resubmitIov = memory.allocate(Math.max(r.iovCount, 4) * IoVec.SIZE, 8);
+        }
+        long skip = r.done;
+        int count = 0;
+        for (int i = 0; i < r.iovCount; i++) {
+            long base = r.iov.get(JAVA_LONG, i * IoVec.SIZE);
+            long len = r.iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            IoVec.set(r.resubmitIov, count++, base + skip, len - skip);
+            skip = 0;
+        }
+        return count;
+    }
+
+    // ---- completion -------------------------------------------------------------------------------------------
+
+    /** The ring fd: {@code POLLIN} while CQEs are waiting (see the class comment). */
+    @Override
+    public int completionFd() {
+        return ring.fd();
+    }
+
+    @Override
+    public int poll() {
+        assert owner.isCurrent() : owner.describe();
+        return reap(0);
+    }
+
+    /** Same as {@link #poll()}: the ring fd's readiness follows the CQ ring, there is nothing to reset. */
+    @Override
+    public int processCompletions() {
+        assert owner.isCurrent() : owner.describe();
+        return reap(0);
+    }
+
+    @Override
+    public int awaitCompletions(long timeoutNanos) {
+        assert owner.isCurrent() : owner.describe();
+        int delivered = reap(0);
+        if (delivered > 0 || inFlight == 0) {
+            return delivered;
+        }
+        return reap(timeoutNanos < 0 ? -1 : Math.max(1, timeoutNanos));
+    }
+
+    @Override
+    public int outstanding() {
+        return pool.inUse();
+    }
+
+    /** Requests in the SQ/CQ rings. Owner thread. */
+    int inFlight() {
+        return inFlight;
+    }
+
+    /**
+     * Delivers cancelled requests and reaps CQEs inside a batching section; then hands pending (and resubmitted)
+     * requests to the kernel. {@code waitNanos != 0}: first wait for a CQE ({@code < 0}: no limit).
+     */
+    private int reap(long waitNanos) {
+        plugDepth++;
+        reapDepth++;
+        int delivered = 0;
+        try {
+            if (waitNanos != 0 && ring.cqReady() == 0) {
+                waitForCqe(waitNanos);
+            }
+            // Bounded, like LinuxAioEngine.reap: only what was ready when we looked, so resubmitting handlers and
+            // inline completions cannot keep one call going forever. (Readiness of the ring fd follows the CQ
+            // contents, so nothing left behind goes unnoticed.)
+            int local = finishedLocally.size();
+            Request r;
+            while (local-- > 0 && (r = finishedLocally.poll()) != null) {
+                deliver(r);
+                delivered++;
+            }
+            delivered += reapCq();
+        } finally {
+            reapDepth--;
+            endBatch();
+        }
+        if (reapDepth == 0 && failure != null) {
+            Throwable f = failure;
+            failure = null;
+            Handlers.rethrow(f);
+        }
+        return delivered;
+    }
+
+    private void waitForCqe(long waitNanos) {
+        Thread current = Thread.currentThread();
+        if (enterThread == null || enterThread == current) {
+            ring.waitCqeTimeout(waitNanos);
+        } else {
+            // Not the registering thread (close from another thread): never enter the ring, poll its fd.
+            Poll.set(pollFd, 0, ring.fd(), Poll.POLLIN);
+            Poll.ppollOrErrno(pollFd, 1, waitNanos);
+        }
+    }
+
+    /**
+     * Reaps the CQEs ready at the start, one at a time (head and tail re-read each time, see the class comment).
+     */
+    private int reapCq() {
+        int n = 0;
+        int ready = ring.cqReady();
+        // cqReady(): acquire load of the CQ tail, pairs with smp_store_release(&rings->cq.tail) in
+        // io_commit_cqring(), so the CQE fields read below are the ones the kernel wrote.
+        while (n < ready && ring.cqReady() > 0) {
+            int head = ring.cqHead();
+            long index = ring.cqeUserData(head);
+            int res = ring.cqeRes(head);
+            // cqAdvance(): release store of the CQ head, so the two loads above complete before the kernel (which
+            // reads cq.head before reusing a slot) may overwrite this CQE.
+            ring.cqAdvance(1);
+            complete(pool.byIndex(index), res);
+            n++;
+        }
+        return n;
+    }
+
+    /** QEMU's {@code luring_process_completions} rules for one CQE. */
+    private void complete(Request r, int res) {
+        assert r.state == Request.STARTED : "CQE for a request not in the kernel";
+        inFlight--;
+        blocked = false;
+        if (res == -Errno.EAGAIN || res == -Errno.EINTR) {
+            resubmit(r);
+            return;
+        }
+        long result;
+        if (!r.isTransfer()) {
+            result = res;
+        } else if (res < 0) {
+            result = r.finishError(res);
+        } else {
+            long total = r.done + res;
+            if (total < r.length && r.isRead() && res > 0) {
+                r.done = total; // short read: ask again for the rest (QEMU's luring_resubmit_short_read)
+                resubmit(r);
+                return;
+            }
+            result = r.finishTransfer(total);
+        }
+        r.result = result;
+        r.state = Request.DONE;
+        deliver(r);
+    }
+
+    private void resubmit(Request r) {
+        resubmitCount++;
+        r.state = Request.QUEUED;
+        pending.add(r); // submitted when the reaping call's batch ends
+    }
+
+    private void deliver(Request r) {
+        CompletionHandler handler = r.handler;
+        long tag = r.tag;
+        long result = r.result;
+        pool.release(r);
+        failure = Handlers.invoke(handler, tag, result, failure);
+    }
+
+    // ---- close ------------------------------------------------------------------------------------------------
+
+    /**
+     * Cancels the requests still in the pending queue ({@code -ECANCELED}), waits for the ones in the ring
+     * (resubmitting EAGAIN and short-read remainders as usual when the calling thread may enter the ring),
+     * delivers every completion, then unmaps and closes the ring and frees the engine's native memory. From a
+     * thread other than the owner, see the class comment: it waits with {@code ppoll} on the ring fd.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        ringFdRegistrationTried = true; // a closing thread must never register the ring fd in its own table
+        Throwable thrown = null;
+        try {
+            Request r;
+            while ((r = pending.poll()) != null) {
+                r.result = -Errno.ECANCELED;
+                r.state = Request.DONE;
+                finishedLocally.add(r);
+            }
+            while (inFlight > 0 || !finishedLocally.isEmpty() || !pending.isEmpty()) {
+                if (inFlight > 0 && inFlight == ring.sqReady() && !mayEnter()) {
+                    finishUnsubmittedSqes();
+                }
+                try {
+                    reap(inFlight > 0 ? TimeUnit.SECONDS.toNanos(1) : 0);
+                } catch (RuntimeException | Error e) {
+                    thrown = Handlers.add(thrown, e);
+                }
+            }
+        } finally {
+            ring.close();
+            memory.close();
+        }
+        Handlers.rethrow(thrown);
+    }
+}

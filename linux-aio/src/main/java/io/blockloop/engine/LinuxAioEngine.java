@@ -1,0 +1,504 @@
+package io.blockloop.engine;
+
+import io.blockloop.ffm.call.Availability;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.libaio.IoEvent;
+import io.blockloop.ffm.libaio.Iocb;
+import io.blockloop.ffm.libaio.LibAio;
+import io.blockloop.ffm.libc.EventFd;
+
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Linux native AIO ({@code io_submit}/{@code io_getevents}), after QEMU's {@code block/linux-aio.c}.
+ *
+ * <ul>
+ *   <li>One kernel context per engine, {@code io_setup(maxEvents)} (default {@value #DEFAULT_MAX_EVENTS}); at most
+ *       {@code maxEvents} requests are in the kernel, the rest wait in the engine's pending queue.</li>
+ *   <li>Every iocb carries {@code IOCB_FLAG_RESFD} with the engine's eventfd: {@link #completionFd()}.</li>
+ *   <li>Completions are reaped from the kernel's shared {@code aio_ring} when its header is one we understand
+ *       ({@link AioCompletionRing}), with {@code io_getevents} otherwise; {@link #awaitCompletions} always blocks
+ *       in {@code io_getevents}.</li>
+ *   <li>Submission is batched: inside {@link #plug()}/{@link #unplug()}, queued iocbs go out together in one
+ *       {@code io_submit} at the outermost unplug, or as soon as {@code maxBatch} (default
+ *       {@value #DEFAULT_MAX_BATCH}) are queued. {@code io_submit} taking only a prefix leaves the rest queued;
+ *       {@code -EAGAIN} leaves everything queued until a completion makes room; any other error belongs to the
+ *       first iocb, which completes with it while the others go on.</li>
+ *   <li>A short read is the end of the file: the tail is zero-filled. A short write completes with
+ *       {@code -ENOSPC}.</li>
+ * </ul>
+ *
+ * <p>Threads: all methods but {@link #close()} and {@link #completionFd()} on the owner thread (see
+ * {@link IoEngine}). No locks. The kernel reads an iocb during {@code io_submit} (the syscall orders our plain
+ * stores before it) and the iocb and buffers stay untouched until the event is reaped. Memory ordering against
+ * the kernel is only in the completion ring; see {@link AioCompletionRing}.
+ */
+public final class LinuxAioEngine implements IoEngine {
+    /** QEMU's {@code MAX_EVENTS}: the kernel context's size and the in-flight limit. */
+    public static final int DEFAULT_MAX_EVENTS = 1024;
+    /** QEMU's {@code DEFAULT_MAX_BATCH}: queued iocbs that force an {@code io_submit} inside a batch. */
+    public static final int DEFAULT_MAX_BATCH = 32;
+
+    private final OwnerThread owner = new OwnerThread();
+    private final EngineMemory memory;
+    private final EventFd eventFd;
+    private final long ctx;
+    private final AioCompletionRing ring;
+    private final int maxEvents;
+    private final int maxBatch;
+    /** {@code struct iocb *[maxEvents]} for io_submit. */
+    private final MemorySegment iocbPointers;
+    /** {@code struct io_event[maxEvents]} for io_getevents. */
+    private final MemorySegment events;
+    /** {@code struct timespec} for io_getevents. */
+    private final MemorySegment timespec;
+    private final RequestPool pool;
+    /** Accepted, not yet in the kernel. Owner thread. */
+    private final RequestQueue pending = new RequestQueue();
+    /** Finished without the kernel (submit errors, cancellations), waiting for delivery. Owner thread. */
+    private final RequestQueue finishedLocally = new RequestQueue();
+    private int plugDepth;
+    private int reapDepth;
+    private int inFlight;
+    /** The last io_submit answered EAGAIN: wait for a completion before trying again. */
+    private boolean blocked;
+    private boolean closed;
+    /** Handler failures of the current outermost reaping call. */
+    private Throwable failure;
+    /** Statistics for tests: io_submit calls that answered EAGAIN, and times requests were left queued. */
+    long eagainCount;
+    long backlogCount;
+
+    private LinuxAioEngine(int kernelEvents, int maxEvents, int maxBatch, boolean userspaceReap) {
+        if (kernelEvents < 1 || maxEvents < 1 || maxBatch < 1) {
+            throw new IllegalArgumentException("kernelEvents, maxEvents and maxBatch must be positive");
+        }
+        Availability availability = availability();
+        if (!availability.available()) {
+            throw new IllegalStateException("linux-aio is unavailable: " + availability.reason());
+        }
+        this.maxEvents = maxEvents;
+        this.maxBatch = maxBatch;
+        EngineMemory mem = new EngineMemory();
+        EventFd efd = null;
+        long context = 0;
+        try {
+            iocbPointers = mem.allocate(8L * maxEvents, 8);
+            events = mem.allocate(IoEvent.SIZE * maxEvents, 8);
+            timespec = mem.allocate(16, 8);
+            efd = EventFd.create();
+            context = LibAio.setup(kernelEvents);
+        } catch (RuntimeException | Error e) {
+            if (efd != null) {
+                efd.close();
+            }
+            mem.close();
+            throw e;
+        }
+        this.memory = mem;
+        this.eventFd = efd;
+        this.ctx = context;
+        this.ring = userspaceReap ? AioCompletionRing.attach(context) : null;
+        this.pool = new RequestPool(mem, Iocb.SIZE);
+    }
+
+    /** Whether {@code libaio.so.1} loads and {@code io_setup} works here, and if not, why. */
+    public static Availability availability() {
+        return LibAio.availability();
+    }
+
+    /** An engine with QEMU's sizes: 1024 events, batches of 32. Throws if linux-aio is unavailable. */
+    public static LinuxAioEngine open() {
+        return open(DEFAULT_MAX_EVENTS, DEFAULT_MAX_BATCH);
+    }
+
+    /** An engine whose kernel context holds {@code maxEvents} requests, submitting in batches of {@code maxBatch}. */
+    public static LinuxAioEngine open(int maxEvents, int maxBatch) {
+        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, true);
+    }
+
+    /** Test seam: {@code userspaceReap = false} forces the {@code io_getevents} path. */
+    static LinuxAioEngine open(int maxEvents, int maxBatch, boolean userspaceReap) {
+        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, userspaceReap);
+    }
+
+    /**
+     * Test seam: a kernel context of {@code kernelEvents} with an engine limit of {@code maxEvents} above what the
+     * kernel holds, so that {@code io_submit} answers {@code EAGAIN} and the retry path runs.
+     */
+    static LinuxAioEngine openOversubscribed(int kernelEvents, int maxEvents, int maxBatch) {
+        return new LinuxAioEngine(kernelEvents, maxEvents, maxBatch, true);
+    }
+
+    @Override
+    public String name() {
+        return "linux-aio";
+    }
+
+    /** Whether completions are reaped from the shared ring (true) or with io_getevents. */
+    public boolean reapsFromUserspace() {
+        return ring != null;
+    }
+
+    // ---- submission -------------------------------------------------------------------------------------------
+
+    @Override
+    public long read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
+        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PREAD, fd, buffer.address(), r.length, offset, 0, r.index, eventFd.fd());
+        return enqueue(r);
+    }
+
+    @Override
+    public long write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
+        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PWRITE, fd, buffer.address(), r.length, offset, r.rwFlags, r.index,
+                eventFd.fd());
+        return enqueue(r);
+    }
+
+    @Override
+    public long readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_READV, fd, iov, iovCount, length, offset, 0);
+        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PREADV, fd, iov.address(), iovCount, offset, 0, r.index, eventFd.fd());
+        return enqueue(r);
+    }
+
+    @Override
+    public long writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler,
+                       long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_WRITEV, fd, iov, iovCount, length, offset, flags);
+        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PWRITEV, fd, iov.address(), iovCount, offset, r.rwFlags, r.index,
+                eventFd.fd());
+        return enqueue(r);
+    }
+
+    @Override
+    public long fsync(int fd, CompletionHandler handler, long tag) {
+        return sync(Request.OP_FSYNC, Iocb.IOCB_CMD_FSYNC, fd, handler, tag);
+    }
+
+    @Override
+    public long fdatasync(int fd, CompletionHandler handler, long tag) {
+        return sync(Request.OP_FDATASYNC, Iocb.IOCB_CMD_FDSYNC, fd, handler, tag);
+    }
+
+    private long sync(byte op, short opcode, int fd, CompletionHandler handler, long tag) {
+        Request r = admit(handler, tag);
+        r.prepareSync(op, fd);
+        Iocb.prepare(r.scratch, opcode, fd, 0, 0, 0, 0, r.index, eventFd.fd());
+        return enqueue(r);
+    }
+
+    private Request admit(CompletionHandler handler, long tag) {
+        assert owner.isCurrent() : owner.describe();
+        if (closed) {
+            throw new IllegalStateException("linux-aio engine is closed");
+        }
+        return pool.acquire(handler, tag);
+    }
+
+    private long enqueue(Request r) {
+        long id = r.id();
+        pending.add(r);
+        if (!blocked && (plugDepth == 0 || pending.size() >= batchLimit())) {
+            submitPending();
+        }
+        return id;
+    }
+
+    /** QEMU's {@code laio_max_batch}: the batch size, shrunk to the room left in the kernel context. */
+    private int batchLimit() {
+        return Math.max(1, Math.min(maxBatch, maxEvents - inFlight));
+    }
+
+    @Override
+    public boolean cancel(long request) {
+        assert owner.isCurrent() : owner.describe();
+        Request r = pool.lookup(request);
+        if (r == null || !pending.remove(r)) {
+            return false;
+        }
+        finishLocally(r, -Errno.ECANCELED);
+        return true;
+    }
+
+    @Override
+    public void plug() {
+        assert owner.isCurrent() : owner.describe();
+        plugDepth++;
+    }
+
+    @Override
+    public void unplug() {
+        assert owner.isCurrent() : owner.describe();
+        if (plugDepth <= 0) {
+            throw new IllegalStateException("unplug without plug");
+        }
+        endBatch();
+    }
+
+    private void endBatch() {
+        if (--plugDepth == 0 && !blocked && !pending.isEmpty()) {
+            submitPending();
+        }
+    }
+
+    /** QEMU's {@code ioq_submit}: hands pending iocbs to the kernel, up to the in-flight limit. */
+    private void submitPending() {
+        while (!pending.isEmpty() && inFlight < maxEvents) {
+            int n = Math.min(pending.size(), maxEvents - inFlight);
+            Request r = pending.peek();
+            for (int i = 0; i < n; i++) {
+                iocbPointers.setAtIndex(JAVA_LONG, i, r.scratch.address());
+                r = r.next;
+            }
+            int ret = LibAio.submitOrErrno(ctx, n, iocbPointers);
+            if (ret == -Errno.EAGAIN || ret == 0) {
+                eagainCount++;
+                backlogCount++;
+                // The kernel is out of request slots: keep everything queued. With requests in flight, their
+                // completions trigger the retry; with none, make the completion fd readable so the loop retries.
+                if (inFlight > 0) {
+                    blocked = true;
+                } else {
+                    eventFd.signal();
+                }
+                return;
+            }
+            if (ret == -Errno.EINTR) {
+                continue;
+            }
+            if (ret < 0) {
+                // The first iocb was refused (EBADF, EINVAL, ...): it alone fails; the rest go on.
+                finishLocally(pending.poll(), ret);
+                continue;
+            }
+            for (int i = 0; i < ret; i++) {
+                pending.poll().state = Request.STARTED;
+            }
+            inFlight += ret;
+        }
+        blocked = !pending.isEmpty();
+        if (blocked) {
+            backlogCount++;
+        }
+    }
+
+    /** Completes {@code r} with {@code result} without the kernel; delivered by the next reaping call. */
+    private void finishLocally(Request r, long result) {
+        r.result = result;
+        r.state = Request.DONE;
+        finishedLocally.add(r);
+        eventFd.signal();
+    }
+
+    // ---- completion -------------------------------------------------------------------------------------------
+
+    @Override
+    public int completionFd() {
+        return eventFd.fd();
+    }
+
+    @Override
+    public int poll() {
+        assert owner.isCurrent() : owner.describe();
+        return reap(0);
+    }
+
+    @Override
+    public int processCompletions() {
+        assert owner.isCurrent() : owner.describe();
+        eventFd.drain();
+        return reap(0);
+    }
+
+    @Override
+    public int awaitCompletions(long timeoutNanos) {
+        assert owner.isCurrent() : owner.describe();
+        int delivered = reap(0);
+        if (delivered > 0 || inFlight == 0) {
+            return delivered;
+        }
+        return reap(timeoutNanos < 0 ? Long.MAX_VALUE : Math.max(1, timeoutNanos));
+    }
+
+    @Override
+    public int outstanding() {
+        return pool.inUse();
+    }
+
+    /** Requests in the kernel. Owner thread. */
+    int inFlight() {
+        return inFlight;
+    }
+
+    /**
+     * Delivers local completions and reaped events in a batching section, so handlers' new requests leave in one
+     * io_submit at the end. {@code waitNanos > 0}: first block in io_getevents for at least one event.
+     *
+     * <p>Bounded: it delivers what was ready when it looked (the local queue's and the ring's contents at that
+     * moment), not what completes meanwhile. Otherwise a handler that resubmits, with a full batch submitted at
+     * once and a kernel that completes inline (reads of holes do), would keep one reaping call going forever.
+     * Events left in the ring had their eventfd signal after the drain in {@link #processCompletions()}, so the
+     * completion fd stays readable for them.
+     */
+    private int reap(long waitNanos) {
+        plugDepth++;
+        reapDepth++;
+        int delivered = 0;
+        try {
+            if (waitNanos > 0) {
+                delivered += getEvents(1, waitNanos);
+            }
+            delivered += deliverLocal(finishedLocally.size());
+            delivered += ring != null ? reapRing() : getEvents(0, 0);
+        } finally {
+            reapDepth--;
+            endBatch();
+        }
+        if (reapDepth == 0 && failure != null) {
+            Throwable f = failure;
+            failure = null;
+            Handlers.rethrow(f);
+        }
+        return delivered;
+    }
+
+    private int deliverLocal(int count) {
+        int n = 0;
+        Request r;
+        while (n < count && (r = finishedLocally.poll()) != null) {
+            deliver(r);
+            n++;
+        }
+        return n;
+    }
+
+    /**
+     * Reaps the shared ring: QEMU's io_getevents_peek/commit. At most the events present at the start; one at a
+     * time, re-reading head and tail each time, because a handler may reap again (nested) and move the head past
+     * anything cached here.
+     */
+    private int reapRing() {
+        int head = ring.head();
+        int ready = ring.tailAcquire() - head;
+        if (ready < 0) {
+            ready += ring.size();
+        }
+        int n = 0;
+        while (n < ready) {
+            head = ring.head();
+            if (head == ring.tailAcquire()) {
+                break; // a nested reaping call took the rest
+            }
+            long index = ring.data(head);
+            long res = ring.res(head);
+            ring.headRelease(ring.next(head));
+            complete(pool.byIndex(index), res);
+            n++;
+        }
+        return n;
+    }
+
+    /**
+     * {@code io_getevents(min, maxEvents)}; waits up to {@code timeoutNanos} ({@link Long#MAX_VALUE}: no limit)
+     * for {@code min} events.
+     */
+    private int getEvents(int min, long timeoutNanos) {
+        if (inFlight == 0) {
+            return 0;
+        }
+        MemorySegment timeout = MemorySegment.NULL;
+        if (timeoutNanos != Long.MAX_VALUE) {
+            timespec.set(JAVA_LONG, 0, timeoutNanos / 1_000_000_000L);
+            timespec.set(JAVA_LONG, 8, timeoutNanos % 1_000_000_000L);
+            timeout = timespec;
+        }
+        int ret = LibAio.getEventsOrErrno(ctx, min, maxEvents, events, timeout);
+        if (ret == -Errno.EINTR) {
+            return 0;
+        }
+        NativeCallException.check("io_getevents", ret);
+        // Take every result out of the shared events array before running any handler: a handler may reap again.
+        Request first = null;
+        Request last = null;
+        for (int i = 0; i < ret; i++) {
+            Request r = pool.byIndex(IoEvent.data(events, i));
+            r.result = IoEvent.res(events, i);
+            r.nextDone = null;
+            if (last == null) {
+                first = r;
+            } else {
+                last.nextDone = r;
+            }
+            last = r;
+        }
+        for (Request r = first; r != null; ) {
+            Request next = r.nextDone;
+            complete(r, r.result);
+            r = next;
+        }
+        return ret;
+    }
+
+    /** QEMU's {@code qemu_laio_process_completion}: turns the kernel's res into the request's result. */
+    private void complete(Request r, long res) {
+        assert r.state == Request.STARTED : "event for a request not in the kernel";
+        inFlight--;
+        blocked = false;
+        r.result = res < 0 || !r.isTransfer() ? res : r.finishTransfer(res);
+        r.state = Request.DONE;
+        deliver(r);
+    }
+
+    private void deliver(Request r) {
+        CompletionHandler handler = r.handler;
+        long tag = r.tag;
+        long result = r.result;
+        pool.release(r);
+        failure = Handlers.invoke(handler, tag, result, failure);
+    }
+
+    // ---- close ------------------------------------------------------------------------------------------------
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Throwable thrown = null;
+        try {
+            Request r;
+            while ((r = pending.poll()) != null) {
+                finishLocally(r, -Errno.ECANCELED);
+            }
+            // Everything in the kernel completes on its own (block and file AIO cannot be cancelled); wait for it
+            // so no event is lost and no buffer is written after the caller gets it back.
+            while (inFlight > 0 || !finishedLocally.isEmpty()) {
+                try {
+                    reap(inFlight > 0 ? 1_000_000_000L : 0);
+                } catch (RuntimeException | Error e) {
+                    thrown = Handlers.add(thrown, e);
+                }
+            }
+        } finally {
+            LibAio.destroyOrErrno(ctx);
+            eventFd.close();
+            memory.close();
+        }
+        Handlers.rethrow(thrown);
+    }
+}

@@ -1,0 +1,271 @@
+package io.blockloop.engine;
+
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.libc.FileIo;
+import io.blockloop.ffm.libc.IoVec;
+
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * One pooled request slot: what was asked, where the engine keeps it, and how it ended. Slots are recycled by
+ * {@link RequestPool}; a slot's {@link #scratch} native memory (an iocb, an iovec, ...) is fixed for its life.
+ *
+ * <p>Threads: written by the owner thread while it prepares the request and after it reaps it. The thread pool
+ * hands a slot to a worker and back: the worker reads the request fields after taking the pool lock (which the
+ * owner released after filling them) and writes {@link #result} before publishing the slot with a CAS on the
+ * done stack, which the owner's {@code getAndSet} acquires. No field is ever accessed by two threads without one
+ * of those edges between them.
+ */
+final class Request {
+    static final byte OP_READ = 1;
+    static final byte OP_WRITE = 2;
+    static final byte OP_READV = 3;
+    static final byte OP_WRITEV = 4;
+    static final byte OP_FSYNC = 5;
+    static final byte OP_FDATASYNC = 6;
+    /** Thread pool only: run a {@link BlockingCall}. */
+    static final byte OP_CALL = 7;
+
+    /** In the pool's free list. */
+    static final byte FREE = 0;
+    /** Accepted, waiting in the engine (not yet handed to the kernel or a worker): cancellable. */
+    static final byte QUEUED = 1;
+    /** Handed to the kernel or running on a worker. */
+    static final byte STARTED = 2;
+    /** Finished; {@link #result} is final and the slot waits to be delivered. */
+    static final byte DONE = 3;
+
+    final int index;
+    /** Engine-specific native memory of this slot (iocb, iovec, ...); may be {@link MemorySegment#NULL}. */
+    final MemorySegment scratch;
+
+    int generation;
+    byte op;
+    byte state = FREE;
+    int fd;
+    long offset;
+    /** Kernel {@code RWF_*} flags (FUA already mapped to {@code RWF_DSYNC}). */
+    int rwFlags;
+    MemorySegment buffer;
+    MemorySegment iov;
+    /**
+     * Raw addresses of {@link #buffer} / {@link #iov}, taken on the owner thread. Pool workers fall back to these
+     * when the caller's segment belongs to an arena confined to the owner thread: the FFM linker refuses to pass
+     * such a segment to a downcall, or to access it, from any other thread ({@link WrongThreadException}).
+     */
+    long bufferAddress;
+    long iovAddress;
+    int iovCount;
+    /** Bytes requested in all. */
+    long length;
+    /** Bytes moved by earlier rounds of this request (io_uring resubmits short reads for the rest). */
+    long done;
+    long result;
+    CompletionHandler handler;
+    long tag;
+    BlockingCall call;
+    /** What a {@link BlockingCall} threw; rethrown on the owner thread after delivery. */
+    Throwable callFailure;
+    /**
+     * io_uring: the iovec for the rest of a short vectored read, allocated from the engine's memory on first need
+     * and kept with the slot (not cleared on release) for its later ones.
+     */
+    MemorySegment resubmitIov;
+
+    Request prev;
+    Request next;
+    RequestQueue queue;
+    Request nextFree;
+    Request nextDone;
+
+    Request(int index, MemorySegment scratch) {
+        this.index = index;
+        this.scratch = scratch;
+    }
+
+    /** The id handed to the caller: generation in the high half, slot index in the low half. */
+    long id() {
+        return ((long) generation << 32) | (index & 0xffff_ffffL);
+    }
+
+    static int indexOf(long id) {
+        return (int) id;
+    }
+
+    static int generationOf(long id) {
+        return (int) (id >>> 32);
+    }
+
+    boolean isRead() {
+        return op == OP_READ || op == OP_READV;
+    }
+
+    boolean isTransfer() {
+        return op >= OP_READ && op <= OP_WRITEV;
+    }
+
+    boolean isVectored() {
+        return op == OP_READV || op == OP_WRITEV;
+    }
+
+    /** Fills a linear read or write; the arguments were checked by {@link #checkLinear}. */
+    void prepareLinear(byte op, int fd, MemorySegment buffer, long offset, int flags) {
+        this.op = op;
+        this.fd = fd;
+        this.buffer = buffer;
+        this.bufferAddress = buffer.address();
+        this.offset = offset;
+        this.rwFlags = rwFlags(flags);
+        this.length = buffer.byteSize();
+        this.done = 0;
+    }
+
+    /** Fills a vectored read or write of {@code length} bytes; checked by {@link #checkVectored}. */
+    void prepareVectored(byte op, int fd, MemorySegment iov, int iovCount, long length, long offset, int flags) {
+        this.op = op;
+        this.fd = fd;
+        this.iov = iov;
+        this.iovAddress = iov.address();
+        this.iovCount = iovCount;
+        this.length = length;
+        this.offset = offset;
+        this.rwFlags = rwFlags(flags);
+        this.done = 0;
+    }
+
+    void prepareSync(byte op, int fd) {
+        this.op = op;
+        this.fd = fd;
+        this.offset = 0;
+        this.rwFlags = 0;
+        this.length = 0;
+        this.done = 0;
+    }
+
+    void prepareCall(BlockingCall call) {
+        this.op = OP_CALL;
+        this.call = call;
+        this.fd = -1;
+        this.length = 0;
+        this.done = 0;
+    }
+
+    /** Forgets every reference the caller handed in, so a free slot keeps nothing alive. */
+    void clear() {
+        buffer = null;
+        iov = null;
+        handler = null;
+        call = null;
+        callFailure = null;
+        iovCount = 0;
+        prev = null;
+        next = null;
+        queue = null;
+        nextDone = null;
+    }
+
+    /**
+     * The result of a transfer that moved {@code total} bytes over all its rounds: the full length; for a read that
+     * came back short (end of file) the rest of the buffer is zeroed first; a short write is {@code -ENOSPC}.
+     */
+    long finishTransfer(long total) {
+        if (total >= length) {
+            return length;
+        }
+        if (isRead()) {
+            zeroFill(total);
+            return length;
+        }
+        return -Errno.ENOSPC;
+    }
+
+    /**
+     * The result of a round that failed with {@code -errno} after {@link #done} bytes had already been read.
+     * An {@code O_DIRECT} read whose remainder starts at an unaligned offset (because an earlier round ended at an
+     * unaligned end of file) fails with {@code EINVAL}; as in QEMU's thread pool that means end of file.
+     */
+    long finishError(long negativeErrno) {
+        if (negativeErrno == -Errno.EINVAL && isRead() && done > 0) {
+            zeroFill(done);
+            return length;
+        }
+        return negativeErrno;
+    }
+
+    /** Zeroes the request's buffers from byte {@code from} (counted over the whole request) to the end. */
+    @SuppressWarnings("restricted")
+    void zeroFill(long from) {
+        if (from >= length) {
+            return;
+        }
+        if (!isVectored()) {
+            buffer.asSlice(from).fill((byte) 0);
+            return;
+        }
+        long skip = from;
+        for (int i = 0; i < iovCount; i++) {
+            long base = iov.get(JAVA_LONG, i * IoVec.SIZE);
+            long len = iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            MemorySegment.ofAddress(base + skip).reinterpret(len - skip).fill((byte) 0);
+            skip = 0;
+        }
+    }
+
+    static int rwFlags(int flags) {
+        return (flags & IoEngine.FUA) != 0 ? FileIo.RWF_DSYNC : 0;
+    }
+
+    /** Checks the arguments of a linear transfer; throws {@link IllegalArgumentException} for bad ones. */
+    static void checkLinear(MemorySegment buffer, long offset, int flags) {
+        checkNative(buffer, "buffer");
+        if (buffer.byteSize() > IoEngine.MAX_TRANSFER) {
+            throw new IllegalArgumentException("buffer larger than " + IoEngine.MAX_TRANSFER + " bytes");
+        }
+        checkOffsetAndFlags(offset, flags);
+    }
+
+    /** Checks the arguments of a vectored transfer and returns the sum of the iovec lengths. */
+    static long checkVectored(MemorySegment iov, int iovCount, long offset, int flags) {
+        checkNative(iov, "iovec array");
+        checkOffsetAndFlags(offset, flags);
+        if (iovCount < 1 || iovCount > IoEngine.MAX_IOV) {
+            throw new IllegalArgumentException("iovCount " + iovCount + " outside 1.." + IoEngine.MAX_IOV);
+        }
+        if (iov.byteSize() < iovCount * IoVec.SIZE) {
+            throw new IllegalArgumentException("iovec array holds fewer than " + iovCount + " elements");
+        }
+        long total = 0;
+        for (int i = 0; i < iovCount; i++) {
+            long len = iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
+            if (len < 0) {
+                throw new IllegalArgumentException("iovec " + i + " has a negative length");
+            }
+            total += len;
+            if (total > IoEngine.MAX_TRANSFER) {
+                throw new IllegalArgumentException("vectored request larger than " + IoEngine.MAX_TRANSFER + " bytes");
+            }
+        }
+        return total;
+    }
+
+    private static void checkOffsetAndFlags(long offset, int flags) {
+        if (offset < 0) {
+            throw new IllegalArgumentException("negative offset " + offset);
+        }
+        if ((flags & ~IoEngine.FUA) != 0) {
+            throw new IllegalArgumentException("unknown request flags 0x" + Integer.toHexString(flags));
+        }
+    }
+
+    private static void checkNative(MemorySegment segment, String what) {
+        if (!segment.isNative()) {
+            throw new IllegalArgumentException(what + " must be native memory (the kernel reads it asynchronously)");
+        }
+    }
+}

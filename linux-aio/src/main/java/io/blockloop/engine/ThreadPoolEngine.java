@@ -1,0 +1,544 @@
+package io.blockloop.engine;
+
+import io.blockloop.ffm.call.Availability;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.libc.EventFd;
+import io.blockloop.ffm.libc.Poll;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Blocking {@code pread}/{@code pwrite} (and their vectored forms, {@code fsync}, {@code fdatasync} and arbitrary
+ * {@link BlockingCall}s) on worker threads, after QEMU's {@code util/thread-pool.c}: the engine for files and
+ * kernels where neither io_uring nor linux-aio is usable, and for work no kernel interface does asynchronously.
+ *
+ * <ul>
+ *   <li>Workers: between {@code minThreads} (default 0) and {@code maxThreads} (default 64) platform daemon
+ *       threads, created by the owner thread when a request finds no idle worker; a worker idle for
+ *       {@code idleTimeout} (default 10 s) exits while more than {@code minThreads} are alive.</li>
+ *   <li>Completion: a worker stores the result, pushes the request onto a lock-free done stack and, if the stack
+ *       was empty, adds 1 to the engine's eventfd ({@link #completionFd()}), so one wake-up covers a burst.</li>
+ *   <li>Cancel: a request still waiting for a worker completes with {@code -ECANCELED}; one a worker has taken
+ *       finishes normally (QEMU's {@code THREAD_QUEUED} vs {@code THREAD_ACTIVE}).</li>
+ *   <li>A read that reaches the end of the file is zero-filled; a write that makes no progress completes with
+ *       {@code -ENOSPC}; {@code EINTR} is retried. After an {@code O_DIRECT} read came back short at an unaligned
+ *       end of file, the {@code EINVAL} of reading on from there also means end of file (QEMU does the same).</li>
+ * </ul>
+ *
+ * <p>Threads and memory ordering:
+ * <ul>
+ *   <li>Owner thread: everything in {@link IoEngine} except {@link #close()} (see there) and
+ *       {@link #completionFd()}; it owns the request pool, the staging queue and the local-completion queue.</li>
+ *   <li>Owner → worker: the owner fills a request, then appends it to the work queue holding the monitor of
+ *       {@link #lock}; the worker takes it holding the same monitor, so the exit/enter pair orders the request's
+ *       fields before the worker reads them. Cancellation removes a request under the monitor, so a request is
+ *       either taken or cancelled, never both. (A monitor rather than a {@code ReentrantLock}: its
+ *       {@code Condition.awaitNanos} allocates a queue node per wait, i.e. per request here; {@code Object.wait}
+ *       allocates nothing on the Java heap.)</li>
+ *   <li>Worker → owner: the worker writes the result with plain stores, then publishes the request with a CAS on
+ *       {@link #done} (volatile semantics: release); the owner takes the whole stack with {@code getAndSet}
+ *       (acquire), which pairs with it, so the result is visible. The eventfd write happens after the CAS, and the
+ *       owner drains the eventfd before taking the stack, so no completion is left without a wake-up.</li>
+ * </ul>
+ */
+public final class ThreadPoolEngine implements IoEngine {
+    public static final int DEFAULT_MIN_THREADS = 0;
+    public static final int DEFAULT_MAX_THREADS = 64;
+    public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(10);
+    /** Staged requests that force a hand-off to the workers inside a batch. */
+    static final int MAX_BATCH = 32;
+
+    private static final AtomicInteger POOL_IDS = new AtomicInteger();
+
+    private final OwnerThread owner = new OwnerThread();
+    private final EngineMemory memory;
+    private final EventFd eventFd;
+    private final MemorySegment pollFd;
+    /** Slot scratch: one iovec, for FUA writes from a linear buffer (pwritev2 with RWF_DSYNC). */
+    private final RequestPool pool;
+    /** Accepted inside a batch, not yet visible to workers. Owner thread. */
+    private final RequestQueue staged = new RequestQueue();
+    /** Cancelled requests waiting for delivery. Owner thread. */
+    private final RequestQueue finishedLocally = new RequestQueue();
+    private int plugDepth;
+    private int reapDepth;
+    private boolean closed;
+    private Throwable failure;
+    /** Statistics for tests: hand-offs that left requests waiting because every worker was busy. */
+    long backlogCount;
+
+    private final int minThreads;
+    private final int maxThreads;
+    private final long idleNanos;
+    private final String threadNamePrefix;
+    private int threadsStarted;
+
+    /**
+     * Monitor guarding {@link #work}, {@link #workers}, {@link #idleThreads} and {@link #shutdown}; idle workers
+     * {@code wait} on it.
+     */
+    private final Object lock = new Object();
+    private final RequestQueue work = new RequestQueue();
+    private final List<Thread> workers = new ArrayList<>();
+    private int idleThreads;
+    private boolean shutdown;
+
+    /** Requests the workers finished, newest first, linked through {@code Request.nextDone}. */
+    private final AtomicReference<Request> done = new AtomicReference<>();
+
+    private ThreadPoolEngine(int minThreads, int maxThreads, Duration idleTimeout) {
+        if (minThreads < 0 || maxThreads < 1 || minThreads > maxThreads) {
+            throw new IllegalArgumentException("need 0 <= minThreads <= maxThreads, maxThreads >= 1");
+        }
+        this.minThreads = minThreads;
+        this.maxThreads = maxThreads;
+        this.idleNanos = idleTimeout.toNanos();
+        this.threadNamePrefix = "blockloop-pool-" + POOL_IDS.incrementAndGet() + "-";
+        EngineMemory mem = new EngineMemory();
+        try {
+            pollFd = mem.allocate(Poll.POLLFD_SIZE, 8);
+            eventFd = EventFd.create();
+        } catch (RuntimeException | Error e) {
+            mem.close();
+            throw e;
+        }
+        memory = mem;
+        pool = new RequestPool(mem, 16);
+        synchronized (lock) {
+            for (int i = 0; i < minThreads; i++) {
+                spawnWorker();
+            }
+        }
+    }
+
+    /** Always available: it needs nothing but threads and {@code pread}/{@code pwrite}. */
+    public static Availability availability() {
+        return Availability.yes();
+    }
+
+    /** A pool with QEMU's defaults: 0 to 64 workers, 10 s idle exit. */
+    public static ThreadPoolEngine open() {
+        return open(DEFAULT_MIN_THREADS, DEFAULT_MAX_THREADS, DEFAULT_IDLE_TIMEOUT);
+    }
+
+    public static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout) {
+        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout);
+    }
+
+    @Override
+    public String name() {
+        return "threads";
+    }
+
+    // ---- submission -------------------------------------------------------------------------------------------
+
+    @Override
+    public long read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
+        return enqueue(r);
+    }
+
+    @Override
+    public long write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
+        return enqueue(r);
+    }
+
+    @Override
+    public long readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_READV, fd, iov, iovCount, length, offset, 0);
+        return enqueue(r);
+    }
+
+    @Override
+    public long writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler,
+                       long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_WRITEV, fd, iov, iovCount, length, offset, flags);
+        return enqueue(r);
+    }
+
+    @Override
+    public long fsync(int fd, CompletionHandler handler, long tag) {
+        Request r = admit(handler, tag);
+        r.prepareSync(Request.OP_FSYNC, fd);
+        return enqueue(r);
+    }
+
+    @Override
+    public long fdatasync(int fd, CompletionHandler handler, long tag) {
+        Request r = admit(handler, tag);
+        r.prepareSync(Request.OP_FDATASYNC, fd);
+        return enqueue(r);
+    }
+
+    /**
+     * Runs {@code call} on a worker; its return value is the result. QEMU's {@code thread_pool_submit_aio}.
+     * Owner thread.
+     */
+    public long submitCall(BlockingCall call, CompletionHandler handler, long tag) {
+        if (call == null) {
+            throw new NullPointerException("call");
+        }
+        Request r = admit(handler, tag);
+        r.prepareCall(call);
+        return enqueue(r);
+    }
+
+    private Request admit(CompletionHandler handler, long tag) {
+        assert owner.isCurrent() : owner.describe();
+        if (closed) {
+            throw new IllegalStateException("thread-pool engine is closed");
+        }
+        return pool.acquire(handler, tag);
+    }
+
+    private long enqueue(Request r) {
+        long id = r.id();
+        staged.add(r);
+        if (plugDepth == 0 || staged.size() >= MAX_BATCH) {
+            handOff();
+        }
+        return id;
+    }
+
+    /** Moves the staged requests to the work queue in one lock section, waking or creating workers for them. */
+    private void handOff() {
+        int n = staged.size();
+        if (n == 0) {
+            return;
+        }
+        synchronized (lock) {
+            work.addAll(staged);
+            int unserved = work.size() - idleThreads;
+            while (unserved > 0 && workers.size() < maxThreads) {
+                spawnWorker();
+                unserved--;
+            }
+            if (unserved > 0) {
+                backlogCount++;
+            }
+            // One wake per request an idle worker can take. (Waking one worker and letting each woken worker wake
+            // the next was measured slower here: the wake-ups then happen one after another.)
+            for (int i = Math.min(n, idleThreads); i > 0; i--) {
+                lock.notify();
+            }
+        }
+    }
+
+    /** Caller holds the monitor of {@link #lock}. */
+    private void spawnWorker() {
+        Thread t = Thread.ofPlatform().daemon().name(threadNamePrefix + threadsStarted++).unstarted(this::workerLoop);
+        workers.add(t);
+        t.start();
+    }
+
+    @Override
+    public boolean cancel(long request) {
+        assert owner.isCurrent() : owner.describe();
+        Request r = pool.lookup(request);
+        if (r == null) {
+            return false;
+        }
+        boolean removed = staged.remove(r);
+        if (!removed) {
+            synchronized (lock) {
+                removed = work.remove(r);
+            }
+        }
+        if (removed) {
+            finishLocally(r, -Errno.ECANCELED);
+        }
+        return removed;
+    }
+
+    private void finishLocally(Request r, long result) {
+        r.result = result;
+        r.state = Request.DONE;
+        finishedLocally.add(r);
+        eventFd.signal();
+    }
+
+    @Override
+    public void plug() {
+        assert owner.isCurrent() : owner.describe();
+        plugDepth++;
+    }
+
+    @Override
+    public void unplug() {
+        assert owner.isCurrent() : owner.describe();
+        if (plugDepth <= 0) {
+            throw new IllegalStateException("unplug without plug");
+        }
+        endBatch();
+    }
+
+    private void endBatch() {
+        if (--plugDepth == 0) {
+            handOff();
+        }
+    }
+
+    // ---- workers ----------------------------------------------------------------------------------------------
+
+    private void workerLoop() {
+        for (;;) {
+            Request r;
+            synchronized (lock) {
+                r = takeWork();
+                if (r == null) {
+                    workers.remove(Thread.currentThread());
+                    return;
+                }
+            }
+            PoolWork.run(r);
+            publish(r);
+        }
+    }
+
+    /**
+     * Worker, holding the monitor: the next request, waiting for one if needed; null when the worker should exit
+     * (shutdown with an empty queue, or idle for {@link #idleNanos} with more than {@link #minThreads} alive).
+     */
+    private Request takeWork() {
+        for (;;) {
+            Request r = work.poll();
+            if (r != null) {
+                return r;
+            }
+            if (shutdown) {
+                return null;
+            }
+            long start = System.nanoTime();
+            idleThreads++;
+            try {
+                lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(idleNanos)));
+            } catch (InterruptedException e) {
+                // nobody interrupts workers on purpose; look again
+            } finally {
+                idleThreads--;
+            }
+            boolean timedOut = System.nanoTime() - start >= idleNanos;
+            if (timedOut && work.isEmpty() && workers.size() > minThreads) {
+                return null; // timed out, nothing to do, and not needed to stay warm
+            }
+        }
+    }
+
+    /** Worker: hands a finished request to the owner. */
+    private void publish(Request r) {
+        Request head;
+        do {
+            head = done.get();
+            r.nextDone = head;
+        } while (!done.compareAndSet(head, r)); // release: the result stores above happen before the owner's take
+        if (head == null) {
+            eventFd.signal(); // first completion since the owner last emptied the stack: wake it
+        }
+    }
+
+    // ---- completion -------------------------------------------------------------------------------------------
+
+    @Override
+    public int completionFd() {
+        return eventFd.fd();
+    }
+
+    @Override
+    public int poll() {
+        assert owner.isCurrent() : owner.describe();
+        return reap();
+    }
+
+    @Override
+    public int processCompletions() {
+        assert owner.isCurrent() : owner.describe();
+        eventFd.drain();
+        return reap();
+    }
+
+    @Override
+    public int awaitCompletions(long timeoutNanos) {
+        assert owner.isCurrent() : owner.describe();
+        long deadline = timeoutNanos < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutNanos;
+        for (;;) {
+            int n = reap();
+            if (n > 0 || pool.inUse() == 0) {
+                return n;
+            }
+            long left = deadline == Long.MAX_VALUE ? -1 : deadline - System.nanoTime();
+            if (deadline != Long.MAX_VALUE && left <= 0) {
+                return 0;
+            }
+            waitReadable(left);
+        }
+    }
+
+    private void waitReadable(long timeoutNanos) {
+        Poll.set(pollFd, 0, eventFd.fd(), Poll.POLLIN);
+        Poll.ppollOrErrno(pollFd, 1, timeoutNanos); // EINTR: the caller looks again
+        eventFd.drain();
+    }
+
+    @Override
+    public int outstanding() {
+        return pool.inUse();
+    }
+
+    /** Live worker threads (for tests). */
+    int threads() {
+        synchronized (lock) {
+            return workers.size();
+        }
+    }
+
+    private int reap() {
+        plugDepth++;
+        reapDepth++;
+        int delivered = 0;
+        try {
+            // Bounded: the local queue as it is now and one take of the done stack. Requests finishing meanwhile
+            // wait for the next call (their push onto the emptied stack signals the eventfd again).
+            int local = finishedLocally.size();
+            Request r;
+            while (local-- > 0 && (r = finishedLocally.poll()) != null) {
+                deliver(r);
+                delivered++;
+            }
+            delivered += reapDone();
+        } finally {
+            reapDepth--;
+            endBatch();
+        }
+        if (reapDepth == 0 && failure != null) {
+            Throwable f = failure;
+            failure = null;
+            Handlers.rethrow(f);
+        }
+        return delivered;
+    }
+
+    private int reapDone() {
+        // Acquire (getAndSet is volatile): pairs with the workers' CAS in publish(), so their result stores are
+        // visible here.
+        Request stack = done.getAndSet(null);
+        if (stack == null) {
+            return 0;
+        }
+        Request fifo = null;
+        while (stack != null) {
+            Request next = stack.nextDone;
+            stack.nextDone = fifo;
+            fifo = stack;
+            stack = next;
+        }
+        int n = 0;
+        while (fifo != null) {
+            Request next = fifo.nextDone;
+            fifo.nextDone = null;
+            fifo.state = Request.DONE;
+            if (fifo.isTransfer()) {
+                // On the owner thread: zero-filling touches the caller's (possibly confined) buffer.
+                fifo.result = fifo.result < 0 ? fifo.finishError(fifo.result) : fifo.finishTransfer(fifo.result);
+            }
+            deliver(fifo);
+            n++;
+            fifo = next;
+        }
+        return n;
+    }
+
+    private void deliver(Request r) {
+        CompletionHandler handler = r.handler;
+        long tag = r.tag;
+        long result = r.result;
+        Throwable callFailure = r.callFailure;
+        pool.release(r);
+        if (callFailure != null) {
+            failure = Handlers.add(failure, callFailure);
+        }
+        failure = Handlers.invoke(handler, tag, result, failure);
+    }
+
+    // ---- close ------------------------------------------------------------------------------------------------
+
+    /**
+     * Cancels the requests no worker has taken ({@code -ECANCELED}), waits for the running ones, delivers every
+     * completion on the calling thread, stops and joins the workers, and releases the eventfd and native memory.
+     * Waits as long as running requests take (a blocked {@code pread} blocks close).
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Throwable thrown = null;
+        try {
+            Request r;
+            while ((r = staged.poll()) != null) {
+                finishLocally(r, -Errno.ECANCELED);
+            }
+            RequestQueue cancelled = new RequestQueue();
+            synchronized (lock) {
+                cancelled.addAll(work);
+                shutdown = true;
+                lock.notifyAll();
+            }
+            while ((r = cancelled.poll()) != null) {
+                finishLocally(r, -Errno.ECANCELED);
+            }
+            while (pool.inUse() > 0) {
+                try {
+                    if (reap() == 0 && pool.inUse() > 0) {
+                        waitReadable(TimeUnit.SECONDS.toNanos(1));
+                    }
+                } catch (RuntimeException | Error e) {
+                    thrown = Handlers.add(thrown, e);
+                }
+            }
+        } finally {
+            joinWorkers();
+            eventFd.close();
+            memory.close();
+        }
+        Handlers.rethrow(thrown);
+    }
+
+    private void joinWorkers() {
+        Thread[] threads;
+        synchronized (lock) {
+            shutdown = true;
+            lock.notifyAll();
+            threads = workers.toArray(new Thread[0]);
+        }
+        boolean interrupted = false;
+        for (Thread t : threads) {
+            for (;;) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package io.blockloop.engine;
+
+import io.blockloop.ffm.libc.FileIo;
+import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.memory.AlignedBuffer;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * No allocation per request in steady state: after a warm-up (so the JIT has compiled the path), 100 000 more
+ * requests at queue depth 32 allocate less than one byte per request on the owner thread and, for the thread
+ * pool, on its workers too (HotSpot's per-thread allocation counters). Counts requests, never time.
+ */
+class EngineAllocationTest {
+    private static final int QD = 32;
+    private static final int WARM_UP = 200_000;
+    private static final int MEASURED = 100_000;
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @EnumSource(value = EngineUnderTest.class, names = {"LINUX_AIO", "IO_URING", "THREADS"})
+    void steadyStateRequestsAllocateNothing(EngineUnderTest e) {
+        // Reads of a sparse file's holes: O_DIRECT, but no disk I/O, so the loop is fast.
+        int fd = FileIo.open(dir.resolve("holes.img").toString(),
+                OpenFlags.O_RDWR | OpenFlags.O_CREAT | OpenFlags.O_CLOEXEC, 0644);
+        FileIo.ftruncate(fd, 64L << 20);
+        FileIo.close(fd);
+        fd = FileIo.open(dir.resolve("holes.img").toString(), OpenFlags.O_RDWR | OpenFlags.O_DIRECT, 0);
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        try (IoEngine engine = e.open(); AlignedBuffer buffers = AlignedBuffer.allocate(QD * 4096L, 4096)) {
+            Loop loop = new Loop(engine, fd, buffers);
+            loop.runUntil(WARM_UP);
+            long owner0 = threads.getCurrentThreadAllocatedBytes();
+            long all0 = threads.getTotalThreadAllocatedBytes();
+            long done0 = loop.completed;
+            loop.runUntil(WARM_UP + MEASURED);
+            long owner = threads.getCurrentThreadAllocatedBytes() - owner0;
+            long all = threads.getTotalThreadAllocatedBytes() - all0;
+            long requests = loop.completed - done0;
+            loop.stop();
+            assertTrue(owner < requests, e + ": owner thread allocated " + owner + " bytes for " + requests
+                    + " requests");
+            if (e == EngineUnderTest.THREADS) {
+                // all threads: includes the workers (and JUnit's idle threads, which allocate nothing meanwhile)
+                assertTrue(all < 4L * requests, e + ": all threads allocated " + all + " bytes for " + requests
+                        + " requests");
+            }
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** Keeps {@link #QD} reads in flight; each completion submits the next one for the same buffer. */
+    private static final class Loop implements CompletionHandler {
+        private final IoEngine engine;
+        private final int fd;
+        private final MemorySegment[] buffers = new MemorySegment[QD];
+        private long next = 1;
+        private boolean stopping;
+        long completed;
+
+        Loop(IoEngine engine, int fd, AlignedBuffer all) {
+            this.engine = engine;
+            this.fd = fd;
+            for (int i = 0; i < QD; i++) {
+                buffers[i] = all.segment().asSlice(i * 4096L, 4096);
+            }
+            engine.plug();
+            for (int i = 0; i < QD; i++) {
+                submit(i);
+            }
+            engine.unplug();
+        }
+
+        private void submit(int slot) {
+            next = next * 6364136223846793005L + 1442695040888963407L;
+            engine.read(fd, buffers[slot], ((next >>> 40) & 16383) * 4096, this, slot);
+        }
+
+        @Override
+        public void complete(long tag, long result) {
+            if (result != 4096) {
+                fail("read " + tag + " returned " + result);
+            }
+            completed++;
+            if (!stopping) {
+                submit((int) tag);
+            }
+        }
+
+        void runUntil(long count) {
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while (completed < count) {
+                if (System.nanoTime() > deadline) {
+                    fail(engine.name() + ": only " + completed + " of " + count + " requests after 120 s");
+                }
+                engine.awaitCompletions(100_000_000L);
+            }
+        }
+
+        void stop() {
+            stopping = true;
+            Recorder.drain(engine);
+        }
+    }
+}

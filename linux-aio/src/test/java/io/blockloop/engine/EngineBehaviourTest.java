@@ -1,0 +1,439 @@
+package io.blockloop.engine;
+
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.libc.FileIo;
+import io.blockloop.ffm.libc.IoVec;
+import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.libc.Poll;
+import io.blockloop.ffm.memory.AlignedBuffer;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** The {@link IoEngine} contract, checked the same way on every engine. */
+class EngineBehaviourTest {
+    private static final int DIRECT = OpenFlags.O_RDWR | OpenFlags.O_DIRECT;
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void vectoredWritesReadBackThroughDifferentlySplitVectors(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("v.img"), 0, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer src = AlignedBuffer.allocate(64 * 1024, TestFiles.ALIGN);
+             AlignedBuffer dst = AlignedBuffer.allocate(64 * 1024, TestFiles.ALIGN);
+             Arena arena = Arena.ofConfined()) {
+            int[] writeSplit = {512, 4096, 1536, 8192, 512};      // 14 848 bytes
+            int[] readSplit = {2048, 2048, 10752};
+            long offset = 3 * 4096;
+            for (int i = 0; i < 14848; i++) {
+                src.segment().set(JAVA_BYTE, i, TestFiles.patternByte(offset + i));
+            }
+            MemorySegment wiov = iovecs(arena, src.segment(), writeSplit);
+            MemorySegment riov = iovecs(arena, dst.segment(), readSplit);
+            dst.segment().fill((byte) 0x5a);
+            Recorder rec = new Recorder(4);
+            engine.writev(fd, wiov, writeSplit.length, offset, 0, rec, 0);
+            rec.awaitCompleted(engine, 1);
+            engine.writev(fd, wiov, writeSplit.length, offset + 16384, IoEngine.FUA, rec, 1);
+            rec.awaitCompleted(engine, 2);
+            engine.readv(fd, riov, readSplit.length, offset, rec, 2);
+            rec.awaitCompleted(engine, 3);
+            assertEquals(14848, rec.results[0]);
+            assertEquals(14848, rec.results[1]);
+            assertEquals(14848, rec.results[2]);
+            assertNull(TestFiles.checkPatternThenZeros(dst.segment().asSlice(0, 14848), offset, Long.MAX_VALUE));
+            // the FUA copy is the same data
+            dst.segment().fill((byte) 0x5a);
+            engine.read(fd, dst.segment().asSlice(0, 16384), offset + 16384, rec, 3);
+            rec.awaitCompleted(engine, 4);
+            assertEquals(16384, rec.results[3]);
+            assertEquals(-1L, src.segment().asSlice(0, 14848).mismatch(dst.segment().asSlice(0, 14848)));
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    private static MemorySegment iovecs(Arena arena, MemorySegment buffer, int[] split) {
+        MemorySegment iov = arena.allocate(IoVec.SIZE * split.length, 8);
+        long at = 0;
+        for (int i = 0; i < split.length; i++) {
+            IoVec.set(iov, i, buffer.address() + at, split[i]);
+            at += split[i];
+        }
+        return iov;
+    }
+
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void fuaWritesAndFlushesReachTheDeviceAsFlushRequests(EngineUnderTest e) throws Exception {
+        try (Target loop = Target.create(Target.Kind.LOOP_DEVICE, dir, 16 << 20);
+             IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(4096, TestFiles.ALIGN)) {
+            buf.segment().fill((byte) 7);
+            Recorder rec = new Recorder(32);
+            long before = TestFiles.flushesCompleted(loop.path());
+            engine.plug();
+            for (int i = 0; i < 8; i++) {
+                engine.write(loop.fd(), buf.segment(), i * 4096L, 0, rec, i);
+            }
+            engine.unplug();
+            rec.awaitCompleted(engine, 8);
+            long afterPlain = TestFiles.flushesCompleted(loop.path());
+            assertEquals(before, afterPlain, "plain O_DIRECT writes caused flushes");
+
+            engine.plug();
+            for (int i = 8; i < 16; i++) {
+                engine.write(loop.fd(), buf.segment(), i * 4096L, IoEngine.FUA, rec, i);
+            }
+            engine.unplug();
+            rec.awaitCompleted(engine, 16);
+            long afterFua = TestFiles.flushesCompleted(loop.path());
+            // The block layer merges concurrent pre/post-flushes, so 8 FUA writes may show up as a single flush.
+            assertTrue(afterFua > afterPlain, "8 FUA writes sent no flush");
+
+            engine.fsync(loop.fd(), rec, 16);
+            rec.awaitCompleted(engine, 17);
+            long afterFsync = TestFiles.flushesCompleted(loop.path());
+            assertTrue(afterFsync > afterFua, "fsync sent no flush");
+            engine.fdatasync(loop.fd(), rec, 17);
+            rec.awaitCompleted(engine, 18);
+            assertTrue(TestFiles.flushesCompleted(loop.path()) > afterFsync, "fdatasync sent no flush");
+            for (int i = 0; i < 16; i++) {
+                assertEquals(4096, rec.results[i], "write " + i);
+            }
+            assertEquals(0, rec.results[16], "fsync");
+            assertEquals(0, rec.results[17], "fdatasync");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void flushesOfAFileCompleteWithZero(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("f.img"), 8192, OpenFlags.O_RDWR);
+        try (IoEngine engine = e.open()) {
+            Recorder rec = new Recorder(2);
+            engine.fsync(fd, rec, 0);
+            engine.fdatasync(fd, rec, 1);
+            rec.awaitCompleted(engine, 2);
+            assertEquals(0, rec.results[0]);
+            assertEquals(0, rec.results[1]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** Reads at, across and beyond the end of a file, aligned and not, O_DIRECT and buffered, linear and vectored. */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void readsAtAndAcrossEndOfFileAreZeroFilledToTheFullLength(EngineUnderTest e) {
+        record Case(String file, int size, int flags) { }
+        List<Case> cases = List.of(
+                new Case("aligned-direct", 3 * 4096 + 512, DIRECT),
+                new Case("unaligned-direct", 10_000, DIRECT),
+                new Case("unaligned-buffered", 10_001, OpenFlags.O_RDWR));
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(64 * 1024, TestFiles.ALIGN);
+             Arena arena = Arena.ofConfined()) {
+            for (Case c : cases) {
+                int fd = TestFiles.createWithPattern(dir.resolve(c.file), c.size, c.flags);
+                try {
+                    long crossing = (c.size / 4096) * 4096L;
+                    long[][] reads = {
+                            {crossing, 8192},                 // crosses EOF
+                            {c.size - c.size % 512, 4096},    // starts in the last sector
+                            {((c.size + 511) / 512) * 512L, 4096}, // at (aligned) EOF
+                            {1 << 20, 4096},                  // far beyond
+                            {0, 16384},                       // whole file and more
+                    };
+                    for (long[] r : reads) {
+                        MemorySegment dst = buf.segment().asSlice(0, r[1]);
+                        dst.fill((byte) 0x5a);
+                        Recorder rec = new Recorder(1);
+                        engine.read(fd, dst, r[0], rec, 0);
+                        rec.awaitCompleted(engine, 1);
+                        String where = c.file + " read " + r[1] + " at " + r[0];
+                        assertEquals(r[1], rec.results[0], where);
+                        assertNull(TestFiles.checkPatternThenZeros(dst, r[0], c.size), where);
+                    }
+                    // vectored, crossing EOF inside the second of three buffers
+                    int[] split = {4096, 8192, 4096};
+                    MemorySegment dst = buf.segment().asSlice(0, 16384);
+                    dst.fill((byte) 0x5a);
+                    Recorder rec = new Recorder(1);
+                    engine.readv(fd, iovecs(arena, dst, split), 3, crossing - 4096, rec, 0);
+                    rec.awaitCompleted(engine, 1);
+                    assertEquals(16384, rec.results[0], c.file + " readv across EOF");
+                    assertNull(TestFiles.checkPatternThenZeros(dst, crossing - 4096, c.size), c.file + " readv");
+                } finally {
+                    FileIo.close(fd);
+                }
+            }
+        }
+    }
+
+    /**
+     * A batch mixing good requests with a closed fd, a write to a read-only fd and a misaligned O_DIRECT buffer:
+     * each bad request gets its own errno, every good one completes.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void errorsAreDeliveredToTheRequestThatCausedThem(EngineUnderTest e) {
+        Path file = dir.resolve("err.img");
+        int fd = TestFiles.createWithPattern(file, 64 * 1024, DIRECT);
+        int readOnly = FileIo.open(file.toString(), OpenFlags.O_RDONLY | OpenFlags.O_DIRECT | OpenFlags.O_CLOEXEC, 0);
+        int badFd = 1_000_000;
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(16 * 8192, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(16);
+            MemorySegment misaligned = buf.segment().asSlice(8192 * 15 + 1, 4096);
+            engine.plug();
+            int tag = 0;
+            engine.read(fd, slot(buf, tag), 0, rec, tag++);                 // 0 good
+            engine.read(badFd, slot(buf, tag), 0, rec, tag++);              // 1 EBADF
+            engine.read(fd, slot(buf, tag), 4096, rec, tag++);              // 2 good
+            engine.read(fd, misaligned, 8192, rec, tag++);                  // 3 EINVAL
+            engine.write(readOnly, slot(buf, tag), 0, 0, rec, tag++);       // 4 EBADF
+            engine.read(fd, slot(buf, tag), 12288, rec, tag++);             // 5 good
+            engine.fsync(badFd, rec, tag++);                                // 6 EBADF
+            engine.write(fd, slot(buf, tag), 16384, IoEngine.FUA, rec, tag++); // 7 good
+            engine.unplug();
+            rec.awaitCompleted(engine, tag);
+            long[] expected = {4096, -Errno.EBADF, 4096, -Errno.EINVAL, -Errno.EBADF, 4096, -Errno.EBADF, 4096};
+            for (int i = 0; i < tag; i++) {
+                assertEquals(expected[i], rec.results[i], "request " + i + " (" + Errno.symbol((int) -rec.results[i])
+                        + ")");
+                assertEquals(1, rec.calls[i], "deliveries of request " + i);
+            }
+            assertEquals(0, engine.outstanding());
+        } finally {
+            FileIo.close(readOnly);
+            FileIo.close(fd);
+        }
+    }
+
+    private static MemorySegment slot(AlignedBuffer buf, int i) {
+        return buf.segment().asSlice(i * 8192L, 4096);
+    }
+
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void cancellingARequestThatHasNotStartedCompletesItWithEcanceled(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("c.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(4 * 8192, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(4);
+            engine.plug();
+            long a = engine.read(fd, slot(buf, 0), 0, rec, 0);
+            long b = engine.read(fd, slot(buf, 1), 4096, rec, 1);
+            assertTrue(engine.cancel(a), "a queued request is cancellable");
+            assertFalse(engine.cancel(a), "cancelling twice");
+            engine.unplug();
+            assertEquals(0, rec.completed, "cancel must not call the handler itself");
+            rec.awaitCompleted(engine, 2);
+            assertEquals(-Errno.ECANCELED, rec.results[0]);
+            assertEquals(4096, rec.results[1]);
+            assertFalse(engine.cancel(b), "a completed request is not cancellable");
+            assertFalse(engine.cancel(12345L << 32), "an unknown id is not cancellable");
+            assertEquals(0, engine.outstanding());
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** Handlers run only inside reaping calls, on the owner thread, and may submit and even reap again. */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void handlersMaySubmitAndReapAgainWithoutDuplicateDeliveries(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("n.img"), 256 * 1024, DIRECT);
+        int total = 400;
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(total * 4096L, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(total);
+            int[] next = {0};
+            CompletionHandler chain = new CompletionHandler() {
+                @Override
+                public void complete(long tag, long result) {
+                    rec.complete(tag, result);
+                    if (next[0] < total) {
+                        int t = next[0]++;
+                        engine.read(fd, buf.segment().asSlice(t * 4096L, 4096), (t % 64) * 4096L, this, t);
+                    }
+                    engine.poll(); // nested reaping
+                }
+            };
+            engine.plug();
+            for (int i = 0; i < 40; i++) {
+                int t = next[0]++;
+                engine.read(fd, buf.segment().asSlice(t * 4096L, 4096), (t % 64) * 4096L, chain, t);
+            }
+            assertEquals(0, rec.completed);
+            engine.unplug();
+            assertEquals(0, rec.completed, "delivered from inside a submitting call");
+            rec.awaitCompleted(engine, total);
+            for (int i = 0; i < total; i++) {
+                assertEquals(1, rec.calls[i], "deliveries of request " + i);
+                assertEquals(4096, rec.results[i]);
+                assertSame(Thread.currentThread(), rec.threads[i]);
+            }
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void aHandlerThatThrowsLosesNoOtherCompletion(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("t.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(16 * 4096, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(16);
+            CompletionHandler throwing = (tag, result) -> {
+                rec.complete(tag, result);
+                if (tag % 4 == 0) {
+                    throw new IllegalStateException("handler " + tag + " fails");
+                }
+            };
+            engine.plug();
+            for (int i = 0; i < 16; i++) {
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, throwing, i);
+            }
+            engine.unplug();
+            int thrown = 0;
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (rec.completed < 16) {
+                assertTrue(System.nanoTime() < deadline, "completions stuck at " + rec.completed);
+                try {
+                    engine.awaitCompletions(100_000_000L);
+                } catch (IllegalStateException ex) {
+                    assertTrue(ex.getMessage().startsWith("handler "), ex.getMessage());
+                    thrown += 1 + ex.getSuppressed().length;
+                }
+            }
+            assertEquals(4, thrown, "every handler failure is reported");
+            for (int i = 0; i < 16; i++) {
+                assertEquals(4096, rec.results[i]);
+                assertEquals(1, rec.calls[i]);
+            }
+            assertEquals(0, engine.outstanding());
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** The event-loop protocol: wait for POLLIN on the completion fd, then processCompletions. */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void theCompletionFdBecomesReadableWhenCompletionsWait(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("p.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(8 * 4096, TestFiles.ALIGN);
+             Arena arena = Arena.ofConfined()) {
+            MemorySegment pollfd = arena.allocate(Poll.POLLFD_SIZE, 8);
+            Recorder rec = new Recorder(8);
+            for (int round = 0; round < 8; round++) {
+                engine.read(fd, buf.segment().asSlice(round * 4096L, 4096), round * 4096L, rec, round);
+                long deadline = System.nanoTime() + 60_000_000_000L;
+                while (rec.completed <= round) {
+                    assertTrue(System.nanoTime() < deadline, "completion fd never delivered round " + round);
+                    Poll.set(pollfd, 0, engine.completionFd(), Poll.POLLIN);
+                    int ready = Poll.ppoll(pollfd, 1, 1_000_000_000L);
+                    if (ready == 1) {
+                        assertEquals(Poll.POLLIN, Poll.revents(pollfd, 0) & Poll.POLLIN);
+                        engine.processCompletions();
+                    }
+                }
+                assertEquals(4096, rec.results[round]);
+            }
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** Closing with requests queued and in flight delivers each exactly once; the engine refuses new work. */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void closeDeliversEveryOutstandingRequestExactlyOnce(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("x.img"), 1 << 20, DIRECT);
+        int n = 300;
+        try (AlignedBuffer buf = AlignedBuffer.allocate(n * 4096L, TestFiles.ALIGN)) {
+            IoEngine engine = e.open();
+            Recorder rec = new Recorder(n);
+            engine.plug();
+            for (int i = 0; i < 200; i++) {
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, i);
+            }
+            engine.unplug();
+            engine.plug();
+            for (int i = 200; i < n; i++) { // queued inside a batch that is never unplugged
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, i);
+            }
+            engine.close();
+            assertEquals(n, rec.completed);
+            int cancelled = 0;
+            for (int i = 0; i < n; i++) {
+                assertEquals(1, rec.calls[i], "deliveries of request " + i);
+                if (rec.results[i] == -Errno.ECANCELED) {
+                    cancelled++;
+                } else {
+                    assertEquals(4096, rec.results[i], "request " + i);
+                }
+            }
+            assertTrue(cancelled >= 100, "the never-submitted batch is cancelled, got " + cancelled);
+            assertThrows(IllegalStateException.class, () -> engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0));
+            engine.close(); // idempotent
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void badArgumentsAreRefusedBeforeAnythingIsQueued(EngineUnderTest e) {
+        try (IoEngine engine = e.open(); Arena arena = Arena.ofConfined()) {
+            CompletionHandler h = (tag, result) -> fail("no completion expected");
+            MemorySegment heap = MemorySegment.ofArray(new byte[4096]);
+            MemorySegment ok = arena.allocate(4096, 4096);
+            assertThrows(IllegalArgumentException.class, () -> engine.read(0, heap, 0, h, 0));
+            assertThrows(IllegalArgumentException.class, () -> engine.read(0, ok, -1, h, 0));
+            assertThrows(IllegalArgumentException.class, () -> engine.write(0, ok, 0, 0x80, h, 0));
+            assertThrows(IllegalArgumentException.class, () -> engine.readv(0, ok, 0, 0, h, 0));
+            assertThrows(IllegalArgumentException.class, () -> engine.readv(0, ok, 1025, 0, h, 0));
+            assertThrows(IllegalArgumentException.class, () -> engine.writev(0, arena.allocate(16), 2, 0, 0, h, 0));
+            assertThrows(NullPointerException.class, () -> engine.read(0, ok, 0, null, 0));
+            assertThrows(IllegalStateException.class, engine::unplug);
+            assertEquals(0, engine.outstanding());
+            assertEquals(0, engine.poll());
+            assertEquals(0, engine.awaitCompletions(0));
+        }
+    }
+
+    /** Sanity: the parameter list covers every engine kind of the sealed interface. */
+    @org.junit.jupiter.api.Test
+    void everyEngineKindIsUnderTest() {
+        List<String> names = new ArrayList<>();
+        for (EngineUnderTest e : EngineUnderTest.values()) {
+            try (IoEngine engine = e.open()) {
+                names.add(engine.name());
+            }
+        }
+        assertTrue(names.containsAll(List.of("linux-aio", "io_uring", "threads")), names.toString());
+    }
+}

@@ -1,0 +1,255 @@
+package io.blockloop.engine;
+
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.libc.FileIo;
+import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.memory.AlignedBuffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** The thread pool's own behaviour, mirroring QEMU's {@code tests/unit/test-thread-pool.c}. */
+class ThreadPoolEngineTest {
+    @TempDir
+    Path dir;
+
+    /** {@code /thread-pool/submit-aio}: the work runs on a worker, the completion waits for the owner's reaping. */
+    @Test
+    void aFinishedCallIsDeliveredOnlyByTheOwnersReapingCall() throws Exception {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open()) {
+            CountDownLatch ran = new CountDownLatch(1);
+            Thread[] worker = new Thread[1];
+            Recorder rec = new Recorder(1);
+            engine.submitCall(() -> {
+                worker[0] = Thread.currentThread();
+                ran.countDown();
+                return 0;
+            }, rec, 0);
+            assertTrue(ran.await(60, TimeUnit.SECONDS), "the call never ran");
+            assertEquals(0, rec.completed, "delivered before the owner reaped");
+            rec.awaitCompleted(engine, 1);
+            assertEquals(0, rec.results[0]);
+            assertSame(Thread.currentThread(), rec.threads[0]);
+            assertTrue(worker[0].getName().startsWith("blockloop-pool-"), worker[0].getName());
+        }
+    }
+
+    /** {@code /thread-pool/submit-many}: far more requests than threads all complete. */
+    @Test
+    void manyMoreRequestsThanWorkersAllComplete() {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10))) {
+            AtomicInteger running = new AtomicInteger();
+            AtomicInteger maxRunning = new AtomicInteger();
+            Recorder rec = new Recorder(100);
+            for (int i = 0; i < 100; i++) {
+                long value = i;
+                engine.submitCall(() -> {
+                    maxRunning.accumulateAndGet(running.incrementAndGet(), Math::max);
+                    Thread.onSpinWait();
+                    running.decrementAndGet();
+                    return value;
+                }, rec, i);
+            }
+            rec.awaitCompleted(engine, 100);
+            for (int i = 0; i < 100; i++) {
+                assertEquals(i, rec.results[i]);
+                assertEquals(1, rec.calls[i]);
+            }
+            assertTrue(engine.threads() <= 4, "threads: " + engine.threads());
+            assertTrue(maxRunning.get() <= 4, "concurrent calls: " + maxRunning.get());
+        }
+    }
+
+    /**
+     * {@code /thread-pool/cancel}: with every worker busy, requests that have not started are cancelled and complete
+     * with {@code -ECANCELED}; the running ones cannot be cancelled and finish normally; no completion is lost.
+     */
+    @Test
+    void cancelCompletesWaitingRequestsWithEcanceledAndLetsRunningOnesFinish() throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("c.img"), 64 * 1024, OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10));
+             AlignedBuffer buf = AlignedBuffer.allocate(20 * 4096, 4096)) {
+            CountDownLatch started = new CountDownLatch(4);
+            CountDownLatch release = new CountDownLatch(1);
+            Recorder rec = new Recorder(24);
+            long[] blockers = new long[4];
+            for (int i = 0; i < 4; i++) {
+                blockers[i] = engine.submitCall(() -> {
+                    started.countDown();
+                    try {
+                        return release.await(60, TimeUnit.SECONDS) ? 42 : -Errno.ETIMEDOUT;
+                    } catch (InterruptedException e) {
+                        return -Errno.EINTR;
+                    }
+                }, rec, i);
+            }
+            assertTrue(started.await(60, TimeUnit.SECONDS), "the 4 workers never all started");
+            long[] reads = new long[20];
+            for (int i = 0; i < 20; i++) {
+                reads[i] = engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, 4 + i);
+            }
+            for (long b : blockers) {
+                assertFalse(engine.cancel(b), "a running request must not be cancellable");
+            }
+            for (int i = 0; i < 20; i += 2) {
+                assertTrue(engine.cancel(reads[i]), "read " + i + " is waiting for a worker");
+            }
+            assertEquals(0, rec.completed, "cancel must not call the handler itself");
+            release.countDown();
+            rec.awaitCompleted(engine, 24);
+            for (int i = 0; i < 4; i++) {
+                assertEquals(42, rec.results[i], "blocker " + i);
+            }
+            for (int i = 0; i < 20; i++) {
+                assertEquals(i % 2 == 0 ? -Errno.ECANCELED : 4096, rec.results[4 + i], "read " + i);
+                assertEquals(1, rec.calls[4 + i]);
+            }
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    @Test
+    void idleWorkersExitAfterTheIdleTimeoutDownToTheMinimum() throws Exception {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(2, 8, Duration.ofMillis(50))) {
+            assertEquals(2, engine.threads(), "min threads are started at once");
+            CountDownLatch allBusy = new CountDownLatch(8);
+            CountDownLatch release = new CountDownLatch(1);
+            Recorder rec = new Recorder(8);
+            for (int i = 0; i < 8; i++) {
+                engine.submitCall(() -> {
+                    allBusy.countDown();
+                    try {
+                        release.await(60, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        return -Errno.EINTR;
+                    }
+                    return 0;
+                }, rec, i);
+            }
+            assertTrue(allBusy.await(60, TimeUnit.SECONDS), "8 workers never ran at once");
+            assertEquals(8, engine.threads());
+            release.countDown();
+            rec.awaitCompleted(engine, 8);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (engine.threads() > 2) {
+                assertTrue(System.nanoTime() < deadline, "idle workers did not exit: " + engine.threads());
+                Thread.sleep(10);
+            }
+            assertEquals(2, engine.threads(), "min threads stay");
+        }
+    }
+
+    @Test
+    void withoutAMinimumEveryIdleWorkerExits() throws Exception {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofMillis(20))) {
+            Recorder rec = new Recorder(4);
+            for (int i = 0; i < 4; i++) {
+                engine.submitCall(() -> 0, rec, i);
+            }
+            rec.awaitCompleted(engine, 4);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (engine.threads() > 0) {
+                assertTrue(System.nanoTime() < deadline, "idle workers did not exit: " + engine.threads());
+                Thread.sleep(10);
+            }
+            // and the pool still works afterwards
+            engine.submitCall(() -> 7, rec, 0);
+            rec.awaitCompleted(engine, 5);
+            assertEquals(7, rec.results[0]);
+        }
+    }
+
+    @Test
+    void aCallThatThrowsCompletesWithEioAndTheThrowableReachesTheOwner() {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open()) {
+            Recorder rec = new Recorder(2);
+            engine.submitCall(() -> {
+                throw new IllegalArgumentException("boom");
+            }, rec, 0);
+            engine.submitCall(() -> 5, rec, 1);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            boolean thrown = false;
+            while (rec.completed < 2) {
+                assertTrue(System.nanoTime() < deadline, "stuck");
+                try {
+                    engine.awaitCompletions(100_000_000L);
+                } catch (IllegalArgumentException e) {
+                    assertEquals("boom", e.getMessage());
+                    thrown = true;
+                }
+            }
+            assertTrue(thrown, "the call's exception was not rethrown on the owner thread");
+            assertEquals(-Errno.EIO, rec.results[0]);
+            assertEquals(5, rec.results[1]);
+        }
+    }
+
+    /**
+     * Buffers and iovecs from an arena confined to the owner thread work: workers use raw addresses, and the
+     * zero-fill after end of file runs on the owner thread.
+     */
+    @Test
+    void confinedArenaBuffersWorkAndAreZeroFilledOnTheOwnerThread() {
+        int fd = TestFiles.createWithPattern(dir.resolve("conf.img"), 10_000, OpenFlags.O_RDWR);
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(); Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(8192, 4096);
+            buf.fill((byte) 0x5a);
+            Recorder rec = new Recorder(2);
+            engine.read(fd, buf, 4096, rec, 0);
+            rec.awaitCompleted(engine, 1);
+            assertEquals(8192, rec.results[0]);
+            assertNull(TestFiles.checkPatternThenZeros(buf, 4096, 10_000));
+            MemorySegment iov = arena.allocate(32, 8);
+            io.blockloop.ffm.libc.IoVec.set(iov, 0, buf.asSlice(0, 4096));
+            io.blockloop.ffm.libc.IoVec.set(iov, 1, buf.asSlice(4096, 4096));
+            buf.fill((byte) 0x5a);
+            engine.readv(fd, iov, 2, 8192, rec, 1);
+            rec.awaitCompleted(engine, 2);
+            assertEquals(8192, rec.results[1]);
+            assertNull(TestFiles.checkPatternThenZeros(buf, 8192, 10_000));
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    @Test
+    void closeJoinsTheWorkers() throws Exception {
+        ThreadPoolEngine engine = ThreadPoolEngine.open(3, 8, Duration.ofSeconds(10));
+        Thread[] workers = new Thread[1];
+        Recorder rec = new Recorder(1);
+        engine.submitCall(() -> {
+            workers[0] = Thread.currentThread();
+            return 0;
+        }, rec, 0);
+        rec.awaitCompleted(engine, 1);
+        engine.close();
+        assertFalse(workers[0].isAlive(), "a worker outlived close()");
+        assertEquals(0, engine.threads());
+        assertThrows(IllegalStateException.class, () -> engine.submitCall(() -> 0, rec, 0));
+    }
+
+    @Test
+    void invalidLimitsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> ThreadPoolEngine.open(5, 4, Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> ThreadPoolEngine.open(0, 0, Duration.ofSeconds(1)));
+        if (!ThreadPoolEngine.availability().available()) {
+            fail("the thread pool is always available");
+        }
+    }
+}

@@ -1,0 +1,297 @@
+package io.blockloop.engine.bench;
+
+import io.blockloop.engine.CompletionHandler;
+import io.blockloop.engine.IoEngine;
+import io.blockloop.engine.IoUringEngine;
+import io.blockloop.engine.LinuxAioEngine;
+import io.blockloop.engine.ThreadPoolEngine;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.libc.BlockDevice;
+import io.blockloop.ffm.libc.FileIo;
+import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.memory.AlignedBuffer;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * End-to-end engine driver compared with fio, cell by cell, in one run: 4 KiB random reads and writes at queue
+ * depth 1 and 32, on a loop device over a sparse file (CPU-bound: reads of holes never touch the disk) and over a
+ * fully written file (device-bound), each BlockLoop engine against fio with the matching engine (io_uring,
+ * libaio, psync with {@code numjobs} = queue depth). Prints one table with IOPS and the ratio engine / fio.
+ *
+ * <p>Each BlockLoop engine runs alone, without an event loop: {@code qd} requests are submitted, and the
+ * completion handler (called inside {@link IoEngine#awaitCompletions}) submits the next random request for the
+ * same buffer, so the engine batches the resubmissions of one reaping pass into one submission.
+ *
+ * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
+ * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 2] [--seconds 1.5] [--ramp 0.5]
+ * [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32] [--no-fio] [--await-ns N]}.
+ * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
+ * the IOPS shown are the means. Before every run on the sparse device it is discarded ({@code blkdiscard}), so
+ * every run, ours or fio's, starts from the same all-hole file.
+ *
+ * <p>Threads: single-threaded (the main thread owns each engine); fio runs as a child process.
+ */
+public final class EngineDriver {
+    private static final int BLOCK = 4096;
+    /** How long one awaitCompletions call may block ({@code --await-ns}; negative: no timeout). */
+    private static long awaitNanos = 100_000_000L;
+
+    private EngineDriver() {
+    }
+
+    private record Cell(String device, String path, boolean discard, String engine, boolean write, int qd) {
+    }
+
+    private record Result(Cell cell, double engineIops, double fioIops) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String sparse = null;
+        String full = null;
+        double seconds = 1.5;
+        double ramp = 0.5;
+        int rounds = 2;
+        boolean withFio = true;
+        List<String> engines = List.of("io_uring", "linux-aio", "threads");
+        List<String> rws = List.of("randread", "randwrite");
+        List<Integer> depths = List.of(1, 32);
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--sparse" -> sparse = args[++i];
+                case "--full" -> full = args[++i];
+                case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+                case "--ramp" -> ramp = Double.parseDouble(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--no-fio" -> withFio = false;
+                case "--engines" -> engines = List.of(args[++i].split(","));
+                case "--rw" -> rws = List.of(args[++i].split(","));
+                case "--await-ns" -> awaitNanos = Long.parseLong(args[++i]);
+                case "--qd" -> depths = List.of(args[++i].split(",")).stream().map(Integer::valueOf).toList();
+                default -> {
+                    System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S] [--rounds N]"
+                            + " [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32]");
+                    System.exit(2);
+                }
+            }
+        }
+        if (sparse == null && full == null) {
+            System.err.println("EngineDriver: give --sparse and/or --full loop devices");
+            System.exit(2);
+        }
+        List<Cell> cells = new ArrayList<>();
+        String[][] devices = {{"sparse", sparse}, {"full", full}};
+        for (String[] dev : devices) {
+            if (dev[1] == null) {
+                continue;
+            }
+            for (String rw : rws) {
+                for (int qd : depths) {
+                    for (String engine : engines) {
+                        cells.add(new Cell(dev[0], dev[1], dev[0].equals("sparse"), engine, rw.equals("randwrite"), qd));
+                    }
+                }
+            }
+        }
+        // JIT warm-up of every engine's path before the first measured cell.
+        String warm = sparse != null ? sparse : full;
+        for (String engine : engines) {
+            runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 32), 0, 1);
+            runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 1), 0, 0.5);
+        }
+        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s%n", "device", "rw", "qd", "engine",
+                "engine IOPS", "fio IOPS", "ratio");
+        List<Result> results = new ArrayList<>();
+        for (Cell cell : cells) {
+            // fio and the engine alternate, so slow drifts of the machine hit both alike; IOPS are the means.
+            double fio = 0;
+            double ours = 0;
+            for (int round = 0; round < rounds; round++) {
+                fio += withFio ? runFio(cell, ramp, seconds) / rounds : Double.NaN;
+                ours += runEngine(cell, ramp, seconds) / rounds;
+            }
+            Result r = new Result(cell, ours, fio);
+            results.add(r);
+            System.out.println(row(r));
+        }
+        System.out.println();
+        System.out.println("=== BlockLoop engines vs fio: 4 KiB random I/O, O_DIRECT, loop devices; per cell "
+                + rounds + " alternating rounds of fio then engine, " + seconds + " s each after " + ramp
+                + " s ramp ===");
+        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s%n", "device", "rw", "qd", "engine",
+                "engine IOPS", "fio IOPS", "ratio");
+        for (Result r : results) {
+            System.out.println(row(r));
+        }
+    }
+
+    private static String row(Result r) {
+        Cell c = r.cell();
+        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-10s %12.0f %12.0f %6.2fx", c.device(),
+                c.write() ? "randwrite" : "randread", c.qd(), c.engine(), r.engineIops(), r.fioIops(),
+                r.engineIops() / r.fioIops());
+    }
+
+    private static String fioEngine(String engine) {
+        return switch (engine) {
+            case "io_uring" -> "io_uring";
+            case "linux-aio" -> "libaio";
+            case "threads" -> "psync";
+            default -> throw new IllegalArgumentException("unknown engine " + engine);
+        };
+    }
+
+    private static double runFio(Cell cell, double ramp, double seconds) throws IOException, InterruptedException {
+        discardIfSparse(cell);
+        List<String> cmd = new ArrayList<>(List.of("fio", "--name=cell", "--filename=" + cell.path(), "--direct=1",
+                "--bs=4k", "--rw=" + (cell.write() ? "randwrite" : "randread"), "--ioengine=" + fioEngine(cell.engine()),
+                "--time_based", "--runtime=" + millis(seconds), "--ramp_time=" + millis(ramp), "--norandommap", "--randrepeat=0",
+                "--output-format=terse", "--terse-version=3"));
+        if (cell.engine().equals("threads")) {
+            cmd.addAll(List.of("--numjobs=" + cell.qd(), "--thread", "--group_reporting"));
+        } else {
+            cmd.add("--iodepth=" + cell.qd());
+        }
+        String out = run(cmd);
+        String[] fields = out.trim().split(";");
+        // terse v3: field 8 = read IOPS, field 49 = write IOPS (1-based)
+        return Double.parseDouble(fields[cell.write() ? 48 : 7]);
+    }
+
+    private static String millis(double seconds) {
+        return Math.round(seconds * 1000) + "ms";
+    }
+
+    private static void discardIfSparse(Cell cell) throws IOException, InterruptedException {
+        if (cell.discard()) {
+            run(List.of("blkdiscard", cell.path()));
+        }
+    }
+
+    private static String run(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed: " + new String(out, StandardCharsets.UTF_8));
+        }
+        return new String(out, StandardCharsets.UTF_8);
+    }
+
+    private static IoEngine open(String engine) {
+        return switch (engine) {
+            case "io_uring" -> IoUringEngine.open();
+            case "linux-aio" -> LinuxAioEngine.open();
+            case "threads" -> ThreadPoolEngine.open();
+            default -> throw new IllegalArgumentException("unknown engine " + engine);
+        };
+    }
+
+    private static double runEngine(Cell cell, double ramp, double seconds) throws IOException, InterruptedException {
+        discardIfSparse(cell);
+        int fd = FileIo.open(cell.path(), OpenFlags.O_RDWR | OpenFlags.O_DIRECT | OpenFlags.O_CLOEXEC, 0);
+        try (IoEngine engine = open(cell.engine());
+             AlignedBuffer buffers = AlignedBuffer.allocate((long) cell.qd() * BLOCK, BLOCK)) {
+            long blocks = BlockDevice.size(fd) / BLOCK;
+            ClosedLoop loop = new ClosedLoop(engine, fd, buffers.segment(), cell.qd(), blocks, cell.write());
+            loop.start();
+            long rampEnd = System.nanoTime() + (long) (ramp * 1e9);
+            loop.runUntil(rampEnd);
+            long c0 = loop.completed;
+            long t0 = System.nanoTime();
+            loop.runUntil(t0 + (long) (seconds * 1e9));
+            long c1 = loop.completed;
+            long t1 = System.nanoTime();
+            loop.stop();
+            return (c1 - c0) * 1e9 / (t1 - t0);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** Keeps {@code qd} requests in flight: each completion submits the next random request for its buffer. */
+    private static final class ClosedLoop implements CompletionHandler {
+        private final IoEngine engine;
+        private final int fd;
+        private final MemorySegment[] buffers;
+        private final int qd;
+        private final long blocks;
+        private final boolean write;
+        private long seed = 0x2545F4914F6CDD1DL ^ System.nanoTime();
+        private boolean stopping;
+        long completed;
+
+        ClosedLoop(IoEngine engine, int fd, MemorySegment all, int qd, long blocks, boolean write) {
+            this.engine = engine;
+            this.fd = fd;
+            this.qd = qd;
+            this.blocks = blocks;
+            this.write = write;
+            this.buffers = new MemorySegment[qd];
+            for (int i = 0; i < qd; i++) {
+                buffers[i] = all.asSlice((long) i * BLOCK, BLOCK);
+                for (int j = 0; j < BLOCK; j += 8) {
+                    buffers[i].set(JAVA_LONG, j, next());
+                }
+            }
+        }
+
+        private long next() {
+            long x = seed;
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            seed = x;
+            return x;
+        }
+
+        private void submit(int slot) {
+            long offset = Long.remainderUnsigned(next(), blocks) * BLOCK;
+            if (write) {
+                engine.write(fd, buffers[slot], offset, 0, this, slot);
+            } else {
+                engine.read(fd, buffers[slot], offset, this, slot);
+            }
+        }
+
+        void start() {
+            engine.plug();
+            for (int i = 0; i < qd; i++) {
+                submit(i);
+            }
+            engine.unplug();
+        }
+
+        void runUntil(long deadline) {
+            while (System.nanoTime() < deadline) {
+                engine.awaitCompletions(awaitNanos);
+            }
+        }
+
+        void stop() {
+            stopping = true;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (engine.outstanding() > 0 && System.nanoTime() < deadline) {
+                engine.awaitCompletions(100_000_000L);
+            }
+        }
+
+        @Override
+        public void complete(long tag, long result) {
+            if (result < 0) {
+                throw new IllegalStateException(engine.name() + ": I/O failed with " + Errno.symbol((int) -result));
+            }
+            completed++;
+            if (!stopping) {
+                submit((int) tag);
+            }
+        }
+    }
+}
