@@ -1,0 +1,261 @@
+package io.blockloop.aio;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Adaptive userspace busy polling of one context (QEMU's {@code try_poll_mode}, {@code run_poll_handlers},
+ * {@code poll_set_started}, {@code adjust_polling_time}).
+ *
+ * <p>Handlers join the polled set the first time they are dispatched (if they can poll). Before blocking, the
+ * loop spins over their poll checks for up to the largest polling time among them; each handler's time adapts
+ * to how long the loop really blocked (see {@link PollParams}). Under poll/epoll, busy polling is off while any
+ * handler cannot poll (its fd would be starved). Under io_uring the CQ ring is visible from userspace, so
+ * polling continues regardless, stops as soon as a completion or a queued change appears, and then collects
+ * them with a non-blocking wait instead of leaving polling mode (as QEMU 10.2 does); handlers that stayed idle
+ * for 7 s are dropped from the polled set.
+ *
+ * <p>Threads: {@link #setParams} any thread; everything else the home thread. Memory ordering: parameters are
+ * an immutable record published with a release store and picked up with an acquire load at the start of each
+ * poll, where a change resets every handler's polling time (so no other thread touches handler state).
+ */
+final class AdaptivePoller {
+    /** First polling time after growth from 0: 4 µs. */
+    static final long INITIAL_POLL_NS = 4_000;
+    /** A polled handler idle for this long is dropped (io_uring only). */
+    static final long IDLE_INTERVAL_NS = 7_000_000_000L;
+
+    private static final VarHandle PARAMS;
+
+    static {
+        try {
+            PARAMS = MethodHandles.lookup().findVarHandle(AdaptivePoller.class, "params", PollParams.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final AioContext context;
+    @SuppressWarnings("unused") // through PARAMS
+    private PollParams params = PollParams.OFF;
+    // ---- home thread ----
+    private PollParams applied = PollParams.OFF;
+    private final List<FdHandler> polled = new ArrayList<>();
+    private boolean started;
+
+    AdaptivePoller(AioContext context) {
+        this.context = context;
+    }
+
+    /** Any thread. Takes effect at the next poll of the context. */
+    void setParams(PollParams p) {
+        // Release pairs with the acquire in applyParams().
+        PARAMS.setRelease(this, p);
+    }
+
+    PollParams paramsAcquire() {
+        return (PollParams) PARAMS.getAcquire(this);
+    }
+
+    /** Home thread, at the start of each poll: adopts new parameters, resetting every polling time. */
+    void applyParams() {
+        PollParams p = paramsAcquire();
+        if (p != applied) {
+            applied = p;
+            for (FdHandler h : polled) {
+                h.pollNs = 0;
+            }
+        }
+    }
+
+    boolean enabled() {
+        return applied.maxNs() != 0;
+    }
+
+    boolean isStarted() {
+        return started;
+    }
+
+    int polledCount() {
+        return polled.size();
+    }
+
+    /**
+     * Busy-polls before a wait. May lower {@code pass.timeoutNs} (to 0 when something was found) and queue
+     * poll-ready handlers; sets {@code pass.progress} when a handler other than the notifier is ready. Returns
+     * whether the poll checks ran (then they stood in for a non-blocking look at the fds).
+     */
+    boolean tryPollMode(PollPass pass) {
+        if (polled.isEmpty()) {
+            return false;
+        }
+        long maxNs = 0;
+        for (int i = 0; i < polled.size(); i++) {
+            FdHandler h = polled.get(i);
+            if (!h.isDeletedAcquire()) {
+                maxNs = Math.max(maxNs, h.pollNs);
+            }
+        }
+        maxNs = soonest(pass.timeoutNs, maxNs);
+        if (maxNs == 0) {
+            return false;
+        }
+        if (context.needWait()) {
+            if (context.monitorSeesReadinessWithoutWaiting()) {
+                pass.timeoutNs = 0; // collect completions without blocking and stay in polling mode
+            }
+            return false;
+        }
+        setStarted(true, pass);
+        runPollHandlers(pass, maxNs);
+        return true;
+    }
+
+    private void runPollHandlers(PollPass pass, long maxNs) {
+        long start = context.nowNs();
+        long now = start;
+        long elapsed;
+        do {
+            if (runPollHandlersOnce(pass, now)) {
+                pass.progress = true;
+            }
+            now = context.nowNs();
+            elapsed = now - start;
+            maxNs = soonest(pass.timeoutNs, maxNs);
+            if (context.needWait()) {
+                if (context.monitorSeesReadinessWithoutWaiting()) {
+                    pass.timeoutNs = 0;
+                }
+                break;
+            }
+        } while (elapsed < maxNs);
+        if (context.monitorSeesReadinessWithoutWaiting()) {
+            removeIdlePollHandlers(pass, now);
+        }
+        if (pass.timeoutNs > 0) {
+            pass.timeoutNs -= Math.min(pass.timeoutNs, elapsed);
+        }
+    }
+
+    private boolean runPollHandlersOnce(PollPass pass, long now) {
+        boolean progress = false;
+        for (int i = 0; i < polled.size(); i++) {
+            FdHandler h = polled.get(i);
+            if (h.isDeletedAcquire()) {
+                continue;
+            }
+            if (context.runPollCheck(h)) {
+                pass.addPollReady(h);
+                h.pollIdleTimeoutNs = now + IDLE_INTERVAL_NS;
+                pass.timeoutNs = 0;
+                if (!h.contextNotifier) {
+                    progress = true;
+                }
+            }
+        }
+        return progress;
+    }
+
+    private void removeIdlePollHandlers(PollPass pass, long now) {
+        for (int i = 0; i < polled.size(); i++) {
+            FdHandler h = polled.get(i);
+            if (h.pollIdleTimeoutNs == 0) {
+                h.pollIdleTimeoutNs = now + IDLE_INTERVAL_NS;
+            } else if (now >= h.pollIdleTimeoutNs && !h.isDeletedAcquire()) {
+                polled.remove(i--);
+                h.inPollList = false;
+                h.pollIdleTimeoutNs = 0;
+                if (started) {
+                    context.runCallback("fd poll end", h.name, h.pollEnd);
+                    // A last check: work may have arrived just before the end callback re-enabled notifications.
+                    if (context.runPollCheck(h)) {
+                        pass.addPollReady(h);
+                        pass.timeoutNs = 0;
+                        if (!h.contextNotifier) {
+                            pass.progress = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Enters or leaves busy-polling mode, calling every polled handler's begin or end callback. When leaving,
+     * checks each handler once more (work that arrived while its notifications were off). Returns whether that
+     * found progress.
+     */
+    boolean setStarted(boolean start, PollPass pass) {
+        if (start == started) {
+            return false;
+        }
+        started = start;
+        boolean progress = false;
+        for (int i = 0; i < polled.size(); i++) {
+            FdHandler h = polled.get(i);
+            if (h.isDeletedAcquire()) {
+                continue;
+            }
+            if (start) {
+                context.runCallback("fd poll begin", h.name, h.pollBegin);
+            } else {
+                context.runCallback("fd poll end", h.name, h.pollEnd);
+                if (context.runPollCheck(h)) {
+                    pass.addPollReady(h);
+                    if (!h.contextNotifier) {
+                        progress = true;
+                    }
+                }
+            }
+        }
+        return progress;
+    }
+
+    /** Adds a dispatched handler to the polled set (QEMU: handlers join polling when they first fire). */
+    void add(FdHandler h) {
+        polled.add(h);
+        h.inPollList = true;
+        if (started) {
+            context.runCallback("fd poll begin", h.name, h.pollBegin);
+        }
+    }
+
+    /** Takes {@code h} out of the polled set while its poll-ready callback runs (no re-entry from a nested loop). */
+    void removeTemporarily(FdHandler h) {
+        polled.remove(h);
+        h.inPollList = false;
+    }
+
+    /** Drops deleted handlers from the polled set. Outermost poll only. */
+    void sweepDeleted() {
+        for (int i = polled.size() - 1; i >= 0; i--) {
+            FdHandler h = polled.get(i);
+            if (h.isDeletedAcquire()) {
+                polled.remove(i);
+                h.inPollList = false;
+            }
+        }
+    }
+
+    /** QEMU's {@code adjust_polling_time}: grow or shrink {@code h}'s polling time after a wait of {@code blockNs}. */
+    void adjust(FdHandler h, long blockNs) {
+        PollParams p = applied;
+        long maxNs = p.maxNs();
+        if (blockNs <= h.pollNs) {
+            return; // the sweet spot: polling would have caught it
+        }
+        if (blockNs > maxNs) {
+            h.pollNs = p.shrink() == 0 ? 0 : h.pollNs / p.shrink();
+        } else if (h.pollNs < maxNs && blockNs < maxNs) {
+            long grown = h.pollNs == 0 ? INITIAL_POLL_NS : h.pollNs * (p.grow() == 0 ? 2 : p.grow());
+            h.pollNs = Math.min(grown, maxNs);
+        }
+    }
+
+    /** The sooner of two timeouts where -1 means "none" (QEMU's {@code qemu_soonest_timeout}). */
+    static long soonest(long a, long b) {
+        return Long.compareUnsigned(a, b) <= 0 ? a : b;
+    }
+}

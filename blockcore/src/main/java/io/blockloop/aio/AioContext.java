@@ -1,0 +1,628 @@
+package io.blockloop.aio;
+
+import io.blockloop.fdmon.FdMonitor;
+import io.blockloop.fdmon.FdMonitorKind;
+import io.blockloop.fdmon.FdNode;
+import io.blockloop.ffm.libc.EventFd;
+import io.blockloop.coroutine.ScheduledCoroutines;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * An event loop: fd handlers, bottom halves and timers, driven by {@link #poll(boolean)} on one
+ * <em>home thread</em> (QEMU's {@code AioContext}, {@code util/async.c} + {@code util/aio-posix.c}).
+ *
+ * <h2>One iteration ({@link #poll})</h2>
+ * <ol>
+ *   <li>timeout: 0 if not blocking or a BH is scheduled; else the nearest timer deadline (10 ms with only idle
+ *       BHs), or none;</li>
+ *   <li>adaptive busy polling of the handlers' poll checks, which may find work and lower the timeout;</li>
+ *   <li>if the wait may block: announce it ({@code notifyMe}) and re-check {@code notified}, the notify
+ *       protocol of {@link LoopNotifier}; leave busy-polling mode; wait in the {@link FdMonitor}. A
+ *       non-blocking iteration still asks the monitor without blocking, unless busy polling just checked every
+ *       handler or the monitor shows readiness in memory (io_uring) and has nothing pending;</li>
+ *   <li>accept the notification, then run a BH pass, then dispatch the ready handlers (and adapt their
+ *       polling times), then drop deleted handlers (outermost poll only), then run expired timers.</li>
+ * </ol>
+ * {@code poll} returns whether it made <em>progress</em>: a BH (not idle), an fd or poll-ready callback, or a
+ * timer ran. The context's own notifier and idle BHs are not progress. A callback may call {@code poll} again
+ * (nested event loop); the nested call runs every pending BH exactly once and never re-enters a handler whose
+ * poll-ready callback is running.
+ *
+ * <h2>Threads</h2>
+ * <ul>
+ *   <li>Home thread only: {@link #poll}, {@link #close} (or any thread once the loop has stopped for good).</li>
+ *   <li>Any thread: {@link #notifyLoop}, {@link #scheduleOneShot}, {@link #newBottomHalf}, {@link #newTimer},
+ *       the fd handler and event notifier methods, {@link #setPollParams}, {@link #nowNs}, and the getters.</li>
+ *   <li>Callbacks of handlers, BHs and timers run on the home thread. An exception they throw is reported
+ *       (System.Logger, logger {@code io.blockloop.aio}, and an optional listener) and the loop goes on.</li>
+ * </ul>
+ * There is no context lock. Cross-thread work reaches the loop through the lock-free BH queue, the timer list
+ * (a small lock), and the fd handler table (a small lock), each followed by {@link #notifyLoop()}.
+ *
+ * <h2>Memory ordering</h2>
+ * Publishing work (a volatile CAS for BHs, a lock release for timers and handlers) happens before
+ * {@link #notifyLoop()}'s volatile store of {@code notified}; the loop clears {@code notified} with a volatile
+ * store before it looks at BHs and timers, so it sees everything published before the notification it
+ * consumed. See {@link LoopNotifier} for the blocking side.
+ */
+public final class AioContext implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("io.blockloop.aio");
+    private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
+
+    private final String name;
+    private final Thread homeThread;
+    private final FdMonitor monitor;
+    private final LoopNotifier notifier = new LoopNotifier();
+    private final BottomHalfQueue bottomHalves = new BottomHalfQueue();
+    private final TimerList timers = new TimerList();
+    private final FdHandlerTable handlers;
+    private final AdaptivePoller poller = new AdaptivePoller(this);
+    /** Persistent BHs created and not yet deleted: what close() reports as leaked. */
+    private final Set<BottomHalf> liveBottomHalves = ConcurrentHashMap.newKeySet();
+    /** Coroutines scheduled into this context (QEMU's scheduled_coroutines + co_schedule_bh). */
+    private final ScheduledCoroutines scheduledCoroutines;
+    private volatile Consumer<CallbackFailure> failureListener;
+    private volatile boolean closed;
+    // ---- home thread ----
+    private int depth;
+    private PollPass[] passes = new PollPass[4];
+    private long blockingWaits;
+
+    private AioContext(String name, FdMonitor monitor, Thread homeThread) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.monitor = Objects.requireNonNull(monitor, "monitor");
+        this.homeThread = homeThread;
+        this.handlers = new FdHandlerTable(monitor);
+        EventFd doorbell = notifier.eventFd();
+        try {
+            // The context's own notifier: drained when its fd fires, polled through the `notified` flag.
+            handlers.set(doorbell.fd(), FdCallbacks.read(notifier::drain).withPoll(notifier::notifiedAcquire, () -> {
+            }), true);
+        } catch (RuntimeException | Error e) {
+            notifier.close();
+            throw e;
+        }
+        this.scheduledCoroutines = ScheduledCoroutines.forContext(this);
+    }
+
+    /**
+     * A new context whose home thread is the calling thread, with the monitor {@code kind} asks for (see
+     * {@link FdMonitor#open}). Busy polling is off ({@link PollParams#OFF}) until {@link #setPollParams}.
+     *
+     * @throws IllegalStateException when an explicitly requested monitor is unavailable (the message says why)
+     */
+    public static AioContext create(String name, FdMonitorKind kind) {
+        return create(name, FdMonitor.open(kind));
+    }
+
+    /** {@link #create(String, FdMonitorKind)} with {@link FdMonitorKind#AUTO}. */
+    public static AioContext create(String name) {
+        return create(name, FdMonitorKind.AUTO);
+    }
+
+    /** A new context on the calling thread that takes ownership of {@code monitor} (which nothing else may use). */
+    public static AioContext create(String name, FdMonitor monitor) {
+        try {
+            return new AioContext(name, monitor, Thread.currentThread());
+        } catch (RuntimeException | Error e) {
+            monitor.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The context of the calling thread: the one its {@link IOThread} runs, or the main context on the main
+     * loop's thread; null on any other thread or once that context is closed. Any thread.
+     */
+    public static AioContext current() {
+        AioContext c = CURRENT.get();
+        return c == null || c.closed ? null : c;
+    }
+
+    /** The main loop's context (see {@link MainLoop}), or null when no main loop is initialised. Any thread. */
+    public static AioContext main() {
+        return MainLoop.context();
+    }
+
+    /** Makes this context the calling thread's {@link #current()} one. Home thread (IOThread, MainLoop). */
+    void bindToCurrentThread() {
+        checkHomeThread();
+        CURRENT.set(this);
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    public String name() {
+        return name;
+    }
+
+    /** The thread that drives this context. Any thread. */
+    public Thread homeThread() {
+        return homeThread;
+    }
+
+    /** Whether the calling thread is this context's home thread ({@code in_aio_context_home_thread}). Any thread. */
+    public boolean inHomeThread() {
+        return Thread.currentThread() == homeThread;
+    }
+
+    /**
+     * The fd mechanism in use now: {@code "poll"}, {@code "epoll"} or {@code "io_uring"}. An epoll context says
+     * {@code "poll"} until 64 fds are registered. Any thread.
+     */
+    public String monitorName() {
+        return monitor.name();
+    }
+
+    /** The monitor that was asked for. Any thread. */
+    public FdMonitorKind monitorKind() {
+        return monitor.kind();
+    }
+
+    /** The context's clock: monotonic nanoseconds ({@link System#nanoTime()}), the clock of its timers. Any thread. */
+    public long nowNs() {
+        return System.nanoTime();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    // ------------------------------------------------------------------ notify
+
+    /**
+     * Makes the loop run another iteration soon (QEMU's {@code aio_notify}): wakes it if it is blocked, costs
+     * no system call if it is not. Any thread.
+     */
+    public void notifyLoop() {
+        notifier.notifyLoop();
+    }
+
+    // ------------------------------------------------------------------ bottom halves
+
+    /** A new, unscheduled BH; {@link BottomHalf#delete()} it before closing the context. Any thread. */
+    public BottomHalf newBottomHalf(String name, Runnable callback) {
+        checkOpen();
+        BottomHalf bh = new BottomHalf(this, Objects.requireNonNull(name, "name"),
+                Objects.requireNonNull(callback, "callback"), 0);
+        liveBottomHalves.add(bh);
+        return bh;
+    }
+
+    /** Runs {@code callback} once at the next iteration, then forgets it ({@code aio_bh_schedule_oneshot}). Any thread. */
+    public void scheduleOneShot(String name, Runnable callback) {
+        checkOpen();
+        BottomHalf bh = new BottomHalf(this, Objects.requireNonNull(name, "name"),
+                Objects.requireNonNull(callback, "callback"), BottomHalf.ONESHOT);
+        bh.enqueue(BottomHalf.SCHEDULED);
+    }
+
+    BottomHalfQueue bottomHalves() {
+        return bottomHalves;
+    }
+
+    /**
+     * The coroutines scheduled to be entered in this context ({@code aio_co_schedule}'s list and BH), owned by
+     * the coroutine package. Any thread.
+     */
+    public ScheduledCoroutines scheduledCoroutines() {
+        return scheduledCoroutines;
+    }
+
+    void bottomHalfDeleted(BottomHalf bh) {
+        liveBottomHalves.remove(bh);
+    }
+
+    void bottomHalfFreed(BottomHalf bh) {
+        liveBottomHalves.remove(bh);
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    /** A new, unarmed timer on {@link #nowNs()}'s clock. Any thread. */
+    public Timer newTimer(String name, Runnable callback) {
+        checkOpen();
+        return new Timer(this, Objects.requireNonNull(name, "name"), Objects.requireNonNull(callback, "callback"));
+    }
+
+    TimerList timers() {
+        return timers;
+    }
+
+    // ------------------------------------------------------------------ fd handlers
+
+    /**
+     * Sets the handler of {@code fd} (QEMU's {@code aio_set_fd_handler}); all of {@code onRead}, {@code onWrite}
+     * and {@code poll} null removes it. Replacing a handler is atomic for the loop: it sees the old or the new one.
+     * The fd stays owned by the caller; remove the handler before closing it. Any thread, also from callbacks.
+     */
+    public void setFdHandler(int fd, Runnable onRead, Runnable onWrite, BooleanSupplier poll, Runnable onPollReady) {
+        setFdHandler(fd, new FdCallbacks(onRead, onWrite, poll, onPollReady, null, null));
+    }
+
+    /** Sets (or, with {@link FdCallbacks#none()}, removes) the handler of {@code fd}. Any thread. */
+    public void setFdHandler(int fd, FdCallbacks callbacks) {
+        if (fd == notifier.eventFd().fd()) {
+            throw new IllegalArgumentException("fd " + fd + " is the context's own notifier");
+        }
+        handlers.set(fd, Objects.requireNonNull(callbacks, "callbacks"), false);
+        notifyLoop(); // a blocked wait must pick up the new fd set
+    }
+
+    /** Removes the handler of {@code fd}, if any. Any thread, also from callbacks. */
+    public void removeFdHandler(int fd) {
+        setFdHandler(fd, FdCallbacks.none());
+    }
+
+    /**
+     * Sets the busy-polling begin/end callbacks of the existing handler of {@code fd}
+     * ({@code aio_set_event_notifier_poll}). Any thread.
+     *
+     * @throws IllegalArgumentException when no handler is registered for {@code fd}
+     */
+    public void setFdPollBeginEnd(int fd, Runnable onPollBegin, Runnable onPollEnd) {
+        if (!handlers.setPollBeginEnd(fd, onPollBegin, onPollEnd)) {
+            throw new IllegalArgumentException("no handler for fd " + fd);
+        }
+    }
+
+    /**
+     * Watches an event notifier ({@code aio_set_event_notifier}): {@code onRead} runs when it is signalled (it
+     * should {@link EventFd#drain()} it). All callbacks null removes it. Any thread.
+     */
+    public void setEventNotifier(EventFd notifier, Runnable onRead, BooleanSupplier poll, Runnable onPollReady) {
+        setFdHandler(notifier.fd(), onRead, null, poll, onPollReady);
+    }
+
+    /** Stops watching {@code notifier}. Any thread. */
+    public void removeEventNotifier(EventFd notifier) {
+        removeFdHandler(notifier.fd());
+    }
+
+    /** {@link #setFdPollBeginEnd} for an event notifier ({@code aio_set_event_notifier_poll}). Any thread. */
+    public void setEventNotifierPoll(EventFd notifier, Runnable onPollBegin, Runnable onPollEnd) {
+        setFdPollBeginEnd(notifier.fd(), onPollBegin, onPollEnd);
+    }
+
+    /** Whether {@code fd} has a handler. Any thread. */
+    public boolean hasFdHandler(int fd) {
+        return handlers.contains(fd);
+    }
+
+    // ------------------------------------------------------------------ busy polling
+
+    /**
+     * Sets the adaptive busy-polling parameters ({@code aio_context_set_poll_params}); every handler's polling
+     * time restarts at 0. Takes effect at the next iteration. Any thread.
+     */
+    public void setPollParams(long maxNs, long grow, long shrink) {
+        setPollParams(new PollParams(maxNs, grow, shrink));
+    }
+
+    /** {@link #setPollParams(long, long, long)} from a record. Any thread. */
+    public void setPollParams(PollParams params) {
+        poller.setParams(Objects.requireNonNull(params, "params"));
+        notifyLoop();
+    }
+
+    /** The current busy-polling parameters. Any thread. */
+    public PollParams pollParams() {
+        return poller.paramsAcquire();
+    }
+
+    // ------------------------------------------------------------------ failures
+
+    /** Also hands every callback failure to {@code listener} (null: only log). Any thread. */
+    public void setCallbackFailureListener(Consumer<CallbackFailure> listener) {
+        this.failureListener = listener;
+    }
+
+    /** Runs one callback, reporting and swallowing what it throws (except VM errors). Home thread. */
+    void runCallback(String kind, String callbackName, Runnable callback) {
+        if (callback == null) {
+            return;
+        }
+        try {
+            callback.run();
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable t) {
+            reportFailure(kind, callbackName, t);
+        }
+    }
+
+    /** Runs a handler's busy-poll check; an exception counts as "no work" and is reported. Home thread. */
+    boolean runPollCheck(FdHandler h) {
+        try {
+            return h.callbacks.poll().getAsBoolean();
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable t) {
+            reportFailure("fd poll", h.name, t);
+            return false;
+        }
+    }
+
+    private void reportFailure(String kind, String callbackName, Throwable t) {
+        LOG.log(System.Logger.Level.ERROR, "AioContext '" + name + "': " + kind + " '" + callbackName
+                + "' threw; the loop goes on", t);
+        Consumer<CallbackFailure> listener = failureListener;
+        if (listener != null) {
+            try {
+                listener.accept(new CallbackFailure(name, kind, callbackName, t));
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "callback failure listener threw", e);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ the loop
+
+    /** For the busy poller: must it stop spinning and wait? Home thread. */
+    boolean needWait() {
+        return monitor.needWait(handlers.someHandlerCannotPoll());
+    }
+
+    boolean monitorSeesReadinessWithoutWaiting() {
+        return monitor.seesReadinessWithoutWaiting();
+    }
+
+    /**
+     * Runs one iteration (QEMU's {@code aio_poll}); with {@code blocking}, waits until there is something to do.
+     * Returns whether progress was made (see the class comment). Home thread only.
+     */
+    public boolean poll(boolean blocking) {
+        checkHomeThread();
+        checkOpen();
+        boolean progress;
+        depth++;
+        try {
+            progress = pollOnce(blocking);
+        } finally {
+            depth--;
+        }
+        // Timers run after the handler walk is over, as in QEMU (after list_lock is dropped).
+        return runTimers() | progress;
+    }
+
+    private boolean pollOnce(boolean blocking) {
+        PollPass pass = pass(depth);
+        poller.applyParams();
+        boolean polling = poller.enabled();
+        long start = polling ? nowNs() : 0;
+        pass.begin(blocking ? computeTimeoutNs() : 0);
+
+        boolean polled = polling && poller.tryPollMode(pass);
+        assert !(pass.timeoutNs != 0 && pass.progress) : "busy polling found work but kept a timeout";
+
+        boolean announced = pass.timeoutNs != 0;
+        if (announced && notifier.announceBlockingWaitVolatile()) {
+            pass.timeoutNs = 0; // already notified: do not block
+        }
+        // A non-blocking iteration skips the monitor only when busy polling just looked at every handler, or when
+        // the monitor shows readiness in memory (io_uring's CQ ring: needWait() saw it). QEMU also skips it when
+        // merely every handler *could* poll, which leaves fds unchecked by aio_poll(ctx, false) and starves them
+        // behind a self-rescheduling BH; we take one cheap non-blocking wait instead.
+        boolean mustLook = !polled && !monitor.seesReadinessWithoutWaiting();
+        if (pass.timeoutNs != 0 || mustLook || needWait()) {
+            // Leave busy-polling mode before blocking, so that notifications (re-enabled by the poll-end
+            // callbacks) can wake us; a final check may still find work, then do not block.
+            if (pass.timeoutNs != 0 && poller.setStarted(false, pass)) {
+                pass.timeoutNs = 0;
+                pass.progress = true;
+            }
+            if (pass.timeoutNs != 0) {
+                blockingWaits++;
+            }
+            monitor.wait(pass.timeoutNs, pass, depth > 1);
+        }
+        if (announced) {
+            notifier.retireBlockingWaitRelease();
+        }
+        notifier.acceptVolatile();
+
+        long blockNs = polling ? nowNs() - start : 0;
+        boolean progress = pass.progress;
+        progress |= bottomHalves.runPass(depth, this);
+        progress |= dispatchReady(pass, blockNs);
+        if (depth == 1 && handlers.takeDeletedSinceSweep()) {
+            poller.sweepDeleted();
+        }
+        return progress;
+    }
+
+    private PollPass pass(int d) {
+        if (d >= passes.length) {
+            passes = Arrays.copyOf(passes, Math.max(passes.length * 2, d + 1));
+        }
+        PollPass p = passes[d];
+        if (p == null) {
+            p = new PollPass(d);
+            passes[d] = p;
+        }
+        return p;
+    }
+
+    /** QEMU's {@code aio_compute_timeout}: 0, the nearest timer or idle-BH deadline, or -1. Home thread. */
+    private long computeTimeoutNs() {
+        long bh = bottomHalves.timeoutNs();
+        if (bh == 0) {
+            return 0;
+        }
+        long timer = timers.deadlineNs(nowNs());
+        if (timer == 0) {
+            return 0;
+        }
+        return AdaptivePoller.soonest(bh, timer);
+    }
+
+    private boolean dispatchReady(PollPass pass, long blockNs) {
+        boolean progress = false;
+        // A nested poll inside a callback may move entries of this pass to its own (take() then skips them).
+        for (int i = 0; i < pass.count(); i++) {
+            FdHandler h = pass.take(i);
+            if (h == null) {
+                continue;
+            }
+            int revents = h.revents & h.node.events();
+            boolean pollReady = h.pollReady;
+            h.revents = 0;
+            h.pollReady = false;
+            progress |= dispatchHandler(h, revents, pollReady);
+            if (poller.enabled() && h.inPollList) {
+                poller.adjust(h, blockNs);
+            }
+        }
+        pass.clear();
+        return progress;
+    }
+
+    /** QEMU's {@code aio_dispatch_handler}. */
+    private boolean dispatchHandler(FdHandler h, int revents, boolean pollReady) {
+        if (h.isDeletedAcquire()) {
+            return false;
+        }
+        FdCallbacks cb = h.callbacks;
+        if (!h.inPollList && h.canPoll()) {
+            poller.add(h);
+        }
+        if (pollReady && revents == 0) {
+            // Out of the polled set while its ready callback runs: a nested loop must not poll it again.
+            boolean wasPolled = h.inPollList;
+            if (wasPolled) {
+                poller.removeTemporarily(h);
+            }
+            runCallback("fd poll ready", h.name, cb.onPollReady());
+            if (wasPolled && !h.inPollList && !h.isDeletedAcquire()) {
+                poller.add(h);
+            }
+            return !h.contextNotifier;
+        }
+        boolean progress = false;
+        if ((revents & FdNode.READ_EVENTS) != 0 && cb.onRead() != null && !h.isDeletedAcquire()) {
+            runCallback("fd read", h.name, cb.onRead());
+            progress = !h.contextNotifier;
+        }
+        if ((revents & FdNode.WRITE_EVENTS) != 0 && cb.onWrite() != null && !h.isDeletedAcquire()) {
+            runCallback("fd write", h.name, cb.onWrite());
+            progress = !h.contextNotifier;
+        }
+        return progress;
+    }
+
+    private boolean runTimers() {
+        boolean progress = false;
+        long now = nowNs();
+        Timer t;
+        while ((t = timers.pollExpired(now)) != null) {
+            runCallback("timer", t.name(), t.callback());
+            progress = true;
+        }
+        return progress;
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /**
+     * Closes the context: frees its monitor and notifier and forgets its handlers. Home thread (or any thread
+     * once no thread polls it any more); idempotent.
+     *
+     * @throws IllegalStateException naming each BH that was never deleted ("BH 'x' leaked") and any coroutine
+     *                               still scheduled here ("scheduled coroutines left: ..."), after everything
+     *                               was released, as QEMU aborts in {@code aio_ctx_finalize}
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (depth != 0 && inHomeThread()) {
+            throw new IllegalStateException("AioContext '" + name + "' closed from inside its own poll");
+        }
+        closed = true;
+        // First the coroutine list: it deletes its BH, which the BH drain below then frees (QEMU asserts no
+        // scheduled coroutines, then deletes co_schedule_bh, then checks the BH list).
+        String coroutinesLeft = scheduledCoroutines.drainForClose();
+        List<String> leaked = new ArrayList<>();
+        for (BottomHalf bh : bottomHalves.drainForClose(this)) {
+            leaked.add(bh.name());
+        }
+        for (BottomHalf bh : liveBottomHalves) {
+            if (!leaked.contains(bh.name())) {
+                leaked.add(bh.name());
+            }
+        }
+        liveBottomHalves.clear();
+        try {
+            handlers.removeAll();
+            monitor.close();
+        } finally {
+            notifier.close();
+            if (CURRENT.get() == this) {
+                CURRENT.remove();
+            }
+            MainLoop.forget(this);
+        }
+        if (!leaked.isEmpty() || coroutinesLeft != null) {
+            StringBuilder message = new StringBuilder("AioContext '").append(name).append("' closed with ");
+            for (int i = 0; i < leaked.size(); i++) {
+                message.append(i == 0 ? "" : ", ").append("BH '").append(leaked.get(i)).append("' leaked");
+            }
+            if (coroutinesLeft != null) {
+                message.append(leaked.isEmpty() ? "" : "; ").append(coroutinesLeft);
+            }
+            throw new IllegalStateException(message.toString());
+        }
+    }
+
+    private void checkHomeThread() {
+        if (Thread.currentThread() != homeThread) {
+            throw new IllegalStateException("AioContext '" + name + "' belongs to thread '" + homeThread.getName()
+                    + "', not '" + Thread.currentThread().getName() + "'");
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("AioContext '" + name + "' is closed");
+        }
+    }
+
+    // ------------------------------------------------------------------ diagnostics (tests)
+
+    /** Whether a blocking wait may be in progress right now (volatile). Any thread; for tests. */
+    boolean loopMayBlock() {
+        return notifier.loopMayBlockVolatile();
+    }
+
+    /** How many waits could block (timeout not 0) so far. Home thread; for tests. */
+    long blockingWaitCount() {
+        return blockingWaits;
+    }
+
+    /** Handlers in the busy-polling set. Home thread; for tests. */
+    int polledHandlerCount() {
+        return poller.polledCount();
+    }
+
+    FdMonitor monitor() {
+        return monitor;
+    }
+
+    LoopNotifier notifier() {
+        return notifier;
+    }
+
+    @Override
+    public String toString() {
+        return "AioContext[" + name + ", " + monitor.name() + "]";
+    }
+}

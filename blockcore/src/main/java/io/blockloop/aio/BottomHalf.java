@@ -1,0 +1,143 @@
+package io.blockloop.aio;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A bottom half: a callback that runs in its {@link AioContext}'s home thread, at the next loop iteration
+ * after it is scheduled (QEMU's {@code QEMUBH}). Create one with {@link AioContext#newBottomHalf}; a BH is
+ * reusable until {@link #delete()}d, which every owner must do before the context closes (a context that
+ * closes with a live BH reports it as leaked).
+ *
+ * <p>However often it is scheduled, a BH sits on its context's queue at most once ({@code PENDING}) and runs
+ * at most once per pass; a BH scheduled while its context is running a BH pass runs in the next pass.
+ *
+ * <p>Threads: {@link #schedule()}, {@link #scheduleIdle()}, {@link #cancel()}, {@link #delete()} any thread.
+ * The callback runs on the home thread.
+ *
+ * <p>Memory ordering: the flags word changes only by volatile read-modify-writes ({@code getAndBitwiseOr/And});
+ * the enqueue that follows is a volatile CAS on the context's list head, and the loop takes the list with a
+ * volatile {@code getAndSet}, so everything a thread wrote before {@code schedule()} happens before the
+ * callback runs.
+ */
+public final class BottomHalf {
+    static final int PENDING = 1;
+    static final int SCHEDULED = 1 << 1;
+    static final int DELETED = 1 << 2;
+    static final int ONESHOT = 1 << 3;
+    static final int IDLE = 1 << 4;
+
+    private static final VarHandle FLAGS;
+
+    static {
+        try {
+            FLAGS = MethodHandles.lookup().findVarHandle(BottomHalf.class, "flags", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final AioContext context;
+    private final String name;
+    private final Runnable callback;
+    @SuppressWarnings("unused") // accessed through FLAGS
+    private int flags;
+    /** Queue link: written before the CAS that publishes this BH, then read by the home thread only. */
+    BottomHalf next;
+
+    BottomHalf(AioContext context, String name, Runnable callback, int initialFlags) {
+        this.context = context;
+        this.name = name;
+        this.callback = callback;
+        FLAGS.set(this, initialFlags);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public AioContext context() {
+        return context;
+    }
+
+    Runnable callback() {
+        return callback;
+    }
+
+    /** Runs the callback at the next loop iteration (QEMU's {@code qemu_bh_schedule}). Any thread. */
+    public void schedule() {
+        enqueue(SCHEDULED);
+    }
+
+    /**
+     * Runs the callback when the loop is next idle, at the latest about 10 ms from now; running it does not
+     * count as loop progress ({@code qemu_bh_schedule_idle}). Any thread.
+     */
+    public void scheduleIdle() {
+        enqueue(SCHEDULED | IDLE);
+    }
+
+    /**
+     * Un-schedules the BH if it has not started running ({@code qemu_bh_cancel}); the queue entry stays and is
+     * dropped by the next pass. Any thread.
+     */
+    public void cancel() {
+        FLAGS.getAndBitwiseAnd(this, ~SCHEDULED);
+    }
+
+    /**
+     * Cancels the BH and frees it at the next pass (asynchronously, so it may be called from the callback
+     * itself or from any thread). Idempotent; the BH must not be scheduled again. Any thread.
+     */
+    public void delete() {
+        enqueue(DELETED);
+    }
+
+    /** Whether the BH is scheduled and not yet run or cancelled (volatile). Any thread. */
+    public boolean isScheduled() {
+        return ((int) FLAGS.getVolatile(this) & SCHEDULED) != 0;
+    }
+
+    /** Whether {@link #delete()} was called (volatile). Any thread. */
+    public boolean isDeleted() {
+        return ((int) FLAGS.getVolatile(this) & DELETED) != 0;
+    }
+
+    /** QEMU's {@code aio_bh_enqueue}: sets the flags and queues the BH unless it is queued already. Any thread. */
+    void enqueue(int newFlags) {
+        if (newFlags != DELETED && context.isClosed()) {
+            throw new IllegalStateException("BH '" + name + "': context '" + context.name() + "' is closed");
+        }
+        int old = (int) FLAGS.getAndBitwiseOr(this, PENDING | newFlags);
+        if ((old & DELETED) != 0) {
+            if (newFlags == DELETED) {
+                return; // deleting twice is harmless
+            }
+            throw new IllegalStateException("BH '" + name + "' was deleted and cannot be scheduled");
+        }
+        if (newFlags == DELETED) {
+            context.bottomHalfDeleted(this);
+        }
+        if ((old & PENDING) == 0) {
+            context.bottomHalves().push(this);
+        }
+        // Always notify, even if already queued: a cancelled-then-rescheduled BH must wake a loop that went to
+        // sleep after seeing it cancelled.
+        context.notifyLoop();
+    }
+
+    /** Takes the flags a pass acts on and clears PENDING/SCHEDULED/IDLE (volatile RMW). Home thread. */
+    int takeFlagsForPass() {
+        return (int) FLAGS.getAndBitwiseAnd(this, ~(PENDING | SCHEDULED | IDLE));
+    }
+
+    /** The flags (acquire), for timeout computation. Home thread. */
+    int flagsAcquire() {
+        return (int) FLAGS.getAcquire(this);
+    }
+
+    @Override
+    public String toString() {
+        return "BottomHalf[" + name + "]";
+    }
+}

@@ -1,0 +1,185 @@
+package io.blockloop.aio;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The BH queue of one context: a lock-free stack that any thread pushes onto, and the home thread's list of
+ * <em>slices</em> (QEMU's {@code bh_list} and {@code bh_slice_list}).
+ *
+ * <p>A pass ({@link #runPass}) steals the whole stack with one atomic swap, so BHs scheduled while it runs land
+ * on the now-empty stack and wait for the next pass. The stolen BHs (reversed into scheduling order) become a
+ * slice appended to the slice list, and the pass then drains slices from the <em>front</em>. A BH callback that
+ * runs a nested event loop therefore runs a nested pass that also drains the outer pass's unfinished slice:
+ * every pending BH runs exactly once, and the outer pass finds nothing left when the callback returns.
+ *
+ * <p>Threads: {@link #push} any thread; everything else the home thread. Memory ordering: {@link #push} links
+ * the BH with a plain store and publishes it with a volatile CAS of the head; {@link #runPass} takes the stack
+ * with a volatile {@code getAndSet}, which pairs with that CAS (the links and the BH's flags are visible).
+ * {@link #timeoutNs()} walks the stack from an acquire load of the head; links of published BHs never change
+ * until the home thread itself steals them.
+ */
+final class BottomHalfQueue {
+    /** How long an idle BH may wait at most: it is polled at least every 10 ms. */
+    static final long IDLE_TIMEOUT_NS = 10_000_000L;
+
+    private static final VarHandle HEAD;
+
+    static {
+        try {
+            HEAD = MethodHandles.lookup().findVarHandle(BottomHalfQueue.class, "head", BottomHalf.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** One pass's stolen BHs; reused per nesting depth. */
+    private static final class Slice {
+        BottomHalf first;
+    }
+
+    @SuppressWarnings("unused") // accessed through HEAD
+    private BottomHalf head;
+    private final ArrayDeque<Slice> slices = new ArrayDeque<>();
+    private Slice[] slicePool = new Slice[4];
+
+    /** Any thread. */
+    void push(BottomHalf bh) {
+        BottomHalf h;
+        do {
+            h = (BottomHalf) HEAD.getAcquire(this);
+            bh.next = h;
+            // Volatile CAS publishes bh.next and the flags set before; pairs with getAndSet in runPass().
+        } while (!HEAD.compareAndSet(this, h, bh));
+    }
+
+    /**
+     * Runs one BH pass at nesting depth {@code depth} (1 = outermost). Returns whether a non-idle BH ran
+     * (QEMU's progress). Home thread.
+     */
+    boolean runPass(int depth, AioContext context) {
+        // Volatile swap pairs with the CAS in push(): every pushed BH is complete.
+        BottomHalf stolen = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null);
+        Slice mine = slice(depth);
+        mine.first = reverse(stolen);
+        slices.addLast(mine);
+        boolean progress = false;
+        Slice s;
+        while ((s = slices.peekFirst()) != null) {
+            BottomHalf bh = s.first;
+            if (bh == null) {
+                slices.pollFirst();
+                continue;
+            }
+            s.first = bh.next;
+            bh.next = null;
+            // Clearing PENDING (volatile RMW) allows the BH to be queued again, even from its own callback.
+            int flags = bh.takeFlagsForPass();
+            if ((flags & (BottomHalf.SCHEDULED | BottomHalf.DELETED)) == BottomHalf.SCHEDULED) {
+                if ((flags & BottomHalf.IDLE) == 0) {
+                    progress = true;
+                }
+                context.runCallback("bottom half", bh.name(), bh.callback());
+            }
+            if ((flags & (BottomHalf.DELETED | BottomHalf.ONESHOT)) != 0) {
+                context.bottomHalfFreed(bh);
+            }
+        }
+        return progress;
+    }
+
+    private Slice slice(int depth) {
+        if (depth >= slicePool.length) {
+            slicePool = Arrays.copyOf(slicePool, Math.max(slicePool.length * 2, depth + 1));
+        }
+        Slice s = slicePool[depth];
+        if (s == null) {
+            s = new Slice();
+            slicePool[depth] = s;
+        }
+        return s;
+    }
+
+    private static BottomHalf reverse(BottomHalf list) {
+        BottomHalf reversed = null;
+        while (list != null) {
+            BottomHalf next = list.next;
+            list.next = reversed;
+            reversed = list;
+            list = next;
+        }
+        return reversed;
+    }
+
+    /**
+     * 0 if some BH is scheduled (not idle, not deleted), {@link #IDLE_TIMEOUT_NS} if only idle BHs are, else -1
+     * (QEMU's BH part of {@code aio_compute_timeout}). Home thread.
+     */
+    long timeoutNs() {
+        long timeout = -1;
+        for (BottomHalf bh = (BottomHalf) HEAD.getAcquire(this); bh != null; bh = bh.next) {
+            int flags = bh.flagsAcquire();
+            if ((flags & (BottomHalf.SCHEDULED | BottomHalf.DELETED)) == BottomHalf.SCHEDULED) {
+                if ((flags & BottomHalf.IDLE) == 0) {
+                    return 0;
+                }
+                timeout = IDLE_TIMEOUT_NS;
+            }
+        }
+        for (Slice s : slices) {
+            for (BottomHalf bh = s.first; bh != null; bh = bh.next) {
+                int flags = bh.flagsAcquire();
+                if ((flags & (BottomHalf.SCHEDULED | BottomHalf.DELETED)) == BottomHalf.SCHEDULED) {
+                    if ((flags & BottomHalf.IDLE) == 0) {
+                        return 0;
+                    }
+                    timeout = IDLE_TIMEOUT_NS;
+                }
+            }
+        }
+        return timeout;
+    }
+
+    /**
+     * At close: empties the queue and returns the BHs that were still queued without having been deleted
+     * (QEMU aborts on those: "BH leaked"). Home thread, after the last pass.
+     */
+    List<BottomHalf> drainForClose(AioContext context) {
+        List<BottomHalf> leaked = new ArrayList<>();
+        BottomHalf bh = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null);
+        for (Slice s : slices) {
+            bh = append(bh, s.first);
+            s.first = null;
+        }
+        slices.clear();
+        while (bh != null) {
+            BottomHalf next = bh.next;
+            bh.next = null;
+            int flags = bh.takeFlagsForPass();
+            if ((flags & BottomHalf.DELETED) == 0) {
+                leaked.add(bh);
+            }
+            if ((flags & (BottomHalf.DELETED | BottomHalf.ONESHOT)) != 0) {
+                context.bottomHalfFreed(bh);
+            }
+            bh = next;
+        }
+        return leaked;
+    }
+
+    private static BottomHalf append(BottomHalf list, BottomHalf tail) {
+        if (list == null) {
+            return tail;
+        }
+        BottomHalf last = list;
+        while (last.next != null) {
+            last = last.next;
+        }
+        last.next = tail;
+        return list;
+    }
+}

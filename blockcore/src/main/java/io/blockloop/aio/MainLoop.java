@@ -1,0 +1,76 @@
+package io.blockloop.aio;
+
+import io.blockloop.fdmon.FdMonitorKind;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The main loop: the one context that global-state code runs in (QEMU's {@code qemu_aio_context}). Its home
+ * thread is whichever thread calls {@link #init}; closing the context ends the main loop, after which
+ * {@link #init} may be called again (tests start a fresh main loop per test).
+ *
+ * <p>Threads: {@link #init} any thread (it becomes the main thread); {@link #context()} and
+ * {@link #isMainThread()} any thread. Memory ordering: the context is published with a volatile
+ * compare-and-set, and read with an acquire load.
+ */
+public final class MainLoop {
+    private static final VarHandle CONTEXT;
+
+    static {
+        try {
+            CONTEXT = MethodHandles.lookup().findStaticVarHandle(MainLoop.class, "context", AioContext.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused") // through CONTEXT
+    private static AioContext context;
+
+    private MainLoop() {
+    }
+
+    /**
+     * Creates the main context on the calling thread (busy polling off, as in QEMU) and makes it that thread's
+     * {@link AioContext#current()}.
+     *
+     * @throws IllegalStateException when a main loop is already running (close its context first)
+     */
+    public static AioContext init(FdMonitorKind kind) {
+        AioContext existing = context();
+        if (existing != null) {
+            throw new IllegalStateException("the main loop already runs on thread '" + existing.homeThread().getName()
+                    + "'; close its context first");
+        }
+        AioContext created = AioContext.create("main", kind);
+        if (!CONTEXT.compareAndSet((AioContext) null, created)) {
+            created.close();
+            throw new IllegalStateException("another thread initialised the main loop concurrently");
+        }
+        created.bindToCurrentThread();
+        return created;
+    }
+
+    /** {@link #init(FdMonitorKind)} with {@link FdMonitorKind#AUTO}. */
+    public static AioContext init() {
+        return init(FdMonitorKind.AUTO);
+    }
+
+    /** The main context, or null. Any thread. */
+    public static AioContext context() {
+        AioContext c = (AioContext) CONTEXT.getAcquire();
+        return c == null || c.isClosed() ? null : c;
+    }
+
+    /** Whether the calling thread runs the main loop. Any thread. */
+    public static boolean isMainThread() {
+        AioContext c = context();
+        return c != null && c.inHomeThread();
+    }
+
+    /** Called by {@link AioContext#close()}: ends the main loop if {@code closed} was its context. */
+    static void forget(AioContext closed) {
+        CONTEXT.compareAndSet(closed, (AioContext) null);
+    }
+}

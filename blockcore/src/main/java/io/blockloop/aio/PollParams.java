@@ -1,0 +1,32 @@
+package io.blockloop.aio;
+
+/**
+ * Adaptive busy-polling parameters of a context (QEMU's {@code poll-max-ns}, {@code poll-grow},
+ * {@code poll-shrink}).
+ *
+ * <p>Each polled handler has its own polling time, starting at 0. After a wait that blocked longer than the
+ * handler's time but less than {@code maxNs}, its time grows (4 µs first, then times {@code grow}, 2 when 0),
+ * capped at {@code maxNs}; after a wait longer than {@code maxNs} it shrinks (divided by {@code shrink}, reset
+ * to 0 when {@code shrink} is 0). {@code maxNs == 0} turns busy polling off.
+ *
+ * <p>Immutable value; any thread.
+ */
+public record PollParams(long maxNs, long grow, long shrink) {
+    /** IOThreads poll for at most 32 µs by default (QEMU's {@code IOTHREAD_POLL_MAX_NS_DEFAULT}). */
+    public static final long IOTHREAD_DEFAULT_MAX_NS = 32_768;
+    /** No busy polling: the default of a plain or main-loop context. */
+    public static final PollParams OFF = new PollParams(0, 0, 0);
+    /** The IOThread default: 32768 ns, default grow and shrink. */
+    public static final PollParams IOTHREAD_DEFAULT = new PollParams(IOTHREAD_DEFAULT_MAX_NS, 0, 0);
+
+    public PollParams {
+        if (maxNs < 0 || grow < 0 || shrink < 0) {
+            throw new IllegalArgumentException("poll parameters must not be negative: " + maxNs + ", " + grow
+                    + ", " + shrink);
+        }
+    }
+
+    public boolean enabled() {
+        return maxNs != 0;
+    }
+}

@@ -1,0 +1,160 @@
+package io.blockloop.coroutine;
+
+/**
+ * A fair reader/writer lock for coroutines (QEMU's {@code CoRwlock} since 6.1, ticket based). Coroutines that
+ * cannot take the lock at once join one FIFO of tickets, each marked "read" or "write", and are admitted in
+ * that order: a reader is admitted when the lock is free or held by readers, a writer when it is free. A new
+ * reader does not overtake a queued writer, so writers cannot starve. An admitted reader admits the reader
+ * queued right behind it, so a run of readers enters together.
+ *
+ * <p>{@link #upgrade()} turns the caller's read lock into a write lock: at once if it is the only reader and
+ * nobody waits, otherwise it gives up its read lock, queues a write ticket and waits its turn (a writer that was
+ * already waiting goes first). {@link #downgrade()} turns the write lock into a read lock and admits waiting
+ * readers.
+ *
+ * <p>Admission wakes the admitted coroutine with {@link Coroutine#wake()}: queued behind the caller in the same
+ * context (never entered from inside it), scheduled in another context otherwise.
+ *
+ * <p>Threads: every method from coroutines only, in any context (see {@link CoMutex} for the cross-thread
+ * rule). Memory ordering: {@code owners} and the ticket queue are plain fields guarded by an internal
+ * {@link CoMutex}, whose hand-over orders them; a coroutine admitted by another one is handed its admission
+ * through {@link Coroutine#wake()}, whose hand-over happens after the admitting coroutine's writes.
+ */
+public final class CoRwLock {
+    private final CoMutex mutex = new CoMutex();
+    /** Readers holding the lock (&gt; 0), -1 for a writer, 0 when free. Guarded by {@code mutex}. */
+    private int owners;
+    /** The ticket queue, linked through {@link Coroutine#waitNext}. Guarded by {@code mutex}. */
+    private Coroutine ticketsHead;
+    private Coroutine ticketsTail;
+
+    /** Takes the lock for reading (QEMU's {@code qemu_co_rwlock_rdlock}). Coroutine only. */
+    public void readLock() {
+        Coroutine self = Coroutine.requireSelf("CoRwLock.readLock");
+        mutex.lock();
+        if (owners == 0 || (owners > 0 && ticketsHead == null)) {
+            owners++;
+            mutex.unlock();
+        } else {
+            enqueue(self, true);
+            mutex.unlock();
+            Coroutine.yield();
+            // Admitted (owners already counts us): admit the next reader in line, if any.
+            mutex.lock();
+            admitNextAndUnlock();
+        }
+        self.lockAcquired();
+    }
+
+    /** Takes the lock for writing (QEMU's {@code qemu_co_rwlock_wrlock}). Coroutine only. */
+    public void writeLock() {
+        Coroutine self = Coroutine.requireSelf("CoRwLock.writeLock");
+        mutex.lock();
+        if (owners == 0) {
+            owners = -1;
+            mutex.unlock();
+        } else {
+            enqueue(self, false);
+            mutex.unlock();
+            Coroutine.yield();
+            // Admitted: owners == -1 was set for us.
+        }
+        self.lockAcquired();
+    }
+
+    /**
+     * Turns the caller's read lock into the write lock (QEMU's {@code qemu_co_rwlock_upgrade}); may yield until
+     * the readers and the writers queued before it are done. Coroutine only, holding the read lock.
+     */
+    public void upgrade() {
+        Coroutine self = Coroutine.requireSelf("CoRwLock.upgrade");
+        mutex.lock();
+        if (owners <= 0) {
+            int o = owners;
+            mutex.unlock();
+            throw new IllegalStateException("CoRwLock.upgrade by " + self + " without a read lock (owners=" + o + ")");
+        }
+        if (owners == 1 && ticketsHead == null) {
+            owners = -1;
+            mutex.unlock();
+            return;
+        }
+        // Fairness: others wait, so take a write ticket behind them and give up the read lock meanwhile.
+        enqueue(self, false);
+        owners--;
+        admitNextAndUnlock();
+        Coroutine.yield();
+    }
+
+    /**
+     * Turns the caller's write lock into a read lock and admits the readers queued first in line (QEMU's
+     * {@code qemu_co_rwlock_downgrade}). Coroutine only, holding the write lock.
+     */
+    public void downgrade() {
+        Coroutine self = Coroutine.requireSelf("CoRwLock.downgrade");
+        mutex.lock();
+        if (owners != -1) {
+            int o = owners;
+            mutex.unlock();
+            throw new IllegalStateException("CoRwLock.downgrade by " + self + " without the write lock (owners=" + o + ")");
+        }
+        owners = 1;
+        admitNextAndUnlock();
+    }
+
+    /** Releases a read or the write lock and admits whoever is next (QEMU's {@code qemu_co_rwlock_unlock}). */
+    public void unlock() {
+        Coroutine self = Coroutine.requireSelf("CoRwLock.unlock");
+        mutex.lock();
+        if (owners > 0) {
+            owners--;
+        } else if (owners == -1) {
+            owners = 0;
+        } else {
+            mutex.unlock();
+            throw new IllegalStateException("CoRwLock.unlock by " + self + ": the lock is not held");
+        }
+        self.lockReleased();
+        admitNextAndUnlock();
+    }
+
+    private void enqueue(Coroutine self, boolean read) {
+        self.waitsToRead = read;
+        self.waitNext = null;
+        if (ticketsTail == null) {
+            ticketsHead = self;
+        } else {
+            ticketsTail.waitNext = self;
+        }
+        ticketsTail = self;
+    }
+
+    /**
+     * Admits the first ticket if the lock's state allows it, releases the internal mutex, then wakes the admitted
+     * coroutine (QEMU's {@code qemu_co_rwlock_maybe_wake_one}). Called with the internal mutex held.
+     */
+    private void admitNextAndUnlock() {
+        Coroutine admitted = null;
+        Coroutine first = ticketsHead;
+        if (first != null) {
+            if (first.waitsToRead ? owners >= 0 : owners == 0) {
+                owners = first.waitsToRead ? owners + 1 : -1;
+                ticketsHead = first.waitNext;
+                if (ticketsHead == null) {
+                    ticketsTail = null;
+                }
+                first.waitNext = null;
+                admitted = first;
+            }
+        }
+        mutex.unlock();
+        if (admitted != null) {
+            admitted.wake();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CoRwLock[owners=" + owners + "]";
+    }
+}

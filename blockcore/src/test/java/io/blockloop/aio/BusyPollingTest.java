@@ -1,0 +1,138 @@
+package io.blockloop.aio;
+
+import io.blockloop.ffm.libc.EventFd;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Adaptive busy polling: handlers join on first dispatch, poll-ready without an fd event, begin/end. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class BusyPollingTest {
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aPolledHandlerGetsItsWorkWithoutItsFdFiring(TestMonitor monitor) {
+        try (AioContext ctx = monitor.newContext("busy-poll"); EventFd e = EventFd.create()) {
+            ctx.setPollParams(1_000_000_000L, 0, 0);
+            boolean[] work = {false};
+            int[] reads = {0};
+            int[] readies = {0};
+            List<String> phases = new ArrayList<>();
+            ctx.setEventNotifier(e, () -> {
+                e.drain();
+                reads[0]++;
+            }, () -> work[0], () -> {
+                readies[0]++;
+                work[0] = false;
+            });
+            ctx.setEventNotifierPoll(e, () -> phases.add("begin"), () -> phases.add("end"));
+            Loops.drain(ctx);
+            int before = ctx.polledHandlerCount();
+            // Joins busy polling the first time it is dispatched.
+            e.signal();
+            Loops.pollUntil(ctx, () -> reads[0] == 1);
+            assertEquals(before + 1, ctx.polledHandlerCount());
+
+            // Work that only the poll check sees: no fd event, yet the blocking poll finds it by polling.
+            for (int i = 0; i < 3; i++) {
+                work[0] = true;
+                Loops.pollUntil(ctx, () -> !work[0]);
+            }
+            assertTrue(readies[0] >= 1, "never dispatched through busy polling");
+            assertEquals(1, reads[0]);
+            assertTrue(phases.contains("begin"), "poll mode never started: " + phases);
+
+            // Parameters from another thread reset the polling times and can switch polling off.
+            Thread t = Thread.ofPlatform().start(() -> ctx.setPollParams(PollParams.OFF));
+            joinQuietly(t);
+            assertFalse(ctx.pollParams().enabled());
+            ctx.removeEventNotifier(e);
+            Loops.drain(ctx);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void underPollAndEpollAHandlerThatCannotPollDisablesBusyPolling(TestMonitor monitor) {
+        try (AioContext ctx = monitor.newContext("poll-disabled"); EventFd polled = EventFd.create();
+             EventFd plain = EventFd.create()) {
+            ctx.setPollParams(1_000_000_000L, 0, 0);
+            int[] checks = {0};
+            ctx.setEventNotifier(polled, polled::drain, () -> {
+                checks[0]++;
+                return false;
+            }, () -> {
+            });
+            polled.signal();
+            Loops.pollUntil(ctx, () -> ctx.polledHandlerCount() >= 1);
+            ctx.setEventNotifier(plain, plain::drain, null, null);
+            Loops.drain(ctx);
+            int before = checks[0];
+            plain.signal();
+            Loops.pollUntil(ctx, () -> !doorbellSet(plain));
+            if (ctx.monitor().seesReadinessWithoutWaiting()) {
+                assertTrue(checks[0] >= before, "io_uring may keep polling");
+            } else {
+                assertEquals(before, checks[0], "busy polling ran although a handler cannot poll");
+            }
+            ctx.removeEventNotifier(polled);
+            ctx.removeEventNotifier(plain);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aNonBlockingPollLooksAtFdsEvenWhenEveryHandlerCouldPoll(TestMonitor monitor) {
+        try (AioContext ctx = monitor.newContext("all-pollable"); EventFd e = EventFd.create()) {
+            int[] reads = {0};
+            // Polling off, and a poll check that never sees the work: only the fd tells.
+            ctx.setEventNotifier(e, () -> {
+                e.drain();
+                reads[0]++;
+            }, () -> false, () -> {
+            });
+            Loops.drain(ctx);
+            e.signal();
+            for (int i = 0; i < 100 && reads[0] == 0; i++) {
+                ctx.poll(false);
+            }
+            assertEquals(1, reads[0], "poll(false) never looked at the ready fd");
+            // Same with busy polling on, while a BH keeps every iteration non-blocking.
+            ctx.setPollParams(1_000_000_000L, 0, 0);
+            BottomHalf[] spinner = new BottomHalf[1];
+            spinner[0] = ctx.newBottomHalf("spinner", () -> spinner[0].schedule());
+            spinner[0].schedule();
+            e.signal();
+            for (int i = 0; i < 100 && reads[0] == 1; i++) {
+                ctx.poll(true);
+            }
+            assertEquals(2, reads[0], "a self-rescheduling BH starved the fd");
+            spinner[0].delete();
+            ctx.removeEventNotifier(e);
+        }
+    }
+
+    private static boolean doorbellSet(EventFd e) {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment pollfd = arena.allocate(io.blockloop.ffm.libc.Poll.POLLFD_SIZE, 8);
+            io.blockloop.ffm.libc.Poll.set(pollfd, 0, e.fd(), io.blockloop.ffm.libc.Poll.POLLIN);
+            return io.blockloop.ffm.libc.Poll.ppoll(pollfd, 1, 0) == 1;
+        }
+    }
+
+    private static void joinQuietly(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

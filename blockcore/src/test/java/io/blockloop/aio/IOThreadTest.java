@@ -1,0 +1,156 @@
+package io.blockloop.aio;
+
+import io.blockloop.fdmon.FdMonitorKind;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** IOThread lifecycle, the current/main context, and AioWait from the main loop. Fresh main loop per test. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class IOThreadTest {
+    private AioContext main;
+
+    @BeforeEach
+    void startMainLoop() {
+        main = MainLoop.init(FdMonitorKind.AUTO);
+    }
+
+    @AfterEach
+    void endMainLoop() {
+        main.close();
+        assertNull(AioContext.main());
+        assertNull(AioContext.current());
+    }
+
+    @Test
+    void theMainContextIsTheInitThreadsCurrentContext() {
+        assertSame(main, AioContext.main());
+        assertSame(main, AioContext.current());
+        assertTrue(main.inHomeThread());
+        assertTrue(MainLoop.isMainThread());
+        assertThrows(IllegalStateException.class, () -> MainLoop.init(FdMonitorKind.POLL));
+        assertEquals(PollParams.OFF, main.pollParams(), "the main loop does not busy-poll");
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = FdMonitorKind.class, names = {"POLL", "EPOLL", "IO_URING"})
+    void startStopJoin(FdMonitorKind kind) throws Exception {
+        IOThread io = new IOThread("lifecycle", kind);
+        assertThrows(IllegalStateException.class, io::context);
+        io.start();
+        AioContext ctx = io.context();
+        assertEquals(kind, ctx.monitorKind());
+        assertTrue(io.isRunning());
+        assertEquals("IO lifecycle", io.thread().getName());
+        assertFalse(ctx.inHomeThread());
+        assertEquals(PollParams.IOTHREAD_DEFAULT, ctx.pollParams());
+        assertThrows(IllegalStateException.class, () -> ctx.poll(false), "only the home thread polls");
+
+        AtomicReference<AioContext> currentInside = new AtomicReference<>();
+        AtomicBoolean homeInside = new AtomicBoolean();
+        CountDownLatch ran = new CountDownLatch(1);
+        ctx.scheduleOneShot("probe", () -> {
+            currentInside.set(AioContext.current());
+            homeInside.set(ctx.inHomeThread());
+            ran.countDown();
+        });
+        Loops.await(ran, "a BH in the IOThread");
+        assertSame(ctx, currentInside.get());
+        assertTrue(homeInside.get());
+
+        io.stop();
+        io.stop(); // idempotent
+        assertTrue(io.join(Duration.ofSeconds(10)));
+        assertFalse(io.thread().isAlive());
+        assertTrue(ctx.isClosed(), "the IOThread closes its context when it ends");
+        assertThrows(IllegalStateException.class, io::start);
+    }
+
+    @Test
+    void aLeakedBhIsReportedByJoin() throws Exception {
+        IOThread io = new IOThread("leaky", FdMonitorKind.POLL).start();
+        io.context().newBottomHalf("never-deleted", () -> {
+        });
+        io.stop();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> io.join(Duration.ofSeconds(10)));
+        assertTrue(e.getMessage().contains("BH 'never-deleted' leaked"), e.getMessage());
+    }
+
+    @Test
+    void anUnavailableMonitorFailsStartWithTheReason() {
+        IOThread io = new IOThread("broken", () -> {
+            throw new IllegalStateException("no monitor here");
+        }, PollParams.OFF);
+        IllegalStateException e = assertThrows(IllegalStateException.class, io::start);
+        assertTrue(e.getCause().getMessage().contains("no monitor here"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = FdMonitorKind.class, names = {"POLL", "EPOLL", "IO_URING"})
+    void theMainLoopWaitsForWorkDoneInAnIOThread(FdMonitorKind kind) throws Exception {
+        try (IOThread io = new IOThread("worker", kind).start()) {
+            AioContext ctx = io.context();
+            AtomicBoolean done = new AtomicBoolean();
+            AtomicReference<Thread> ranOn = new AtomicReference<>();
+            Timer slow = ctx.newTimer("slow-work", () -> {
+                ranOn.set(Thread.currentThread());
+                done.set(true);
+                AioWait.kick();
+            });
+            slow.modAfterNs(TimeUnit.MILLISECONDS.toNanos(20));
+            // The main thread blocks in its own loop until the IOThread's kick wakes it.
+            assertTrue(AioWait.waitWhile(ctx, () -> !done.get(), Loops.BOUND_NS), "AioWait timed out");
+            assertSame(io.thread(), ranOn.get());
+            assertEquals(0, AioWait.waiters());
+
+            // aio_wait_bh_oneshot: run something there, synchronously from here.
+            AtomicReference<AioContext> seen = new AtomicReference<>();
+            AioWait.runInContext(ctx, () -> seen.set(AioContext.current()));
+            assertSame(ctx, seen.get());
+            assertNotSame(main, seen.get());
+            slow.delete();
+        }
+    }
+
+    @Test
+    void waitingForAnotherThreadsContextOutsideTheMainThreadIsRefused() throws Exception {
+        try (IOThread a = new IOThread("a", FdMonitorKind.POLL).start();
+             IOThread b = new IOThread("b", FdMonitorKind.POLL).start()) {
+            AtomicReference<Throwable> thrown = new AtomicReference<>();
+            CountDownLatch ran = new CountDownLatch(1);
+            a.context().scheduleOneShot("wait-for-b", () -> {
+                try {
+                    AioWait.waitWhile(b.context(), () -> true);
+                } catch (IllegalStateException e) {
+                    thrown.set(e);
+                }
+                ran.countDown();
+            });
+            Loops.await(ran, "the attempt");
+            assertTrue(thrown.get() instanceof IllegalStateException);
+        }
+    }
+
+    @Test
+    void aTimedWaitGivesUpWithoutHanging() {
+        assertFalse(AioWait.waitWhile(main, () -> true, TimeUnit.MILLISECONDS.toNanos(30)));
+        assertEquals(0, AioWait.waiters());
+    }
+}

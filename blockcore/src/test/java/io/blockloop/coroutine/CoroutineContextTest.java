@@ -1,0 +1,305 @@
+package io.blockloop.coroutine;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.MainLoop;
+import io.blockloop.aio.Timer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Coroutines and AioContexts: QEMU's test-aio.c coroutine cases (queue chaining, worker-thread co-enter) and the
+ * aio_co_enter / aio_co_wake / aio_co_schedule / aio_co_reschedule_self / qemu_co_sleep_ns rules.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class CoroutineContextTest {
+
+    /**
+     * /aio/coroutine/queue-chaining: two coroutines of the main context enter each other 25 000 times each and
+     * yield. Each enter from inside a coroutine is queued, not nested, so the stack stays flat.
+     */
+    @Test
+    void queueChainingTwentyFiveThousandRoundTripsInAContext() {
+        int rounds = 25_000;
+        AioContext main = MainLoop.init();
+        try {
+            int[] counts = new int[2];
+            boolean[] done = new boolean[2];
+            int[] depth = {Integer.MAX_VALUE, 0};
+            Coroutine[] cos = new Coroutine[2];
+            for (int i = 0; i < 2; i++) {
+                int me = i;
+                cos[i] = Coroutine.create(() -> {
+                    for (int r = 0; r < rounds; r++) {
+                        counts[me]++;
+                        int d = StackWalker.getInstance().walk(s -> (int) s.count());
+                        depth[0] = Math.min(depth[0], d);
+                        depth[1] = Math.max(depth[1], d);
+                        if (!done[1 - me]) {
+                            cos[1 - me].enterIn(main);
+                        }
+                        Coroutine.yield();
+                    }
+                    done[me] = true;
+                    if (!done[1 - me]) {
+                        cos[1 - me].enterIn(main);
+                    }
+                });
+            }
+            cos[0].enterIn(main); // plain code of the home thread: enters at once, and runs the whole chain
+            assertEquals(rounds, counts[0]);
+            assertEquals(rounds, counts[1]);
+            assertTrue(done[0] && done[1], "both coroutines terminated");
+            assertEquals(depth[0], depth[1], "every round ran at the same stack depth");
+            assertFalse(main.poll(false), "nothing was scheduled through the loop");
+        } finally {
+            main.close();
+        }
+    }
+
+    /**
+     * /aio/coroutine/worker-thread-co-enter: a thread without a context enters a coroutine into the main
+     * context; it is scheduled, runs on the main thread at the next blocking poll, and then nothing is left.
+     */
+    @Test
+    void workerThreadCoEnterSchedulesIntoTheMainContext() throws Exception {
+        AioContext main = MainLoop.init();
+        try {
+            AtomicReference<Thread> ranOn = new AtomicReference<>();
+            AtomicReference<AioContext> ranIn = new AtomicReference<>();
+            Coroutine co = Coroutine.create(() -> {
+                ranOn.set(Thread.currentThread());
+                ranIn.set(AioContext.current());
+            });
+            Thread worker = new Thread(() -> co.enterIn(main), "worker");
+            worker.start();
+            worker.join(IoThreads.BOUND.toMillis());
+            assertFalse(worker.isAlive(), "the worker returned at once");
+            assertNull(ranOn.get(), "the coroutine did not run on the worker");
+
+            Timer guard = main.newTimer("test-guard", () -> { }); // bounds the blocking poll if nothing was scheduled
+            guard.modAfterNs(IoThreads.BOUND.toNanos());
+            assertTrue(main.poll(true));
+            guard.delete();
+            assertSame(Thread.currentThread(), ranOn.get());
+            assertSame(main, ranIn.get());
+            assertFalse(main.poll(false));
+        } finally {
+            main.close();
+        }
+    }
+
+    /** The same from a plain thread into an IOThread's context. */
+    @Test
+    void aNonLoopThreadEntersACoroutineIntoAnIOThread() throws Exception {
+        try (IoThreads io = new IoThreads("co-enter", 1)) {
+            AtomicReference<Thread> ranOn = new AtomicReference<>();
+            AtomicReference<AioContext> ranIn = new AtomicReference<>();
+            CountDownLatch ran = new CountDownLatch(1);
+            Coroutine co = Coroutine.create(() -> {
+                ranOn.set(Thread.currentThread());
+                ranIn.set(AioContext.current());
+                ran.countDown();
+            });
+            assertNull(AioContext.current(), "the test thread runs no context");
+            co.enterIn(io.ctx(0));
+            IoThreads.await(ran, "the coroutine in the IOThread");
+            assertSame(io.thread(0).thread(), ranOn.get());
+            assertSame(io.ctx(0), ranIn.get());
+        }
+    }
+
+    /** wake() from another thread restarts the coroutine in the context where it last ran. */
+    @Test
+    void wakeFromAnotherThreadRestartsItWhereItLastRan() throws Exception {
+        try (IoThreads io = new IoThreads("wake", 1)) {
+            List<String> where = Collections.synchronizedList(new ArrayList<>());
+            CountDownLatch yielded = new CountDownLatch(1);
+            CountDownLatch finished = new CountDownLatch(1);
+            Coroutine[] co = new Coroutine[1];
+            io.runIn(0, () -> {
+                co[0] = Coroutine.create(() -> {
+                    where.add(Thread.currentThread().getName());
+                    yielded.countDown();
+                    Coroutine.yield();
+                    where.add(Thread.currentThread().getName());
+                    finished.countDown();
+                });
+                co[0].enter();
+            });
+            IoThreads.await(yielded, "the first run");
+            assertSame(io.ctx(0), co[0].context());
+            co[0].wake(); // the test thread: not the coroutine's context, so it is scheduled there
+            IoThreads.await(finished, "the restart");
+            String name = io.thread(0).thread().getName();
+            assertEquals(List.of(name, name), where);
+        }
+    }
+
+    /** Coroutines scheduled into one context are entered in the order they were scheduled. */
+    @Test
+    void scheduledCoroutinesRunInFifoOrder() throws Exception {
+        try (IoThreads io = new IoThreads("fifo", 1)) {
+            int n = 200;
+            List<Integer> order = Collections.synchronizedList(new ArrayList<>());
+            CountDownLatch all = new CountDownLatch(n);
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                Coroutine.create(() -> {
+                    order.add(k);
+                    all.countDown();
+                }).schedule(io.ctx(0));
+            }
+            IoThreads.await(all, "all scheduled coroutines");
+            List<Integer> expected = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                expected.add(i);
+            }
+            assertEquals(expected, order);
+            assertTrue(io.ctx(0).scheduledCoroutines().isEmpty());
+        }
+    }
+
+    /** Scheduling a coroutine that is already scheduled is an error that says where it was scheduled. */
+    @Test
+    void schedulingTwiceSaysWhereItWasScheduled() throws Exception {
+        try (IoThreads io = new IoThreads("twice", 2)) {
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch blocked = new CountDownLatch(1);
+            // Keep context 0 busy so the scheduled coroutine stays on its list while we try again.
+            io.ctx(0).scheduleOneShot("test-block", () -> {
+                blocked.countDown();
+                IoThreads.await(release, "the test's release");
+            });
+            IoThreads.await(blocked, "context 0 blocked");
+            CountDownLatch ran = new CountDownLatch(1);
+            Coroutine co = Coroutine.create(ran::countDown);
+            co.schedule(io.ctx(0));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> co.schedule(io.ctx(1)));
+            assertTrue(e.getMessage().contains("already scheduled in context '" + io.ctx(0).name() + "' by Coroutine.schedule"),
+                    e.getMessage());
+            IllegalStateException enter = assertThrows(IllegalStateException.class, co::enter);
+            assertTrue(enter.getMessage().contains("scheduled in context '" + io.ctx(0).name() + "'"), enter.getMessage());
+            release.countDown();
+            IoThreads.await(ran, "the coroutine, once");
+        }
+    }
+
+    /** rescheduleSelf moves a running coroutine to another IOThread and it continues there. */
+    @Test
+    void rescheduleSelfMovesTheCoroutineToAnotherContext() throws Exception {
+        try (IoThreads io = new IoThreads("move", 2)) {
+            List<String> threads = Collections.synchronizedList(new ArrayList<>());
+            List<AioContext> contexts = Collections.synchronizedList(new ArrayList<>());
+            CountDownLatch finished = new CountDownLatch(1);
+            Coroutine co = Coroutine.create(() -> {
+                threads.add(Thread.currentThread().getName());
+                contexts.add(Coroutine.self().context());
+                Coroutine.rescheduleSelf(io.ctx(1));
+                threads.add(Thread.currentThread().getName());
+                contexts.add(Coroutine.self().context());
+                Coroutine.rescheduleSelf(io.ctx(1)); // already there: no-op
+                Coroutine.rescheduleSelf(io.ctx(0));
+                threads.add(Thread.currentThread().getName());
+                finished.countDown();
+            });
+            co.enterIn(io.ctx(0));
+            IoThreads.await(finished, "the moves");
+            assertEquals(List.of(io.thread(0).thread().getName(), io.thread(1).thread().getName(),
+                    io.thread(0).thread().getName()), threads);
+            assertEquals(List.of(io.ctx(0), io.ctx(1)), contexts);
+        }
+    }
+
+    /** sleepNs suspends for at least the given time, in the coroutine's own context; a stray wake is refused. */
+    @Test
+    void sleepNsResumesInTheSameContextAfterTheDelay() throws Exception {
+        try (IoThreads io = new IoThreads("sleep", 1)) {
+            long delay = TimeUnit.MILLISECONDS.toNanos(20);
+            long[] slept = {0};
+            List<String> threads = Collections.synchronizedList(new ArrayList<>());
+            AtomicReference<Throwable> stray = new AtomicReference<>();
+            CountDownLatch finished = new CountDownLatch(1);
+            Coroutine co = Coroutine.create(() -> {
+                threads.add(Thread.currentThread().getName());
+                Coroutine me = Coroutine.self();
+                // A BH scheduled before the sleep runs before the sleep's timer can fire (BHs run first in a poll).
+                io.ctx(0).scheduleOneShot("stray-wake", () -> {
+                    try {
+                        me.wake();
+                    } catch (Throwable t) {
+                        stray.set(t);
+                    }
+                });
+                long t0 = System.nanoTime();
+                Coroutine.sleepNs(delay);
+                slept[0] = System.nanoTime() - t0;
+                threads.add(Thread.currentThread().getName());
+                finished.countDown();
+            });
+            co.enterIn(io.ctx(0));
+            IoThreads.await(finished, "the end of the sleep");
+            assertTrue(stray.get() instanceof IllegalStateException, "a wake during the sleep is refused: " + stray.get());
+            assertTrue(stray.get().getMessage().contains("by Coroutine.sleepNs"), stray.get().getMessage());
+            assertTrue(slept[0] >= delay, "slept " + slept[0] + " ns, asked for " + delay);
+            String name = io.thread(0).thread().getName();
+            assertEquals(List.of(name, name), threads);
+        }
+    }
+
+    /** A context closed while coroutines are still scheduled in it reports them. */
+    @Test
+    void closingAContextWithScheduledCoroutinesLeftIsAnError() {
+        AioContext ctx = AioContext.create("leftovers");
+        boolean[] ran = {false};
+        Coroutine co = Coroutine.create(() -> ran[0] = true);
+        co.schedule(ctx);
+        IllegalStateException e = assertThrows(IllegalStateException.class, ctx::close);
+        assertTrue(e.getMessage().contains("scheduled coroutines left: " + co), e.getMessage());
+        assertFalse(ran[0]);
+    }
+
+    /** A context without leftovers closes cleanly: the schedule BH is deleted with it. */
+    @Test
+    void aContextWhoseScheduledCoroutinesRanClosesCleanly() {
+        AioContext ctx = AioContext.create("clean");
+        boolean[] ran = {false};
+        Coroutine.create(() -> ran[0] = true).schedule(ctx);
+        assertTrue(ctx.poll(false));
+        assertTrue(ran[0]);
+        ctx.close();
+    }
+
+    /** enter() records the calling thread's context; a coroutine entered outside any context has none. */
+    @Test
+    void enterRecordsTheCallersContext() {
+        Coroutine plain = Coroutine.create(Coroutine::yield);
+        plain.enter();
+        assertNull(plain.context());
+        plain.enter();
+
+        AioContext main = MainLoop.init();
+        try {
+            Coroutine inMain = Coroutine.create(Coroutine::yield);
+            inMain.enter();
+            assertSame(main, inMain.context());
+            inMain.wake(); // home thread, plain code: entered at once
+            assertFalse(main.poll(false));
+        } finally {
+            main.close();
+        }
+    }
+}
