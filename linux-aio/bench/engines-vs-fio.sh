@@ -14,11 +14,11 @@
 #
 # Usage: linux-aio/bench/engines-vs-fio.sh [--dir DIR] [DRIVER ARGS...]
 #   --dir DIR   work directory for the backing files (default /var/tmp; must not be tmpfs)
-#   driver arguments (defaults in brackets): --rounds N [2] alternating fio/engine rounds per cell,
-#   --seconds S [1.5] measured per run, --ramp S [0.5] per run, --engines io_uring,linux-aio,threads,
+#   driver arguments (defaults in brackets): --rounds N [3] alternating fio/engine rounds per cell,
+#   --seconds S [1] measured per run, --ramp S [0.25] per run, --engines io_uring,linux-aio,threads,
 #   --rw randread,randwrite, --qd 1,32
 # Needs: root (losetup, blkdiscard), fio, a JDK 25 (bin/find-jdk).
-# Time: 24 cells x 2 rounds x 2 runs x ~2.3 s + build and setup ~ 4.5 minutes.
+# Time: 24 cells x 3 rounds x 2 runs x ~1.5 s + build and setup ~ 4.5 minutes.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -106,12 +106,16 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
     /**
      * Reaps and delivers the completions that are ready, without a system call to find them (busy polling), then
      * hands queued requests to the kernel. Returns the number delivered. Owner thread.
+     *
+     * <p>Every reaping call is bounded: it delivers what was ready when it looked. Completions that arrive while
+     * it runs (for example of requests its handlers submitted) wait for the next call, and the completion fd stays
+     * readable for them; so a handler that keeps resubmitting cannot keep one call, and the loop, busy forever.
      */
     int poll();
 
     /**
-     * Resets {@link #completionFd()}, then reaps and delivers every ready completion and hands queued requests
-     * to the kernel. The handler of a readable completion fd. Returns the number delivered. Owner thread.
+     * Resets {@link #completionFd()}, then reaps and delivers the completions ready at that point and hands queued
+     * requests to the kernel. The handler of a readable completion fd. Returns the number delivered. Owner thread.
      */
     int processCompletions();
 

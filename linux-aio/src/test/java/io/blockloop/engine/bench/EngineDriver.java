@@ -32,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * same buffer, so the engine batches the resubmissions of one reaping pass into one submission.
  *
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
- * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 2] [--seconds 1.5] [--ramp 0.5]
+ * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
  * [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32] [--no-fio] [--await-ns N]}.
  * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
  * the IOPS shown are the means. Before every run on the sparse device it is discarded ({@code blkdiscard}), so
@@ -57,9 +57,9 @@ public final class EngineDriver {
     public static void main(String[] args) throws Exception {
         String sparse = null;
         String full = null;
-        double seconds = 1.5;
-        double ramp = 0.5;
-        int rounds = 2;
+        double seconds = 1;
+        double ramp = 0.25;
+        int rounds = 3;
         boolean withFio = true;
         List<String> engines = List.of("io_uring", "linux-aio", "threads");
         List<String> rws = List.of("randread", "randwrite");
