@@ -12,6 +12,19 @@ import java.lang.invoke.VarHandle;
  * context: queued behind the unlocker in the same context (no nested enter), scheduled into another context
  * otherwise. Waiters are served in FIFO order of their arrival on the wait list. Not reentrant.
  *
+ * <h2>Spinning (only when the holder runs in another context)</h2>
+ * A holder in the locker's own context runs on the locker's thread and cannot progress while the locker spins,
+ * so then the locker queues and yields at once. When the holder runs elsewhere the locker spins, briefly, twice:
+ * <ol>
+ *   <li>before queueing (as QEMU does), looking at the lock with exponential backoff and taking it if it becomes
+ *       free; and</li>
+ *   <li>after queueing as the first waiter (an addition to QEMU's protocol): it watches its own wait state, and an
+ *       unlocker that pops a waiter still spinning <em>grants</em> it the lock with a CAS on that state instead of waking it, so a
+ *       hand-off between two running threads costs one cache-line transfer instead of a schedule, a bottom half
+ *       and possibly a thread wake-up. A waiter whose budget runs out CASes its state to "yielding" and yields;
+ *       from then on it is woken as usual. Exactly one of the two CASes on the state wins.</li>
+ * </ol>
+ *
  * <h2>State</h2>
  * <ul>
  *   <li>{@code locked}: how many coroutines hold or want the lock (holder + waiters, including lockers still on
@@ -38,7 +51,8 @@ import java.lang.invoke.VarHandle;
  * either the unlocker finds the waiter or the locker finds the token (QEMU's {@code qatomic_mb_set/mb_read}).
  * Everything the holder wrote inside the critical section happens before the next holder runs: the unlock's
  * volatile decrement pairs with the next fast-path CAS, and a hand-off goes through the volatile list/token
- * operations and the wake-up (a scheduled-list CAS or the same thread).
+ * operations and then either the grant (a volatile CAS of the waiter's state, read by the spinning waiter with an
+ * acquire load) or the wake-up (a scheduled-list CAS, or the same thread).
  *
  * <p>Threads: {@link #lock()} and {@link #unlock()} from coroutines only, in any context. Coroutines that use one
  * mutex from different threads must run in {@link AioContext}s (a coroutine outside every context is woken on
@@ -59,6 +73,17 @@ public final class CoMutex {
     private static final VarHandle TO_POP;
     private static final VarHandle CTX;
     private static final VarHandle HOLDER;
+    /** {@link Coroutine#mutexWait}: the wait state of a queued coroutine. */
+    private static final VarHandle WAIT_STATE;
+
+    /** Not waiting (the state of every coroutine outside {@code waitForHandOff}). */
+    private static final int NOT_WAITING = 0;
+    /** Queued and spinning on its thread: an unlocker may grant it the lock by CAS. */
+    private static final int SPINNING = 1;
+    /** Granted the lock while spinning: it continues without being woken. */
+    private static final int GRANTED = 2;
+    /** Queued and yielding (or about to): it must be woken. */
+    private static final int YIELDING = 3;
 
     static {
         try {
@@ -69,6 +94,7 @@ public final class CoMutex {
             TO_POP = lookup.findVarHandle(CoMutex.class, "toPop", Coroutine.class);
             CTX = lookup.findVarHandle(CoMutex.class, "ctx", AioContext.class);
             HOLDER = lookup.findVarHandle(CoMutex.class, "holder", Coroutine.class);
+            WAIT_STATE = lookup.findVarHandle(Coroutine.class, "mutexWait", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -86,7 +112,8 @@ public final class CoMutex {
     private int sequence;
     @SuppressWarnings("unused") // through CTX
     private AioContext ctx;
-    @SuppressWarnings("unused") // through HOLDER
+    /** The holding coroutine; written by it in lock() and cleared by it in unlock(). Through HOLDER. */
+    @SuppressWarnings("unused")
     private Coroutine holder;
 
     /**
@@ -141,8 +168,16 @@ public final class CoMutex {
         return (int) LOCKED.getAndAdd(this, 1); // volatile RMW: 0 means the holder left meanwhile
     }
 
-    /** The slow path: joins the wait list, takes a pending hand-off token if there is one, else yields. */
+    /**
+     * The slow path: joins the wait list, takes a pending hand-off token if there is one, else waits to be handed
+     * the lock: spinning for a grant while the holder runs in another context, then yielding.
+     */
     private void waitForHandOff(Coroutine self, AioContext here) {
+        // Spin only as the first waiter, for a holder in another context: with more waiters than cores, several
+        // spinners would take the CPU from the very holder they wait for.
+        boolean spin = CTX.getOpaque(this) != here && !hasWaiters();
+        // Plain store, published to poppers by the volatile CAS of the push below.
+        WAIT_STATE.set(self, spin ? SPINNING : YIELDING);
         pushWaiter(self);
         // Volatile read after the volatile push (Dekker with unlock(): token store, then hasWaiters()).
         int token = (int) HANDOFF.getVolatile(this);
@@ -151,27 +186,62 @@ public final class CoMutex {
             Coroutine next = popWaiter();
             assert next != null : "a hand-off token with an empty wait list";
             if (next == self) {
+                WAIT_STATE.set(self, NOT_WAITING); // popped by ourselves: nobody else looks at our state
                 CTX.setOpaque(this, here);
                 return;
             }
             wakeWaiter(next);
         }
+        if (spin && spinUntilGranted(self, here)) {
+            WAIT_STATE.set(self, NOT_WAITING); // granted: the granter is done with our state
+            return; // the granter set CTX to our context
+        }
         Coroutine.yield();
         // Resumed by whoever handed us the lock; it set CTX to our context already.
+        WAIT_STATE.set(self, NOT_WAITING);
+    }
+
+    /**
+     * Spins on the caller's own wait state (a cache line nobody else writes until the grant) for the spin budget.
+     * Returns true if an unlocker granted the lock; false once the state is "yielding" and the caller must yield.
+     * Stops early if the holder turns out to run in the caller's context.
+     */
+    private boolean spinUntilGranted(Coroutine self, AioContext here) {
+        int sinceLook = 0;
+        int lookEvery = 1;
+        for (int spent = 0; spent < SPIN_LIMIT; spent++) {
+            // Acquire pairs with the granter's CAS: the previous holder's critical section is visible.
+            if ((int) WAIT_STATE.getAcquire(self) == GRANTED) {
+                return true;
+            }
+            Thread.onSpinWait();
+            if (++sinceLook == lookEvery) { // look at the mutex itself rarely: its line is the holder's
+                sinceLook = 0;
+                lookEvery = Math.min(lookEvery << 1, SPIN_MAX_BACKOFF);
+                if (CTX.getOpaque(this) == here) {
+                    break; // the lock went to a coroutine of our own thread: it needs us to yield
+                }
+            }
+        }
+        // Volatile CAS: either we announce that we yield (and will be woken), or the grant came first.
+        return !WAIT_STATE.compareAndSet(self, SPINNING, YIELDING);
     }
 
     /**
      * Releases the lock; if coroutines wait, hands it to the first one and wakes it (QEMU's
-     * {@code qemu_co_mutex_unlock}). Coroutine only, the holder.
+     * {@code qemu_co_mutex_unlock}). Coroutine only, the holder (checked by an assertion, as in QEMU: the fast
+     * path does not look up the running coroutine).
      *
-     * @throws IllegalStateException if the calling coroutine does not hold the lock
+     * @throws IllegalStateException if the mutex is not locked
      */
     public void unlock() {
-        Coroutine self = Coroutine.requireSelf("CoMutex.unlock");
-        Coroutine h = (Coroutine) HOLDER.getOpaque(this);
-        if (h != self) {
-            throw new IllegalStateException("CoMutex.unlock by " + self + ", which does not hold it (holder: " + h + ")");
+        // The holder field names the caller (it wrote it in lock()): no lookup of the running coroutine needed.
+        Coroutine self = (Coroutine) HOLDER.getOpaque(this);
+        if (self == null) {
+            throw new IllegalStateException("CoMutex.unlock of a mutex that is not locked (" + Coroutine.self() + ")");
         }
+        assert self == Coroutine.self() : "CoMutex.unlock by " + Coroutine.self() + ", which does not hold it (holder: "
+                + self + ")";
         CTX.setOpaque(this, null);
         HOLDER.setOpaque(this, null);
         self.lockReleased();
@@ -246,10 +316,18 @@ public final class CoMutex {
         return w;
     }
 
-    /** Hands the lock to {@code next} (QEMU's {@code qemu_co_mutex_wake}). */
+    /**
+     * Hands the lock to {@code next} (QEMU's {@code qemu_co_mutex_wake}): grants it if it still spins, else wakes
+     * it in its context.
+     */
     private void wakeWaiter(Coroutine next) {
         // Spinners learn where the new holder runs; context() is an acquire load pairing with the enter loop.
         CTX.setOpaque(this, next.context());
+        // Volatile CAS: publishes the critical section to the spinner's acquire load; loses to its own CAS
+        // to YIELDING, after which it must be woken.
+        if (WAIT_STATE.compareAndSet(next, SPINNING, GRANTED)) {
+            return;
+        }
         next.wake();
     }
 

@@ -71,16 +71,12 @@ final class ContinuationStack {
         continuation.run();
     }
 
-    /** Whether the body has returned; a pooled coroutine body never does. Any thread (plain read). */
-    boolean isDone() {
-        return continuation.isDone();
-    }
-
     /**
      * Suspends the innermost running stack and returns to the code that resumed it; returns when the stack is
      * resumed again (possibly on another thread). Called from inside a body only: callers check that first.
      *
-     * @throws IllegalStateException if the stack is pinned (see {@link #ContinuationStack})
+     * @throws IllegalStateException if the stack is pinned to the thread (a native frame, e.g. of an FFM upcall,
+     *                               is on it)
      */
     static void suspend() {
         Continuation.yield(SCOPE);

@@ -115,6 +115,9 @@ public final class Coroutine {
     Coroutine scheduledNext;
     /** Link of a {@link CoMutex}'s waiter stack/list. */
     Coroutine mutexNext;
+    /** While waiting on a {@link CoMutex}: spinning, granted or yielding; accessed through CoMutex's WAIT_STATE. */
+    @SuppressWarnings("unused")
+    int mutexWait;
     /** Link of a {@link CoQueue} or of a {@link CoRwLock}'s ticket queue (a coroutine waits in one at a time). */
     Coroutine waitNext;
     /** On a {@link CoRwLock} ticket queue: whether it waits to read (else to write). */

@@ -18,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -27,8 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       amortised), and by one platform thread.</li>
  *   <li>Contended: two sides increment one shared counter {@value #PER_SIDE} times each under one lock; the
  *       sides are two coroutines in two IOThreads (CoMutex), or two platform threads (ReentrantLock). One
- *       invocation starts both sides and waits for both; the score is increments per microsecond, start and
- *       wait included on both sides. At the end of each trial the benchmark prints how often ownership changed
+ *       invocation starts both sides, which wait for each other at a start line, and waits for both; the score is
+ *       increments per microsecond, start and wait included on both sides. At the end of each trial the benchmark prints how often ownership changed
  *       sides ("switches"), to show how much real hand-off happened.</li>
  *   <li>For reference, a fair ReentrantLock on two platform threads ({@value #FAIR_PER_SIDE} increments per side):
  *       like CoMutex it hands the lock to the longest waiter instead of letting the releasing thread barge.</li>
@@ -82,11 +83,24 @@ public class CoroutineMutexBenchmark {
 
     // ------------------------------------------------------------------ contended, two threads
 
-    /** The shared counter and the side-switch statistics, guarded by the lock under test. */
+    /** The shared counter and the side-switch statistics, guarded by the lock under test; and a start line. */
     static class Shared {
         long counter;
         int lastSide = -1;
         long switches;
+        final AtomicInteger arrived = new AtomicInteger();
+
+        /**
+         * Both sides wait here for each other (at most 1 s) so that they really overlap, whichever thread was
+         * started first. The benchmark resets {@code arrived} before it starts the sides.
+         */
+        void startLine() {
+            arrived.incrementAndGet();
+            long deadline = System.nanoTime() + 1_000_000_000L;
+            while (arrived.get() < 2 && System.nanoTime() - deadline < 0) {
+                Thread.onSpinWait();
+            }
+        }
 
         void increment(int side) {
             counter++;
@@ -122,6 +136,7 @@ public class CoroutineMutexBenchmark {
         }
 
         void side(int side, CountDownLatch done) {
+            startLine();
             CoMutex m = mutex;
             for (int i = 0; i < PER_SIDE; i++) {
                 m.lock();
@@ -137,6 +152,7 @@ public class CoroutineMutexBenchmark {
     @OperationsPerInvocation(2 * PER_SIDE)
     public long coMutexHandOffTwoIOThreads(TwoIOThreads s) throws Exception {
         CountDownLatch done = new CountDownLatch(2);
+        s.arrived.set(0);
         for (int i = 0; i < 2; i++) {
             int side = i;
             s.threads[i].context().scheduleOneShot("bench-start",
@@ -196,6 +212,7 @@ public class CoroutineMutexBenchmark {
                 if (stopping) {
                     return;
                 }
+                startLine();
                 for (int i = 0; i < perSide; i++) {
                     l.lock();
                     increment(side);
@@ -244,6 +261,7 @@ public class CoroutineMutexBenchmark {
 
     private static long runPlatformSides(TwoPlatformThreads s) throws Exception {
         CountDownLatch done = new CountDownLatch(2);
+        s.arrived.set(0);
         s.done = done;
         for (Semaphore g : s.go) {
             g.release();
