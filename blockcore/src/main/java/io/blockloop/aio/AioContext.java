@@ -6,6 +6,8 @@ import io.blockloop.fdmon.FdNode;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.coroutine.ScheduledCoroutines;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -71,6 +73,15 @@ public final class AioContext implements AutoCloseable {
     private final ScheduledCoroutines scheduledCoroutines;
     private volatile Consumer<CallbackFailure> failureListener;
     private volatile boolean closed;
+    /**
+     * {@link ContextLocal} values by index: replaced copy-on-write under {@code localsLock}, published with a
+     * release store and read with an acquire load (the pair that makes a value's construction visible to every
+     * thread that finds it).
+     */
+    private Object[] locals = new Object[0];
+    private final Object localsLock = new Object();
+    /** ContextLocals in creation order, for cleanup at close (guarded by localsLock). */
+    private final List<ContextLocal<?>> localKeys = new ArrayList<>();
     // ---- home thread ----
     private int depth;
     private PollPass[] passes = new PollPass[4];
@@ -203,6 +214,22 @@ public final class AioContext implements AutoCloseable {
         BottomHalf bh = new BottomHalf(this, Objects.requireNonNull(name, "name"),
                 Objects.requireNonNull(callback, "callback"), BottomHalf.ONESHOT);
         bh.enqueue(BottomHalf.SCHEDULED);
+    }
+
+    /**
+     * Runs one pass over the pending BHs, and nothing else: no fd, no timer, no wait (QEMU's {@code aio_bh_poll},
+     * which the graph lock's write unlock uses to run BHs scheduled inside the write section). Counts as a nested
+     * iteration when called from a callback. Returns whether a non-idle BH ran. Home thread only.
+     */
+    public boolean runBottomHalves() {
+        checkHomeThread();
+        checkOpen();
+        depth++;
+        try {
+            return bottomHalves.runPass(depth, this);
+        } finally {
+            depth--;
+        }
     }
 
     BottomHalfQueue bottomHalves() {
@@ -529,6 +556,63 @@ public final class AioContext implements AutoCloseable {
         return progress;
     }
 
+    // ------------------------------------------------------------------ context-local values
+
+    private static final VarHandle LOCALS;
+
+    static {
+        try {
+            LOCALS = MethodHandles.lookup().findVarHandle(AioContext.class, "locals", Object[].class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** The value in slot {@code index}, or null. Any thread: acquire load, pairs with the release in createLocal. */
+    Object localSlot(int index) {
+        Object[] slots = (Object[]) LOCALS.getAcquire(this);
+        return index < slots.length ? slots[index] : null;
+    }
+
+    /** Creates {@code key}'s value once (slow path of {@link ContextLocal#get}). Any thread. */
+    <T> T createLocal(ContextLocal<T> key) {
+        synchronized (localsLock) {
+            Object[] slots = locals;
+            if (key.index() < slots.length && slots[key.index()] != null) {
+                @SuppressWarnings("unchecked")
+                T existing = (T) slots[key.index()];
+                return existing;
+            }
+            checkOpen();
+            T value = key.create(this);
+            Object[] grown = Arrays.copyOf(slots, Math.max(slots.length, key.index() + 1));
+            grown[key.index()] = value;
+            localKeys.add(key);
+            LOCALS.setRelease(this, grown); // pairs with the acquire in localSlot
+            return value;
+        }
+    }
+
+    /** Hands every context-local value to its cleanup, newest first; failures are reported, not thrown. */
+    private void cleanUpLocals() {
+        List<ContextLocal<?>> keys;
+        Object[] slots;
+        synchronized (localsLock) {
+            keys = new ArrayList<>(localKeys);
+            slots = locals;
+            localKeys.clear();
+            LOCALS.setRelease(this, new Object[0]);
+        }
+        for (int i = keys.size() - 1; i >= 0; i--) {
+            ContextLocal<?> key = keys.get(i);
+            try {
+                key.cleanUp(slots[key.index()]);
+            } catch (RuntimeException | Error e) {
+                LOG.log(System.Logger.Level.ERROR, "cleanup of " + key + " in AioContext '" + name + "' failed", e);
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ lifecycle
 
     /**
@@ -547,6 +631,8 @@ public final class AioContext implements AutoCloseable {
         if (depth != 0 && inHomeThread()) {
             throw new IllegalStateException("AioContext '" + name + "' closed from inside its own poll");
         }
+        // Context-local values first (engines remove their fd handlers here, while the context still works).
+        cleanUpLocals();
         closed = true;
         // First the coroutine list: it deletes its BH, which the BH drain below then frees (QEMU asserts no
         // scheduled coroutines, then deletes co_schedule_bh, then checks the BH list).

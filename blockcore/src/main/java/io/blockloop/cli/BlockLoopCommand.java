@@ -1,5 +1,8 @@
 package io.blockloop.cli;
 
+import io.blockloop.cli.bench.BenchCommand;
+import io.blockloop.cli.io.IoCommand;
+
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;
@@ -11,6 +14,8 @@ import java.util.List;
 public final class BlockLoopCommand {
     static final String USAGE = """
             usage: blockloop COMMAND [ARGS]
+              bench [OPTIONS] [FILE]  qemu-img bench: I/O throughput and latency on FILE (default: a 1 GiB temporary image)
+              io [OPTIONS] -c CMD ... FILE   qemu-io: run read/write/flush/... commands on FILE
               probe [--json] [PATH]   what this machine offers BlockLoop; with PATH, its size, block sizes and O_DIRECT alignment
               help                    this text""";
 
@@ -30,10 +35,12 @@ public final class BlockLoopCommand {
         List<String> rest = args.subList(1, args.size());
         try {
             switch (args.getFirst()) {
+                case "bench" -> new BenchCommand(out, err).run(rest);
+                case "io" -> new IoCommand(out, err).run(rest);
                 case "probe" -> new ProbeCommand(out).run(rest);
                 case "help", "-h", "--help" -> out.println(USAGE);
                 default -> throw CommandFailure.usage("unknown command '" + args.getFirst()
-                        + "' (commands: " + String.join(", ", Arrays.asList("probe", "help")) + ")");
+                        + "' (commands: " + String.join(", ", Arrays.asList("bench", "io", "probe", "help")) + ")");
             }
             return 0;
         } catch (CommandFailure f) {

@@ -4,9 +4,9 @@ package io.blockloop.cli;
  * Ends a command with one line on stderr and an exit status: {@link #USAGE} (2) for a mistake in the command
  * line, {@link #RUNTIME} (1) for a failure while running. Never printed with a stack trace.
  */
-final class CommandFailure extends Exception {
-    static final int RUNTIME = 1;
-    static final int USAGE = 2;
+public final class CommandFailure extends Exception {
+    public static final int RUNTIME = 1;
+    public static final int USAGE = 2;
     private static final long serialVersionUID = 1L;
 
     private final int exitStatus;
@@ -16,15 +16,15 @@ final class CommandFailure extends Exception {
         this.exitStatus = exitStatus;
     }
 
-    static CommandFailure usage(String message) {
+    public static CommandFailure usage(String message) {
         return new CommandFailure(message, USAGE);
     }
 
-    static CommandFailure runtime(String message) {
+    public static CommandFailure runtime(String message) {
         return new CommandFailure(message, RUNTIME);
     }
 
-    int exitStatus() {
+    public int exitStatus() {
         return exitStatus;
     }
 }

@@ -7,11 +7,12 @@ import java.util.Map;
  * Writes the CLI's machine-readable output: maps (insertion-ordered), lists, strings, numbers, booleans and
  * null, as compact JSON. Output only; BlockLoop never parses JSON.
  */
-final class Json {
+public final class Json {
     private Json() {
     }
 
-    static String write(Object value) {
+    /** {@code value} as compact JSON. */
+    public static String write(Object value) {
         StringBuilder out = new StringBuilder();
         append(out, value);
         return out.toString();

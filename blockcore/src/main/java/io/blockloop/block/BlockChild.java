@@ -1,0 +1,54 @@
+package io.blockloop.block;
+
+import java.util.Objects;
+
+/**
+ * An edge of the block graph (QEMU's {@code BdrvChild}): {@link #parent()} uses {@link #node()} under the role
+ * {@link #name()} ({@code "file"} for a format's storage, {@code "root"} for a backend's node).
+ *
+ * <p>Threads: the edge is created and re-pointed by global-state code (main loop). The node reference is
+ * volatile so that I/O code in any thread reads the current target; graph changes happen only while the
+ * affected nodes are drained, so no request crosses an edge while it changes.
+ */
+public final class BlockChild {
+    private final String name;
+    /** Null only between {@link BlockNode#attachForNewParent} and the parent node's construction. */
+    private BlockParent parent;
+    private volatile BlockNode node;
+
+    BlockChild(String name, BlockParent parent, BlockNode node) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.parent = parent;
+        this.node = Objects.requireNonNull(node, "node");
+    }
+
+    void adoptBy(BlockNode newParent) {
+        if (parent != null) {
+            throw new IllegalStateException("edge '" + name + "' already belongs to " + parent.parentDescription());
+        }
+        parent = newParent;
+    }
+
+    /** The role of the edge in its parent. */
+    public String name() {
+        return name;
+    }
+
+    public BlockParent parent() {
+        return parent;
+    }
+
+    /** The node the edge points to. Any thread (volatile). */
+    public BlockNode node() {
+        return node;
+    }
+
+    void setNode(BlockNode node) {
+        this.node = Objects.requireNonNull(node, "node");
+    }
+
+    @Override
+    public String toString() {
+        return (parent == null ? "(node being opened)" : parent.parentDescription()) + " --" + name + "--> " + node.name();
+    }
+}

@@ -1,0 +1,79 @@
+package io.blockloop.block;
+
+import io.blockloop.aio.AioContext;
+
+import java.util.List;
+
+/**
+ * The driver half of one {@link BlockNode} (QEMU's {@code BlockDriver} callbacks together with the node's
+ * {@code opaque} state): one instance per node, created open by the driver's {@code open} factory.
+ *
+ * <p>Implementations: {@code FileDriver} (protocol: regular file or block device), {@code RawDriver} (format:
+ * an offset/size window on its child), {@code NullDriver} (no storage). The set is closed in spirit; it is not
+ * a {@code sealed} interface only because sealed types must share a package on the class path.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li>The I/O methods ({@code co*}) run in a coroutine on the home thread of the node's {@link AioContext},
+ *       called only by {@link BlockNode}'s generic request path, which has already checked the range, counted the
+ *       request in flight, padded it to {@link #limits()}{@code .requestAlignment()} and serialised it against
+ *       overlapping read-modify-write cycles. They may yield. They return 0 on success or a negative errno; they
+ *       throw only for bugs.</li>
+ *   <li>Reads and writes are within {@link #length()} rounded up to the request alignment, at most
+ *       {@link BlockLimits#maxTransfer()} long; buffers may be misaligned in memory (the driver bounces them if it
+ *       must).</li>
+ *   <li>{@link #attachContext}, {@link #detachContext} and {@link #close} are global-state code (main loop)
+ *       and run only while the node has no request in flight.</li>
+ * </ul>
+ */
+public interface BlockDriver {
+    /** The driver's name as {@code qemu-io info} prints it: {@code file}, {@code host_device}, {@code raw}, {@code null-co}. */
+    String formatName();
+
+    /** Length of the node in bytes. Any thread (the value is fixed while the node is open). */
+    long length();
+
+    /** Alignment and transfer limits of this node's requests. Any thread. */
+    BlockLimits limits();
+
+    /** The {@link RequestFlags} the driver honours on writes itself; others are emulated (FUA by a flush). */
+    int supportedWriteFlags();
+
+    /** Reads {@code bytes} at {@code offset} into {@code qiov} (whose size is {@code bytes}). */
+    int coPreadv(long offset, long bytes, IoVector qiov, int flags);
+
+    /** Writes {@code qiov} ({@code bytes} long) at {@code offset}. */
+    int coPwritev(long offset, long bytes, IoVector qiov, int flags);
+
+    /** Makes every completed write durable. */
+    int coFlush();
+
+    /** Deallocates the range if the storage can (advisory): {@code -ENOTSUP} when it cannot. */
+    int coPdiscard(long offset, long bytes);
+
+    /**
+     * Makes the range read back as zeroes without a data buffer, or returns {@code -ENOTSUP} so the generic path
+     * writes a buffer of zeroes (unless {@link RequestFlags#NO_FALLBACK}).
+     */
+    int coPwriteZeroes(long offset, long bytes, int flags);
+
+    /**
+     * The edges to the nodes this driver reads and writes (a format's {@code file}), created with
+     * {@link BlockNode#attachForNewParent} before the driver; the node adopts them when it is built. Any thread.
+     */
+    default List<BlockChild> children() {
+        return List.of();
+    }
+
+    /** The node moves to {@code ctx} (it was detached first). Main loop, node drained. */
+    void attachContext(AioContext ctx);
+
+    /** The node leaves its current context: release per-context resources. Main loop, node drained. */
+    void detachContext();
+
+    /** Extra lines for {@code blockloop io -c info}: {@code "key: value"}. Any thread. */
+    List<String> describe();
+
+    /** Releases the driver's resources (fds, locks). Main loop, no request in flight; idempotent. */
+    void close();
+}

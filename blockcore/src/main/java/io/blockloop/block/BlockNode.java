@@ -1,0 +1,405 @@
+package io.blockloop.block;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.AioWait;
+import io.blockloop.coroutine.Coroutine;
+import io.blockloop.ffm.errno.Errno;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A node of the block graph (QEMU's {@code BlockDriverState}): a {@link BlockDriver} instance, the
+ * {@link AioContext} its I/O runs in, the edges to its children and from its parents, and the generic request
+ * path every request of the node goes through.
+ *
+ * <h2>The request path</h2>
+ * {@link #coPreadv}, {@link #coPwritev}, {@link #coPwriteZeroes}, {@link #coPdiscard} and {@link #coFlush} are
+ * QEMU's {@code bdrv_co_*}: they check the range, count the request {@linkplain #inFlight() in flight} before
+ * anything can yield, pad requests that are not multiples of the driver's request alignment with
+ * read-modify-write (serialised against overlapping requests by {@link TrackedRequests}), split transfers above
+ * the driver's maximum, emulate FUA with a flush when the driver lacks it, skip flushes when nothing was written
+ * since the last one, and call the driver. They return 0 or a negative errno, so the hot path allocates nothing
+ * and throws nothing; {@code BlockBackend} turns errors into {@link BlockIoException}s with a message. The graph
+ * read lock is not taken here: the root user ({@code BlockBackend}) takes it once per request, and a parent node
+ * calling its child is already under it.
+ *
+ * <h2>Threads</h2>
+ * I/O methods: a coroutine on the home thread of {@link #context()} (asserted with {@code -ea}). Graph and
+ * lifecycle methods ({@link #addChild}, {@link #setContext}, {@link #close}): global-state code, main loop,
+ * with the node drained. {@link #inFlight()}, {@link #length()}, {@link #limits()}, {@link #name()}: any thread.
+ *
+ * <h2>Memory ordering</h2>
+ * {@code inFlight} is atomic (a volatile add): the drain side reads it from the main loop; the decrement to zero
+ * is followed by {@link AioWait#kick()}, whose full fence pairs with the waiter's increment of the waiter count,
+ * so a drain never sleeps through the last completion. {@code context} is volatile: set by the main loop while
+ * the node is drained, read by anyone who must schedule work into the node.
+ */
+public final class BlockNode implements BlockParent {
+    private static final AtomicInteger AUTO_NAMES = new AtomicInteger();
+    private static final VarHandle IN_FLIGHT;
+
+    static {
+        try {
+            IN_FLIGHT = MethodHandles.lookup().findVarHandle(BlockNode.class, "inFlight", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Largest byte count of one request (QEMU's {@code BDRV_REQUEST_MAX_BYTES}, 2 GiB minus 512). */
+    public static final long MAX_REQUEST_BYTES = (Integer.MAX_VALUE >> 9) << 9;
+
+    private final String name;
+    private final BlockDriver driver;
+    private final BlockLimits limits;
+    private final List<BlockChild> children = new CopyOnWriteArrayList<>();
+    private final List<BlockChild> parents = new CopyOnWriteArrayList<>();
+    private final TrackedRequests tracked = new TrackedRequests();
+    private final RequestPadding padding;
+    private volatile AioContext context;
+    @SuppressWarnings("unused") // through IN_FLIGHT
+    private volatile int inFlight;
+    // ---- home thread ----
+    private long writeGeneration;
+    private long flushedGeneration;
+    private boolean closed;
+
+    /**
+     * A node named {@code name} (null: an automatic {@code #blockN} name) over an open {@code driver}, living in
+     * {@code context}. Main loop.
+     */
+    public BlockNode(String name, BlockDriver driver, AioContext context) {
+        this.name = name != null ? name : "#block" + AUTO_NAMES.getAndIncrement();
+        this.driver = Objects.requireNonNull(driver, "driver");
+        this.context = Objects.requireNonNull(context, "context");
+        this.limits = driver.limits();
+        this.padding = new RequestPadding(this);
+        for (BlockChild edge : driver.children()) {
+            edge.adoptBy(this);
+            children.add(edge);
+        }
+    }
+
+    /** The node name. */
+    public String name() {
+        return name;
+    }
+
+    public BlockDriver driver() {
+        return driver;
+    }
+
+    /** The context this node's I/O runs in. Any thread (volatile). */
+    public AioContext context() {
+        return context;
+    }
+
+    public BlockLimits limits() {
+        return limits;
+    }
+
+    /** Length in bytes. Any thread. */
+    public long length() {
+        return driver.length();
+    }
+
+    /** Requests of this node that have started and not completed. Any thread (volatile). */
+    public int inFlight() {
+        return (int) IN_FLIGHT.getVolatile(this);
+    }
+
+    /** The edges to this node's children, in the order they were added. Any thread (a snapshot). */
+    public List<BlockChild> children() {
+        return List.copyOf(children);
+    }
+
+    /** The edges from this node's users. Any thread (a snapshot). */
+    public List<BlockChild> parents() {
+        return List.copyOf(parents);
+    }
+
+    /** Connects {@code parent} to this node under {@code role}. Main loop. */
+    public static BlockChild attach(BlockParent parent, String role, BlockNode child) {
+        BlockChild edge = new BlockChild(role, parent, child);
+        child.parents.add(edge);
+        if (parent instanceof BlockNode node) {
+            node.children.add(edge);
+        }
+        return edge;
+    }
+
+    /**
+     * An edge to {@code child} for a node that is not built yet: its driver is opened over the edge first, and
+     * the node adopts the edges its driver {@linkplain BlockDriver#children() reports} when it is constructed.
+     * Main loop.
+     */
+    public static BlockChild attachForNewParent(String role, BlockNode child) {
+        BlockChild edge = new BlockChild(role, null, child);
+        child.parents.add(edge);
+        return edge;
+    }
+
+    /** Disconnects {@code edge} from its node (and from its parent node). Main loop. */
+    public static void detach(BlockChild edge) {
+        edge.node().parents.remove(edge);
+        if (edge.parent() instanceof BlockNode node) {
+            node.children.remove(edge);
+        }
+    }
+
+    /** Moves the node (not its children) to {@code ctx}. Main loop, nothing in flight. */
+    public void setContext(AioContext ctx) {
+        Objects.requireNonNull(ctx, "ctx");
+        if (inFlight() != 0) {
+            throw new IllegalStateException("node '" + name + "' has " + inFlight() + " requests in flight");
+        }
+        if (ctx == context) {
+            return;
+        }
+        driver.detachContext();
+        context = ctx;
+        driver.attachContext(ctx);
+    }
+
+    // ------------------------------------------------------------------ the request path
+
+    /** Reads {@code bytes} at {@code offset} into {@code qiov}. Returns 0 or a negative errno. Coroutine. */
+    public int coPreadv(long offset, long bytes, IoVector qiov, int flags) {
+        assert onHomeCoroutine();
+        int check = checkRequest(offset, bytes, qiov);
+        if (check != 0 || bytes == 0) {
+            return check;
+        }
+        incInFlight();
+        try {
+            if (isAligned(offset, bytes)) {
+                TrackedRequest req = tracked.begin(offset, bytes, false);
+                try {
+                    tracked.waitForConflicts(req);
+                    return alignedRead(offset, bytes, qiov, flags);
+                } finally {
+                    tracked.end(req);
+                }
+            }
+            return padding.read(offset, bytes, qiov, flags);
+        } finally {
+            decInFlight();
+        }
+    }
+
+    /** Writes {@code qiov} ({@code bytes} long) at {@code offset}. Returns 0 or a negative errno. Coroutine. */
+    public int coPwritev(long offset, long bytes, IoVector qiov, int flags) {
+        assert onHomeCoroutine();
+        int check = checkRequest(offset, bytes, qiov);
+        if (check != 0 || bytes == 0) {
+            return check;
+        }
+        incInFlight();
+        try {
+            if (isAligned(offset, bytes)) {
+                TrackedRequest req = tracked.begin(offset, bytes, false);
+                try {
+                    tracked.waitForConflicts(req);
+                    return alignedWrite(offset, bytes, qiov, flags);
+                } finally {
+                    tracked.end(req);
+                }
+            }
+            return padding.write(offset, bytes, qiov, flags);
+        } finally {
+            decInFlight();
+        }
+    }
+
+    /**
+     * Makes {@code [offset, offset + bytes)} read back as zeroes: the driver's zero-write for the aligned middle
+     * (or a zeroed buffer when it cannot), padded writes of zeroes for unaligned ends. Coroutine.
+     */
+    public int coPwriteZeroes(long offset, long bytes, int flags) {
+        assert onHomeCoroutine();
+        int check = checkRange(offset, bytes);
+        if (check != 0 || bytes == 0) {
+            return check;
+        }
+        incInFlight();
+        try {
+            return padding.writeZeroes(offset, bytes, flags);
+        } finally {
+            decInFlight();
+        }
+    }
+
+    /**
+     * Discards the range (advisory, QEMU's {@code bdrv_co_pdiscard}): the driver gets it in pieces split at the
+     * request alignment, so a storage that can discard bytes (a hole punched in a file) zeroes partial blocks too,
+     * while one that refuses the unaligned head or tail ({@code EINVAL}) or cannot discard at all
+     * ({@code EOPNOTSUPP}) leaves them and the call still succeeds. A discard touching partial blocks is
+     * serialising over their aligned cover, like a read-modify-write, so no padded write restores stale bytes
+     * over it. Coroutine.
+     */
+    public int coPdiscard(long offset, long bytes) {
+        assert onHomeCoroutine();
+        int check = checkRange(offset, bytes);
+        if (check != 0 || bytes == 0) {
+            return check;
+        }
+        long align = limits.requestAlignment();
+        long end = offset + bytes;
+        long coverStart = offset & -align;
+        long coverEnd = (end + align - 1) & -align;
+        incInFlight();
+        TrackedRequest req = tracked.begin(coverStart, coverEnd - coverStart, !isAligned(offset, bytes));
+        try {
+            tracked.waitForConflicts(req);
+            writeGeneration++;
+            long maxPiece = Math.max(align, limits.maxTransfer() & -align);
+            for (long at = offset; at < end; ) {
+                long nextBoundary = (at & (align - 1)) != 0 ? Math.min((at + align - 1) & -align, end)
+                        : Math.min(at + maxPiece, end);
+                long n = (nextBoundary - at >= align) ? (nextBoundary - at) & -align : nextBoundary - at;
+                int ret = driver.coPdiscard(at, n);
+                boolean partial = ((at | n) & (align - 1)) != 0;
+                if (ret == -Errno.EOPNOTSUPP && !partial) {
+                    return 0; // the storage cannot discard at all
+                }
+                if (ret < 0 && ret != -Errno.EOPNOTSUPP && !(partial && ret == -Errno.EINVAL)) {
+                    return ret;
+                }
+                at += n;
+            }
+            return 0;
+        } finally {
+            tracked.end(req);
+            decInFlight();
+        }
+    }
+
+    /**
+     * Makes every write completed before the call durable; skipped when nothing was written since the last
+     * successful flush (QEMU's {@code write_gen}/{@code flushed_gen}). Coroutine.
+     */
+    public int coFlush() {
+        assert onHomeCoroutine();
+        incInFlight();
+        try {
+            long generation = writeGeneration;
+            if (generation == flushedGeneration) {
+                return 0;
+            }
+            int ret = driver.coFlush();
+            if (ret == 0 && generation - flushedGeneration > 0) {
+                flushedGeneration = generation;
+            }
+            return ret;
+        } finally {
+            decInFlight();
+        }
+    }
+
+    /** A write of an aligned range: split at the driver's maximum transfer, FUA emulated when needed. */
+    int alignedWrite(long offset, long bytes, IoVector qiov, int flags) {
+        writeGeneration++;
+        int driverFlags = flags & driver.supportedWriteFlags();
+        int ret = transfer(offset, bytes, qiov, driverFlags, true);
+        if (ret == 0 && (flags & RequestFlags.FUA) != 0 && (driverFlags & RequestFlags.FUA) == 0) {
+            ret = driver.coFlush();
+        }
+        return ret;
+    }
+
+    /** A read of an aligned range, split at the driver's maximum transfer. */
+    int alignedRead(long offset, long bytes, IoVector qiov, int flags) {
+        return transfer(offset, bytes, qiov, flags, false);
+    }
+
+    private int transfer(long offset, long bytes, IoVector qiov, int flags, boolean write) {
+        long max = limits.maxTransfer() & -(long) limits.requestAlignment();
+        if (bytes <= max) {
+            return write ? driver.coPwritev(offset, bytes, qiov, flags) : driver.coPreadv(offset, bytes, qiov, flags);
+        }
+        IoVector part = new IoVector(Math.min(qiov.count(), 16));
+        for (long done = 0; done < bytes; done += max) {
+            long n = Math.min(max, bytes - done);
+            part.reset();
+            qiov.sliceInto(part, done, n);
+            int ret = write ? driver.coPwritev(offset + done, n, part, flags)
+                    : driver.coPreadv(offset + done, n, part, flags);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        return 0;
+    }
+
+    TrackedRequests tracked() {
+        return tracked;
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /** Closes the driver. Main loop, nothing in flight; idempotent. */
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (inFlight() != 0) {
+            throw new IllegalStateException("node '" + name + "' closed with " + inFlight() + " requests in flight");
+        }
+        closed = true;
+        driver.close();
+    }
+
+    @Override
+    public String parentDescription() {
+        return "node '" + name + "'";
+    }
+
+    @Override
+    public String toString() {
+        return "BlockNode[" + name + ", " + driver.formatName() + ", " + length() + " bytes]";
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    private boolean isAligned(long offset, long bytes) {
+        return ((offset | bytes) & (limits.requestAlignment() - 1)) == 0;
+    }
+
+    private int checkRequest(long offset, long bytes, IoVector qiov) {
+        if (qiov.size() != bytes) {
+            throw new IllegalArgumentException("I/O vector of " + qiov.size() + " bytes for a request of " + bytes);
+        }
+        return checkRange(offset, bytes);
+    }
+
+    private static int checkRange(long offset, long bytes) {
+        if (offset < 0 || bytes < 0 || bytes > MAX_REQUEST_BYTES || offset > Long.MAX_VALUE - bytes) {
+            return -Errno.EINVAL;
+        }
+        return 0;
+    }
+
+    private void incInFlight() {
+        IN_FLIGHT.getAndAdd(this, 1);
+    }
+
+    private void decInFlight() {
+        if ((int) IN_FLIGHT.getAndAdd(this, -1) == 1) {
+            AioWait.kick(); // a drain may wait for zero; kick's fence pairs with the waiter's registration
+        }
+    }
+
+    private boolean onHomeCoroutine() {
+        AioContext ctx = context;
+        if (!Coroutine.inCoroutine() || !ctx.inHomeThread()) {
+            throw new AssertionError("I/O on node '" + name + "' must run in a coroutine on the home thread of "
+                    + ctx + ", not on '" + Thread.currentThread().getName() + "'");
+        }
+        return true;
+    }
+}

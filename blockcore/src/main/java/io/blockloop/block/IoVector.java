@@ -1,0 +1,198 @@
+package io.blockloop.block;
+
+import io.blockloop.ffm.libc.IoVec;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The buffers of one request (QEMU's {@code QEMUIOVector}): an ordered list of native memory segments, kept
+ * together with the native {@code struct iovec} array the kernel reads, so a vectored request goes down the stack
+ * without being rebuilt. Reusable: {@link #reset()} and add again; the iovec array grows and is then kept, so a
+ * vector that is reused for requests of the same shape allocates nothing, and a one-segment vector never
+ * allocates the array at all.
+ *
+ * <p>Threads: not thread-safe. One request uses it at a time; whoever owns the request (a coroutine, which runs
+ * on its context's home thread) owns the vector until the request completes. The iovec array lives in an
+ * {@link Arena#ofAuto() automatic} arena, so it is freed with the vector.
+ */
+public final class IoVector {
+    private MemorySegment[] segments;
+    private int count;
+    private long size;
+    private MemorySegment iovArray;
+    /** How many entries of iovArray are up to date with segments (filled lazily by {@link #iovArray()}). */
+    private int iovFilled;
+
+    /** An empty vector with room for {@code capacity} segments before it grows. */
+    public IoVector(int capacity) {
+        segments = new MemorySegment[Math.max(1, capacity)];
+    }
+
+    /** A vector of exactly these segments (copied references). */
+    public static IoVector of(MemorySegment... buffers) {
+        IoVector v = new IoVector(buffers.length);
+        for (MemorySegment b : buffers) {
+            v.add(b);
+        }
+        return v;
+    }
+
+    /** Appends a native segment. */
+    public IoVector add(MemorySegment buffer) {
+        Objects.requireNonNull(buffer, "buffer");
+        if (!buffer.isNative()) {
+            throw new IllegalArgumentException("I/O buffers must be native memory segments");
+        }
+        if (count == segments.length) {
+            segments = Arrays.copyOf(segments, count * 2);
+        }
+        segments[count++] = buffer;
+        size += buffer.byteSize();
+        return this;
+    }
+
+    /** Empties the vector for reuse (the storage is kept). */
+    public IoVector reset() {
+        Arrays.fill(segments, 0, count, null);
+        count = 0;
+        size = 0;
+        iovFilled = 0;
+        return this;
+    }
+
+    /** Total bytes. */
+    public long size() {
+        return size;
+    }
+
+    /** Number of segments. */
+    public int count() {
+        return count;
+    }
+
+    /** Segment {@code i}. */
+    public MemorySegment segment(int i) {
+        Objects.checkIndex(i, count);
+        return segments[i];
+    }
+
+    /**
+     * The native {@code struct iovec[count()]} describing the segments, allocated on first use (single-buffer
+     * requests never need it) and filled on demand. The array is owned by this vector: valid until the next change.
+     */
+    public MemorySegment iovArray() {
+        if (iovArray == null || iovArray.byteSize() < count * IoVec.SIZE) {
+            iovArray = Arena.ofAuto().allocate(IoVec.LAYOUT, segments.length);
+            iovFilled = 0;
+        }
+        for (int i = iovFilled; i < count; i++) {
+            IoVec.set(iovArray, i, segments[i]);
+        }
+        iovFilled = count;
+        return iovArray;
+    }
+
+    /** Whether every segment starts at a multiple of {@code memoryAlignment} and is a multiple of {@code lengthAlignment} long. */
+    public boolean isAligned(long memoryAlignment, long lengthAlignment) {
+        for (int i = 0; i < count; i++) {
+            MemorySegment s = segments[i];
+            if ((s.address() & (memoryAlignment - 1)) != 0 || (s.byteSize() & (lengthAlignment - 1)) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Copies {@code length} bytes starting at byte {@code from} of this vector into {@code target} at {@code targetOffset}. */
+    public void copyTo(long from, MemorySegment target, long targetOffset, long length) {
+        long skip = from;
+        long done = 0;
+        for (int i = 0; i < count && done < length; i++) {
+            MemorySegment s = segments[i];
+            long segSize = s.byteSize();
+            if (skip >= segSize) {
+                skip -= segSize;
+                continue;
+            }
+            long n = Math.min(segSize - skip, length - done);
+            MemorySegment.copy(s, skip, target, targetOffset + done, n);
+            done += n;
+            skip = 0;
+        }
+        checkCopied(done, length);
+    }
+
+    /** Copies {@code length} bytes from {@code source} at {@code sourceOffset} into this vector at byte {@code to}. */
+    public void copyFrom(MemorySegment source, long sourceOffset, long to, long length) {
+        long skip = to;
+        long done = 0;
+        for (int i = 0; i < count && done < length; i++) {
+            MemorySegment s = segments[i];
+            long segSize = s.byteSize();
+            if (skip >= segSize) {
+                skip -= segSize;
+                continue;
+            }
+            long n = Math.min(segSize - skip, length - done);
+            MemorySegment.copy(source, sourceOffset + done, s, skip, n);
+            done += n;
+            skip = 0;
+        }
+        checkCopied(done, length);
+    }
+
+    /** Fills {@code length} bytes at byte {@code from} with zeroes. */
+    public void zero(long from, long length) {
+        long skip = from;
+        long done = 0;
+        for (int i = 0; i < count && done < length; i++) {
+            MemorySegment s = segments[i];
+            long segSize = s.byteSize();
+            if (skip >= segSize) {
+                skip -= segSize;
+                continue;
+            }
+            long n = Math.min(segSize - skip, length - done);
+            s.asSlice(skip, n).fill((byte) 0);
+            done += n;
+            skip = 0;
+        }
+        checkCopied(done, length);
+    }
+
+    /**
+     * Appends to {@code target} the slices of this vector covering bytes {@code [from, from + length)}. The
+     * slices share memory with this vector (QEMU's {@code qemu_iovec_concat}).
+     */
+    public void sliceInto(IoVector target, long from, long length) {
+        long skip = from;
+        long done = 0;
+        for (int i = 0; i < count && done < length; i++) {
+            MemorySegment s = segments[i];
+            long segSize = s.byteSize();
+            if (skip >= segSize) {
+                skip -= segSize;
+                continue;
+            }
+            long n = Math.min(segSize - skip, length - done);
+            target.add(skip == 0 && n == segSize ? s : s.asSlice(skip, n));
+            done += n;
+            skip = 0;
+        }
+        checkCopied(done, length);
+    }
+
+    private static void checkCopied(long done, long length) {
+        if (done != length) {
+            throw new IndexOutOfBoundsException("I/O vector holds " + done + " of the " + length + " bytes asked");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "IoVector[" + count + " segments, " + size + " bytes]";
+    }
+}

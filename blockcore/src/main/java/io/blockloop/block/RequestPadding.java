@@ -1,0 +1,154 @@
+package io.blockloop.block;
+
+import io.blockloop.ffm.errno.Errno;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Read-modify-write for requests that are not multiples of a node's request alignment (QEMU's
+ * {@code bdrv_pad_request} and {@code bdrv_padding_rmw_read}), and the generic write-zeroes path.
+ *
+ * <p>A padded request covers the aligned range around the caller's: reads read it into an aligned bounce buffer
+ * and copy the caller's part out; writes first read the partial head and tail blocks, copy the caller's data in
+ * between and write the whole range back. Writes are tracked as serialising for the aligned range, so no
+ * overlapping request (aligned or not) runs between their read and their write. This is the slow path: it
+ * allocates its bounce buffer per request from a confined arena that lives for the request.
+ *
+ * <p>Threads: the node's home thread, inside the coroutine of the request (the same contract as
+ * {@link BlockNode}'s request path, which is the only caller).
+ */
+final class RequestPadding {
+    /** Largest zeroed buffer the write-zeroes fallback writes at a time (QEMU caps its bounce at 16 MiB). */
+    private static final long MAX_ZERO_BUFFER = 1L << 20;
+
+    private final BlockNode node;
+
+    RequestPadding(BlockNode node) {
+        this.node = node;
+    }
+
+    int read(long offset, long bytes, IoVector qiov, int flags) {
+        long align = node.limits().requestAlignment();
+        long start = offset & -align;
+        long end = roundUp(offset + bytes, align);
+        TrackedRequest req = node.tracked().begin(start, end - start, false);
+        try (Arena arena = Arena.ofConfined()) {
+            node.tracked().waitForConflicts(req);
+            MemorySegment bounce = arena.allocate(end - start, memoryAlignment());
+            int ret = node.alignedRead(start, end - start, IoVector.of(bounce), flags);
+            if (ret == 0) {
+                qiov.copyFrom(bounce, offset - start, 0, bytes);
+            }
+            return ret;
+        } finally {
+            node.tracked().end(req);
+        }
+    }
+
+    int write(long offset, long bytes, IoVector qiov, int flags) {
+        long align = node.limits().requestAlignment();
+        long start = offset & -align;
+        long end = roundUp(offset + bytes, align);
+        TrackedRequest req = node.tracked().begin(start, end - start, true);
+        try (Arena arena = Arena.ofConfined()) {
+            node.tracked().waitForConflicts(req);
+            MemorySegment bounce = arena.allocate(end - start, memoryAlignment());
+            int ret = readPartialEnds(bounce, start, end, offset, offset + bytes, align);
+            if (ret != 0) {
+                return ret;
+            }
+            qiov.copyTo(0, bounce, offset - start, bytes);
+            return node.alignedWrite(start, end - start, IoVector.of(bounce), flags);
+        } finally {
+            node.tracked().end(req);
+        }
+    }
+
+    int writeZeroes(long offset, long bytes, int flags) {
+        long align = node.limits().requestAlignment();
+        long end = offset + bytes;
+        long middleStart = roundUp(offset, align);
+        long middleEnd = end & -align;
+        if (middleStart >= middleEnd) {
+            // Everything is inside one or two partial blocks: a padded write of zeroes.
+            return writeZeroBuffer(offset, bytes, flags);
+        }
+        int ret = 0;
+        if (offset < middleStart) {
+            ret = writeZeroBuffer(offset, middleStart - offset, flags);
+        }
+        if (ret == 0) {
+            ret = alignedZeroes(middleStart, middleEnd - middleStart, flags);
+        }
+        if (ret == 0 && middleEnd < end) {
+            ret = writeZeroBuffer(middleEnd, end - middleEnd, flags);
+        }
+        return ret;
+    }
+
+    private int alignedZeroes(long offset, long bytes, int flags) {
+        TrackedRequest req = node.tracked().begin(offset, bytes, false);
+        try {
+            node.tracked().waitForConflicts(req);
+            int ret = node.driver().coPwriteZeroes(offset, bytes, flags);
+            if (ret != -Errno.EOPNOTSUPP) {
+                return ret;
+            }
+            if ((flags & RequestFlags.NO_FALLBACK) != 0) {
+                return ret;
+            }
+        } finally {
+            node.tracked().end(req);
+        }
+        return writeZeroBuffer(offset, bytes, flags & ~(RequestFlags.MAY_UNMAP | RequestFlags.NO_FALLBACK));
+    }
+
+    /** Writes zeroes from a buffer, chunk by chunk, through the node's (padding) write path. */
+    private int writeZeroBuffer(long offset, long bytes, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            long size = Math.min(bytes, MAX_ZERO_BUFFER);
+            MemorySegment zeroes = arena.allocate(roundUp(size, node.limits().requestAlignment()), memoryAlignment());
+            IoVector vector = new IoVector(1);
+            for (long done = 0; done < bytes; ) {
+                long n = Math.min(size, bytes - done);
+                vector.reset().add(zeroes.asSlice(0, n));
+                int ret = node.coPwritev(offset + done, n, vector, flags & RequestFlags.FUA);
+                if (ret != 0) {
+                    return ret;
+                }
+                done += n;
+            }
+            return 0;
+        }
+    }
+
+    /** Reads the blocks that the write covers only partly: the first if the write starts inside it, and the last. */
+    private int readPartialEnds(MemorySegment bounce, long start, long end, long writeStart, long writeEnd,
+                                long align) {
+        boolean partialHead = writeStart != start;
+        boolean partialTail = writeEnd != end;
+        if (partialHead) {
+            int ret = node.alignedRead(start, align, IoVector.of(bounce.asSlice(0, align)), 0);
+            if (ret != 0) {
+                return ret;
+            }
+        }
+        long tailBlock = end - align;
+        if (partialTail && !(partialHead && tailBlock == start)) {
+            int ret = node.alignedRead(tailBlock, align, IoVector.of(bounce.asSlice(tailBlock - start, align)), 0);
+            if (ret != 0) {
+                return ret;
+            }
+        }
+        return 0;
+    }
+
+    private long memoryAlignment() {
+        return Math.max(node.limits().memoryAlignment(), node.limits().requestAlignment());
+    }
+
+    private static long roundUp(long value, long align) {
+        return (value + align - 1) & -align;
+    }
+}

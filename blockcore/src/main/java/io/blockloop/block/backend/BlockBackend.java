@@ -1,0 +1,504 @@
+package io.blockloop.block.backend;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.AioWait;
+import io.blockloop.aio.MainLoop;
+import io.blockloop.block.BlockChild;
+import io.blockloop.block.BlockIoException;
+import io.blockloop.block.BlockNode;
+import io.blockloop.block.BlockParent;
+import io.blockloop.block.IoVector;
+import io.blockloop.block.RequestFlags;
+import io.blockloop.block.file.FileDriver;
+import io.blockloop.block.file.FileOptions;
+import io.blockloop.block.nullio.NullDriver;
+import io.blockloop.block.raw.RawDriver;
+import io.blockloop.coroutine.Coroutine;
+import io.blockloop.ffm.errno.Errno;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * The user's handle on a block graph (QEMU's {@code BlockBackend}): the root edge to one node, with three ways
+ * to do I/O on it.
+ *
+ * <ul>
+ *   <li><b>Coroutine API</b> ({@code co*}): from a coroutine in the backend's {@link #context()}; returns when
+ *       the request is done. {@link #coRead}, {@link #coWrite}, {@link #coReadv}, {@link #coWritev},
+ *       {@link #coFlush}, {@link #coDiscard}, {@link #coWriteZeroes} throw {@link BlockIoException};
+ *       {@link #coPreadv} and {@link #coPwritev} return 0 or a negative errno instead, for loops that must not
+ *       allocate even on errors. A coroutine of another context is moved to the backend's for the request and
+ *       back afterwards.</li>
+ *   <li><b>Asynchronous API</b> ({@code *Async}): from any thread; returns a {@link CompletableFuture}
+ *       completed in the backend's context.</li>
+ *   <li><b>Blocking API</b> ({@link #read}, {@link #write}, ...): from any thread that is not running a loop
+ *       of another context; the main loop keeps running its own context while it waits (QEMU's
+ *       {@code BDRV_POLL_WHILE}), the backend's home thread polls its context.</li>
+ * </ul>
+ *
+ * <p>Every request is checked first: a negative offset or length is {@code EINVAL}; a range past the end fails
+ * with {@code EIO} and a message giving offset, length and size (QEMU's {@code blk_check_byte_request}). Requests
+ * need no alignment: the node pads and bounces what its storage needs. With a write-through cache mode every
+ * write carries {@link RequestFlags#FUA}; with {@code cache=unsafe} flushes are skipped.
+ *
+ * <p>Every request path enters through {@link #begin()} and leaves through {@link #end()}: the backend's in-flight
+ * count (read by {@link #drain()}), and the single place where the block-graph read lock is taken.
+ *
+ * <p>Threads: open/close and graph changes are global-state code (main loop). The rest: see above. In-flight
+ * counting is atomic; its drop to zero is followed by {@link AioWait#kick()} (whose fence pairs with the
+ * waiter's registration), so {@link #drain()} never sleeps through the last completion.
+ */
+public final class BlockBackend implements BlockParent, AutoCloseable {
+    private static final VarHandle IN_FLIGHT;
+
+    static {
+        try {
+            IN_FLIGHT = MethodHandles.lookup().findVarHandle(BlockBackend.class, "inFlight", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final String name;
+    private final BlockChild root;
+    /** Nodes this backend opened and closes, root first. */
+    private final List<BlockNode> ownedNodes;
+    private final boolean writeThrough;
+    private final boolean ignoreFlush;
+    private final boolean readOnly;
+    @SuppressWarnings("unused") // through IN_FLIGHT
+    private volatile int inFlight;
+    private boolean closed;
+
+    private BlockBackend(String name, BlockNode root, List<BlockNode> ownedNodes, boolean writeThrough,
+                         boolean ignoreFlush, boolean readOnly) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.ownedNodes = ownedNodes;
+        this.writeThrough = writeThrough;
+        this.ignoreFlush = ignoreFlush;
+        this.readOnly = readOnly;
+        this.root = BlockNode.attach(this, "root", root);
+    }
+
+    /**
+     * Opens the graph {@code spec} describes, its nodes living in {@code ctx}, and a backend named {@code name}
+     * on top. Main loop (or any thread before the nodes are shared).
+     *
+     * @throws IllegalArgumentException for inconsistent options; {@link IllegalStateException} for a locked image
+     *                                  or refused O_DIRECT; {@link io.blockloop.ffm.errno.NativeCallException}
+     *                                  when the file cannot be opened
+     */
+    public static BlockBackend open(String name, ImageSpec spec, AioContext ctx) {
+        List<BlockNode> nodes = new ArrayList<>();
+        try {
+            return switch (spec) {
+                case ImageSpec.Null n -> {
+                    BlockNode node = new BlockNode(null, NullDriver.open(n.size(), n.readZeroes()), ctx);
+                    nodes.add(node);
+                    yield new BlockBackend(name, node, nodes, false, false, false);
+                }
+                case ImageSpec.File f -> {
+                    BlockNode file = new BlockNode(null, FileDriver.open(f.file(), ctx), ctx);
+                    nodes.add(file);
+                    yield new BlockBackend(name, file, nodes, f.file().cache().writeThrough(),
+                            f.file().cache().ignoreFlush(), f.readOnly());
+                }
+                case ImageSpec.Raw r -> {
+                    FileOptions options = r.file();
+                    BlockNode file = new BlockNode(null, FileDriver.open(options, ctx), ctx);
+                    nodes.add(file);
+                    BlockNode raw = new BlockNode(null, rawOver(file, r.offset(), r.size()), ctx);
+                    nodes.addFirst(raw);
+                    yield new BlockBackend(name, raw, nodes, options.cache().writeThrough(),
+                            options.cache().ignoreFlush(), r.readOnly());
+                }
+            };
+        } catch (RuntimeException | Error e) {
+            for (BlockNode node : nodes) {
+                node.close();
+            }
+            throw e;
+        }
+    }
+
+    private static RawDriver rawOver(BlockNode file, long offset, long size) {
+        BlockChild edge = BlockNode.attachForNewParent("file", file);
+        try {
+            return RawDriver.open(edge, offset, size);
+        } catch (RuntimeException e) {
+            BlockNode.detach(edge);
+            throw e;
+        }
+    }
+
+    /** A backend over an existing node it does not own (closing the backend leaves the node open). Main loop. */
+    public static BlockBackend attach(String name, BlockNode node) {
+        return new BlockBackend(name, node, List.of(), false, false, false);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The node at the root of the graph. Any thread. */
+    public BlockNode root() {
+        return root.node();
+    }
+
+    /** The context the backend's I/O runs in: its root node's. Any thread. */
+    public AioContext context() {
+        return root.node().context();
+    }
+
+    /** Size in bytes. Any thread. */
+    public long length() {
+        return root.node().length();
+    }
+
+    /** Requests of this backend in progress. Any thread (volatile). */
+    public int inFlight() {
+        return (int) IN_FLIGHT.getVolatile(this);
+    }
+
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    // ------------------------------------------------------------------ coroutine API
+
+    /** Reads {@code buffer.byteSize()} bytes at {@code offset}. Coroutine. */
+    public void coRead(long offset, MemorySegment buffer) {
+        check("read", offset, buffer.byteSize(), coPreadv(offset, IoVector.of(buffer), 0));
+    }
+
+    /** Writes {@code buffer} at {@code offset}; {@code flags}: {@link RequestFlags#FUA}. Coroutine. */
+    public void coWrite(long offset, MemorySegment buffer, int flags) {
+        check("write", offset, buffer.byteSize(), coPwritev(offset, IoVector.of(buffer), flags));
+    }
+
+    /** Vectored read. Coroutine. */
+    public void coReadv(long offset, IoVector qiov) {
+        check("readv", offset, qiov.size(), coPreadv(offset, qiov, 0));
+    }
+
+    /** Vectored write. Coroutine. */
+    public void coWritev(long offset, IoVector qiov, int flags) {
+        check("writev", offset, qiov.size(), coPwritev(offset, qiov, flags));
+    }
+
+    /** Vectored read returning 0 or a negative errno ({@code -EIO} past the end). Coroutine. */
+    public int coPreadv(long offset, IoVector qiov, int flags) {
+        int ret = checkRange(offset, qiov.size());
+        if (ret != 0) {
+            return ret;
+        }
+        Coroutine self = Coroutine.self();
+        AioContext from = enterContext(self);
+        begin();
+        try {
+            return root.node().coPreadv(offset, qiov.size(), qiov, flags);
+        } finally {
+            end();
+            leaveContext(from);
+        }
+    }
+
+    /** Vectored write returning 0 or a negative errno. Coroutine. */
+    public int coPwritev(long offset, IoVector qiov, int flags) {
+        int ret = checkWrite(offset, qiov.size());
+        if (ret != 0) {
+            return ret;
+        }
+        AioContext from = enterContext(Coroutine.self());
+        begin();
+        try {
+            return root.node().coPwritev(offset, qiov.size(), qiov, writeThrough ? flags | RequestFlags.FUA : flags);
+        } finally {
+            end();
+            leaveContext(from);
+        }
+    }
+
+    /** Makes completed writes durable (skipped with {@code cache=unsafe}). Coroutine. */
+    public void coFlush() {
+        if (ignoreFlush || readOnly) {
+            return;
+        }
+        AioContext from = enterContext(Coroutine.self());
+        begin();
+        int ret;
+        try {
+            ret = root.node().coFlush();
+        } finally {
+            end();
+            leaveContext(from);
+        }
+        if (ret < 0) {
+            throw BlockIoException.of("flush of '" + name + "' failed", ret);
+        }
+    }
+
+    /** Discards {@code [offset, offset + bytes)} (advisory: may leave data in place). Coroutine. */
+    public void coDiscard(long offset, long bytes) {
+        int ret = checkWrite(offset, bytes);
+        if (ret == 0) {
+            AioContext from = enterContext(Coroutine.self());
+            begin();
+            try {
+                ret = root.node().coPdiscard(offset, bytes);
+            } finally {
+                end();
+                leaveContext(from);
+            }
+        }
+        check("discard", offset, bytes, ret);
+    }
+
+    /**
+     * Makes {@code [offset, offset + bytes)} read back as zeroes; {@code flags}: {@link RequestFlags#MAY_UNMAP},
+     * {@link RequestFlags#NO_FALLBACK}, {@link RequestFlags#FUA}. Coroutine.
+     */
+    public void coWriteZeroes(long offset, long bytes, int flags) {
+        int ret = checkWrite(offset, bytes);
+        if (ret == 0) {
+            AioContext from = enterContext(Coroutine.self());
+            begin();
+            try {
+                ret = root.node().coPwriteZeroes(offset, bytes, writeThrough ? flags | RequestFlags.FUA : flags);
+            } finally {
+                end();
+                leaveContext(from);
+            }
+        }
+        check("write zeroes", offset, bytes, ret);
+    }
+
+    // ------------------------------------------------------------------ asynchronous API
+
+    /** {@link #coRead} from any thread. */
+    public CompletableFuture<Void> readAsync(long offset, MemorySegment buffer) {
+        return async(() -> coRead(offset, buffer));
+    }
+
+    /** {@link #coWrite} from any thread. */
+    public CompletableFuture<Void> writeAsync(long offset, MemorySegment buffer, int flags) {
+        return async(() -> coWrite(offset, buffer, flags));
+    }
+
+    /** {@link #coReadv} from any thread. */
+    public CompletableFuture<Void> readvAsync(long offset, IoVector qiov) {
+        return async(() -> coReadv(offset, qiov));
+    }
+
+    /** {@link #coWritev} from any thread. */
+    public CompletableFuture<Void> writevAsync(long offset, IoVector qiov, int flags) {
+        return async(() -> coWritev(offset, qiov, flags));
+    }
+
+    /** {@link #coFlush} from any thread. */
+    public CompletableFuture<Void> flushAsync() {
+        return async(this::coFlush);
+    }
+
+    /** {@link #coDiscard} from any thread. */
+    public CompletableFuture<Void> discardAsync(long offset, long bytes) {
+        return async(() -> coDiscard(offset, bytes));
+    }
+
+    /** {@link #coWriteZeroes} from any thread. */
+    public CompletableFuture<Void> writeZeroesAsync(long offset, long bytes, int flags) {
+        return async(() -> coWriteZeroes(offset, bytes, flags));
+    }
+
+    private CompletableFuture<Void> async(Runnable request) {
+        CompletableFuture<Void> future = new CompletableFuture<>();
+        Coroutine co = Coroutine.create(() -> {
+            try {
+                request.run();
+                future.complete(null);
+            } catch (Throwable t) {
+                future.completeExceptionally(t);
+            } finally {
+                AioWait.kick(); // a blocking caller in the main loop may wait for this future
+            }
+        });
+        co.enterIn(context());
+        return future;
+    }
+
+    // ------------------------------------------------------------------ blocking API
+
+    /** {@link #coRead}, waiting. Any thread but another context's loop. */
+    public void read(long offset, MemorySegment buffer) {
+        blocking(() -> coRead(offset, buffer));
+    }
+
+    /** {@link #coWrite}, waiting. */
+    public void write(long offset, MemorySegment buffer, int flags) {
+        blocking(() -> coWrite(offset, buffer, flags));
+    }
+
+    /** {@link #coReadv}, waiting. */
+    public void readv(long offset, IoVector qiov) {
+        blocking(() -> coReadv(offset, qiov));
+    }
+
+    /** {@link #coWritev}, waiting. */
+    public void writev(long offset, IoVector qiov, int flags) {
+        blocking(() -> coWritev(offset, qiov, flags));
+    }
+
+    /** {@link #coFlush}, waiting. */
+    public void flush() {
+        blocking(this::coFlush);
+    }
+
+    /** {@link #coDiscard}, waiting. */
+    public void discard(long offset, long bytes) {
+        blocking(() -> coDiscard(offset, bytes));
+    }
+
+    /** {@link #coWriteZeroes}, waiting. */
+    public void writeZeroes(long offset, long bytes, int flags) {
+        blocking(() -> coWriteZeroes(offset, bytes, flags));
+    }
+
+    private void blocking(Runnable request) {
+        if (Coroutine.inCoroutine()) {
+            request.run(); // the co* methods move the coroutine to the backend's context and back
+            return;
+        }
+        AioContext ctx = context();
+        CompletableFuture<Void> future = async(request);
+        if (ctx.inHomeThread() || MainLoop.isMainThread()) {
+            AioWait.waitWhile(ctx, () -> !future.isDone());
+        }
+        try {
+            future.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------ drain and close
+
+    /** Waits until no request of this backend is in flight. Main loop or the backend's home thread. */
+    public void drain() {
+        AioWait.waitWhile(context(), () -> inFlight() > 0);
+    }
+
+    /** Drains, detaches the root and closes the nodes this backend opened. Main loop; idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        drain();
+        closed = true;
+        BlockNode.detach(root);
+        for (BlockNode node : ownedNodes) {
+            node.close();
+        }
+    }
+
+    @Override
+    public String parentDescription() {
+        return "block backend '" + name + "'";
+    }
+
+    @Override
+    public String toString() {
+        return "BlockBackend[" + name + " -> " + root.node() + "]";
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /**
+     * Entry of every request: counts it in flight. This is where the block-graph read lock will be taken, once
+     * per request, so that nodes and drivers below never take it themselves.
+     */
+    private void begin() {
+        IN_FLIGHT.getAndAdd(this, 1);
+    }
+
+    /** Exit of every request: the read lock is released here; the drop to zero kicks a waiting drain. */
+    private void end() {
+        if ((int) IN_FLIGHT.getAndAdd(this, -1) == 1) {
+            AioWait.kick(); // pairs with the waiter's registration in AioWait.waitWhile
+        }
+    }
+
+    /** Moves the calling coroutine to the backend's context if it runs elsewhere; returns where it came from. */
+    private AioContext enterContext(Coroutine self) {
+        if (self == null) {
+            throw new IllegalStateException("BlockBackend co* methods must be called from a coroutine; use the "
+                    + "blocking or *Async methods from plain code");
+        }
+        AioContext ctx = context();
+        if (ctx.inHomeThread()) {
+            return null;
+        }
+        AioContext from = AioContext.current();
+        Coroutine.rescheduleSelf(ctx);
+        return from;
+    }
+
+    private static void leaveContext(AioContext from) {
+        if (from != null) {
+            Coroutine.rescheduleSelf(from);
+        }
+    }
+
+    private int checkRange(long offset, long bytes) {
+        if (closed) {
+            return -Errno.ENOMEDIUM;
+        }
+        if (offset < 0 || bytes < 0) {
+            return -Errno.EINVAL;
+        }
+        long size = length();
+        if (offset > size || bytes > size - offset) {
+            return -Errno.EIO;
+        }
+        return 0;
+    }
+
+    private int checkWrite(long offset, long bytes) {
+        if (readOnly) {
+            return -Errno.EPERM;
+        }
+        return checkRange(offset, bytes);
+    }
+
+    private void check(String op, long offset, long bytes, int ret) {
+        if (ret == 0) {
+            return;
+        }
+        long size = length();
+        if (ret == -Errno.EIO && offset >= 0 && bytes >= 0 && (offset > size || bytes > size - offset)) {
+            throw new BlockIoException(Errno.EIO, op + " of " + bytes + " bytes at offset " + offset
+                    + " is past the end of '" + name + "' (size " + size + " bytes)");
+        }
+        if (ret == -Errno.EINVAL && (offset < 0 || bytes < 0)) {
+            throw new BlockIoException(Errno.EINVAL, op + " with offset " + offset + " and length " + bytes
+                    + " on '" + name + "': offset and length must not be negative");
+        }
+        if (ret == -Errno.EPERM && readOnly) {
+            throw new BlockIoException(Errno.EPERM, op + " on '" + name + "': the image is read-only");
+        }
+        throw BlockIoException.of(op + " of " + bytes + " bytes at offset " + offset + " on '" + name + "' failed", ret);
+    }
+}

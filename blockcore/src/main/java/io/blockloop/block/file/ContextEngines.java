@@ -1,0 +1,77 @@
+package io.blockloop.block.file;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.ContextLocal;
+import io.blockloop.aio.FdCallbacks;
+import io.blockloop.engine.IoEngine;
+import io.blockloop.engine.IoUringEngine;
+import io.blockloop.engine.LinuxAioEngine;
+import io.blockloop.engine.ThreadPoolEngine;
+
+/**
+ * The I/O engines of one {@link AioContext}, shared by every {@code file} node living there (QEMU's
+ * {@code aio_get_linux_aio}, {@code aio_get_linux_io_uring} and {@code aio_get_thread_pool}): each opened on
+ * first use and plugged into the context, its completion fd watched with {@code processCompletions} as the read
+ * handler and its {@code poll} as the busy-poll check (which delivers what it finds, so the poll-ready callback
+ * has nothing left to do). The engines are closed when the context closes.
+ *
+ * <p>Threads: the home thread of the context only: engines have one owner thread, and it is this one.
+ */
+final class ContextEngines {
+    private static final ContextLocal<ContextEngines> LOCAL =
+            ContextLocal.of("file-engines", ContextEngines::new, ContextEngines::close);
+    private static final Runnable NOTHING = () -> {
+    };
+
+    private final AioContext ctx;
+    private IoUringEngine ioUring;
+    private LinuxAioEngine linuxAio;
+    private ThreadPoolEngine threads;
+
+    private ContextEngines(AioContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /** The engines of {@code ctx}. Home thread of {@code ctx}. */
+    static ContextEngines of(AioContext ctx) {
+        return LOCAL.get(ctx);
+    }
+
+    /** The engine for {@code mode} (not AUTO), opened and plugged in on first use. */
+    IoEngine engine(AioMode mode) {
+        return switch (mode) {
+            case IO_URING -> ioUring != null ? ioUring : (ioUring = plugIn(IoUringEngine.open()));
+            case NATIVE -> linuxAio != null ? linuxAio : (linuxAio = plugIn(LinuxAioEngine.open()));
+            case THREADS -> threadPool();
+            case AUTO -> throw new IllegalArgumentException("resolve aio=auto before asking for an engine");
+        };
+    }
+
+    /** The thread pool, which also runs the blocking calls (discard, write-zeroes) of every mode. */
+    ThreadPoolEngine threadPool() {
+        return threads != null ? threads : (threads = plugIn(ThreadPoolEngine.open()));
+    }
+
+    private <E extends IoEngine> E plugIn(E engine) {
+        try {
+            ctx.setFdHandler(engine.completionFd(), FdCallbacks.read(engine::processCompletions)
+                    .withPoll(() -> engine.poll() > 0, NOTHING));
+            return engine;
+        } catch (RuntimeException | Error e) {
+            engine.close();
+            throw e;
+        }
+    }
+
+    private void close() {
+        for (IoEngine engine : new IoEngine[]{ioUring, linuxAio, threads}) {
+            if (engine != null) {
+                ctx.removeFdHandler(engine.completionFd());
+                engine.close();
+            }
+        }
+        ioUring = null;
+        linuxAio = null;
+        threads = null;
+    }
+}

@@ -1,0 +1,97 @@
+package io.blockloop.cli;
+
+import java.util.Locale;
+
+/**
+ * Parses the byte counts and offsets of the command line as QEMU's {@code cvtnum} does: a decimal (or {@code 0x}
+ * hexadecimal) number with an optional 1024-based suffix {@code b k K M G T P E} ({@code 4k} = 4096), with the
+ * messages {@code qemu-io} prints for bad ones.
+ */
+public final class ByteCount {
+    private ByteCount() {
+    }
+
+    /**
+     * The value of {@code text}; {@code what} names the argument in the message.
+     *
+     * @throws CommandFailure (usage) "Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- X",
+     *                        or "argument too large -- X"
+     */
+    public static long parse(String what, String text) throws CommandFailure {
+        String t = text.trim();
+        if (t.isEmpty()) {
+            throw nonNumeric(what, text);
+        }
+        int shift = 0;
+        char last = t.charAt(t.length() - 1);
+        boolean hex = t.toLowerCase(Locale.ROOT).startsWith("0x");
+        if (!Character.isDigit(last) && !(hex && isHexDigit(last))) {
+            shift = switch (Character.toLowerCase(last)) {
+                case 'b' -> 0;
+                case 'k' -> 10;
+                case 'm' -> 20;
+                case 'g' -> 30;
+                case 't' -> 40;
+                case 'p' -> 50;
+                case 'e' -> 60;
+                default -> throw nonNumeric(what, text);
+            };
+            t = t.substring(0, t.length() - 1);
+        }
+        long value;
+        try {
+            value = hex ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+        } catch (NumberFormatException e) {
+            if (t.matches("\\d+")) {
+                throw tooLarge(what, text);
+            }
+            throw nonNumeric(what, text);
+        }
+        if (value < 0) {
+            throw CommandFailure.usage(what + ": negative value -- " + text);
+        }
+        if (shift > 0 && value > (Long.MAX_VALUE >> shift)) {
+            throw tooLarge(what, text);
+        }
+        return value << shift;
+    }
+
+    /** {@link #parse} limited to {@code max}; "argument too large" above it. */
+    public static long parse(String what, String text, long max) throws CommandFailure {
+        long value = parse(what, text);
+        if (value > max) {
+            throw tooLarge(what, text);
+        }
+        return value;
+    }
+
+    /** Prints {@code bytes} as qemu-io's {@code cvtstr}: "4 KiB", "1.500 MiB", "512 bytes". */
+    public static String format(long bytes) {
+        String[] units = {"EiB", "PiB", "TiB", "GiB", "MiB", "KiB"};
+        int[] shifts = {60, 50, 40, 30, 20, 10};
+        for (int i = 0; i < units.length; i++) {
+            long unit = 1L << shifts[i];
+            if (bytes >= unit) {
+                String number = String.format(Locale.ROOT, "%.3f", (double) bytes / unit);
+                if (number.endsWith(".000")) {
+                    number = number.substring(0, number.length() - 4);
+                }
+                return number + " " + units[i];
+            }
+        }
+        return bytes + " bytes";
+    }
+
+    private static boolean isHexDigit(char c) {
+        return Character.digit(c, 16) >= 0;
+    }
+
+    private static CommandFailure nonNumeric(String what, String text) {
+        return CommandFailure.usage(what + ": Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- "
+                + text);
+    }
+
+    private static CommandFailure tooLarge(String what, String text) {
+        return CommandFailure.usage(what + ": argument too large -- " + text);
+    }
+}

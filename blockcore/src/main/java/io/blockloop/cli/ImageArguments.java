@@ -1,0 +1,85 @@
+package io.blockloop.cli;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.block.CacheMode;
+import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.block.backend.ImageSpec;
+import io.blockloop.block.file.AioMode;
+import io.blockloop.block.file.FileOptions;
+import io.blockloop.ffm.errno.NativeCallException;
+
+import java.util.Locale;
+
+/**
+ * The image options {@code bench} and {@code io} share ({@code -f FMT -t CACHE -i AIO -r -U}) and how they open
+ * a {@link BlockBackend}: {@code -f raw} (the default) is a raw node over a file node, {@code -f file} the file
+ * node alone, {@code -f null} a null device whose size is the FILE argument read as a byte count
+ * ({@code null-co} has no file; {@code blockloop bench -f null 1G}).
+ *
+ * @param format     raw, file or null
+ * @param cache      {@code -t}: none (O_DIRECT, the default), writeback, writethrough, directsync, unsafe
+ * @param aio        {@code -i}: io_uring, native, threads or auto (the default)
+ * @param readOnly   {@code -r}
+ * @param forceShare {@code -U}: open even if another process holds the image (read-only)
+ */
+public record ImageArguments(String format, CacheMode cache, AioMode aio, boolean readOnly, boolean forceShare) {
+    /** BlockLoop's defaults: raw, cache=none, aio=auto, read-write. */
+    public static ImageArguments defaults() {
+        return new ImageArguments("raw", CacheMode.NONE, AioMode.AUTO, false, false);
+    }
+
+    public ImageArguments withFormat(String value) throws CommandFailure {
+        String f = value.toLowerCase(Locale.ROOT);
+        if (!f.equals("raw") && !f.equals("file") && !f.equals("null")) {
+            throw CommandFailure.usage("unknown format '" + value + "' (formats: raw, file, null)");
+        }
+        return new ImageArguments(f, cache, aio, readOnly, forceShare);
+    }
+
+    public ImageArguments withCache(String value) throws CommandFailure {
+        try {
+            return new ImageArguments(format, CacheMode.parse(value), aio, readOnly, forceShare);
+        } catch (IllegalArgumentException e) {
+            throw CommandFailure.usage(e.getMessage());
+        }
+    }
+
+    public ImageArguments withAio(String value) throws CommandFailure {
+        try {
+            return new ImageArguments(format, cache, AioMode.parse(value), readOnly, forceShare);
+        } catch (IllegalArgumentException e) {
+            throw CommandFailure.usage(e.getMessage());
+        }
+    }
+
+    public ImageArguments withReadOnly(boolean value) {
+        return new ImageArguments(format, cache, aio, value, forceShare);
+    }
+
+    public ImageArguments withForceShare(boolean value) {
+        return new ImageArguments(format, cache, aio, readOnly, value);
+    }
+
+    /**
+     * Opens {@code file} as described, its nodes in {@code ctx}, as a backend named {@code name}. Main loop.
+     *
+     * @throws CommandFailure (runtime) with one line when the image cannot be opened (missing file, lock held,
+     *                        O_DIRECT refused, ...), (usage) for inconsistent options
+     */
+    public BlockBackend open(String name, String file, AioContext ctx) throws CommandFailure {
+        ImageSpec spec;
+        if (format.equals("null")) {
+            spec = new ImageSpec.Null(ByteCount.parse("null device size", file), true);
+        } else {
+            FileOptions options = new FileOptions(file, cache, aio, readOnly, true, forceShare);
+            spec = format.equals("raw") ? new ImageSpec.Raw(options) : new ImageSpec.File(options);
+        }
+        try {
+            return BlockBackend.open(name, spec, ctx);
+        } catch (NativeCallException | IllegalStateException e) {
+            throw CommandFailure.runtime("Could not open '" + file + "': " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            throw CommandFailure.usage(e.getMessage());
+        }
+    }
+}

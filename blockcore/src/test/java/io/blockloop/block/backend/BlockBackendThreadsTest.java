@@ -1,0 +1,192 @@
+package io.blockloop.block.backend;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.AioWait;
+import io.blockloop.aio.IOThread;
+import io.blockloop.block.BlockIoException;
+import io.blockloop.block.CacheMode;
+import io.blockloop.block.Warnings;
+import io.blockloop.block.file.AioMode;
+import io.blockloop.block.file.FileDriver;
+import io.blockloop.block.file.FileOptions;
+import io.blockloop.coroutine.Coroutine;
+import io.blockloop.ffm.libc.Fcntl;
+import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.testing.LoopDevice;
+import io.blockloop.ffm.testing.Posix;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * BlockBackend from every kind of caller (the main loop, a plain thread, coroutines of the backend's and of
+ * another context) with the nodes living in an IOThread; image locking; block devices.
+ */
+class BlockBackendThreadsTest {
+    private AioContext main;
+    private Path dir;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        main = BlockImages.mainLoop();
+        dir = BlockImages.tempDir();
+    }
+
+    @AfterEach
+    void tearDown() {
+        main.close();
+    }
+
+    @Test
+    void everyApiReachesANodeLivingInAnIoThread() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (IOThread io = new IOThread("io0").start();
+             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
+             Arena arena = Arena.ofShared()) {
+            assertSame(io.context(), blk.context());
+            byte[] one = BlockImages.randomBytes(1, 4096);
+            // Blocking from the main loop (it polls the main context while the IOThread does the work).
+            blk.write(0, BlockImages.buffer(arena, one, 0), 0);
+            // Blocking from a plain thread.
+            byte[] two = BlockImages.randomBytes(2, 4096);
+            Thread plain = Thread.ofPlatform().start(() -> blk.write(4096, BlockImages.buffer(arena, two, 0), 0));
+            plain.join(TimeUnit.SECONDS.toMillis(10));
+            // Asynchronous from the main thread: completed in the IOThread.
+            MemorySegment back = arena.allocate(8192, 4096);
+            CompletableFuture<Void> f = blk.readAsync(0, back);
+            AtomicReference<Thread> completedOn = new AtomicReference<>();
+            f.thenRun(() -> completedOn.compareAndSet(null, Thread.currentThread()));
+            f.get(10, TimeUnit.SECONDS);
+            assertArrayEquals(one, BlockImages.bytes(back.asSlice(0, 4096)));
+            assertArrayEquals(two, BlockImages.bytes(back.asSlice(4096, 4096)));
+            // A coroutine of the main context: moved to the IOThread for the request and back afterwards.
+            AtomicReference<AioContext> after = new AtomicReference<>();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Coroutine co = Coroutine.create(() -> {
+                try {
+                    blk.coRead(0, back);
+                    after.set(AioContext.current());
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            co.enter();
+            AioWait.waitWhile(main, () -> after.get() == null && failure.get() == null);
+            assertEquals(null, failure.get());
+            assertSame(main, after.get(), "the coroutine came back to its own context");
+        }
+    }
+
+    @Test
+    void coroutineApiFromPlainCodeSaysWhatToUseInstead() throws IOException {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+             Arena arena = Arena.ofConfined()) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> blk.coRead(0, arena.allocate(512)));
+            assertTrue(e.getMessage().contains("from a coroutine"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aSecondWriterIsRefusedWithQemusMessage() throws IOException {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        FileOptions options = FileOptions.of(file.toString());
+        try (BlockBackend first = BlockBackend.open("a", new ImageSpec.Raw(options), main)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> BlockBackend.open("b", new ImageSpec.Raw(options), main));
+            assertEquals("Failed to get \"write\" lock: is another process using the image " + file + "?",
+                    e.getMessage());
+            IllegalStateException reader = assertThrows(IllegalStateException.class,
+                    () -> BlockBackend.open("c", new ImageSpec.Raw(options.withReadOnly(true)), main));
+            assertEquals("Failed to get shared \"write\" lock: is another process using the image " + file + "?",
+                    reader.getMessage());
+            // force-share (-U) reads anyway
+            BlockBackend.open("d", new ImageSpec.Raw(options.withReadOnly(true).withForceShare(true)), main).close();
+        }
+        // Closing the writer released its locks.
+        BlockBackend.open("e", new ImageSpec.Raw(options), main).close();
+    }
+
+    @Test
+    void twoReadersShareTheImage() throws IOException {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        FileOptions ro = FileOptions.of(file.toString()).withReadOnly(true);
+        try (BlockBackend a = BlockBackend.open("a", new ImageSpec.Raw(ro), main);
+             BlockBackend b = BlockBackend.open("b", new ImageSpec.Raw(ro), main)) {
+            assertEquals(a.length(), b.length());
+        }
+    }
+
+    @Test
+    void cacheModesSetODirectAsJnrSeesIt() throws IOException {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        for (CacheMode cache : CacheMode.values()) {
+            FileOptions options = FileOptions.of(file.toString()).withCache(cache).withAio(AioMode.THREADS);
+            try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.File(options), main)) {
+                int fd = ((FileDriver) blk.root().driver()).fd();
+                int flags = Posix.get().fcntl(fd, jnr.constants.platform.Fcntl.F_GETFL);
+                assertEquals(cache.direct(), (flags & OpenFlags.O_DIRECT) != 0, cache.option());
+                assertEquals(cache.direct(), (Fcntl.getFlags(fd) & OpenFlags.O_DIRECT) != 0, cache.option());
+            }
+        }
+    }
+
+    @Test
+    void missingFileFailsWithThePath() {
+        Path missing = dir.resolve("nope");
+        RuntimeException e = assertThrows(RuntimeException.class,
+                () -> BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(missing.toString())), main));
+        assertTrue(e.getMessage().contains("ENOENT") && e.getMessage().contains(missing.toString()), e.getMessage());
+    }
+
+    @Test
+    void aioAutoPicksTheBestEngineWithoutWarnings() throws IOException {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        StringBuilder warnings = new StringBuilder();
+        var old = Warnings.redirect(warnings::append);
+        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.File(FileOptions.of(file.toString())), main)) {
+            assertEquals(AioMode.IO_URING, ((FileDriver) blk.root().driver()).engineMode());
+        } finally {
+            Warnings.redirect(old);
+        }
+        assertEquals("", warnings.toString());
+    }
+
+    @Test
+    void blockDeviceDataDiscardAndZeroes() throws Exception {
+        Path backing = BlockImages.image(dir, "backing", 8 << 20);
+        try (LoopDevice loop = LoopDevice.attach(backing)) {
+            FileOptions options = FileOptions.of(loop.path().toString());
+            try (BlockBackend blk = BlockBackend.open("dev", new ImageSpec.Raw(options), main);
+                 Arena arena = Arena.ofConfined()) {
+                assertEquals("host_device", blk.root().children().getFirst().node().driver().formatName());
+                assertEquals(8 << 20, blk.length());
+                byte[] data = BlockImages.randomBytes(3, 65536);
+                blk.write(4096, BlockImages.buffer(arena, data, 0), 0);
+                blk.write(70_001, BlockImages.buffer(arena, data, 11), 0); // unaligned and misaligned
+                MemorySegment back = arena.allocate(65536, 4096);
+                blk.read(70_001, back);
+                assertArrayEquals(data, BlockImages.bytes(back));
+                blk.writeZeroes(4096, 65536, 0);
+                blk.read(4096, back);
+                assertArrayEquals(new byte[65536], BlockImages.bytes(back));
+                blk.discard(0, 1 << 20);
+                blk.flush();
+            }
+        }
+    }
+}
