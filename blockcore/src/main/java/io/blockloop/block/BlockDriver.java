@@ -65,6 +65,17 @@ public interface BlockDriver {
         return List.of();
     }
 
+    /**
+     * The node entered its first drained section (QEMU's {@code bdrv_drain_begin}): stop internal activity that
+     * would issue requests. Main loop; must not poll. Default: nothing.
+     */
+    default void drainBegin() {
+    }
+
+    /** The node left its last drained section (QEMU's {@code bdrv_drain_end}). Main loop. Default: nothing. */
+    default void drainEnd() {
+    }
+
     /** The node moves to {@code ctx} (it was detached first). Main loop, node drained. */
     void attachContext(AioContext ctx);
 

@@ -2,6 +2,7 @@ package io.blockloop.block;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
+import io.blockloop.aio.MainLoop;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.ffm.errno.Errno;
 
@@ -64,6 +65,8 @@ public final class BlockNode implements BlockParent {
     private volatile AioContext context;
     @SuppressWarnings("unused") // through IN_FLIGHT
     private volatile int inFlight;
+    /** Drained sections this node is in (its own and its children's); written by the main loop. */
+    private final AtomicInteger quiesceCounter = new AtomicInteger();
     // ---- home thread ----
     private long writeGeneration;
     private long flushedGeneration;
@@ -82,6 +85,9 @@ public final class BlockNode implements BlockParent {
         for (BlockChild edge : driver.children()) {
             edge.adoptBy(this);
             children.add(edge);
+            for (int i = edge.node().quiesceCounter(); i > 0; i--) {
+                childDrainedBegin(edge); // a node built over a drained child starts quiesced (QEMU's bdrv_append rule)
+            }
         }
     }
 
@@ -123,12 +129,18 @@ public final class BlockNode implements BlockParent {
         return List.copyOf(parents);
     }
 
-    /** Connects {@code parent} to this node under {@code role}. Main loop. */
+    /**
+     * Connects {@code parent} to this node under {@code role}. When the child is drained, the new parent is
+     * quiesced with it at once (QEMU's rule for attaching under a drained node). Main loop.
+     */
     public static BlockChild attach(BlockParent parent, String role, BlockNode child) {
         BlockChild edge = new BlockChild(role, parent, child);
         child.parents.add(edge);
         if (parent instanceof BlockNode node) {
             node.children.add(edge);
+        }
+        for (int i = child.quiesceCounter(); i > 0; i--) {
+            parent.childDrainedBegin(edge);
         }
         return edge;
     }
@@ -144,11 +156,51 @@ public final class BlockNode implements BlockParent {
         return edge;
     }
 
-    /** Disconnects {@code edge} from its node (and from its parent node). Main loop. */
+    /**
+     * Disconnects {@code edge} from its node (and from its parent node); a parent that was quiesced through the
+     * edge is released. Main loop.
+     */
     public static void detach(BlockChild edge) {
-        edge.node().parents.remove(edge);
+        BlockNode child = edge.node();
+        child.parents.remove(edge);
         if (edge.parent() instanceof BlockNode node) {
             node.children.remove(edge);
+        }
+        if (edge.parent() != null) {
+            for (int i = child.quiesceCounter(); i > 0; i--) {
+                edge.parent().childDrainedEnd(edge);
+            }
+        }
+    }
+
+    /**
+     * Points {@code edge} at {@code replacement} instead of its current node (QEMU's
+     * {@code bdrv_replace_child_noperm}): the parent's quiescing follows the edge, so it stays quiesced exactly as
+     * often as the new child is drained. Main loop, graph write lock held, both nodes idle.
+     */
+    public static void repoint(BlockChild edge, BlockNode replacement) {
+        BlockNode old = edge.node();
+        if (old == replacement) {
+            return;
+        }
+        if (replacement.context() != old.context()) {
+            throw new IllegalArgumentException("cannot point " + edge.name() + " of " + edge.parent().parentDescription()
+                    + " at node '" + replacement.name() + "': it lives in " + replacement.context()
+                    + ", the old node in " + old.context());
+        }
+        BlockParent parent = edge.parent();
+        int oldQuiesce = old.quiesceCounter();
+        int newQuiesce = replacement.quiesceCounter();
+        // Quiesce for the new child first, release for the old one last: the parent never runs unquiesced
+        // in between when both are drained.
+        for (int i = oldQuiesce; i < newQuiesce; i++) {
+            parent.childDrainedBegin(edge);
+        }
+        old.parents.remove(edge);
+        edge.setNode(replacement);
+        replacement.parents.add(edge);
+        for (int i = newQuiesce; i < oldQuiesce; i++) {
+            parent.childDrainedEnd(edge);
         }
     }
 
@@ -164,6 +216,106 @@ public final class BlockNode implements BlockParent {
         driver.detachContext();
         context = ctx;
         driver.attachContext(ctx);
+    }
+
+    // ------------------------------------------------------------------ drained sections
+
+    /** Drained sections this node is in. Any thread (volatile). */
+    public int quiesceCounter() {
+        return quiesceCounter.get();
+    }
+
+    /**
+     * Begins a drained section (QEMU's {@code bdrv_drained_begin}): the first one quiesces every parent (they
+     * stop sending requests, recursively up to the backends), then polls until this node and its parents have no
+     * request in flight. From a coroutine the work is handed to the main loop and the coroutine waits for it
+     * (QEMU's {@code bdrv_co_yield_to_drain}), so a coroutine never polls. Main loop, or a coroutine in any
+     * context.
+     */
+    public void drainedBegin() {
+        if (Coroutine.inCoroutine()) {
+            DrainHandOff.run(this::drainedBegin);
+            return;
+        }
+        requireMainLoop("drainedBegin");
+        quiesce();
+        AioWait.waitWhile(context, this::drainBusy);
+    }
+
+    /** Ends a drained section; the last one releases the parents. Never polls. Main loop or a coroutine. */
+    public void drainedEnd() {
+        if (Coroutine.inCoroutine()) {
+            DrainHandOff.run(this::drainedEnd);
+            return;
+        }
+        requireMainLoop("drainedEnd");
+        unquiesce();
+    }
+
+    /** {@link #drainedBegin()} then {@link #drainedEnd()}: waits for what is in flight now. */
+    public void drain() {
+        drainedBegin();
+        drainedEnd();
+    }
+
+    /** Enters a drained section without polling (QEMU's {@code bdrv_do_drained_begin_quiesce}). Main loop. */
+    void quiesce() {
+        if (quiesceCounter.getAndIncrement() == 0) {
+            for (BlockChild edge : parents) {
+                edge.parent().childDrainedBegin(edge);
+            }
+            driver.drainBegin();
+        }
+    }
+
+    /** Leaves a drained section entered with {@link #quiesce()}. Main loop. */
+    void unquiesce() {
+        int before = quiesceCounter.getAndDecrement();
+        if (before <= 0) {
+            quiesceCounter.incrementAndGet();
+            throw new IllegalStateException("drainedEnd on node '" + name + "' without drainedBegin");
+        }
+        if (before == 1) {
+            driver.drainEnd();
+            for (BlockChild edge : parents) {
+                edge.parent().childDrainedEnd(edge);
+            }
+        }
+    }
+
+    /** Whether a drain of this node must keep polling: requests here, or parents still busy. */
+    boolean drainBusy() {
+        if (inFlight() > 0) {
+            return true;
+        }
+        for (BlockChild edge : parents) {
+            if (edge.parent().childDrainedPoll(edge)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public void childDrainedBegin(BlockChild edge) {
+        quiesce();
+    }
+
+    @Override
+    public void childDrainedEnd(BlockChild edge) {
+        unquiesce();
+    }
+
+    @Override
+    public boolean childDrainedPoll(BlockChild edge) {
+        return drainBusy();
+    }
+
+    private static void requireMainLoop(String what) {
+        if (!MainLoop.isMainThread()) {
+            throw new IllegalStateException(what + " outside a coroutine must run in the main loop, not on '"
+                    + Thread.currentThread().getName() + "'");
+        }
     }
 
     // ------------------------------------------------------------------ the request path

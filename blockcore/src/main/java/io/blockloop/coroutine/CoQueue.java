@@ -1,5 +1,7 @@
 package io.blockloop.coroutine;
 
+import java.util.concurrent.locks.Lock;
+
 /**
  * A FIFO of coroutines waiting for a condition (QEMU's {@code CoQueue}). A coroutine {@linkplain #await(CoMutex)
  * waits} (optionally releasing a {@link CoMutex} while it waits and taking it back afterwards); another one
@@ -12,7 +14,9 @@ package io.blockloop.coroutine;
  * <p>Threads and memory ordering: the queue itself is not thread-safe. Use it either from one context only, or
  * with every {@code await}, {@code next}, {@code restartAll} and {@code isEmpty} under the same {@link CoMutex}
  * (whose hand-over orders the plain fields here). {@link #next()} and {@link #restartAll()} may also be called
- * from plain code on that context's home thread.
+ * from plain code on that context's home thread. A queue shared with plain code on other threads is guarded by a
+ * thread {@link Lock} instead: {@link #await(Lock)} and {@link #restartAll(Lock)}, every access under that lock
+ * (whose release/acquire orders the fields).
  */
 public final class CoQueue {
     private Coroutine head;
@@ -20,7 +24,7 @@ public final class CoQueue {
 
     /** Waits until restarted (QEMU's {@code qemu_co_queue_wait} without a lock). Coroutine only. */
     public void await() {
-        await(null);
+        await((CoMutex) null);
     }
 
     /**
@@ -43,6 +47,32 @@ public final class CoQueue {
         if (lock != null) {
             lock.lock();
         }
+    }
+
+    /**
+     * Joins the queue, releases the thread lock {@code lock}, yields until restarted, then takes {@code lock}
+     * again (QEMU's {@code qemu_co_queue_wait} with a {@code QemuMutex}). The lock is released before the yield,
+     * so it is never held across a suspension; a restart that comes between the release and the yield schedules
+     * the coroutine in its context, which enters it only after it has yielded. Coroutine only; the calling
+     * thread holds {@code lock}.
+     *
+     * <p>Caveat: a lock that records its owner by {@link Thread#currentThread()} (a {@code ReentrantLock}) may
+     * record a stale thread when the calling coroutine moved between threads earlier in the same compiled method:
+     * C2 may reuse a {@code currentThread()} read before a yield after the resume (see
+     * {@code io.blockloop.block.graph}'s package documentation).
+     */
+    public void await(Lock lock) {
+        Coroutine self = Coroutine.requireSelf("CoQueue.await");
+        self.waitNext = null;
+        if (tail == null) {
+            head = self;
+        } else {
+            tail.waitNext = self;
+        }
+        tail = self;
+        lock.unlock();
+        Coroutine.yield();
+        lock.lock();
     }
 
     /** Restarts the first waiter; returns false if there was none (QEMU's {@code qemu_co_queue_next}). */
@@ -72,6 +102,32 @@ public final class CoQueue {
             co.waitNext = null;
             co.wake();
             co = next;
+        }
+    }
+
+    /**
+     * Restarts every waiter, in FIFO order, with the thread lock {@code lock} released while waking them
+     * (QEMU's {@code qemu_co_enter_all}): a waiter of the caller's own context may run at once and take
+     * {@code lock} itself. Waiters that join after the call began wait for the next restart. The calling thread
+     * holds {@code lock}, and holds it again on return. Any thread.
+     */
+    public void restartAll(Lock lock) {
+        Coroutine co = head;
+        head = null;
+        tail = null;
+        if (co == null) {
+            return;
+        }
+        lock.unlock();
+        try {
+            while (co != null) {
+                Coroutine next = co.waitNext;
+                co.waitNext = null;
+                co.wake();
+                co = next;
+            }
+        } finally {
+            lock.lock();
         }
     }
 

@@ -13,6 +13,7 @@ import io.blockloop.block.file.FileDriver;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.block.nullio.NullDriver;
 import io.blockloop.block.raw.RawDriver;
+import io.blockloop.coroutine.CoQueue;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.ffm.errno.Errno;
 
@@ -24,6 +25,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * The user's handle on a block graph (QEMU's {@code BlockBackend}): the root edge to one node, with three ways
@@ -75,6 +79,12 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private final boolean readOnly;
     @SuppressWarnings("unused") // through IN_FLIGHT
     private volatile int inFlight;
+    /** Drained sections of the root node (and below) this backend is quiesced by. */
+    private final AtomicInteger quiesceCounter = new AtomicInteger();
+    /** Requests that arrived while quiesced wait here (QEMU's {@code queued_requests} + its mutex). */
+    private final CoQueue queuedRequests = new CoQueue();
+    /** Not a ReentrantLock: it records an owner thread, which a coroutine moved between threads can confuse. */
+    private final Lock queuedRequestsLock = new StampedLock().asWriteLock();
     private boolean closed;
 
     private BlockBackend(String name, BlockNode root, List<BlockNode> ownedNodes, boolean writeThrough,
@@ -395,9 +405,18 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     // ------------------------------------------------------------------ drain and close
 
-    /** Waits until no request of this backend is in flight. Main loop or the backend's home thread. */
+    /**
+     * Waits until no request of this backend is in flight, with the root node drained meanwhile so nothing new
+     * starts (QEMU's {@code blk_drain}). Main loop.
+     */
     public void drain() {
-        AioWait.waitWhile(context(), () -> inFlight() > 0);
+        BlockNode node = root.node();
+        node.drainedBegin();
+        try {
+            AioWait.waitWhile(context(), () -> inFlight() > 0);
+        } finally {
+            node.drainedEnd();
+        }
     }
 
     /** Drains, detaches the root and closes the nodes this backend opened. Main loop; idempotent. */
@@ -419,6 +438,33 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         return "block backend '" + name + "'";
     }
 
+    /** Drained sections the backend is quiesced by. Any thread. */
+    public int quiesceCounter() {
+        return quiesceCounter.get();
+    }
+
+    @Override
+    public void childDrainedBegin(BlockChild edge) {
+        quiesceCounter.incrementAndGet();
+    }
+
+    @Override
+    public void childDrainedEnd(BlockChild edge) {
+        if (quiesceCounter.decrementAndGet() == 0) {
+            queuedRequestsLock.lock();
+            try {
+                queuedRequests.restartAll(queuedRequestsLock); // each resumes in its own context
+            } finally {
+                queuedRequestsLock.unlock();
+            }
+        }
+    }
+
+    @Override
+    public boolean childDrainedPoll(BlockChild edge) {
+        return inFlight() > 0;
+    }
+
     @Override
     public String toString() {
         return "BlockBackend[" + name + " -> " + root.node() + "]";
@@ -427,11 +473,32 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     // ------------------------------------------------------------------ internals
 
     /**
-     * Entry of every request: counts it in flight. This is where the block-graph read lock will be taken, once
-     * per request, so that nodes and drivers below never take it themselves.
+     * Entry of every request: counts it in flight, waits while the backend is quiesced by a drained section
+     * (QEMU's {@code blk_wait_while_drained}), and is the place where the block-graph read lock is taken, once per
+     * request, so that nodes and drivers below never take it themselves.
+     *
+     * <p>The in-flight increment (a volatile add) comes before the read of the quiesce counter (volatile), and a
+     * drain sets the counter before it polls the in-flight count: one of the two always sees the other, so a
+     * request either waits here or is waited for by the drain.
      */
     private void begin() {
         IN_FLIGHT.getAndAdd(this, 1);
+        if (quiesceCounter.get() > 0) {
+            waitWhileDrained();
+        }
+    }
+
+    private void waitWhileDrained() {
+        queuedRequestsLock.lock();
+        try {
+            while (quiesceCounter.get() > 0) {
+                end(); // not in flight while queued: the drain must not wait for us
+                queuedRequests.await(queuedRequestsLock);
+                IN_FLIGHT.getAndAdd(this, 1);
+            }
+        } finally {
+            queuedRequestsLock.unlock();
+        }
     }
 
     /** Exit of every request: the read lock is released here; the drop to zero kicks a waiting drain. */
