@@ -1,6 +1,7 @@
 package io.blockloop.block;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.block.graph.GraphReadLocked;
 
 import java.util.List;
 
@@ -40,21 +41,26 @@ public interface BlockDriver {
     int supportedWriteFlags();
 
     /** Reads {@code bytes} at {@code offset} into {@code qiov} (whose size is {@code bytes}). */
+    @GraphReadLocked
     int coPreadv(long offset, long bytes, IoVector qiov, int flags);
 
     /** Writes {@code qiov} ({@code bytes} long) at {@code offset}. */
+    @GraphReadLocked
     int coPwritev(long offset, long bytes, IoVector qiov, int flags);
 
     /** Makes every completed write durable. */
+    @GraphReadLocked
     int coFlush();
 
     /** Deallocates the range if the storage can (advisory): {@code -ENOTSUP} when it cannot. */
+    @GraphReadLocked
     int coPdiscard(long offset, long bytes);
 
     /**
      * Makes the range read back as zeroes without a data buffer, or returns {@code -ENOTSUP} so the generic path
      * writes a buffer of zeroes (unless {@link RequestFlags#NO_FALLBACK}).
      */
+    @GraphReadLocked
     int coPwriteZeroes(long offset, long bytes, int flags);
 
     /**

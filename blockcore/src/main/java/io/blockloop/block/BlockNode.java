@@ -3,12 +3,20 @@ package io.blockloop.block;
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
 import io.blockloop.aio.MainLoop;
+import io.blockloop.aio.role.GlobalStateCode;
+import io.blockloop.aio.role.IoCode;
+import io.blockloop.aio.role.IoOrGlobalStateCode;
+import io.blockloop.block.graph.GraphLock;
+import io.blockloop.block.graph.GraphReadLocked;
+import io.blockloop.block.graph.GraphWriteLocked;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.ffm.errno.Errno;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,7 +38,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * calling its child is already under it.
  *
  * <h2>Threads</h2>
- * I/O methods: a coroutine on the home thread of {@link #context()} (asserted with {@code -ea}). Graph and
+ * I/O methods ({@link IoCode}, {@link GraphReadLocked}): a coroutine on the home thread of {@link #context()}
+ * holding the graph read lock (both asserted with {@code -ea}). Graph and
  * lifecycle methods ({@link #addChild}, {@link #setContext}, {@link #close}): global-state code, main loop,
  * with the node drained. {@link #inFlight()}, {@link #length()}, {@link #limits()}, {@link #name()}: any thread.
  *
@@ -42,6 +51,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class BlockNode implements BlockParent {
     private static final AtomicInteger AUTO_NAMES = new AtomicInteger();
+    /** Every open node (QEMU's {@code all_bdrv_states}): what drain-all quiesces. */
+    private static final Set<BlockNode> ALL = ConcurrentHashMap.newKeySet();
+    /** Drain-all sections in progress (main loop); nodes created meanwhile start quiesced that many times. */
+    private static int drainAllCount;
     private static final VarHandle IN_FLIGHT;
 
     static {
@@ -82,6 +95,10 @@ public final class BlockNode implements BlockParent {
         this.context = Objects.requireNonNull(context, "context");
         this.limits = driver.limits();
         this.padding = new RequestPadding(this);
+        for (int i = 0; i < drainAllCount; i++) {
+            quiesce();
+        }
+        ALL.add(this);
         for (BlockChild edge : driver.children()) {
             edge.adoptBy(this);
             children.add(edge);
@@ -133,6 +150,7 @@ public final class BlockNode implements BlockParent {
      * Connects {@code parent} to this node under {@code role}. When the child is drained, the new parent is
      * quiesced with it at once (QEMU's rule for attaching under a drained node). Main loop.
      */
+    @GlobalStateCode
     public static BlockChild attach(BlockParent parent, String role, BlockNode child) {
         BlockChild edge = new BlockChild(role, parent, child);
         child.parents.add(edge);
@@ -150,6 +168,7 @@ public final class BlockNode implements BlockParent {
      * the node adopts the edges its driver {@linkplain BlockDriver#children() reports} when it is constructed.
      * Main loop.
      */
+    @GlobalStateCode
     public static BlockChild attachForNewParent(String role, BlockNode child) {
         BlockChild edge = new BlockChild(role, null, child);
         child.parents.add(edge);
@@ -160,6 +179,7 @@ public final class BlockNode implements BlockParent {
      * Disconnects {@code edge} from its node (and from its parent node); a parent that was quiesced through the
      * edge is released. Main loop.
      */
+    @GlobalStateCode
     public static void detach(BlockChild edge) {
         BlockNode child = edge.node();
         child.parents.remove(edge);
@@ -178,7 +198,10 @@ public final class BlockNode implements BlockParent {
      * {@code bdrv_replace_child_noperm}): the parent's quiescing follows the edge, so it stays quiesced exactly as
      * often as the new child is drained. Main loop, graph write lock held, both nodes idle.
      */
+    @GraphWriteLocked
+    @GlobalStateCode
     public static void repoint(BlockChild edge, BlockNode replacement) {
+        assert GraphLock.checkWritable();
         BlockNode old = edge.node();
         if (old == replacement) {
             return;
@@ -205,6 +228,7 @@ public final class BlockNode implements BlockParent {
     }
 
     /** Moves the node (not its children) to {@code ctx}. Main loop, nothing in flight. */
+    @GlobalStateCode
     public void setContext(AioContext ctx) {
         Objects.requireNonNull(ctx, "ctx");
         if (inFlight() != 0) {
@@ -232,6 +256,7 @@ public final class BlockNode implements BlockParent {
      * (QEMU's {@code bdrv_co_yield_to_drain}), so a coroutine never polls. Main loop, or a coroutine in any
      * context.
      */
+    @IoOrGlobalStateCode
     public void drainedBegin() {
         if (Coroutine.inCoroutine()) {
             DrainHandOff.run(this::drainedBegin);
@@ -243,6 +268,7 @@ public final class BlockNode implements BlockParent {
     }
 
     /** Ends a drained section; the last one releases the parents. Never polls. Main loop or a coroutine. */
+    @IoOrGlobalStateCode
     public void drainedEnd() {
         if (Coroutine.inCoroutine()) {
             DrainHandOff.run(this::drainedEnd);
@@ -283,6 +309,45 @@ public final class BlockNode implements BlockParent {
         }
     }
 
+    /**
+     * Quiesces every open node without polling (QEMU's {@code bdrv_drain_all_begin_nopoll}); nodes opened before
+     * {@link #drainAllEnd()} start quiesced. What the graph lock's writer does first. Main loop.
+     */
+    @GlobalStateCode
+    public static void drainAllBeginNoPoll() {
+        requireMainLoop("drainAllBeginNoPoll");
+        drainAllCount++;
+        for (BlockNode node : ALL) {
+            node.quiesce();
+        }
+    }
+
+    /** Quiesces every node and polls until none has a request in flight (QEMU's {@code bdrv_drain_all_begin}). */
+    @GlobalStateCode
+    public static void drainAllBegin() {
+        drainAllBeginNoPoll();
+        AioContext main = MainLoop.context();
+        AioWait.waitWhile(main, () -> ALL.stream().anyMatch(BlockNode::drainBusy));
+    }
+
+    /** Ends a drain-all section. Main loop. */
+    @GlobalStateCode
+    public static void drainAllEnd() {
+        requireMainLoop("drainAllEnd");
+        if (drainAllCount == 0) {
+            throw new IllegalStateException("drainAllEnd without drainAllBegin");
+        }
+        drainAllCount--;
+        for (BlockNode node : ALL) {
+            node.unquiesce();
+        }
+    }
+
+    /** The open nodes (a snapshot). Any thread. */
+    public static List<BlockNode> allNodes() {
+        return List.copyOf(ALL);
+    }
+
     /** Whether a drain of this node must keep polling: requests here, or parents still busy. */
     boolean drainBusy() {
         if (inFlight() > 0) {
@@ -321,6 +386,8 @@ public final class BlockNode implements BlockParent {
     // ------------------------------------------------------------------ the request path
 
     /** Reads {@code bytes} at {@code offset} into {@code qiov}. Returns 0 or a negative errno. Coroutine. */
+    @GraphReadLocked
+    @IoCode
     public int coPreadv(long offset, long bytes, IoVector qiov, int flags) {
         assert onHomeCoroutine();
         int check = checkRequest(offset, bytes, qiov);
@@ -345,6 +412,8 @@ public final class BlockNode implements BlockParent {
     }
 
     /** Writes {@code qiov} ({@code bytes} long) at {@code offset}. Returns 0 or a negative errno. Coroutine. */
+    @GraphReadLocked
+    @IoCode
     public int coPwritev(long offset, long bytes, IoVector qiov, int flags) {
         assert onHomeCoroutine();
         int check = checkRequest(offset, bytes, qiov);
@@ -372,6 +441,8 @@ public final class BlockNode implements BlockParent {
      * Makes {@code [offset, offset + bytes)} read back as zeroes: the driver's zero-write for the aligned middle
      * (or a zeroed buffer when it cannot), padded writes of zeroes for unaligned ends. Coroutine.
      */
+    @GraphReadLocked
+    @IoCode
     public int coPwriteZeroes(long offset, long bytes, int flags) {
         assert onHomeCoroutine();
         int check = checkRange(offset, bytes);
@@ -394,6 +465,8 @@ public final class BlockNode implements BlockParent {
      * serialising over their aligned cover, like a read-modify-write, so no padded write restores stale bytes
      * over it. Coroutine.
      */
+    @GraphReadLocked
+    @IoCode
     public int coPdiscard(long offset, long bytes) {
         assert onHomeCoroutine();
         int check = checkRange(offset, bytes);
@@ -435,6 +508,8 @@ public final class BlockNode implements BlockParent {
      * Makes every write completed before the call durable; skipped when nothing was written since the last
      * successful flush (QEMU's {@code write_gen}/{@code flushed_gen}). Coroutine.
      */
+    @GraphReadLocked
+    @IoCode
     public int coFlush() {
         assert onHomeCoroutine();
         incInFlight();
@@ -503,6 +578,7 @@ public final class BlockNode implements BlockParent {
             throw new IllegalStateException("node '" + name + "' closed with " + inFlight() + " requests in flight");
         }
         closed = true;
+        ALL.remove(this);
         driver.close();
     }
 
@@ -547,6 +623,7 @@ public final class BlockNode implements BlockParent {
     }
 
     private boolean onHomeCoroutine() {
+        GraphLock.checkReadable();
         AioContext ctx = context;
         if (!Coroutine.inCoroutine() || !ctx.inHomeThread()) {
             throw new AssertionError("I/O on node '" + name + "' must run in a coroutine on the home thread of "

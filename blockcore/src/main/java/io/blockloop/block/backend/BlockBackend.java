@@ -10,6 +10,7 @@ import io.blockloop.block.BlockParent;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
 import io.blockloop.block.file.FileDriver;
+import io.blockloop.block.graph.GraphLock;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.block.nullio.NullDriver;
 import io.blockloop.block.raw.RawDriver;
@@ -52,8 +53,9 @@ import java.util.concurrent.locks.StampedLock;
  * need no alignment: the node pads and bounces what its storage needs. With a write-through cache mode every
  * write carries {@link RequestFlags#FUA}; with {@code cache=unsafe} flushes are skipped.
  *
- * <p>Every request path enters through {@link #begin()} and leaves through {@link #end()}: the backend's in-flight
- * count (read by {@link #drain()}), and the single place where the block-graph read lock is taken.
+ * <p>Every request path enters through {@link #begin(Coroutine)} and leaves through {@link #end()}: the backend's
+ * in-flight count (read by {@link #drain()}), the wait while drained, and the single place where the block-graph
+ * read lock is taken.
  *
  * <p>Threads: open/close and graph changes are global-state code (main loop). The rest: see above. In-flight
  * counting is atomic; its drop to zero is followed by {@link AioWait#kick()} (whose fence pairs with the
@@ -69,6 +71,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             throw new ExceptionInInitializerError(e);
         }
     }
+
+    private static final GraphLock GRAPH = GraphLock.global();
 
     private final String name;
     private final BlockChild root;
@@ -209,14 +213,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (ret != 0) {
             return ret;
         }
-        Coroutine self = Coroutine.self();
+        Coroutine self = requireCoroutine();
         AioContext from = enterContext(self);
-        begin();
+        begin(self);
         try {
             return root.node().coPreadv(offset, qiov.size(), qiov, flags);
         } finally {
             end();
-            leaveContext(from);
+            leaveContext(self, from);
         }
     }
 
@@ -226,13 +230,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (ret != 0) {
             return ret;
         }
-        AioContext from = enterContext(Coroutine.self());
-        begin();
+        Coroutine self = requireCoroutine();
+        AioContext from = enterContext(self);
+        begin(self);
         try {
             return root.node().coPwritev(offset, qiov.size(), qiov, writeThrough ? flags | RequestFlags.FUA : flags);
         } finally {
             end();
-            leaveContext(from);
+            leaveContext(self, from);
         }
     }
 
@@ -241,14 +246,15 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (ignoreFlush || readOnly) {
             return;
         }
-        AioContext from = enterContext(Coroutine.self());
-        begin();
+        Coroutine self = requireCoroutine();
+        AioContext from = enterContext(self);
+        begin(self);
         int ret;
         try {
             ret = root.node().coFlush();
         } finally {
             end();
-            leaveContext(from);
+            leaveContext(self, from);
         }
         if (ret < 0) {
             throw BlockIoException.of("flush of '" + name + "' failed", ret);
@@ -259,13 +265,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     public void coDiscard(long offset, long bytes) {
         int ret = checkWrite(offset, bytes);
         if (ret == 0) {
-            AioContext from = enterContext(Coroutine.self());
-            begin();
+            Coroutine self = requireCoroutine();
+            AioContext from = enterContext(self);
+            begin(self);
             try {
                 ret = root.node().coPdiscard(offset, bytes);
             } finally {
                 end();
-                leaveContext(from);
+                leaveContext(self, from);
             }
         }
         check("discard", offset, bytes, ret);
@@ -278,13 +285,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     public void coWriteZeroes(long offset, long bytes, int flags) {
         int ret = checkWrite(offset, bytes);
         if (ret == 0) {
-            AioContext from = enterContext(Coroutine.self());
-            begin();
+            Coroutine self = requireCoroutine();
+            AioContext from = enterContext(self);
+            begin(self);
             try {
                 ret = root.node().coPwriteZeroes(offset, bytes, writeThrough ? flags | RequestFlags.FUA : flags);
             } finally {
                 end();
-                leaveContext(from);
+                leaveContext(self, from);
             }
         }
         check("write zeroes", offset, bytes, ret);
@@ -473,18 +481,33 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     // ------------------------------------------------------------------ internals
 
     /**
-     * Entry of every request: counts it in flight, waits while the backend is quiesced by a drained section
-     * (QEMU's {@code blk_wait_while_drained}), and is the place where the block-graph read lock is taken, once per
-     * request, so that nodes and drivers below never take it themselves.
+     * Entry of every request, on the coroutine {@code self} that {@link #enterContext} brought to the backend's
+     * context: counts it in flight, waits while the backend is quiesced by a drained section (QEMU's
+     * {@code blk_wait_while_drained}), and takes the block-graph read lock: the single place it is taken, once per
+     * request, so that nodes and drivers below never take it themselves. A request that waited (for a drained
+     * section or for the graph writer) may find its node moved to another context: it follows it there before it
+     * holds the read lock, and once it holds the lock the graph cannot change under it.
      *
      * <p>The in-flight increment (a volatile add) comes before the read of the quiesce counter (volatile), and a
      * drain sets the counter before it polls the in-flight count: one of the two always sees the other, so a
      * request either waits here or is waited for by the drain.
      */
-    private void begin() {
+    private void begin(Coroutine self) {
         IN_FLIGHT.getAndAdd(this, 1);
-        if (quiesceCounter.get() > 0) {
-            waitWhileDrained();
+        for (;;) {
+            if (quiesceCounter.get() > 0) {
+                waitWhileDrained();
+            }
+            AioContext ctx = context();
+            if (self.context() != ctx) {
+                Coroutine.rescheduleSelf(ctx);
+                continue;
+            }
+            GRAPH.readLock();
+            if (self.context() == context()) {
+                return;
+            }
+            GRAPH.readUnlock();
         }
     }
 
@@ -492,7 +515,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         queuedRequestsLock.lock();
         try {
             while (quiesceCounter.get() > 0) {
-                end(); // not in flight while queued: the drain must not wait for us
+                decrementInFlight(); // not in flight while queued: the drain must not wait for us
                 queuedRequests.await(queuedRequestsLock);
                 IN_FLIGHT.getAndAdd(this, 1);
             }
@@ -501,32 +524,46 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         }
     }
 
-    /** Exit of every request: the read lock is released here; the drop to zero kicks a waiting drain. */
+    /** Exit of every request: releases the read lock; the drop to zero in flight kicks a waiting drain. */
     private void end() {
+        GRAPH.readUnlock();
+        decrementInFlight();
+    }
+
+    private void decrementInFlight() {
         if ((int) IN_FLIGHT.getAndAdd(this, -1) == 1) {
             AioWait.kick(); // pairs with the waiter's registration in AioWait.waitWhile
         }
     }
 
-    /** Moves the calling coroutine to the backend's context if it runs elsewhere; returns where it came from. */
+    /**
+     * Moves the calling coroutine to the backend's context if it runs elsewhere; returns the context it came
+     * from, for {@link #leaveContext}. Contexts are read from the coroutine, never from the thread: compiled code
+     * may keep a thread identity read before the coroutine last moved.
+     */
     private AioContext enterContext(Coroutine self) {
+        AioContext origin = self.context();
+        AioContext ctx = context();
+        if (origin != ctx) {
+            Coroutine.rescheduleSelf(ctx);
+        }
+        return origin;
+    }
+
+    /** Moves the calling coroutine back to {@code origin} (if it ran in one) after a request. */
+    private static void leaveContext(Coroutine self, AioContext origin) {
+        if (origin != null && self.context() != origin) {
+            Coroutine.rescheduleSelf(origin);
+        }
+    }
+
+    private static Coroutine requireCoroutine() {
+        Coroutine self = Coroutine.self();
         if (self == null) {
             throw new IllegalStateException("BlockBackend co* methods must be called from a coroutine; use the "
                     + "blocking or *Async methods from plain code");
         }
-        AioContext ctx = context();
-        if (ctx.inHomeThread()) {
-            return null;
-        }
-        AioContext from = AioContext.current();
-        Coroutine.rescheduleSelf(ctx);
-        return from;
-    }
-
-    private static void leaveContext(AioContext from) {
-        if (from != null) {
-            Coroutine.rescheduleSelf(from);
-        }
+        return self;
     }
 
     private int checkRange(long offset, long bytes) {

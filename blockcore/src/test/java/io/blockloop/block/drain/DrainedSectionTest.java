@@ -5,6 +5,7 @@ import io.blockloop.aio.AioWait;
 import io.blockloop.aio.IOThread;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.block.BlockChild;
+import io.blockloop.block.BlockGraph;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.block.raw.RawDriver;
@@ -229,7 +230,12 @@ class DrainedSectionTest {
                 if (newDrained == 1) {
                     to.drainedBegin();
                 }
-                BlockNode.repoint(edge, to);
+                BlockGraph.writeLock();
+                try {
+                    BlockNode.repoint(edge, to);
+                } finally {
+                    BlockGraph.writeUnlock();
+                }
                 assertEquals(newDrained, g.top().quiesceCounter(), "old " + oldDrained + " new " + newDrained);
                 assertEquals(newDrained, g.blk().quiesceCounter());
                 if (oldDrained == 1) {

@@ -1,0 +1,176 @@
+package io.blockloop.block.graphchange;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.AioWait;
+import io.blockloop.aio.IOThread;
+import io.blockloop.aio.MainLoop;
+import io.blockloop.block.BlockGraph;
+import io.blockloop.block.BlockIoException;
+import io.blockloop.block.BlockNode;
+import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.block.backend.ImageSpec;
+import io.blockloop.block.filter.ErrorInjectionDriver;
+import io.blockloop.block.filter.ErrorRule;
+import io.blockloop.block.filter.RequestKind;
+import io.blockloop.block.filter.ThrottleDriver;
+import io.blockloop.block.filter.ThrottleLimit;
+import io.blockloop.block.filter.ThrottleLimits;
+import io.blockloop.block.graph.GraphLock;
+import io.blockloop.coroutine.Coroutine;
+import io.blockloop.fdmon.FdMonitorKind;
+import io.blockloop.ffm.errno.Errno;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Graph changes under the write lock (QEMU's bdrv_append, bdrv_replace_node, bdrv_drop_filter,
+ * bdrv_try_change_aio_context) with requests before and after, and the mailing-list deadlock: a coroutine of an
+ * IOThread that holds the read lock drains a node while the main loop waits for the write lock.
+ */
+class GraphChangeTest {
+    private static final long BOUND_NS = TimeUnit.SECONDS.toNanos(10);
+    private AioContext main;
+
+    @BeforeEach
+    void setUp() {
+        AioContext existing = MainLoop.context();
+        if (existing != null) {
+            existing.close();
+        }
+        main = MainLoop.init(FdMonitorKind.AUTO);
+    }
+
+    @AfterEach
+    void tearDown() {
+        assertEquals(0, GraphLock.global().readerCount(), "no reader count leaked");
+        main.close();
+    }
+
+    private void await(CompletableFuture<?> f) {
+        assertTrue(AioWait.waitWhile(main, () -> !f.isDone(), BOUND_NS), "did not finish within 10 s");
+    }
+
+    @Test
+    void aFilterInsertedAndRemovedUnderABackendSeesItsRequests() {
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);
+        BlockNode base = blk.root();
+        AtomicReference<ErrorInjectionDriver> driver = new AtomicReference<>();
+        BlockNode filter = BlockGraph.insertFilter(base, "debug", edge -> {
+            ErrorInjectionDriver d = ErrorInjectionDriver.open(edge);
+            driver.set(d);
+            return d;
+        });
+        assertSame(filter, blk.root(), "the backend now uses the filter");
+        assertSame(base, filter.children().getFirst().node());
+        assertEquals(1, base.parents().size(), "only the filter points at the base");
+        try (Arena arena = Arena.ofShared()) {
+            driver.get().addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ));
+            BlockIoException e = assertThrows(BlockIoException.class, () -> blk.read(0, arena.allocate(512)));
+            assertEquals(Errno.EIO, e.errno());
+            BlockGraph.removeFilter(filter);
+            assertSame(base, blk.root(), "the backend uses the base again");
+            blk.read(0, arena.allocate(512)); // no filter, no error
+        }
+        blk.close();
+    }
+
+    @Test
+    void replaceNodeRedirectsEveryParent() {
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);
+        BlockBackend other = BlockBackend.open("o", new ImageSpec.Null(2 << 20, true), main);
+        BlockNode old = blk.root();
+        BlockGraph.replaceNode(old, other.root());
+        assertEquals(2 << 20, blk.length());
+        assertEquals(0, old.parents().size());
+        blk.close();
+        other.close();
+        old.close();
+    }
+
+    @Test
+    void moveToContextTakesTheWholeGraphAndTheBackendFollows() throws Exception {
+        try (IOThread io = new IOThread("move").start(); Arena arena = Arena.ofShared()) {
+            BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);
+            BlockNode filter = BlockGraph.insertFilter(blk.root(), null, ErrorInjectionDriver::open);
+            BlockGraph.moveToContext(filter, io.context());
+            assertSame(io.context(), blk.context());
+            assertSame(io.context(), filter.children().getFirst().node().context());
+            CompletableFuture<Void> read = blk.readAsync(0, arena.allocate(512));
+            await(read);
+            read.join();
+            BlockGraph.moveToContext(filter, main);
+            blk.read(0, arena.allocate(512));
+            BlockGraph.removeFilter(filter);
+            blk.close();
+        }
+    }
+
+    @Test
+    void aDrainLiftsAThrottleSoItsWaitingRequestsFinish() {
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);
+        BlockNode filter = BlockGraph.insertFilter(blk.root(), "slow", edge -> ThrottleDriver.open(edge,
+                ThrottleLimits.NONE.withIopsTotal(new ThrottleLimit(1, 1))));
+        try (Arena arena = Arena.ofShared()) {
+            List<CompletableFuture<Void>> reads = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                reads.add(blk.readAsync(0, arena.allocate(512))); // one per second: the last would wait 4 s
+            }
+            blk.drain();
+            assertTrue(reads.stream().allMatch(CompletableFuture::isDone), "the drain flushed the throttled queue");
+            ThrottleDriver throttle = (ThrottleDriver) filter.driver();
+            assertTrue(!throttle.limitsDisabled(), "the limits are back after the drain");
+        }
+        BlockGraph.removeFilter(filter);
+        blk.close();
+    }
+
+    @Test
+    void drainFromAnIoThreadCoroutineHoldingTheReadLockDoesNotDeadlockTheWriter() throws Exception {
+        try (IOThread io = new IOThread("reader").start()) {
+            BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), io.context());
+            BlockNode node = blk.root();
+            CompletableFuture<Void> holding = new CompletableFuture<>();
+            CompletableFuture<Void> drainedInside = new CompletableFuture<>();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Coroutine.create(() -> {
+                GraphLock.global().readLock();
+                try {
+                    holding.complete(null);
+                    node.drainedBegin(); // handed to the main loop, which is busy taking the write lock
+                    node.drainedEnd();
+                    drainedInside.complete(null);
+                } catch (Throwable t) {
+                    failure.set(t);
+                } finally {
+                    GraphLock.global().readUnlock();
+                }
+            }).enterIn(io.context());
+            holding.get(10, TimeUnit.SECONDS);
+            // The watchdog: a deadlock makes tryWriteLock give up after 10 s instead of hanging the build.
+            boolean locked = GraphLock.global().tryWriteLock(BOUND_NS);
+            if (locked) {
+                GraphLock.global().writeUnlock();
+            }
+            assertTrue(locked, "the writer got the lock: the reader's drain ran inside the writer's wait");
+            assertTrue(drainedInside.isDone());
+            assertNull(failure.get());
+            AioWait.runInContext(io.context(), () -> {
+            });
+            blk.close();
+        }
+    }
+}
