@@ -389,32 +389,21 @@ public final class BlockNode implements BlockParent {
     @GraphReadLocked
     @IoCode
     public int coPreadv(long offset, long bytes, IoVector qiov, int flags) {
-        assert onHomeCoroutine();
-        int check = checkRequest(offset, bytes, qiov);
-        if (check != 0 || bytes == 0) {
-            return check;
-        }
-        incInFlight();
-        try {
-            if (isAligned(offset, bytes)) {
-                TrackedRequest req = tracked.begin(offset, bytes, false);
-                try {
-                    tracked.waitForConflicts(req);
-                    return alignedRead(offset, bytes, qiov, flags);
-                } finally {
-                    tracked.end(req);
-                }
-            }
-            return padding.read(offset, bytes, qiov, flags);
-        } finally {
-            decInFlight();
-        }
+        return readOrWrite(false, offset, bytes, qiov, flags);
     }
 
     /** Writes {@code qiov} ({@code bytes} long) at {@code offset}. Returns 0 or a negative errno. Coroutine. */
     @GraphReadLocked
     @IoCode
     public int coPwritev(long offset, long bytes, IoVector qiov, int flags) {
+        return readOrWrite(true, offset, bytes, qiov, flags);
+    }
+
+    /**
+     * QEMU's {@code bdrv_co_preadv_part}/{@code bdrv_co_pwritev_part}: aligned requests are tracked (so a
+     * read-modify-write cycle can wait for them) and go straight down; others are padded.
+     */
+    private int readOrWrite(boolean write, long offset, long bytes, IoVector qiov, int flags) {
         assert onHomeCoroutine();
         int check = checkRequest(offset, bytes, qiov);
         if (check != 0 || bytes == 0) {
@@ -426,12 +415,12 @@ public final class BlockNode implements BlockParent {
                 TrackedRequest req = tracked.begin(offset, bytes, false);
                 try {
                     tracked.waitForConflicts(req);
-                    return alignedWrite(offset, bytes, qiov, flags);
+                    return write ? alignedWrite(offset, bytes, qiov, flags) : alignedRead(offset, bytes, qiov, flags);
                 } finally {
                     tracked.end(req);
                 }
             }
-            return padding.write(offset, bytes, qiov, flags);
+            return write ? padding.write(offset, bytes, qiov, flags) : padding.read(offset, bytes, qiov, flags);
         } finally {
             decInFlight();
         }

@@ -108,59 +108,17 @@ public final class IoVector {
 
     /** Copies {@code length} bytes starting at byte {@code from} of this vector into {@code target} at {@code targetOffset}. */
     public void copyTo(long from, MemorySegment target, long targetOffset, long length) {
-        long skip = from;
-        long done = 0;
-        for (int i = 0; i < count && done < length; i++) {
-            MemorySegment s = segments[i];
-            long segSize = s.byteSize();
-            if (skip >= segSize) {
-                skip -= segSize;
-                continue;
-            }
-            long n = Math.min(segSize - skip, length - done);
-            MemorySegment.copy(s, skip, target, targetOffset + done, n);
-            done += n;
-            skip = 0;
-        }
-        checkCopied(done, length);
+        walk(COPY_OUT, from, length, target, targetOffset, null);
     }
 
     /** Copies {@code length} bytes from {@code source} at {@code sourceOffset} into this vector at byte {@code to}. */
     public void copyFrom(MemorySegment source, long sourceOffset, long to, long length) {
-        long skip = to;
-        long done = 0;
-        for (int i = 0; i < count && done < length; i++) {
-            MemorySegment s = segments[i];
-            long segSize = s.byteSize();
-            if (skip >= segSize) {
-                skip -= segSize;
-                continue;
-            }
-            long n = Math.min(segSize - skip, length - done);
-            MemorySegment.copy(source, sourceOffset + done, s, skip, n);
-            done += n;
-            skip = 0;
-        }
-        checkCopied(done, length);
+        walk(COPY_IN, to, length, source, sourceOffset, null);
     }
 
     /** Fills {@code length} bytes at byte {@code from} with zeroes. */
     public void zero(long from, long length) {
-        long skip = from;
-        long done = 0;
-        for (int i = 0; i < count && done < length; i++) {
-            MemorySegment s = segments[i];
-            long segSize = s.byteSize();
-            if (skip >= segSize) {
-                skip -= segSize;
-                continue;
-            }
-            long n = Math.min(segSize - skip, length - done);
-            s.asSlice(skip, n).fill((byte) 0);
-            done += n;
-            skip = 0;
-        }
-        checkCopied(done, length);
+        walk(ZERO, from, length, null, 0, null);
     }
 
     /**
@@ -168,6 +126,20 @@ public final class IoVector {
      * slices share memory with this vector (QEMU's {@code qemu_iovec_concat}).
      */
     public void sliceInto(IoVector target, long from, long length) {
+        walk(SLICE, from, length, null, 0, target);
+    }
+
+    private static final int COPY_OUT = 0;
+    private static final int COPY_IN = 1;
+    private static final int ZERO = 2;
+    private static final int SLICE = 3;
+
+    /**
+     * Visits the pieces of segments covering bytes {@code [from, from + length)} of this vector and applies
+     * {@code op} to each: one loop for every operation, and no lambda, so the null driver's zeroing allocates
+     * nothing.
+     */
+    private void walk(int op, long from, long length, MemorySegment other, long otherOffset, IoVector target) {
         long skip = from;
         long done = 0;
         for (int i = 0; i < count && done < length; i++) {
@@ -178,7 +150,12 @@ public final class IoVector {
                 continue;
             }
             long n = Math.min(segSize - skip, length - done);
-            target.add(skip == 0 && n == segSize ? s : s.asSlice(skip, n));
+            switch (op) {
+                case COPY_OUT -> MemorySegment.copy(s, skip, other, otherOffset + done, n);
+                case COPY_IN -> MemorySegment.copy(other, otherOffset + done, s, skip, n);
+                case ZERO -> s.asSlice(skip, n).fill((byte) 0);
+                default -> target.add(skip == 0 && n == segSize ? s : s.asSlice(skip, n));
+            }
             done += n;
             skip = 0;
         }
