@@ -46,7 +46,9 @@ cd "$root"
 ./mvnw -q -B -pl linux-aio -am install -DskipTests >/dev/null
 cp_file=$(mktemp)
 ./mvnw -q -B -pl linux-aio dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file" >/dev/null
-cp="$root/linux-aio/target/test-classes:$root/linux-aio/target/classes:$(cat "$cp_file")"
+# The modules just built come first: the jars in ~/.m2 may meanwhile have been replaced by another build.
+cp="$root/linux-aio/target/test-classes:$root/linux-aio/target/classes:$root/fdmon/target/classes"
+cp="$cp:$root/ffm-bindings/target/classes:$root/ffm-bindings/target/test-classes:$(cat "$cp_file")"
 rm -f "$cp_file"
 
 work=$(mktemp -d "$workdir/blockloop-bench.XXXXXX")

@@ -9,7 +9,6 @@ import io.blockloop.ffm.liburing.IoUringProbe;
 import io.blockloop.ffm.liburing.IoUringRing;
 import io.blockloop.ffm.liburing.Sqe;
 import io.blockloop.ffm.liburing.generated.LibUring;
-import io.blockloop.ffm.liburing.generated.io_uring_sqe;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
@@ -62,21 +61,19 @@ public final class IoUringEngine implements IoEngine {
     private final MemorySegment pollFd;
     private final int maxInFlight;
     private final RequestPool pool;
+    private final RequestAdmission admission;
+    /** Finished requests (from CQEs, cancellations) and their handlers. Owner thread. */
+    private final CompletionDelivery delivery;
     /** Accepted (or to be resubmitted), not yet in the SQ ring. Owner thread. */
     private final RequestQueue pending = new RequestQueue();
-    /** Cancelled requests waiting for delivery. Owner thread. */
-    private final RequestQueue finishedLocally = new RequestQueue();
     private int plugDepth;
-    private int reapDepth;
     /** Requests placed in the SQ ring whose CQE has not been reaped. */
     private int inFlight;
     /** The last submit failed with EAGAIN/EBUSY: wait for a completion before trying again. */
     private boolean blocked;
-    private boolean closed;
     private boolean ringFdRegistrationTried;
     /** The thread that registered the ring fd (the only one that may enter the ring), or null. */
     private Thread enterThread;
-    private Throwable failure;
     /** Statistics for tests. */
     long eagainCount;
     long backlogCount;
@@ -103,6 +100,8 @@ public final class IoUringEngine implements IoEngine {
         ring = r;
         maxInFlight = ring.cqEntries();
         pool = new RequestPool(mem, 0);
+        admission = new RequestAdmission("io_uring", owner, pool);
+        delivery = new CompletionDelivery(pool);
     }
 
     /** Whether io_uring can be used in this process and, if not, why. */
@@ -139,57 +138,33 @@ public final class IoUringEngine implements IoEngine {
 
     @Override
     public long read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
-        Request.checkLinear(buffer, offset, 0);
-        Request r = admit(handler, tag);
-        r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
-        return enqueue(r);
+        return enqueue(admission.read(fd, buffer, offset, handler, tag));
     }
 
     @Override
     public long write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
-        Request.checkLinear(buffer, offset, flags);
-        Request r = admit(handler, tag);
-        r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
-        return enqueue(r);
+        return enqueue(admission.write(fd, buffer, offset, flags, handler, tag));
     }
 
     @Override
     public long readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag) {
-        long length = Request.checkVectored(iov, iovCount, offset, 0);
-        Request r = admit(handler, tag);
-        r.prepareVectored(Request.OP_READV, fd, iov, iovCount, length, offset, 0);
-        return enqueue(r);
+        return enqueue(admission.readv(fd, iov, iovCount, offset, handler, tag));
     }
 
     @Override
     public long writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler,
                        long tag) {
-        long length = Request.checkVectored(iov, iovCount, offset, flags);
-        Request r = admit(handler, tag);
-        r.prepareVectored(Request.OP_WRITEV, fd, iov, iovCount, length, offset, flags);
-        return enqueue(r);
+        return enqueue(admission.writev(fd, iov, iovCount, offset, flags, handler, tag));
     }
 
     @Override
     public long fsync(int fd, CompletionHandler handler, long tag) {
-        Request r = admit(handler, tag);
-        r.prepareSync(Request.OP_FSYNC, fd);
-        return enqueue(r);
+        return enqueue(admission.sync(Request.OP_FSYNC, fd, handler, tag));
     }
 
     @Override
     public long fdatasync(int fd, CompletionHandler handler, long tag) {
-        Request r = admit(handler, tag);
-        r.prepareSync(Request.OP_FDATASYNC, fd);
-        return enqueue(r);
-    }
-
-    private Request admit(CompletionHandler handler, long tag) {
-        assert owner.isCurrent() : owner.describe();
-        if (closed) {
-            throw new IllegalStateException("io_uring engine is closed");
-        }
-        return pool.acquire(handler, tag);
+        return enqueue(admission.sync(Request.OP_FDATASYNC, fd, handler, tag));
     }
 
     private long enqueue(Request r) {
@@ -210,9 +185,7 @@ public final class IoUringEngine implements IoEngine {
         if (r == null || r.done > 0 || !pending.remove(r)) {
             return false;
         }
-        r.result = -Errno.ECANCELED;
-        r.state = Request.DONE;
-        finishedLocally.add(r);
+        delivery.finishLocally(r, -Errno.ECANCELED);
         return true;
     }
 
@@ -242,7 +215,7 @@ public final class IoUringEngine implements IoEngine {
      * enters the kernel, until the pending queue is empty or no room is left.
      */
     private void submitPending() {
-        if (closed && !mayEnter()) {
+        if (admission.isClosed() && !mayEnter()) {
             finishPendingOnClose();
             return;
         }
@@ -296,9 +269,7 @@ public final class IoUringEngine implements IoEngine {
     private void finishPendingOnClose() {
         Request r;
         while ((r = pending.poll()) != null) {
-            r.result = r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED;
-            r.state = Request.DONE;
-            finishedLocally.add(r);
+            delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
         }
     }
 
@@ -312,9 +283,7 @@ public final class IoUringEngine implements IoEngine {
             Request r = pool.byIndex(i);
             if (r.state == Request.STARTED) {
                 inFlight--;
-                r.result = r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED;
-                r.state = Request.DONE;
-                finishedLocally.add(r);
+                delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
             }
         }
     }
@@ -336,7 +305,7 @@ public final class IoUringEngine implements IoEngine {
                     r.offset + done);
             case Request.OP_WRITE -> {
                 Sqe.prepWrite(sqe, r.fd, r.buffer.address(), (int) r.length, r.offset);
-                io_uring_sqe.rw_flags(sqe, r.rwFlags);
+                Sqe.setRwFlags(sqe, r.rwFlags); // RWF_DSYNC for FUA
             }
             case Request.OP_READV -> {
                 if (done == 0) {
@@ -425,7 +394,7 @@ public final class IoUringEngine implements IoEngine {
      */
     private int reap(long waitNanos) {
         plugDepth++;
-        reapDepth++;
+        delivery.enterReap();
         int delivered = 0;
         try {
             if (waitNanos != 0 && ring.cqReady() == 0) {
@@ -434,22 +403,13 @@ public final class IoUringEngine implements IoEngine {
             // Bounded, like LinuxAioEngine.reap: only what was ready when we looked, so resubmitting handlers and
             // inline completions cannot keep one call going forever. (Readiness of the ring fd follows the CQ
             // contents, so nothing left behind goes unnoticed.)
-            int local = finishedLocally.size();
-            Request r;
-            while (local-- > 0 && (r = finishedLocally.poll()) != null) {
-                deliver(r);
-                delivered++;
-            }
+            delivered += delivery.deliverFinishedLocally();
             delivered += reapCq();
         } finally {
-            reapDepth--;
+            delivery.exitReap();
             endBatch();
         }
-        if (reapDepth == 0 && failure != null) {
-            Throwable f = failure;
-            failure = null;
-            Handlers.rethrow(f);
-        }
+        delivery.rethrowIfOutermost();
         return delivered;
     }
 
@@ -510,21 +470,13 @@ public final class IoUringEngine implements IoEngine {
         }
         r.result = result;
         r.state = Request.DONE;
-        deliver(r);
+        delivery.deliver(r);
     }
 
     private void resubmit(Request r) {
         resubmitCount++;
         r.state = Request.QUEUED;
         pending.add(r); // submitted when the reaping call's batch ends
-    }
-
-    private void deliver(Request r) {
-        CompletionHandler handler = r.handler;
-        long tag = r.tag;
-        long result = r.result;
-        pool.release(r);
-        failure = Handlers.invoke(handler, tag, result, failure);
     }
 
     // ---- close ------------------------------------------------------------------------------------------------
@@ -537,20 +489,15 @@ public final class IoUringEngine implements IoEngine {
      */
     @Override
     public void close() {
-        if (closed) {
+        if (admission.isClosed()) {
             return;
         }
-        closed = true;
+        admission.close();
         ringFdRegistrationTried = true; // a closing thread must never register the ring fd in its own table
         Throwable thrown = null;
         try {
-            Request r;
-            while ((r = pending.poll()) != null) {
-                r.result = -Errno.ECANCELED;
-                r.state = Request.DONE;
-                finishedLocally.add(r);
-            }
-            while (inFlight > 0 || !finishedLocally.isEmpty() || !pending.isEmpty()) {
+            delivery.cancelAll(pending);
+            while (inFlight > 0 || delivery.hasFinishedLocally() || !pending.isEmpty()) {
                 if (inFlight > 0 && inFlight == ring.sqReady() && !mayEnter()) {
                     finishUnsubmittedSqes();
                 }

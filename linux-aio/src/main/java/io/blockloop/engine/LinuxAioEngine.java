@@ -56,18 +56,15 @@ public final class LinuxAioEngine implements IoEngine {
     /** {@code struct timespec} for io_getevents. */
     private final MemorySegment timespec;
     private final RequestPool pool;
+    private final RequestAdmission admission;
+    /** Finished requests (from the kernel, submit errors, cancellations) and their handlers. Owner thread. */
+    private final CompletionDelivery delivery;
     /** Accepted, not yet in the kernel. Owner thread. */
     private final RequestQueue pending = new RequestQueue();
-    /** Finished without the kernel (submit errors, cancellations), waiting for delivery. Owner thread. */
-    private final RequestQueue finishedLocally = new RequestQueue();
     private int plugDepth;
-    private int reapDepth;
     private int inFlight;
     /** The last io_submit answered EAGAIN: wait for a completion before trying again. */
     private boolean blocked;
-    private boolean closed;
-    /** Handler failures of the current outermost reaping call. */
-    private Throwable failure;
     /** Statistics for tests: io_submit calls that answered EAGAIN, and times requests were left queued. */
     long eagainCount;
     long backlogCount;
@@ -103,6 +100,8 @@ public final class LinuxAioEngine implements IoEngine {
         this.ctx = context;
         this.ring = userspaceReap ? AioCompletionRing.attach(context) : null;
         this.pool = new RequestPool(mem, Iocb.SIZE);
+        this.admission = new RequestAdmission("linux-aio", owner, pool);
+        this.delivery = new CompletionDelivery(pool);
     }
 
     /** Whether {@code libaio.so.1} loads and {@code io_setup} works here, and if not, why. */
@@ -147,75 +146,61 @@ public final class LinuxAioEngine implements IoEngine {
 
     @Override
     public long read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
-        Request.checkLinear(buffer, offset, 0);
-        Request r = admit(handler, tag);
-        r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
-        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PREAD, fd, buffer.address(), r.length, offset, 0, r.index, eventFd.fd());
-        return enqueue(r);
+        return enqueue(admission.read(fd, buffer, offset, handler, tag));
     }
 
     @Override
     public long write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
-        Request.checkLinear(buffer, offset, flags);
-        Request r = admit(handler, tag);
-        r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
-        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PWRITE, fd, buffer.address(), r.length, offset, r.rwFlags, r.index,
-                eventFd.fd());
-        return enqueue(r);
+        return enqueue(admission.write(fd, buffer, offset, flags, handler, tag));
     }
 
     @Override
     public long readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag) {
-        long length = Request.checkVectored(iov, iovCount, offset, 0);
-        Request r = admit(handler, tag);
-        r.prepareVectored(Request.OP_READV, fd, iov, iovCount, length, offset, 0);
-        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PREADV, fd, iov.address(), iovCount, offset, 0, r.index, eventFd.fd());
-        return enqueue(r);
+        return enqueue(admission.readv(fd, iov, iovCount, offset, handler, tag));
     }
 
     @Override
     public long writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler,
                        long tag) {
-        long length = Request.checkVectored(iov, iovCount, offset, flags);
-        Request r = admit(handler, tag);
-        r.prepareVectored(Request.OP_WRITEV, fd, iov, iovCount, length, offset, flags);
-        Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PWRITEV, fd, iov.address(), iovCount, offset, r.rwFlags, r.index,
-                eventFd.fd());
-        return enqueue(r);
+        return enqueue(admission.writev(fd, iov, iovCount, offset, flags, handler, tag));
     }
 
     @Override
     public long fsync(int fd, CompletionHandler handler, long tag) {
-        return sync(Request.OP_FSYNC, Iocb.IOCB_CMD_FSYNC, fd, handler, tag);
+        return enqueue(admission.sync(Request.OP_FSYNC, fd, handler, tag));
     }
 
     @Override
     public long fdatasync(int fd, CompletionHandler handler, long tag) {
-        return sync(Request.OP_FDATASYNC, Iocb.IOCB_CMD_FDSYNC, fd, handler, tag);
+        return enqueue(admission.sync(Request.OP_FDATASYNC, fd, handler, tag));
     }
 
-    private long sync(byte op, short opcode, int fd, CompletionHandler handler, long tag) {
-        Request r = admit(handler, tag);
-        r.prepareSync(op, fd);
-        Iocb.prepare(r.scratch, opcode, fd, 0, 0, 0, 0, r.index, eventFd.fd());
-        return enqueue(r);
-    }
-
-    private Request admit(CompletionHandler handler, long tag) {
-        assert owner.isCurrent() : owner.describe();
-        if (closed) {
-            throw new IllegalStateException("linux-aio engine is closed");
-        }
-        return pool.acquire(handler, tag);
-    }
-
+    /** Writes the slot's iocb for {@code r}, then queues it for io_submit (at once outside a batch). */
     private long enqueue(Request r) {
+        prepareIocb(r);
         long id = r.id();
         pending.add(r);
         if (!blocked && (plugDepth == 0 || pending.size() >= batchLimit())) {
             submitPending();
         }
         return id;
+    }
+
+    private void prepareIocb(Request r) {
+        int efd = eventFd.fd();
+        switch (r.op) {
+            case Request.OP_READ -> Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PREAD, r.fd, r.bufferAddress, r.length,
+                    r.offset, 0, r.index, efd);
+            case Request.OP_WRITE -> Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PWRITE, r.fd, r.bufferAddress, r.length,
+                    r.offset, r.rwFlags, r.index, efd);
+            case Request.OP_READV -> Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PREADV, r.fd, r.iovAddress, r.iovCount,
+                    r.offset, 0, r.index, efd);
+            case Request.OP_WRITEV -> Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PWRITEV, r.fd, r.iovAddress, r.iovCount,
+                    r.offset, r.rwFlags, r.index, efd);
+            case Request.OP_FSYNC -> Iocb.prepare(r.scratch, Iocb.IOCB_CMD_FSYNC, r.fd, 0, 0, 0, 0, r.index, efd);
+            case Request.OP_FDATASYNC -> Iocb.prepare(r.scratch, Iocb.IOCB_CMD_FDSYNC, r.fd, 0, 0, 0, 0, r.index, efd);
+            default -> throw new IllegalStateException("unknown op " + r.op);
+        }
     }
 
     /** QEMU's {@code laio_max_batch}: the batch size, shrunk to the room left in the kernel context. */
@@ -298,9 +283,7 @@ public final class LinuxAioEngine implements IoEngine {
 
     /** Completes {@code r} with {@code result} without the kernel; delivered by the next reaping call. */
     private void finishLocally(Request r, long result) {
-        r.result = result;
-        r.state = Request.DONE;
-        finishedLocally.add(r);
+        delivery.finishLocally(r, result);
         eventFd.signal();
     }
 
@@ -356,34 +339,20 @@ public final class LinuxAioEngine implements IoEngine {
      */
     private int reap(long waitNanos) {
         plugDepth++;
-        reapDepth++;
+        delivery.enterReap();
         int delivered = 0;
         try {
             if (waitNanos > 0) {
                 delivered += getEvents(1, waitNanos);
             }
-            delivered += deliverLocal(finishedLocally.size());
+            delivered += delivery.deliverFinishedLocally();
             delivered += ring != null ? reapRing() : getEvents(0, 0);
         } finally {
-            reapDepth--;
+            delivery.exitReap();
             endBatch();
         }
-        if (reapDepth == 0 && failure != null) {
-            Throwable f = failure;
-            failure = null;
-            Handlers.rethrow(f);
-        }
+        delivery.rethrowIfOutermost();
         return delivered;
-    }
-
-    private int deliverLocal(int count) {
-        int n = 0;
-        Request r;
-        while (n < count && (r = finishedLocally.poll()) != null) {
-            deliver(r);
-            n++;
-        }
-        return n;
     }
 
     /**
@@ -460,34 +429,23 @@ public final class LinuxAioEngine implements IoEngine {
         blocked = false;
         r.result = res < 0 || !r.isTransfer() ? res : r.finishTransfer(res);
         r.state = Request.DONE;
-        deliver(r);
-    }
-
-    private void deliver(Request r) {
-        CompletionHandler handler = r.handler;
-        long tag = r.tag;
-        long result = r.result;
-        pool.release(r);
-        failure = Handlers.invoke(handler, tag, result, failure);
+        delivery.deliver(r);
     }
 
     // ---- close ------------------------------------------------------------------------------------------------
 
     @Override
     public void close() {
-        if (closed) {
+        if (admission.isClosed()) {
             return;
         }
-        closed = true;
+        admission.close();
         Throwable thrown = null;
         try {
-            Request r;
-            while ((r = pending.poll()) != null) {
-                finishLocally(r, -Errno.ECANCELED);
-            }
+            delivery.cancelAll(pending);
             // Everything in the kernel completes on its own (block and file AIO cannot be cancelled); wait for it
             // so no event is lost and no buffer is written after the caller gets it back.
-            while (inFlight > 0 || !finishedLocally.isEmpty()) {
+            while (inFlight > 0 || delivery.hasFinishedLocally()) {
                 try {
                     reap(inFlight > 0 ? 1_000_000_000L : 0);
                 } catch (RuntimeException | Error e) {

@@ -17,14 +17,25 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * ({@code Request.finishTransfer}/{@code finishError}) when it delivers, because zero-filling touches the caller's
  * buffer, which may belong to an arena confined to the owner thread.
  *
+ * <p>Allocation-free by construction, not by escape analysis: the worker never touches the caller's segments (a
+ * segment confined to the owner thread would throw {@link WrongThreadException} in a downcall, and wrapping its
+ * address in a new segment per call allocates). It passes the raw addresses the owner took
+ * ({@code Request.bufferAddress}, {@code iovAddress}) to the raw-address forms of {@link FileIo}, and reads iovec
+ * entries through {@link #ADDRESS_SPACE}. Reads capture errno only after a failure; writes and flushes capture it
+ * on every call (the JDK slices the capture segment per call, a 40-byte object that C2 scalar-replaces): see
+ * {@link FileIo}.
+ *
  * <p>Threads: runs on a worker, with the request handed over under the pool lock (see {@link ThreadPoolEngine}).
- * Touches the request's scalar fields and its slot scratch (engine memory, a shared arena). The caller's segments
- * are passed to the system call as they are when this thread may access them (shared, global or automatic
- * arenas: no allocation); a segment confined to the owner thread would throw {@link WrongThreadException}, so
- * then, and for the rare continuation of a short transfer, the raw address ({@code Request.bufferAddress},
- * {@code iovAddress}) is wrapped in a new global-scope segment instead. Stateless.
+ * Touches the request's scalar fields and its slot scratch (engine memory, a shared arena). Stateless.
  */
 final class PoolWork {
+    /**
+     * The whole address space as one segment, to read the caller's iovec entries by raw address without a
+     * segment per request. Reads through it are unchecked: the addresses come from a checked iovec array.
+     */
+    @SuppressWarnings("restricted")
+    private static final MemorySegment ADDRESS_SPACE = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
     private PoolWork() {
     }
 
@@ -56,11 +67,9 @@ final class PoolWork {
     /** A linear read or write: loops until done, end of file / no progress, or an error. */
     private static long linear(Request r) {
         boolean read = r.isRead();
-        MemorySegment whole = r.buffer.isAccessibleBy(Thread.currentThread()) ? r.buffer : null;
         long total = 0;
         while (total < r.length) {
-            long ret = transfer(r, read, r.bufferAddress + total, r.length - total, r.offset + total,
-                    total == 0 ? whole : null);
+            long ret = transfer(r, read, r.bufferAddress + total, r.length - total, r.offset + total);
             if (ret == -Errno.EINTR) {
                 continue;
             }
@@ -78,31 +87,27 @@ final class PoolWork {
     }
 
     /**
-     * One {@code pread}/{@code pwrite} (or {@code pwritev2} for FUA) of {@code length} bytes at {@code address};
-     * {@code segment} is a segment starting at {@code address} that this thread may pass, or null.
+     * One {@code pread}/{@code pwrite} (or {@code pwritev2} through the slot's one-element iovec, for FUA) of
+     * {@code length} bytes at native {@code address}.
      */
-    private static long transfer(Request r, boolean read, long address, long length, long fileOffset,
-                                 MemorySegment segment) {
-        MemorySegment at = segment != null ? segment : MemorySegment.ofAddress(address);
+    private static long transfer(Request r, boolean read, long address, long length, long fileOffset) {
         if (read) {
-            return FileIo.preadOrErrno(r.fd, at, length, fileOffset);
+            return FileIo.preadOrErrno(r.fd, address, length, fileOffset);
         }
         if (r.rwFlags == 0) {
-            return FileIo.pwriteOrErrno(r.fd, at, length, fileOffset);
+            return FileIo.pwriteOrErrno(r.fd, address, length, fileOffset);
         }
         IoVec.set(r.scratch, 0, address, length);
-        return FileIo.pwritevOrErrno(r.fd, r.scratch, 1, fileOffset, r.rwFlags);
+        return FileIo.pwritevOrErrno(r.fd, r.scratchAddress, 1, fileOffset, r.rwFlags);
     }
 
     /** One {@code preadv2}/{@code pwritev2}; if it comes back short, the rest buffer by buffer. */
     private static long vectored(Request r) {
         boolean read = r.isRead();
-        MemorySegment iovAt = r.iov.isAccessibleBy(Thread.currentThread()) ? r.iov
-                : MemorySegment.ofAddress(r.iovAddress);
         long ret;
         do {
-            ret = read ? FileIo.preadvOrErrno(r.fd, iovAt, r.iovCount, r.offset, r.rwFlags)
-                    : FileIo.pwritevOrErrno(r.fd, iovAt, r.iovCount, r.offset, r.rwFlags);
+            ret = read ? FileIo.preadvOrErrno(r.fd, r.iovAddress, r.iovCount, r.offset, r.rwFlags)
+                    : FileIo.pwritevOrErrno(r.fd, r.iovAddress, r.iovCount, r.offset, r.rwFlags);
         } while (ret == -Errno.EINTR);
         if (ret <= 0 || ret >= r.length) {
             r.done = Math.max(ret, 0);
@@ -111,13 +116,11 @@ final class PoolWork {
         return continueVectored(r, read, ret);
     }
 
-    @SuppressWarnings("restricted")
     private static long continueVectored(Request r, boolean read, long total) {
-        MemorySegment iov = MemorySegment.ofAddress(r.iovAddress).reinterpret(r.iovCount * IoVec.SIZE);
         long skip = total;
         for (int i = 0; i < r.iovCount; i++) {
-            long base = iov.get(JAVA_LONG, i * IoVec.SIZE);
-            long len = iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
+            long base = ADDRESS_SPACE.get(JAVA_LONG, r.iovAddress + i * IoVec.SIZE);
+            long len = ADDRESS_SPACE.get(JAVA_LONG, r.iovAddress + i * IoVec.SIZE + 8);
             if (skip >= len) {
                 skip -= len;
                 continue;
@@ -126,7 +129,7 @@ final class PoolWork {
             long remaining = len - skip;
             skip = 0;
             while (remaining > 0) {
-                long n = transfer(r, read, address, remaining, r.offset + total, null);
+                long n = transfer(r, read, address, remaining, r.offset + total);
                 if (n == -Errno.EINTR) {
                     continue;
                 }

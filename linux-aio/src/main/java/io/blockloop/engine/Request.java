@@ -40,6 +40,8 @@ final class Request {
     final int index;
     /** Engine-specific native memory of this slot (iocb, iovec, ...); may be {@link MemorySegment#NULL}. */
     final MemorySegment scratch;
+    /** {@code scratch.address()}, for raw-address system calls. */
+    final long scratchAddress;
 
     int generation;
     byte op;
@@ -51,9 +53,9 @@ final class Request {
     MemorySegment buffer;
     MemorySegment iov;
     /**
-     * Raw addresses of {@link #buffer} / {@link #iov}, taken on the owner thread. Pool workers fall back to these
-     * when the caller's segment belongs to an arena confined to the owner thread: the FFM linker refuses to pass
-     * such a segment to a downcall, or to access it, from any other thread ({@link WrongThreadException}).
+     * Raw addresses of {@link #buffer} / {@link #iov}, taken on the owner thread. Pool workers use only these:
+     * the FFM linker refuses to pass a segment of an arena confined to the owner thread to a downcall, or to access
+     * it, from any other thread ({@link WrongThreadException}), and wrapping an address in a new segment allocates.
      */
     long bufferAddress;
     long iovAddress;
@@ -83,6 +85,7 @@ final class Request {
     Request(int index, MemorySegment scratch) {
         this.index = index;
         this.scratch = scratch;
+        this.scratchAddress = scratch.address();
     }
 
     /** The id handed to the caller: generation in the high half, slot index in the low half. */

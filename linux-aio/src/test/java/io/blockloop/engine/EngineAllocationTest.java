@@ -11,18 +11,21 @@ import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * No allocation per request in steady state: after a warm-up (so the JIT has compiled the path), 100 000 more
- * requests at queue depth 32 allocate less than one byte per request on the owner thread and, for the thread
- * pool, on its workers too (HotSpot's per-thread allocation counters). Counts requests, never time.
+ * No allocation per request in steady state: after a warm-up (so the JIT has compiled the path), a window of
+ * 100 000 requests at queue depth 32 allocates less than one byte per request on the owner thread and, for the
+ * thread pool, on its workers together (HotSpot's per-thread allocation counters). Up to ten windows are tried,
+ * because on a loaded machine the JIT may still be compiling. Counts requests, never time.
  */
 class EngineAllocationTest {
     private static final int QD = 32;
     private static final int WARM_UP = 200_000;
     private static final int MEASURED = 100_000;
+    private static final int WINDOWS = 10;
 
     @TempDir
     Path dir;
@@ -41,24 +44,46 @@ class EngineAllocationTest {
         try (IoEngine engine = e.open(); AlignedBuffer buffers = AlignedBuffer.allocate(QD * 4096L, 4096)) {
             Loop loop = new Loop(engine, fd, buffers);
             loop.runUntil(WARM_UP);
-            long owner0 = threads.getCurrentThreadAllocatedBytes();
-            long all0 = threads.getTotalThreadAllocatedBytes();
-            long done0 = loop.completed;
-            loop.runUntil(WARM_UP + MEASURED);
-            long owner = threads.getCurrentThreadAllocatedBytes() - owner0;
-            long all = threads.getTotalThreadAllocatedBytes() - all0;
-            long requests = loop.completed - done0;
-            loop.stop();
-            assertTrue(owner < requests, e + ": owner thread allocated " + owner + " bytes for " + requests
-                    + " requests");
-            if (e == EngineUnderTest.THREADS) {
-                // all threads: includes the workers (and JUnit's idle threads, which allocate nothing meanwhile)
-                assertTrue(all < 4L * requests, e + ": all threads allocated " + all + " bytes for " + requests
-                        + " requests");
+            // The JIT may still be compiling after the warm-up (later on a loaded machine): a window that allocates
+            // is retried, and only ten allocating windows in a row fail the test.
+            String failure = "not measured";
+            for (int window = 1; window <= WINDOWS && failure != null; window++) {
+                long[] workers = poolWorkerIds();
+                long owner0 = threads.getCurrentThreadAllocatedBytes();
+                long workers0 = sum(threads.getThreadAllocatedBytes(workers));
+                long done0 = loop.completed;
+                loop.runUntil(done0 + MEASURED);
+                long owner = threads.getCurrentThreadAllocatedBytes() - owner0;
+                long workerBytes = sum(threads.getThreadAllocatedBytes(workers)) - workers0;
+                long requests = loop.completed - done0;
+                failure = owner < requests && workerBytes < requests ? null
+                        : e + ": in window " + window + " the owner thread allocated " + owner + " bytes and "
+                        + workers.length + " pool workers " + workerBytes + " bytes for " + requests + " requests";
+                if (e == EngineUnderTest.THREADS) {
+                    assertTrue(workers.length > 0, "no pool worker found");
+                }
             }
+            loop.stop();
+            assertNull(failure);
         } finally {
             FileIo.close(fd);
         }
+    }
+
+    /** Ids of the live thread-pool workers (none for the kernel engines). */
+    private static long[] poolWorkerIds() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("blockloop-pool-"))
+                .mapToLong(Thread::threadId).toArray();
+    }
+
+    /** Sum of per-thread counters; a thread that exited meanwhile reports -1 and counts as 0. */
+    private static long sum(long[] bytes) {
+        long total = 0;
+        for (long b : bytes) {
+            total += Math.max(0, b);
+        }
+        return total;
     }
 
     /** Keeps {@link #QD} reads in flight; each completion submits the next one for the same buffer. */

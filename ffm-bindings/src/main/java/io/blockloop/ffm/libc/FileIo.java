@@ -22,8 +22,27 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@code ...OrErrno} forms return the result or a negative errno, for I/O paths where a failure is an
  * ordinary outcome delivered to a request rather than an exception.
  *
+ * <p>Raw-address forms: {@code pread}, {@code pwrite}, {@code preadv}, {@code pwritev} and {@code writeOrErrno}
+ * also come with a {@code long} native address (and a length or iovec count) in place of the segment, for threads
+ * that hold only an address (a pool worker doing I/O for a buffer from an arena confined to another thread) and
+ * must not allocate a segment wrapper per call. They are bound with {@code JAVA_LONG} where the C function takes a
+ * pointer (on the 64-bit ABIs the JDK supports both travel in the same integer register), so nothing is wrapped;
+ * the caller answers for the memory being alive and large enough: nothing checks it.
+ *
+ * <p>Errno without allocation: a downcall linked with {@code captureCallState} slices its capture segment on every
+ * call (the JDK's {@code SharedUtils.checkCaptureSegment}), a 40-byte object that only C2's escape analysis
+ * removes; interpreted, C1-compiled or not fully inlined code allocates it every time. So the raw-address
+ * {@code preadOrErrno}, {@code preadvOrErrno} and {@code writeOrErrno} call a non-capturing downcall and, only
+ * when it fails, <em>repeat the call once</em> with errno capture: a failed read consumes nothing, so the repeat
+ * fails the same way (or, for a transient error, succeeds, which is as good). A failed {@code write} to a file that
+ * is synchronous ({@code O_SYNC}/{@code O_DSYNC}, {@code RWF_DSYNC}, a {@code sync} mount) may report a write-back
+ * error that the kernel reports only once (errseq), so a repeat could succeed and hide it: the raw-address
+ * {@code pwriteOrErrno} and {@code pwritevOrErrno} therefore capture errno on every call, and the repeating
+ * {@code writeOrErrno} is for fds where a failed write consumes nothing (eventfds, pipes).
+ *
  * <p>Thread safety: stateless; every method may be called from any thread (each thread has its own errno
- * capture segment). No method allocates except {@link #open}, which copies the path.
+ * capture segment). No method allocates except {@link #open}, which copies the path, and the capture slice
+ * described above.
  */
 public final class FileIo {
     private static final NativeLibrary LIBC = NativeLibrary.libc();
@@ -50,6 +69,23 @@ public final class FileIo {
     private static final MethodHandle FTRUNCATE = errnoCall("ftruncate",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle FSTAT = errnoCall("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+
+    // The raw-address forms: the buffer or iovec pointer as JAVA_LONG. Reads and the plain write come twice, without
+    // errno capture (the allocation-free first try) and with it (the repeat after a failure); see the class comment.
+    private static final FunctionDescriptor POSITIONAL_AT =
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+    private static final FunctionDescriptor VECTORED_AT =
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT);
+    private static final FunctionDescriptor SEQUENTIAL_AT =
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
+    private static final MethodHandle PREAD_AT = LIBC.downcall("pread", POSITIONAL_AT);
+    private static final MethodHandle PREAD_AT_ERRNO = errnoCall("pread", POSITIONAL_AT);
+    private static final MethodHandle PREADV2_AT = LIBC.downcall("preadv2", VECTORED_AT);
+    private static final MethodHandle PREADV2_AT_ERRNO = errnoCall("preadv2", VECTORED_AT);
+    private static final MethodHandle WRITE_AT = LIBC.downcall("write", SEQUENTIAL_AT);
+    private static final MethodHandle WRITE_AT_ERRNO = errnoCall("write", SEQUENTIAL_AT);
+    private static final MethodHandle PWRITE_AT_ERRNO = errnoCall("pwrite", POSITIONAL_AT);
+    private static final MethodHandle PWRITEV2_AT_ERRNO = errnoCall("pwritev2", VECTORED_AT);
 
     /** {@code fallocate} mode: keep the file size. */
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
@@ -157,6 +193,123 @@ public final class FileIo {
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) PWRITEV2.invokeExact(errno, fd, iov, iovCount, offset, rwFlags), errno);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    // ---- raw-address forms (see the class comment) -------------------------------------------------------------
+
+    /** {@code pread} of {@code length} bytes into the native memory at {@code address}; the count (0 at EOF). */
+    public static long pread(int fd, long address, long length, long offset) {
+        return NativeCallException.check("pread", preadOrErrno(fd, address, length, offset));
+    }
+
+    /**
+     * {@code pread} into the native memory at {@code address}: the count, or a negative errno. Allocates nothing,
+     * compiled or not; a failed call is repeated once with errno capture (see the class comment).
+     */
+    public static long preadOrErrno(int fd, long address, long length, long offset) {
+        long result;
+        try {
+            result = (long) PREAD_AT.invokeExact(fd, address, length, offset);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result >= 0) {
+            return result;
+        }
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            return orErrno((long) PREAD_AT_ERRNO.invokeExact(errno, fd, address, length, offset), errno);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code pwrite} of {@code length} bytes from the native memory at {@code address}; may be short. */
+    public static long pwrite(int fd, long address, long length, long offset) {
+        return NativeCallException.check("pwrite", pwriteOrErrno(fd, address, length, offset));
+    }
+
+    /**
+     * {@code pwrite} from the native memory at {@code address}: the count, or a negative errno. No segment wrapper;
+     * errno is captured on every call, never by repeating (a failed synchronous write must not be repeated: see the
+     * class comment), so only the JDK's capture slice may be allocated.
+     */
+    public static long pwriteOrErrno(int fd, long address, long length, long offset) {
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            return orErrno((long) PWRITE_AT_ERRNO.invokeExact(errno, fd, address, length, offset), errno);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code preadv2} with {@code iovCount} {@link IoVec}s at native address {@code iov}. */
+    public static long preadv(int fd, long iov, int iovCount, long offset, int rwFlags) {
+        return NativeCallException.check("preadv2", preadvOrErrno(fd, iov, iovCount, offset, rwFlags));
+    }
+
+    /**
+     * {@code preadv2} with the iovec array at native address {@code iov}: the count, or a negative errno. Allocates
+     * nothing, compiled or not; a failed call is repeated once with errno capture (see the class comment).
+     */
+    public static long preadvOrErrno(int fd, long iov, int iovCount, long offset, int rwFlags) {
+        long result;
+        try {
+            result = (long) PREADV2_AT.invokeExact(fd, iov, iovCount, offset, rwFlags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result >= 0) {
+            return result;
+        }
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            return orErrno((long) PREADV2_AT_ERRNO.invokeExact(errno, fd, iov, iovCount, offset, rwFlags), errno);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code pwritev2} with the iovec array at native address {@code iov}; {@link #RWF_DSYNC} for FUA. */
+    public static long pwritev(int fd, long iov, int iovCount, long offset, int rwFlags) {
+        return NativeCallException.check("pwritev2", pwritevOrErrno(fd, iov, iovCount, offset, rwFlags));
+    }
+
+    /**
+     * {@code pwritev2} with the iovec array at native address {@code iov}: the count, or a negative errno. Errno is
+     * captured on every call, as for {@link #pwriteOrErrno(int, long, long, long)}.
+     */
+    public static long pwritevOrErrno(int fd, long iov, int iovCount, long offset, int rwFlags) {
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            return orErrno((long) PWRITEV2_AT_ERRNO.invokeExact(errno, fd, iov, iovCount, offset, rwFlags), errno);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code write(fd, address, length)} from native memory, returning the count or a negative errno. Allocates
+     * nothing, compiled or not, because a failed write is repeated once with errno capture: use it only where a
+     * failed write consumes nothing — eventfds, pipes — and {@link #pwriteOrErrno(int, long, long, long)} for files
+     * and block devices (see the class comment).
+     */
+    public static long writeOrErrno(int fd, long address, long length) {
+        long result;
+        try {
+            result = (long) WRITE_AT.invokeExact(fd, address, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result >= 0) {
+            return result;
+        }
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            return orErrno((long) WRITE_AT_ERRNO.invokeExact(errno, fd, address, length), errno);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -14,7 +14,8 @@ import java.nio.ByteOrder;
  * allocates. The stores become visible to the kernel through the release store of the SQ tail in
  * {@link IoUringRing#submit()} (see there), never by themselves, so an SQE may be filled in any order until it
  * is submitted. As in liburing, {@link #prepRw} writes every field except {@code user_data}: set that with
- * {@link #setUserData} after the prep call, and the SQE flags with {@link #setFlags} (prep resets them to 0).
+ * {@link #setUserData} after the prep call, the SQE flags with {@link #setFlags} and a read's or write's
+ * {@code RWF_*} flags with {@link #setRwFlags} (prep resets both to 0).
  *
  * <p>Threads: the SQE belongs to the ring's submitter thread, so these methods are called on that thread, between
  * {@code nextSqe()} and {@code submit()}. Opcode constants come from the generated {@code LibUring} class; that is
@@ -81,13 +82,13 @@ public final class Sqe {
      */
     public static void prepReadv(MemorySegment sqe, int fd, long iovecs, int count, long offset, int rwFlags) {
         prepRw(LibUring.IORING_OP_READV(), sqe, fd, iovecs, count, offset);
-        io_uring_sqe.rw_flags(sqe, rwFlags);
+        setRwFlags(sqe, rwFlags);
     }
 
     /** {@code IORING_OP_WRITEV}: {@code pwritev2(fd, iovecs, count, offset, rwFlags)} (liburing's {@code io_uring_prep_writev2}). */
     public static void prepWritev(MemorySegment sqe, int fd, long iovecs, int count, long offset, int rwFlags) {
         prepRw(LibUring.IORING_OP_WRITEV(), sqe, fd, iovecs, count, offset);
-        io_uring_sqe.rw_flags(sqe, rwFlags);
+        setRwFlags(sqe, rwFlags);
     }
 
     /** {@code IORING_OP_READ_FIXED}: a read into registered buffer {@code bufIndex}; {@code addr} lies inside it. */
@@ -154,6 +155,16 @@ public final class Sqe {
     /** The value the CQE of this request will carry in {@code user_data}. */
     public static void setUserData(MemorySegment sqe, long userData) {
         io_uring_sqe.user_data(sqe, userData);
+    }
+
+    /**
+     * The per-request {@code RWF_*} flags of a read or write ({@code FileIo.RWF_DSYNC} makes a write durable when it
+     * completes: FUA): the {@code rw_flags} member of the SQE's per-opcode flags union, which every prep call zeroes,
+     * so set it after the prep call. Only meaningful for the read and write opcodes; for the others the same word is
+     * their own flags ({@code fsync_flags}, {@code poll32_events}, ...).
+     */
+    public static void setRwFlags(MemorySegment sqe, int rwFlags) {
+        io_uring_sqe.rw_flags(sqe, rwFlags);
     }
 
     /** The {@code IOSQE_*} flags ({@code IOSQE_FIXED_FILE}, {@code IOSQE_IO_LINK}, ...). */

@@ -1,0 +1,88 @@
+package io.blockloop.engine;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The submission side every engine shares: turns one submitting call of {@link IoEngine} into a filled request
+ * slot. In this order: checks the arguments ({@link IllegalArgumentException}), that the caller is the owner thread
+ * (an assertion, with {@code -ea}) and that the engine is open ({@link IllegalStateException}), then takes a slot
+ * from the pool (state {@link Request#QUEUED}) and fills it; what happens to it next is the engine's business.
+ *
+ * <p>Threads: the engine's owner thread; {@link #close()} also from the closer after the owner stopped (see
+ * {@link IoEngine#close()}). No locks, no memory ordering of its own.
+ */
+final class RequestAdmission {
+    private final String engineName;
+    private final OwnerThread owner;
+    private final RequestPool pool;
+    private boolean closed;
+
+    RequestAdmission(String engineName, OwnerThread owner, RequestPool pool) {
+        this.engineName = engineName;
+        this.owner = owner;
+        this.pool = pool;
+    }
+
+    Request read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
+        return r;
+    }
+
+    Request write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
+        Request.checkLinear(buffer, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
+        return r;
+    }
+
+    Request readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, 0);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_READV, fd, iov, iovCount, length, offset, 0);
+        return r;
+    }
+
+    Request writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler,
+                   long tag) {
+        long length = Request.checkVectored(iov, iovCount, offset, flags);
+        Request r = admit(handler, tag);
+        r.prepareVectored(Request.OP_WRITEV, fd, iov, iovCount, length, offset, flags);
+        return r;
+    }
+
+    /** {@code op} is {@link Request#OP_FSYNC} or {@link Request#OP_FDATASYNC}. */
+    Request sync(byte op, int fd, CompletionHandler handler, long tag) {
+        Request r = admit(handler, tag);
+        r.prepareSync(op, fd);
+        return r;
+    }
+
+    /** Thread pool only: a {@link BlockingCall}. */
+    Request call(BlockingCall call, CompletionHandler handler, long tag) {
+        if (call == null) {
+            throw new NullPointerException("call");
+        }
+        Request r = admit(handler, tag);
+        r.prepareCall(call);
+        return r;
+    }
+
+    /** From now on every submission throws {@link IllegalStateException}. */
+    void close() {
+        closed = true;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    private Request admit(CompletionHandler handler, long tag) {
+        assert owner.isCurrent() : owner.describe();
+        if (closed) {
+            throw new IllegalStateException(engineName + " engine is closed");
+        }
+        return pool.acquire(handler, tag);
+    }
+}
