@@ -614,7 +614,10 @@ public final class BlockNode implements BlockParent {
     private boolean onHomeCoroutine() {
         GraphLock.checkReadable();
         AioContext ctx = context;
-        if (!Coroutine.inCoroutine() || !ctx.inHomeThread()) {
+        Coroutine self = Coroutine.self();
+        // The coroutine's context, not Thread.currentThread(): compiled code may reuse a thread read from before
+        // the coroutine last moved (io.blockloop.block.graph's package documentation).
+        if (self == null || self.context() != ctx) {
             throw new AssertionError("I/O on node '" + name + "' must run in a coroutine on the home thread of "
                     + ctx + ", not on '" + Thread.currentThread().getName() + "'");
         }

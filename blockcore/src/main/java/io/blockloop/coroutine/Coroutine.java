@@ -436,9 +436,12 @@ public final class Coroutine {
         if (old == newCtx) {
             return;
         }
-        if (old == null || !old.inHomeThread()) {
+        // Trust the coroutine's own context, not the thread: after the coroutine moved, compiled code may reuse a
+        // Thread.currentThread() read from before the move (io.blockloop.block.graph's package documentation),
+        // so old.inHomeThread() could fail here although the coroutine does run in old.
+        if (old == null) {
             throw new IllegalStateException("Coroutine.rescheduleSelf: " + self
-                    + " does not run in an AioContext of this thread, so nothing can hand it over safely");
+                    + " does not run in an AioContext, so nothing can hand it over safely");
         }
         self.markScheduled(newCtx, "Coroutine.rescheduleSelf");
         old.scheduleOneShot("co-reschedule-self", () -> newCtx.scheduledCoroutines().push(self));
@@ -454,8 +457,8 @@ public final class Coroutine {
     public static void sleepNs(long ns) {
         Coroutine self = requireSelf("Coroutine.sleepNs");
         AioContext ctx = (AioContext) CONTEXT.getAcquire(self); // its own field: written by this thread's enter loop
-        if (ctx == null || !ctx.inHomeThread()) {
-            throw new IllegalStateException("Coroutine.sleepNs: " + self + " does not run in an AioContext of this thread");
+        if (ctx == null) { // not ctx.inHomeThread(): see rescheduleSelf on stale thread identities
+            throw new IllegalStateException("Coroutine.sleepNs: " + self + " does not run in an AioContext");
         }
         self.markScheduled(ctx, "Coroutine.sleepNs");
         Timer timer = ctx.newTimer("co-sleep", () -> self.enterScheduled(ctx));

@@ -28,7 +28,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.StampedLock;
 
 /**
  * The user's handle on a block graph (QEMU's {@code BlockBackend}): the root edge to one node, with three ways
@@ -87,8 +86,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private final AtomicInteger quiesceCounter = new AtomicInteger();
     /** Requests that arrived while quiesced wait here (QEMU's {@code queued_requests} + its mutex). */
     private final CoQueue queuedRequests = new CoQueue();
-    /** Not a ReentrantLock: it records an owner thread, which a coroutine moved between threads can confuse. */
-    private final Lock queuedRequestsLock = new StampedLock().asWriteLock();
+    /** A spin lock without owner thread: see {@link ParkedRequestsLock} for why not a JDK lock. */
+    private final Lock queuedRequestsLock = new ParkedRequestsLock();
     private boolean closed;
 
     private BlockBackend(String name, BlockNode root, List<BlockNode> ownedNodes, boolean writeThrough,

@@ -79,7 +79,7 @@ class BlockBackendThreadsTest {
             Coroutine co = Coroutine.create(() -> {
                 try {
                     blk.coRead(0, back);
-                    after.set(AioContext.current());
+                    after.set(Coroutine.self().context()); // not AioContext.current(): see blockcore/README.md
                 } catch (Throwable t) {
                     failure.set(t);
                 }

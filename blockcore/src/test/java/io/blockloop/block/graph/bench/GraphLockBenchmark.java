@@ -12,6 +12,7 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
 
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -20,85 +21,112 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * The graph lock's read fast path (QEMU's {@code bdrv_graph_co_rdlock} + {@code bdrv_graph_co_rdunlock} with no
  * writer): one lock+unlock pair inside a coroutine running in an {@link AioContext}. Each invocation enters a
  * long-lived coroutine that does {@value #PAIRS} pairs and yields, so the enter+yield (about 95 ns) adds under
- * 0.1 ns per pair. Side by side: the same loop with no lock, and with a {@link ReentrantReadWriteLock}'s read
- * lock (one shared atomic counter, the design the per-context counts avoid).
+ * 0.1 ns per pair. Side by side: the same loop with no lock, and with a {@link ReentrantReadWriteLock}'s read lock
+ * (one shared atomic reader count, the design the per-context counts avoid); once on one thread, and once on two
+ * threads sharing the lock, each with its own context (there the shared count's cache line moves between cores).
  * Run: {@code bin/jmh blockcore GraphLock -f 1 -wi 3 -i 5 -w 1s -r 1s}.
  */
-@State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class GraphLockBenchmark {
     static final int PAIRS = 1000;
 
-    long counter;
-    private AioContext context;
-    private GraphLock graphLock;
-    private ReentrantReadWriteLock rwLock;
-    private Coroutine graphLoop;
-    private Coroutine emptyLoop;
-    private Coroutine rwLoop;
-
-    @Setup
-    public void setUp() {
-        context = AioContext.create("graph-lock-bench"); // home thread: this benchmark thread
-        graphLock = new GraphLock("bench");
-        rwLock = new ReentrantReadWriteLock();
-        graphLoop = Coroutine.create(() -> {
-            for (;;) {
-                for (int i = 0; i < PAIRS; i++) {
-                    graphLock.readLock();
-                    counter++;
-                    graphLock.readUnlock();
-                }
-                Coroutine.yield();
-            }
-        });
-        emptyLoop = Coroutine.create(() -> {
-            for (;;) {
-                for (int i = 0; i < PAIRS; i++) {
-                    counter++;
-                }
-                Coroutine.yield();
-            }
-        });
-        rwLoop = Coroutine.create(() -> {
-            for (;;) {
-                for (int i = 0; i < PAIRS; i++) {
-                    rwLock.readLock().lock();
-                    counter++;
-                    rwLock.readLock().unlock();
-                }
-                Coroutine.yield();
-            }
-        });
+    /** The locks, shared by every benchmark thread. */
+    @State(Scope.Benchmark)
+    public static class Locks {
+        final GraphLock graphLock = new GraphLock("bench");
+        final ReentrantReadWriteLock rwLock = new ReentrantReadWriteLock();
     }
 
-    @TearDown
-    public void tearDown() {
-        context.close(); // the loops stay suspended; they are not scheduled anywhere
+    /** One context per benchmark thread (its home thread) and the coroutines that loop in it. */
+    @State(Scope.Thread)
+    public static class Loops {
+        long counter;
+        AioContext context;
+        Coroutine graphLoop;
+        Coroutine emptyLoop;
+        Coroutine rwLoop;
+
+        @Setup
+        public void setUp(Locks locks) {
+            context = AioContext.create("graph-lock-bench-" + Thread.currentThread().getName());
+            GraphLock graphLock = locks.graphLock;
+            ReentrantReadWriteLock rwLock = locks.rwLock;
+            graphLoop = Coroutine.create(() -> {
+                for (;;) {
+                    for (int i = 0; i < PAIRS; i++) {
+                        graphLock.readLock();
+                        counter++;
+                        graphLock.readUnlock();
+                    }
+                    Coroutine.yield();
+                }
+            });
+            emptyLoop = Coroutine.create(() -> {
+                for (;;) {
+                    for (int i = 0; i < PAIRS; i++) {
+                        counter++;
+                    }
+                    Coroutine.yield();
+                }
+            });
+            rwLoop = Coroutine.create(() -> {
+                for (;;) {
+                    for (int i = 0; i < PAIRS; i++) {
+                        rwLock.readLock().lock();
+                        counter++;
+                        rwLock.readLock().unlock();
+                    }
+                    Coroutine.yield();
+                }
+            });
+        }
+
+        @TearDown
+        public void tearDown() {
+            context.close(); // the loops stay suspended; they are not scheduled anywhere
+        }
     }
 
-    /** readLock + readUnlock of the graph lock, no writer. */
+    /** readLock + readUnlock of the graph lock, no writer, one thread. */
     @Benchmark
     @OperationsPerInvocation(PAIRS)
-    public long graphReadLockUnlock() {
-        graphLoop.enterIn(context);
-        return counter;
+    public long graphReadLockUnlock(Loops loops) {
+        loops.graphLoop.enterIn(loops.context);
+        return loops.counter;
     }
 
-    /** The loop alone: what the two other figures include besides the lock. */
+    /** The loop alone: what the other figures include besides the lock. */
     @Benchmark
     @OperationsPerInvocation(PAIRS)
-    public long noLock() {
-        emptyLoop.enterIn(context);
-        return counter;
+    public long noLock(Loops loops) {
+        loops.emptyLoop.enterIn(loops.context);
+        return loops.counter;
     }
 
-    /** ReentrantReadWriteLock's read lock + unlock in the same loop, uncontended. */
+    /** ReentrantReadWriteLock's read lock + unlock in the same loop, uncontended, one thread. */
     @Benchmark
     @OperationsPerInvocation(PAIRS)
-    public long reentrantReadWriteLockRead() {
-        rwLoop.enterIn(context);
-        return counter;
+    public long rwLockRead(Loops loops) {
+        loops.rwLoop.enterIn(loops.context);
+        return loops.counter;
+    }
+
+    /** {@link #graphReadLockUnlock} on two threads at once, each in its own context, one lock. */
+    @Benchmark
+    @Threads(2)
+    @OperationsPerInvocation(PAIRS)
+    public long graphReadLockUnlockTwoThreads(Loops loops) {
+        loops.graphLoop.enterIn(loops.context);
+        return loops.counter;
+    }
+
+    /** {@link #rwLockRead} on two threads at once, one lock. */
+    @Benchmark
+    @Threads(2)
+    @OperationsPerInvocation(PAIRS)
+    public long rwLockReadTwoThreads(Loops loops) {
+        loops.rwLoop.enterIn(loops.context);
+        return loops.counter;
     }
 }
