@@ -21,9 +21,10 @@ import org.testcontainers.containers.output.OutputFrame.OutputType;
 import org.testcontainers.utility.DockerImageName;
 
 /**
- * Runs {@code blockloop probe /dev/loopN --json} inside a container built from the project's Dockerfile, over a
- * loop device created on the host, and checks that what BlockLoop reports inside the container matches what
- * the host's {@code blockdev} says about the same device, and that io_uring works in the container.
+ * Runs {@code blockloop} inside a container built from the project's Dockerfile, over a loop device created on
+ * the host: {@code probe --json} must match what the host's {@code blockdev} says about the device and find
+ * io_uring usable; {@code io} writes patterns with O_DIRECT that the host then reads back from the same device;
+ * {@code bench} runs with each engine and completes every request.
  *
  * <p>The container gets the device with {@code --device}, {@code CAP_SYS_ADMIN} and {@code seccomp=unconfined}
  * (Docker's default profile blocks io_uring since 25.0); {@code --privileged} fails on the test machine, and a
@@ -31,7 +32,7 @@ import org.testcontainers.utility.DockerImageName;
  *
  * <p>Loop device, backing file and image are always cleaned up in {@link #cleanUp()}, also after failures.
  */
-final class ProbeInContainerTest {
+final class BlockloopInContainerTest {
 
     private static final long DEVICE_BYTES = 64L << 20;
     private static final Duration PROBE_TIMEOUT = Duration.ofMinutes(2);
@@ -86,6 +87,49 @@ final class ProbeInContainerTest {
                         "path.physical_block_size vs blockdev --getpbsz" + context),
                 () -> assertTrue(field(ioUring, "available", run).asBoolean(),
                         "io_uring unavailable inside the container, reason: " + ioUring.path("reason") + context));
+    }
+
+    @Test
+    void ioWritesPatternsThatTheHostReadsBackFromTheDevice() throws Exception {
+        String device = loop.device().toString();
+        ContainerRun run = runInContainer("io", "-t", "none", "-c", "write -P 0x5a 1m 64k",
+                "-c", "read -P 0x5a 1m 64k", "-c", "write -P 0xa5 3 5", "-c", "read -P 0xa5 3 5", device);
+        assertEquals(0, run.exitCode(), () -> "blockloop io exited " + run.exitCode() + run.describe());
+        List<String> lines = run.stdout().lines().toList();
+        assertAll(
+                () -> assertEquals("wrote 65536/65536 bytes at offset 1048576", lines.get(0), run.describe()),
+                () -> assertEquals("read 65536/65536 bytes at offset 1048576", lines.get(2), run.describe()),
+                () -> assertEquals("wrote 5/5 bytes at offset 3", lines.get(4), run.describe()));
+        byte[] host = new byte[65536];
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(device, "r")) {
+            raf.seek(1 << 20);
+            raf.readFully(host);
+            for (int i = 0; i < host.length; i++) {
+                assertEquals((byte) 0x5a, host[i], "host byte " + i + " of the 64 KiB written in the container");
+            }
+            byte[] small = new byte[9];
+            raf.seek(0);
+            raf.readFully(small);
+            assertEquals("[0, 0, 0, -91, -91, -91, -91, -91, 0]", java.util.Arrays.toString(small),
+                    "the unaligned write kept its neighbours (read-modify-write)");
+        }
+    }
+
+    @Test
+    void benchCompletesEveryRequestWithEachEngine() throws JsonProcessingException {
+        String device = loop.device().toString();
+        for (String engine : List.of("io_uring", "native", "threads")) {
+            ContainerRun run = runInContainer("bench", "--json", "-c", "4000", "-d", "16", "--random", "-i", engine,
+                    device);
+            assertEquals(0, run.exitCode(), () -> "blockloop bench -i " + engine + " exited " + run.exitCode()
+                    + run.describe());
+            JsonNode json = new ObjectMapper().readTree(run.stdout().strip());
+            assertAll(
+                    () -> assertEquals(4000, json.path("completed").asLong(), "completed" + run.describe()),
+                    () -> assertEquals(engine, json.path("engine").asText(), "engine" + run.describe()),
+                    () -> assertTrue(json.path("direct").asBoolean(), "O_DIRECT" + run.describe()),
+                    () -> assertTrue(json.path("iops").asDouble() > 0, "iops" + run.describe()));
+        }
     }
 
     /** One finished container: its exit code and output. */

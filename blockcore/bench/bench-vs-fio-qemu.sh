@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# blockloop bench vs fio vs qemu-img bench, side by side in one run, on the same loop devices (README.md,
+# "Benchmarks"). The whole stack is measured: the blockloop command line, its main loop, coroutines, the block
+# layer (raw over file, O_DIRECT) and the engine; linux-aio/bench/engines-vs-fio.sh measures the engines alone.
+#
+# Sets up two loop devices (direct I/O on) in a work directory on a real file system, as engines-vs-fio.sh does:
+#   sparse: 256 MiB over a sparse file (reads of holes never reach the disk: CPU-bound); discarded (blkdiscard:
+#           every block a hole again) before every run, fio's, qemu-img's and blockloop's alike
+#   full:   1 GiB over a fully written file (device-bound)
+# and measures, for every cell {sparse, full} x {randread, randwrite} x QD {1, 32} x engine {io_uring, native,
+# threads}, one run each of
+#   fio        --direct=1 --bs=4k --rw=randread|randwrite --ioengine=io_uring|libaio|psync, --iodepth=QD
+#              (psync: --numjobs=QD --thread, QD threads of one request each: fio's nearest to a thread pool),
+#              time based: SECONDS after a 0.25 s ramp
+#   qemu-img   bench -f raw -t none -i ENGINE -d QD -s 4096 [-w] -c N, where N = fio's IOPS x SECONDS. qemu-img
+#              bench has no random mode: it runs a strided walk instead, step 7919 blocks (a prime: the walk
+#              visits every 4 KiB block once per pass, far apart; -S 32436224)
+#   blockloop  bench --json --random -f raw -t none -i ENGINE -d QD -s 4096 [-w] -c N (the same N), after its
+#              default warm-up (not measured: at depth max(QD, 32) until the JIT compiler is quiet, 0.5-5 s)
+# then the null driver against qemu-img's null-co ({read, write} x QD {1, 32}):
+#   qemu-img bench --image-opts driver=null-co,size=1G,read-zeroes=on   vs   blockloop bench -f null 1G
+# (both zero the read buffers), with N = qemu-img's IOPS in a 200000-request calibration run x SECONDS.
+# Each cell runs ROUNDS rounds of fio, qemu-img, blockloop in turn (so drifts of a shared machine hit all three);
+# the table shows mean IOPS, the ratios blockloop/fio and blockloop/qemu-img, and blockloop's CPU time and main-
+# thread allocation per request.
+#
+# Usage: blockcore/bench/bench-vs-fio-qemu.sh [--quick] [--seconds S] [--rounds N] [--dir DIR]
+#        [--devices sparse,full,null] [--engines io_uring,native,threads] [--rw randread,randwrite] [--qd 1,32]
+#   --quick      0.5 s per run, one round (about 2 minutes)
+#   --seconds S  measured seconds per run [2]; --rounds N [1]
+#   --dir DIR    work directory for the backing files [/var/tmp]; must not be tmpfs
+# Needs: root (losetup, blkdiscard), fio, qemu-img (qemu-utils), a JDK 25 (bin/find-jdk).
+# Time: 24 device cells x ~(SECONDS x 3 + 2.5 s) + 4 null cells x ~(SECONDS x 2 + 2 s); with the defaults about
+# 5 minutes.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+workdir=/var/tmp
+seconds=2
+rounds=1
+devices=sparse,full,null
+engines=io_uring,native,threads
+rws=randread,randwrite
+depths=1,32
+stride_blocks=7919
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) seconds=0.5; rounds=1; shift ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --dir) workdir=$2; shift 2 ;;
+    --devices) devices=$2; shift 2 ;;
+    --engines) engines=$2; shift 2 ;;
+    --rw) rws=$2; shift 2 ;;
+    --qd) depths=$2; shift 2 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) printf 'bench-vs-fio-qemu: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
+  esac
+done
+
+die() { printf 'bench-vs-fio-qemu: %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
+command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
+command -v qemu-img >/dev/null || die "qemu-img is not installed (apt-get install qemu-utils)."
+fstype=$(stat -f -c %T "$workdir")
+[ "$fstype" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+
+. "$root/bin/find-jdk"
+JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
+jar="$root/blockcore/target/blockloop.jar"
+echo "==> building $jar"
+(cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
+
+work=$(mktemp -d "$workdir/blockloop-bench.XXXXXX")
+sparse_dev=
+full_dev=
+cleanup() {
+  [ -n "$sparse_dev" ] && losetup -d "$sparse_dev" 2>/dev/null || true
+  [ -n "$full_dev" ] && losetup -d "$full_dev" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+has() { case ",$1," in *",$2,"*) return 0 ;; *) return 1 ;; esac; }
+
+if has "$devices" sparse; then
+  truncate -s 256M "$work/sparse.img"
+  sparse_dev=$(losetup -f --show --direct-io=on "$work/sparse.img")
+fi
+if has "$devices" full; then
+  dd if=/dev/zero of="$work/full.img" bs=1M count=1024 oflag=direct conv=fsync status=none
+  full_dev=$(losetup -f --show --direct-io=on "$work/full.img")
+fi
+
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) CPUs ($cpu_model);" \
+  "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $workdir on $(df --output=source "$workdir" | tail -1) ($fstype)"
+echo "==> $(fio --version); $(qemu-img --version | head -1); $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
+echo "==> sparse: ${sparse_dev:--}  full: ${full_dev:--}  seconds per run: $seconds  rounds: $rounds  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+mean() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.0f", s / n }'; }
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
+
+discard_if_sparse() { [ "$1" = sparse ] && blkdiscard "$sparse_dev"; return 0; }
+
+fio_engine() { case "$1" in io_uring) echo io_uring ;; native) echo libaio ;; threads) echo psync ;; esac; }
+
+# run_fio DEVNAME DEV RW QD ENGINE -> IOPS
+run_fio() {
+  local args=(--name=cell --filename="$2" --direct=1 --bs=4k --rw="$3" --ioengine="$(fio_engine "$5")"
+    --time_based --runtime="$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')ms" --ramp_time=250ms
+    --norandommap --randrepeat=0 --output-format=terse --terse-version=3)
+  if [ "$5" = threads ]; then args+=(--numjobs="$4" --thread --group_reporting); else args+=(--iodepth="$4"); fi
+  discard_if_sparse "$1"
+  local field=8
+  [ "$3" = randwrite ] && field=49
+  fio "${args[@]}" | awk -F';' -v f="$field" '{ print $f }'
+}
+
+# run_qemu DEVNAME DEV RW QD ENGINE COUNT -> IOPS  (strided walk: qemu-img bench has no random mode)
+run_qemu() {
+  local w=()
+  [ "$3" = randwrite ] && w=(-w)
+  discard_if_sparse "$1"
+  qemu-img bench -f raw -t none -i "$5" -d "$4" -s 4096 -S $((4096 * stride_blocks)) -c "$6" "${w[@]}" "$2" |
+    awk -v n="$6" '/^Run completed in/ { printf "%.0f", n / $4 }'
+}
+
+# run_qemu_null RW QD COUNT -> IOPS
+run_qemu_null() {
+  local w=()
+  [ "$1" = write ] && w=(-w)
+  qemu-img bench -d "$2" -s 4096 -c "$3" "${w[@]}" --image-opts driver=null-co,size=1G,read-zeroes=on |
+    awk -v n="$3" '/^Run completed in/ { printf "%.0f", n / $4 }'
+}
+
+json_field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
+
+# run_blockloop DEVNAME ARGS... -> "IOPS CPU_US_PER_REQUEST BYTES_PER_REQUEST"
+run_blockloop() {
+  discard_if_sparse "$1"
+  shift
+  local json
+  json=$("$JAVA_HOME/bin/java" ${BLOCKLOOP_JAVA_OPTS:-} -jar "$jar" bench --json "$@")
+  echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $(json_field allocated_bytes_per_request <<<"$json")"
+}
+
+header=$(printf '%-7s %-10s %-3s %-9s %10s %10s %10s %8s %8s %7s %6s' device rw qd engine fio qemu-img blockloop \
+  'bl/fio' 'bl/qemu' 'us/req' 'B/req')
+rows=()
+print_row() { rows+=("$1"); echo "$1"; }
+echo
+echo "$header"
+start=$(date +%s)
+
+for dev_name in sparse full; do
+  has "$devices" "$dev_name" || continue
+  dev=$sparse_dev
+  [ "$dev_name" = full ] && dev=$full_dev
+  # A first untimed blockloop run per device, so the page cache holds the jar and the first cell is like the rest.
+  "$JAVA_HOME/bin/java" -jar "$jar" bench --json -c 1000 --warmup 0 -d 8 "$dev" >/dev/null
+  for rw in ${rws//,/ }; do
+    for qd in ${depths//,/ }; do
+      for engine in ${engines//,/ }; do
+        w=()
+        [ "$rw" = randwrite ] && w=(-w)
+        f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0
+        for ((r = 0; r < rounds; r++)); do
+          f=$(run_fio "$dev_name" "$dev" "$rw" "$qd" "$engine")
+          count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s); if (c < 1000) c = 1000; print c }')
+          q=$(run_qemu "$dev_name" "$dev" "$rw" "$qd" "$engine" "$count")
+          read -r b cpu alloc <<<"$(run_blockloop "$dev_name" --random -f raw -t none -i "$engine" -d "$qd" -s 4096 \
+            -c "$count" "${w[@]}" "$dev")"
+          f_sum=$(add "$f_sum" "$f"); q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
+          cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
+        done
+        print_row "$(awk -v d="$dev_name" -v rw="$rw" -v qd="$qd" -v e="$engine" -v f="$f_sum" -v q="$q_sum" \
+          -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" -v n="$rounds" 'BEGIN {
+            printf "%-7s %-10s %-3s %-9s %10.0f %10.0f %10.0f %7.2fx %7.2fx %7.2f %6.2f",
+              d, rw, qd, e, f / n, q / n, b / n, b / f, b / q, c / n, a / n }')"
+      done
+    done
+  done
+done
+
+if has "$devices" null; then
+  for rw in read write; do
+    for qd in ${depths//,/ }; do
+      calib=$(run_qemu_null "$rw" "$qd" 200000)
+      count=$(awk -v i="$calib" -v s="$seconds" 'BEGIN { c = int(i * s); if (c < 10000) c = 10000; print c }')
+      w=()
+      [ "$rw" = write ] && w=(-w)
+      q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0
+      for ((r = 0; r < rounds; r++)); do
+        q=$(run_qemu_null "$rw" "$qd" "$count")
+        read -r b cpu alloc <<<"$(run_blockloop null -f null -d "$qd" -s 4096 -c "$count" "${w[@]}" 1G)"
+        q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
+        cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
+      done
+      print_row "$(awk -v rw="$rw" -v qd="$qd" -v q="$q_sum" -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" \
+        -v n="$rounds" 'BEGIN {
+          printf "%-7s %-10s %-3s %-9s %10s %10.0f %10.0f %8s %7.2fx %7.2f %6.2f",
+            "null", rw, qd, "null-co", "-", q / n, b / n, "-", b / q, c / n, a / n }')"
+    done
+  done
+fi
+
+echo
+echo "=== blockloop bench vs fio vs qemu-img bench: 4 KiB, O_DIRECT, loop devices (direct-io=on); IOPS, mean of" \
+  "$rounds round(s) of $seconds s ==="
+echo "    fio and blockloop: random offsets; qemu-img: strided walk (step $stride_blocks blocks), it has no random mode."
+echo "    threads: fio psync with numjobs=QD; native: fio libaio. us/req: blockloop's process CPU time per request;"
+echo "    B/req: bytes blockloop's main thread allocated per request. null rows: -f null vs qemu-img null-co."
+echo "$header"
+printf '%s\n' "${rows[@]}"
+echo "==> measured in $(( $(date +%s) - start )) s; load afterwards $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,251 @@
+package io.blockloop.cli.bench;
+
+import io.blockloop.cli.ByteCount;
+import io.blockloop.cli.CommandFailure;
+import io.blockloop.cli.ImageArguments;
+import io.blockloop.fdmon.FdMonitorKind;
+
+import java.util.List;
+
+/**
+ * The command line of {@code blockloop bench}, parsed and checked: {@code qemu-img bench}'s flags and defaults
+ * (count 75000, depth 64, size 4096, step = size, offset 0, reads unless {@code -w}, pattern 0) plus
+ * {@code --random}, {@code --seed}, {@code --fdmon}, {@code --poll-max-ns}, {@code --warmup} and {@code --json}.
+ * Short options may be glued to their value ({@code -c100}) or grouped ({@code -wU}); long options take
+ * {@code --opt=VALUE} or {@code --opt VALUE}; {@code --} ends the options.
+ *
+ * @param count   {@code -c}: requests to complete (1 to {@code INT_MAX})
+ * @param depth   {@code -d}: requests in flight at once (1 to {@code INT_MAX})
+ * @param size    {@code -s}: bytes per request (1 to {@code INT_MAX}; suffixes k, M, G ...)
+ * @param step    {@code -S}: bytes between consecutive offsets (0 to {@code INT_MAX}); {@code size} by default
+ * @param offset  {@code -o}: the first offset
+ * @param write   {@code -w}: write instead of read
+ * @param random  {@code --random}: offsets {@code offset + k * step}, k uniform, instead of walking k = 0, 1, 2 ...
+ * @param seed    {@code --seed}: of the random offsets (default 1), so runs repeat
+ * @param pattern {@code --pattern}: the byte the buffers are filled with (0 to 255)
+ * @param image   {@code -f -t -i -n -U}; opened read-only unless {@code -w}, as {@code qemu-img bench} does
+ * @param fdmon   {@code --fdmon}: the main loop's fd monitor (poll, epoll, io_uring, auto)
+ * @param pollMaxNs {@code --poll-max-ns}: adaptive busy polling of the main loop, at most this many ns per wait
+ *                (QEMU's {@code poll-max-ns}; 0: off)
+ * @param json    {@code --json}: one JSON object instead of text
+ * @param warmup  {@code --warmup}: requests run (same depth, pattern and offset sequence) before the measured ones,
+ *                so the JIT has compiled the request path; {@link #WARMUP_DEFAULT}: until the JIT is quiet
+ *                ({@link Warmup}); 0: none (qemu-img's way)
+ * @param file    the image, or (for {@code -f null}) the null device's size; null: the default target
+ */
+public record BenchOptions(int count, int depth, int size, int step, long offset, boolean write, boolean random,
+                           long seed, int pattern, ImageArguments image, FdMonitorKind fdmon, long pollMaxNs, boolean json,
+                           int warmup, String file) {
+    static final String USAGE = """
+            usage: blockloop bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFFSET] [-w] [--random] [--seed N]
+                                   [--pattern=BYTE] [-t CACHE] [-i AIO] [-n] [-U] [--fdmon MON] [--poll-max-ns NS] [-f FMT]
+                                   [--warmup COUNT] [--json] [FILE]
+              -c COUNT      requests to complete (75000)
+              -d DEPTH      requests in flight (64)
+              -s SIZE       bytes per request (4096; suffixes k M G)
+              -S STEP       bytes between offsets (SIZE)
+              -o OFFSET     first offset (0)
+              -w            write instead of read
+              --random      random offsets OFFSET + k*STEP (uniform, seeded) instead of sequential ones
+              --seed N      seed of --random (1)
+              --pattern=B   byte the buffers hold (0)
+              -t CACHE      none (default: O_DIRECT), writeback, writethrough, directsync, unsafe
+              -i AIO        io_uring, native, threads, auto (default)
+              -n            same as -i native
+              -U            force-share: open even if another process uses the image
+              --fdmon MON   fd monitor of the main loop: poll, epoll, io_uring, auto (default)
+              --poll-max-ns NS  busy-poll the main loop for up to NS ns before it blocks (0: off, default)
+              -f FMT        raw (default), file, or null (FILE is then the device size, default 1G)
+              --warmup N    requests run before the measured ones, not measured (default: at depth
+                            max(DEPTH, 32) until the JIT compiler is quiet, 0.5 to 5 s; 0: none, as qemu-img)
+              --json        print one JSON object
+              FILE          image file or block device; without it a 1 GiB preallocated image is created in the
+                            temporary directory and removed afterwards""";
+
+    /** {@link #warmup()} when not given: until the JIT compiler is quiet ({@link Warmup}). */
+    static final int WARMUP_DEFAULT = -1;
+
+    /** {@link #pollMaxNs()} when not given. */
+    static final long POLL_MAX_NS_DEFAULT = 0;
+
+    /** Largest count, depth, size and step, as {@code qemu-img bench} ({@code INT_MAX}). */
+    static final long INT_MAX = Integer.MAX_VALUE;
+
+    /** The options of {@code args}; null when {@code -h}/{@code --help} asked for the usage text. */
+    public static BenchOptions parse(List<String> args) throws CommandFailure {
+        Parser p = new Parser(args);
+        return p.parse();
+    }
+
+    /** Whether no FILE was given and the default target is used. */
+    public boolean defaultTarget() {
+        return file == null && !image.format().equals("null");
+    }
+
+    /** The walk of offsets over an image of {@code imageSize} bytes. */
+    OffsetSequence offsets(long imageSize) {
+        return random ? OffsetSequence.random(offset, step, size, imageSize, seed)
+                : OffsetSequence.sequential(offset, step, size, imageSize);
+    }
+
+    /** The getopt-like walk over the arguments. Not thread-safe; one per parse. */
+    private static final class Parser {
+        private final List<String> args;
+        private int next;
+        private int count = 75000;
+        private int depth = 64;
+        private int size = 4096;
+        private int step = -1;
+        private long offset;
+        private boolean write;
+        private boolean random;
+        private long seed = 1;
+        private int pattern;
+        private ImageArguments image = ImageArguments.defaults();
+        private FdMonitorKind fdmon = FdMonitorKind.AUTO;
+        private long pollMaxNs = POLL_MAX_NS_DEFAULT;
+        private boolean json;
+        private int warmup = WARMUP_DEFAULT;
+        private String file;
+
+        Parser(List<String> args) {
+            this.args = args;
+        }
+
+        BenchOptions parse() throws CommandFailure {
+            boolean optionsEnded = false;
+            while (next < args.size()) {
+                String arg = args.get(next++);
+                if (!optionsEnded && arg.equals("--")) {
+                    optionsEnded = true;
+                } else if (!optionsEnded && arg.startsWith("--")) {
+                    if (!longOption(arg)) {
+                        return null;
+                    }
+                } else if (!optionsEnded && arg.startsWith("-") && arg.length() > 1) {
+                    if (!shortOptions(arg)) {
+                        return null;
+                    }
+                } else if (file == null) {
+                    file = arg;
+                } else {
+                    throw CommandFailure.usage("bench: expecting one image file name, got '" + file + "' and '"
+                            + arg + "'");
+                }
+            }
+            if (image.format().equals("null") && file == null) {
+                file = "1G";
+            }
+            if (image.format().equals("null") && file != null) {
+                ByteCount.parse("bench: null device size", file); // a usage mistake, reported before anything runs
+            }
+            return new BenchOptions(count, depth, size, step < 0 ? size : step, offset, write, random, seed, pattern,
+                    image.withReadOnly(!write), fdmon, pollMaxNs, json, warmup, file);
+        }
+
+        /** One {@code --name[=value]}; false for {@code --help}. */
+        private boolean longOption(String arg) throws CommandFailure {
+            int eq = arg.indexOf('=');
+            String name = eq < 0 ? arg : arg.substring(0, eq);
+            String inline = eq < 0 ? null : arg.substring(eq + 1);
+            switch (name) {
+                case "--help" -> {
+                    return false;
+                }
+                case "--random" -> random = flag(name, inline);
+                case "--json" -> json = flag(name, inline);
+                case "--seed" -> seed = number("seed", value(name, inline), Long.MAX_VALUE);
+                case "--pattern" -> pattern = (int) integer("pattern", value(name, inline),
+                        0, 0xff);
+                case "--fdmon" -> {
+                    String v = value(name, inline);
+                    try {
+                        fdmon = FdMonitorKind.parse(v);
+                    } catch (IllegalArgumentException e) {
+                        throw CommandFailure.usage("bench: " + e.getMessage());
+                    }
+                }
+                case "--poll-max-ns" -> pollMaxNs = number("poll-max-ns", value(name, inline), 1_000_000_000L);
+                case "--warmup" -> warmup = (int) integer("warm-up count", value(name, inline), 0,
+                        INT_MAX);
+                case "--force-share" -> image = image.withForceShare(flag(name, inline));
+                default -> throw CommandFailure.usage("bench: unknown option '" + name + "' (see blockloop bench --help)");
+            }
+            return true;
+        }
+
+        /** A group of short options ({@code -wU}, {@code -c100}); false for {@code -h}. */
+        private boolean shortOptions(String arg) throws CommandFailure {
+            for (int i = 1; i < arg.length(); i++) {
+                char c = arg.charAt(i);
+                switch (c) {
+                    case 'h' -> {
+                        return false;
+                    }
+                    case 'w' -> write = true;
+                    case 'n' -> image = image.withAio("native");
+                    case 'U' -> image = image.withForceShare(true);
+                    case 'c', 'd', 's', 'S', 'o', 't', 'i', 'f' -> {
+                        String v;
+                        if (i + 1 < arg.length()) {
+                            v = arg.substring(i + 1);
+                        } else if (next < args.size()) {
+                            v = args.get(next++);
+                        } else {
+                            throw CommandFailure.usage("bench: option '-" + c + "' needs a value");
+                        }
+                        valued(c, v);
+                        return true;
+                    }
+                    default -> throw CommandFailure.usage("bench: unknown option '-" + c
+                            + "' (see blockloop bench --help)");
+                }
+            }
+            return true;
+        }
+
+        private void valued(char option, String v) throws CommandFailure {
+            switch (option) {
+                case 'c' -> count = (int) integer("request count", v, 1, INT_MAX);
+                case 'd' -> depth = (int) integer("queue depth", v, 1, INT_MAX);
+                case 's' -> size = (int) integer("buffer size", v, 1, INT_MAX);
+                case 'S' -> step = (int) integer("step size", v, 0, INT_MAX);
+                case 'o' -> offset = number("offset", v, Long.MAX_VALUE);
+                case 't' -> image = image.withCache(v);
+                case 'i' -> image = image.withAio(v);
+                case 'f' -> image = image.withFormat(v);
+                default -> throw new AssertionError(option);
+            }
+        }
+
+        private String value(String name, String inline) throws CommandFailure {
+            if (inline != null) {
+                return inline;
+            }
+            if (next < args.size()) {
+                return args.get(next++);
+            }
+            throw CommandFailure.usage("bench: option '" + name + "' needs a value");
+        }
+
+        private static boolean flag(String name, String inline) throws CommandFailure {
+            if (inline != null) {
+                throw CommandFailure.usage("bench: option '" + name + "' takes no value");
+            }
+            return true;
+        }
+
+        /** A number (suffixes allowed, as qemu's {@code cvtnum}) in {@code [min, max]}; {@code what} names it. */
+        private static long integer(String what, String text, long min, long max) throws CommandFailure {
+            long v = ByteCount.parse("bench: " + what, text, max);
+            if (v < min) {
+                throw CommandFailure.usage("bench: " + what + ": must be at least " + min + " -- " + text);
+            }
+            return v;
+        }
+
+        private static long number(String what, String text, long max) throws CommandFailure {
+            return ByteCount.parse("bench: " + what, text, max);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+package io.blockloop.cli.bench;
+
+import io.blockloop.cli.ByteCount;
+import io.blockloop.cli.Json;
+
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What {@code blockloop bench} prints about a run: {@code qemu-img bench}'s two lines ("Sending ..." before, "Run
+ * completed in ..." after), then IOPS and MiB/s, latency percentiles, CPU time, engine and fd monitor, and the bytes
+ * the main thread allocated per request; or all of it as one JSON object.
+ *
+ * @param options       the command line
+ * @param target        what ran: the image path, or the null device's size
+ * @param imageSize     bytes of the opened image
+ * @param engine        the I/O engine the file node uses ({@code io_uring}, {@code native}, {@code threads}), or
+ *                      {@code none} for the null driver
+ * @param direct        whether the image was opened with {@code O_DIRECT}
+ * @param fdMonitor     the main loop's fd monitor
+ * @param highestOffset for {@code --random}: the highest offset the run could pick
+ * @param warmup        the warm-up phase (not measured), or null when there was none
+ * @param run           the measured phase
+ */
+record BenchReport(BenchOptions options, String target, long imageSize, String engine, boolean direct,
+                   String fdMonitor, long highestOffset, Warmup.Result warmup, BenchRun.Measurement run) {
+
+    /** qemu-img bench's first line (for {@code --random}, the range instead of the start). */
+    static String sendingLine(BenchOptions o, long highestOffset) {
+        String where = o.random()
+                ? String.format(Locale.ROOT, "random offsets from %d to %d, step size %d, seed %d", o.offset(),
+                highestOffset, o.step(), o.seed())
+                : String.format(Locale.ROOT, "starting at offset %d, step size %d", o.offset(), o.step());
+        return String.format(Locale.ROOT, "Sending %d %s requests, %d bytes each, %d in parallel (%s)", o.count(),
+                o.write() ? "write" : "read", o.size(), o.depth(), where);
+    }
+
+    /** The line naming the default target. */
+    static String defaultTargetLine(DefaultTarget t) {
+        return "Default target: " + t.path() + " (" + ByteCount.format(DefaultTarget.SIZE) + ", "
+                + (t.preallocated() ? "preallocated" : "sparse: this file system cannot preallocate")
+                + ", removed when the run ends)";
+    }
+
+    /** The line after the warm-up. */
+    static String warmupLine(Warmup.Result warmup) {
+        return String.format(Locale.ROOT, "Warm-up: %d requests in %.3f seconds (not measured)", warmup.requests(),
+                warmup.nanos() / 1e9);
+    }
+
+    double seconds() {
+        return run.wallNanos() / 1e9;
+    }
+
+    double iops() {
+        return run.requests() / Math.max(seconds(), 1e-9);
+    }
+
+    double mibPerSecond() {
+        return iops() * options.size() / (1 << 20);
+    }
+
+    double cpuMicrosPerRequest() {
+        return run.requests() == 0 ? 0 : run.cpuNanos() / 1e3 / run.requests();
+    }
+
+    double allocatedPerRequest() {
+        return run.requests() == 0 ? 0 : (double) run.allocatedBytes() / run.requests();
+    }
+
+    /** The lines after the run, "Run completed in X seconds." first. */
+    void printText(PrintStream out) {
+        LatencyHistogram l = run.latency();
+        out.printf(Locale.ROOT, "Run completed in %3.3f seconds.%n", seconds());
+        out.printf(Locale.ROOT, "IOPS:       %.0f (%.1f MiB/s)%n", iops(), mibPerSecond());
+        out.printf(Locale.ROOT, "latency:    p50 %s us, p99 %s us, p99.9 %s us (min %s, mean %s, max %s us)%n",
+                micros(l.percentile(50)), micros(l.percentile(99)), micros(l.percentile(99.9)), micros(l.min()),
+                micros(l.mean()), micros(l.max()));
+        out.printf(Locale.ROOT, "CPU:        %.3f s, %.2f us per request (process: every thread; main thread"
+                + " %.3f s)%n", run.cpuNanos() / 1e9, cpuMicrosPerRequest(), run.mainThreadCpuNanos() / 1e9);
+        out.printf(Locale.ROOT, "engine:     %s (%s), fd monitor %s%n", engine,
+                engine.equals("none") ? "null driver" : "cache=" + options.image().cache().option()
+                        + (direct ? ", O_DIRECT" : ""), fdMonitor);
+        out.printf(Locale.ROOT, "allocated:  %.2f bytes per request (%d bytes on the main thread during the run;"
+                + " %d on all threads)%n", allocatedPerRequest(), run.allocatedBytes(), run.allocatedBytesAllThreads());
+    }
+
+    /** Everything as one JSON object. */
+    String json() {
+        LatencyHistogram l = run.latency();
+        Map<String, Object> latency = new LinkedHashMap<>();
+        latency.put("min", l.min() / 1e3);
+        latency.put("mean", l.mean() / 1e3);
+        latency.put("p50", l.percentile(50) / 1e3);
+        latency.put("p99", l.percentile(99) / 1e3);
+        latency.put("p99_9", l.percentile(99.9) / 1e3);
+        latency.put("max", l.max() / 1e3);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("target", target);
+        m.put("default_target", options.defaultTarget());
+        m.put("format", options.image().format());
+        m.put("image_size", imageSize);
+        m.put("operation", options.write() ? "write" : "read");
+        m.put("count", options.count());
+        m.put("depth", options.depth());
+        m.put("size", options.size());
+        m.put("step", options.step());
+        m.put("offset", options.offset());
+        m.put("random", options.random());
+        if (options.random()) {
+            m.put("seed", options.seed());
+            m.put("highest_offset", highestOffset);
+        }
+        m.put("pattern", options.pattern());
+        m.put("warmup_requests", warmup == null ? 0 : warmup.requests());
+        m.put("warmup_seconds", warmup == null ? 0.0 : warmup.nanos() / 1e9);
+        m.put("completed", run.requests());
+        m.put("latency_samples", l.count());
+        m.put("seconds", seconds());
+        m.put("iops", iops());
+        m.put("mib_per_second", mibPerSecond());
+        m.put("latency_us", latency);
+        m.put("cpu_seconds", run.cpuNanos() / 1e9);
+        m.put("cpu_us_per_request", cpuMicrosPerRequest());
+        m.put("cpu_main_thread_seconds", run.mainThreadCpuNanos() / 1e9);
+        m.put("engine", engine);
+        m.put("cache", options.image().cache().option());
+        m.put("direct", direct);
+        m.put("fd_monitor", fdMonitor);
+        m.put("allocated_bytes", run.allocatedBytes());
+        m.put("allocated_bytes_per_request", allocatedPerRequest());
+        m.put("allocated_bytes_all_threads", run.allocatedBytesAllThreads());
+        return Json.write(m);
+    }
+
+    private static String micros(double nanos) {
+        return String.format(Locale.ROOT, "%.1f", nanos / 1e3);
+    }
+}

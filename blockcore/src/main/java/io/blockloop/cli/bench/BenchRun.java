@@ -1,0 +1,200 @@
+package io.blockloop.cli.bench;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.block.IoVector;
+import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.coroutine.Coroutine;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.memory.AlignedBuffer;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+
+/**
+ * The run loop of {@code blockloop bench}, {@code qemu-img bench}'s {@code bench_cb} turned into coroutines: one
+ * worker coroutine per queue slot, each owning a preallocated aligned buffer (filled with the pattern) and a
+ * one-segment {@link IoVector}, loops "take the next offset, issue the request, wait for it, record its latency"
+ * until the phase's requests are all issued; the main loop is polled until every worker has finished. Offsets are
+ * handed out in issue order from one {@link OffsetSequence}, so the sequence of offsets is qemu-img's.
+ *
+ * <p>Steady state allocates nothing: the per-request path is {@link OffsetSequence#next()},
+ * {@link BlockBackend#coPreadv}/{@link BlockBackend#coPwritev} (0 or -errno, no exception), two
+ * {@link System#nanoTime()} reads and {@link LatencyHistogram#record}.
+ *
+ * <p>Threads: the home thread of the backend's context, which must be the calling thread (the main loop); the
+ * workers run there too, so the counters are plain fields.
+ */
+final class BenchRun implements AutoCloseable {
+    /**
+     * What one phase did: requests completed, wall time, process and main-thread CPU time, bytes allocated by the
+     * main thread and by every thread, and the latencies (this run's histogram: valid until the next phase).
+     */
+    record Measurement(long requests, long wallNanos, long cpuNanos, long mainThreadCpuNanos, long allocatedBytes,
+                       long allocatedBytesAllThreads, LatencyHistogram latency) {
+    }
+
+    private final BlockBackend blk;
+    private final AioContext ctx;
+    private final boolean write;
+    private final OffsetSequence offsets;
+    private final AlignedBuffer buffers;
+    private final Worker[] workers;
+    private final LatencyHistogram histogram = new LatencyHistogram();
+
+    // ---- phase state (home thread) ----
+    private long target;
+    private long issued;
+    private long completed;
+    private int running;
+    /** The first failed request's negative errno, or 0. */
+    private int failure;
+    private long failedOffset;
+    private Throwable crash;
+    private ProgressLine progress = ProgressLine.none();
+    /** When to stop issuing ({@link System#nanoTime()}); 0: no time limit. */
+    private long deadlineNs;
+
+    /**
+     * Prepares {@code slots} workers with buffers of {@code size} bytes filled with {@code pattern}, aligned for
+     * the backend's memory alignment (at least 4 KiB). Home thread.
+     */
+    BenchRun(BlockBackend blk, int slots, int size, int pattern, boolean write, OffsetSequence offsets) {
+        this.blk = blk;
+        this.ctx = blk.context();
+        this.write = write;
+        this.offsets = offsets;
+        long align = Math.max(4096, blk.root().limits().memoryAlignment());
+        long stride = (size + align - 1) & -align;
+        this.buffers = AlignedBuffer.allocate(stride * slots, align);
+        this.workers = new Worker[slots];
+        MemorySegment all = buffers.segment();
+        all.fill((byte) pattern);
+        for (int i = 0; i < slots; i++) {
+            workers[i] = new Worker(new IoVector(1).add(all.asSlice(i * stride, size)));
+        }
+    }
+
+    /**
+     * Runs {@code count} requests (continuing the offset sequence) and measures them, showing {@code progress}.
+     * Home thread of the backend's context.
+     */
+    Measurement run(long count, ProgressLine progress) {
+        return run(count, Long.MAX_VALUE, workers.length, progress);
+    }
+
+    /**
+     * {@link #run(long, ProgressLine)} with {@code depth} workers (at most the slots prepared) that stops issuing
+     * requests once {@code maxNanos} have passed (the requests in flight then complete and count). Home thread of
+     * the backend's context.
+     */
+    Measurement run(long count, long maxNanos, int depth, ProgressLine progress) {
+        this.progress = progress;
+        this.deadlineNs = maxNanos == Long.MAX_VALUE ? 0 : System.nanoTime() + maxNanos;
+        target = count;
+        issued = 0;
+        completed = 0;
+        failure = 0;
+        crash = null;
+        histogram.reset();
+        Coroutine[] coroutines = new Coroutine[(int) Math.min(Math.min(workers.length, depth), count)];
+        for (int i = 0; i < coroutines.length; i++) {
+            coroutines[i] = Coroutine.create(workers[i]);
+        }
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+        long cpu0 = os.getProcessCpuTime();
+        long mainCpu0 = threads.getCurrentThreadCpuTime();
+        long allThreads0 = threads.getTotalThreadAllocatedBytes();
+        long allocated0 = threads.getCurrentThreadAllocatedBytes();
+        long start = System.nanoTime();
+        progress.start();
+        running = coroutines.length;
+        for (Coroutine co : coroutines) {
+            co.enter();
+        }
+        while (running > 0) {
+            ctx.poll(true);
+        }
+        long wall = System.nanoTime() - start;
+        long allocated = threads.getCurrentThreadAllocatedBytes() - allocated0;
+        long allThreads = threads.getTotalThreadAllocatedBytes() - allThreads0;
+        long cpu = os.getProcessCpuTime() - cpu0;
+        long mainCpu = threads.getCurrentThreadCpuTime() - mainCpu0;
+        progress.clear();
+        return new Measurement(completed, wall, cpu, mainCpu, allocated, allThreads, histogram);
+    }
+
+    /** The number of queue slots (workers) prepared. */
+    int slots() {
+        return workers.length;
+    }
+
+    /** The negative errno of the first failed request of the last phase, or 0. */
+    int failure() {
+        return failure;
+    }
+
+    /** The offset of the first failed request. */
+    long failedOffset() {
+        return failedOffset;
+    }
+
+    /** An exception a worker threw (a bug, not an I/O error), or null. */
+    Throwable crash() {
+        return crash;
+    }
+
+    /** Frees the buffers. Home thread, after {@link #run} returned (nothing in flight). */
+    @Override
+    public void close() {
+        buffers.close();
+    }
+
+    /** One queue slot: its vector, and the loop that keeps one request of the slot in flight. */
+    private final class Worker implements Runnable {
+        private final IoVector qiov;
+
+        Worker(IoVector qiov) {
+            this.qiov = qiov;
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (issued < target && failure == 0) {
+                    if ((issued & 63) == 0 && issued != 0 && deadlineNs != 0 && System.nanoTime() - deadlineNs > 0) {
+                        target = issued; // time is up: every worker stops issuing
+                        break;
+                    }
+                    long offset = offsets.next();
+                    issued++;
+                    long t0 = System.nanoTime();
+                    int ret = write ? blk.coPwritev(offset, qiov, 0) : blk.coPreadv(offset, qiov, 0);
+                    long t1 = System.nanoTime();
+                    if (ret < 0) {
+                        if (failure == 0) {
+                            failure = ret;
+                            failedOffset = offset;
+                        }
+                        break;
+                    }
+                    histogram.record(t1 - t0);
+                    if ((++completed & 255) == 0) {
+                        progress.update(completed);
+                    }
+                }
+            } catch (RuntimeException | Error e) {
+                if (crash == null) {
+                    crash = e;
+                }
+                if (failure == 0) {
+                    failure = -Errno.EIO;
+                }
+            } finally {
+                running--;
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package io.blockloop.cli.bench;
+
+/**
+ * The offsets of a benchmark's requests, in the order they are issued; {@link #next()} allocates nothing.
+ *
+ * <ul>
+ *   <li><b>Sequential</b> ({@code qemu-img bench}): starts at {@code offset}, advances by {@code step} and wraps
+ *       as qemu's {@code bench_cb} does since its 2025 fix: modulo {@code imageSize - size}, or to 0 when the
+ *       image is no larger than one request.</li>
+ *   <li><b>Random</b>: {@code offset + k * step} with k drawn uniformly from every value that keeps the request
+ *       inside the image ({@code offset + k * step + size <= imageSize}); with the default step (= size) that is
+ *       fio's {@code randread} with {@code blockalign = bs}. The generator is SplitMix64, seeded, so a run
+ *       repeats; the bound is applied with Lemire's unbiased multiply-and-reject.</li>
+ * </ul>
+ *
+ * <p>Threads: one thread (the main loop's coroutines); not thread-safe.
+ */
+final class OffsetSequence {
+    private final boolean random;
+    private final long offset;
+    private final long step;
+    private final long size;
+    private final long imageSize;
+    /** Random mode: how many distinct offsets there are ({@code kMax + 1}). */
+    private final long choices;
+    private long current;
+    private long state;
+
+    private OffsetSequence(boolean random, long offset, long step, long size, long imageSize, long seed) {
+        this.random = random;
+        this.offset = offset;
+        this.step = step;
+        this.size = size;
+        this.imageSize = imageSize;
+        this.current = offset;
+        this.state = seed;
+        this.choices = step == 0 ? 1 : (imageSize - size - offset) / step + 1;
+    }
+
+    /** qemu-img bench's walk. */
+    static OffsetSequence sequential(long offset, long step, long size, long imageSize) {
+        return new OffsetSequence(false, offset, step, size, imageSize, 0);
+    }
+
+    /**
+     * Uniform random multiples of {@code step} above {@code offset}; needs {@code offset + size <= imageSize}.
+     *
+     * @throws IllegalArgumentException when not even one request fits
+     */
+    static OffsetSequence random(long offset, long step, long size, long imageSize, long seed) {
+        if (offset > imageSize - size) {
+            throw new IllegalArgumentException("no " + size + "-byte request fits between offset " + offset
+                    + " and the end of the image (" + imageSize + " bytes)");
+        }
+        return new OffsetSequence(true, offset, step, size, imageSize, seed);
+    }
+
+    /** The offset of the next request. */
+    long next() {
+        if (random) {
+            return offset + step * bounded(choices);
+        }
+        long o = current;
+        current += step;
+        if (imageSize <= size) {
+            current = 0;
+        } else {
+            current %= imageSize - size;
+        }
+        return o;
+    }
+
+    /** Random mode: the highest offset it can return; sequential: -1 (it wraps). */
+    long highest() {
+        return random ? offset + step * (choices - 1) : -1;
+    }
+
+    /** Uniform in {@code [0, n)}, n > 0 (Lemire 2019). */
+    private long bounded(long n) {
+        long x = nextLong();
+        long lo = x * n;
+        if (Long.compareUnsigned(lo, n) < 0) {
+            long threshold = Long.remainderUnsigned(-n, n);
+            while (Long.compareUnsigned(lo, threshold) < 0) {
+                x = nextLong();
+                lo = x * n;
+            }
+        }
+        return Math.unsignedMultiplyHigh(x, n);
+    }
+
+    /** SplitMix64 (Steele, Lea, Flood 2014). */
+    private long nextLong() {
+        long z = (state += 0x9E3779B97F4A7C15L);
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}

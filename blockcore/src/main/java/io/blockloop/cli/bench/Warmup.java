@@ -1,0 +1,78 @@
+package io.blockloop.cli.bench;
+
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+
+/**
+ * The unmeasured phase before the measured run, so that the request path runs compiled by the JIT (C2) rather
+ * than interpreted: without it the first seconds of a run measure the JVM's start, not BlockLoop (a QD 1 run on a
+ * busy two-core machine showed the hot methods reaching C2 only 4 to 5 seconds in).
+ *
+ * <ul>
+ *   <li>{@code --warmup N}: exactly N requests, at the run's queue depth.</li>
+ *   <li>Default: requests at queue depth {@code max(DEPTH, 32)} (more requests per second, so the JIT's counters
+ *       fill sooner; the slots beyond DEPTH are used only here) in slices of 100 ms, until the JIT compiler has
+ *       been quiet ({@link CompilationMXBean#getTotalCompilationTime()} unchanged) for 300 ms, after at least
+ *       0.5 s and at most 5 s.</li>
+ * </ul>
+ *
+ * <p>Threads: the main loop's thread (it drives {@link BenchRun}).
+ */
+final class Warmup {
+    /** Queue depth of the default warm-up, when DEPTH is lower. */
+    static final int DEPTH = 32;
+    static final long SLICE_NS = 100_000_000L;
+    static final long MIN_NS = 500_000_000L;
+    static final long QUIET_NS = 300_000_000L;
+    static final long MAX_NS = 5_000_000_000L;
+
+    /** What the warm-up did: requests, wall time, and whether it ended because the JIT went quiet. */
+    record Result(long requests, long nanos, boolean jitQuiet) {
+    }
+
+    private Warmup() {
+    }
+
+    /** The slots {@link BenchRun} needs for a run at {@code depth} warmed up as {@code options} asks. */
+    static int slots(BenchOptions options) {
+        int depth = (int) Math.min(options.depth(), options.count());
+        return options.warmup() == BenchOptions.WARMUP_DEFAULT ? Math.max(depth, DEPTH) : depth;
+    }
+
+    /**
+     * Runs the warm-up {@code options} asks for on {@code run}; null when there is none ({@code --warmup 0}). A
+     * failed request ends it early: the caller checks {@link BenchRun#failure()}.
+     */
+    static Result run(BenchRun run, BenchOptions options) {
+        if (options.warmup() == 0) {
+            return null;
+        }
+        if (options.warmup() > 0) {
+            BenchRun.Measurement m = run.run(options.warmup(), Long.MAX_VALUE, options.depth(), ProgressLine.none());
+            return new Result(m.requests(), m.wallNanos(), false);
+        }
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        boolean monitored = jit != null && jit.isCompilationTimeMonitoringSupported();
+        long start = System.nanoTime();
+        long requests = 0;
+        long lastJitMillis = monitored ? jit.getTotalCompilationTime() : 0;
+        long quietSince = start;
+        while (true) {
+            BenchRun.Measurement m = run.run(Long.MAX_VALUE, SLICE_NS, run.slots(), ProgressLine.none());
+            requests += m.requests();
+            long now = System.nanoTime();
+            if (run.failure() != 0 || run.crash() != null) {
+                return new Result(requests, now - start, false);
+            }
+            long jitMillis = monitored ? jit.getTotalCompilationTime() : 0;
+            if (jitMillis != lastJitMillis) {
+                lastJitMillis = jitMillis;
+                quietSince = now;
+            }
+            boolean quiet = now - quietSince >= QUIET_NS;
+            if (now - start >= MIN_NS && (quiet || !monitored) || now - start >= MAX_NS) {
+                return new Result(requests, now - start, quiet);
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+package io.blockloop.cli.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.blockloop.cli.CommandFailure;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code blockloop bench} end to end: small runs on temporary files for each engine, and on the null driver. */
+class BenchCommandTest {
+    @TempDir
+    Path dir;
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    private void bench(String... args) throws CommandFailure {
+        new BenchCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), dir).run(List.of(args));
+    }
+
+    private JsonNode benchJson(String... args) throws Exception {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addFirst("--json");
+        bench(all.toArray(String[]::new));
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertEquals(1, text.lines().count(), "one JSON object, one line: " + text);
+        return new ObjectMapper().readTree(text);
+    }
+
+    private Path image(String name, long size) throws IOException {
+        Path p = dir.resolve(name);
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(size);
+        }
+        return p;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "native", "threads"})
+    void readsOnEachEngineCompleteExactlyCountRequests(String engine) throws Exception {
+        Path img = image("disk.img", 8 << 20);
+        JsonNode json = benchJson("-c", "3000", "-d", "8", "--warmup", "100", "-i", engine, img.toString());
+        assertEquals(3000, json.get("completed").asLong(), json.toString());
+        assertEquals(3000, json.get("latency_samples").asLong(), json.toString());
+        assertEquals(100, json.get("warmup_requests").asLong());
+        assertEquals(engine, json.get("engine").asText());
+        assertTrue(json.get("direct").asBoolean());
+        assertEquals("read", json.get("operation").asText());
+        assertTrue(json.get("iops").asDouble() > 0);
+        assertEquals(json.get("iops").asDouble() * 4096 / (1 << 20), json.get("mib_per_second").asDouble(), 1e-6);
+        assertEquals(3000 / json.get("seconds").asDouble(), json.get("iops").asDouble(),
+                1e-6 * json.get("iops").asDouble());
+        JsonNode latency = json.get("latency_us");
+        assertTrue(latency.get("min").asDouble() <= latency.get("p50").asDouble());
+        assertTrue(latency.get("p50").asDouble() <= latency.get("p99").asDouble());
+        assertTrue(latency.get("p99").asDouble() <= latency.get("p99_9").asDouble());
+        assertTrue(latency.get("p99_9").asDouble() <= latency.get("max").asDouble());
+        assertTrue(json.get("cpu_seconds").asDouble() >= 0);
+        assertTrue(json.get("allocated_bytes").asLong() >= 0);
+        assertEquals(json.get("allocated_bytes").asDouble() / 3000, json.get("allocated_bytes_per_request").asDouble(),
+                1e-9);
+        assertFalse(json.get("default_target").asBoolean());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "native", "threads"})
+    void writesFillTheImageWithThePattern(String engine) throws Exception {
+        Path img = image("disk.img", 1 << 20);
+        // 255 sequential 4 KiB writes cover the first 255 of 256 blocks once each (qemu wraps before the last one).
+        JsonNode json = benchJson("-w", "-c", "255", "-d", "4", "--warmup=0", "--pattern=0xa5", "-i", engine,
+                img.toString());
+        assertEquals(255, json.get("completed").asLong());
+        assertEquals("write", json.get("operation").asText());
+        byte[] data = Files.readAllBytes(img);
+        for (int i = 0; i < 255 * 4096; i++) {
+            if (data[i] != (byte) 0xa5) {
+                throw new AssertionError("byte " + i + " is " + data[i]);
+            }
+        }
+        assertEquals(0, data[255 * 4096], "the last block is never written");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"1", "32"})
+    void nullDriverCountsAddUp(String depth) throws Exception {
+        JsonNode json = benchJson("-f", "null", "-c", "50000", "-d", depth, "--warmup", "1000", "1G");
+        assertEquals(50000, json.get("completed").asLong());
+        assertEquals(50000, json.get("latency_samples").asLong());
+        assertEquals("none", json.get("engine").asText());
+        assertEquals(1L << 30, json.get("image_size").asLong());
+        assertEquals("null", json.get("format").asText());
+        assertEquals("1G", json.get("target").asText());
+    }
+
+    @Test
+    void defaultWarmupRunsUntilTheJitIsQuietWithinItsBounds() throws Exception {
+        JsonNode json = benchJson("-f", "null", "-c", "1000", "-d", "1");
+        assertTrue(json.get("warmup_requests").asLong() > 0, json.toString());
+        double seconds = json.get("warmup_seconds").asDouble();
+        assertTrue(seconds >= Warmup.MIN_NS / 1e9 && seconds < Warmup.MAX_NS / 1e9 + 1, "warm-up took " + seconds);
+        assertEquals(1000, json.get("completed").asLong(), "the measured run is COUNT requests, whatever the warm-up");
+        BenchOptions o = BenchOptions.parse(List.of("-d", "4"));
+        assertEquals(Warmup.DEPTH, Warmup.slots(o), "the default warm-up runs at depth 32 at least");
+        assertEquals(4, Warmup.slots(BenchOptions.parse(List.of("-d", "4", "--warmup", "10"))));
+        assertEquals(64, Warmup.slots(BenchOptions.parse(List.of())));
+    }
+
+    @Test
+    void nullDriverWithoutSizeIsOneGiB() throws Exception {
+        JsonNode json = benchJson("-f", "null", "-c", "10", "--warmup", "0");
+        assertEquals(1L << 30, json.get("image_size").asLong());
+    }
+
+    @Test
+    void randomRunStaysInsideASmallImage() throws Exception {
+        // 4 blocks: any offset past the end would fail the run with EIO.
+        Path img = image("small.img", 4 * 4096);
+        JsonNode json = benchJson("--random", "--seed", "3", "-c", "2000", "-d", "4", "-o", "4096", "--warmup", "0",
+                img.toString());
+        assertEquals(2000, json.get("completed").asLong());
+        assertEquals(3 * 4096, json.get("highest_offset").asLong());
+        assertEquals(3, json.get("seed").asLong());
+    }
+
+    @Test
+    void textOutputHasQemuImgLinesAndTheMeasurements() throws Exception {
+        Path img = image("disk.img", 4 << 20);
+        bench("-c", "500", "-d", "2", "-s", "8k", "-S", "16k", "-o", "4096", "--warmup", "10", img.toString());
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertTrue(lines.get(0).matches("Warm-up: 10 requests in [0-9.]+ seconds \\(not measured\\)"), lines.get(0));
+        assertEquals("Sending 500 read requests, 8192 bytes each, 2 in parallel (starting at offset 4096, step size 16384)",
+                lines.get(1));
+        assertTrue(lines.get(2).matches("Run completed in [0-9]+\\.[0-9]{3} seconds\\."), lines.get(2));
+        assertTrue(lines.get(3).matches("IOPS: +[0-9]+ \\([0-9.]+ MiB/s\\)"), lines.get(3));
+        assertTrue(lines.get(4).matches("latency: +p50 [0-9.]+ us, p99 [0-9.]+ us, p99\\.9 [0-9.]+ us .*"), lines.get(4));
+        assertTrue(lines.get(5).startsWith("CPU: "), lines.get(5));
+        assertTrue(lines.get(6).matches("engine: +(io_uring|native|threads) \\(cache=none, O_DIRECT\\), fd monitor \\S+"),
+                lines.get(6));
+        assertTrue(lines.get(7).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(7));
+        assertEquals(8, lines.size());
+        assertEquals("", err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void defaultTargetIsUsedNamedAndRemoved() throws Exception {
+        JsonNode json = benchJson("-c", "2000", "-d", "16", "--warmup", "0");
+        assertTrue(json.get("default_target").asBoolean());
+        assertEquals(1L << 30, json.get("image_size").asLong());
+        assertTrue(json.get("target").asText().startsWith(dir.resolve("blockloop-bench-").toString()), json.toString());
+        assertTrue(json.get("direct").asBoolean());
+        assertEquals(2000, json.get("completed").asLong());
+        assertNoImageLeft();
+
+        out.reset();
+        bench("-c", "10", "--warmup", "0");
+        String first = out.toString(StandardCharsets.UTF_8).lines().findFirst().orElseThrow();
+        assertTrue(first.matches("Default target: " + dir.toString().replace("/", "\\/")
+                + "/blockloop-bench-[0-9]+\\.img \\(1 GiB, preallocated, removed when the run ends\\)"), first);
+        assertNoImageLeft();
+    }
+
+    @Test
+    void defaultTargetIsRemovedWhenTheRunFails() {
+        CommandFailure f = assertThrows(CommandFailure.class, () -> bench("-o", "2G", "-c", "10"));
+        assertEquals(CommandFailure.RUNTIME, f.exitStatus());
+        assertTrue(f.getMessage().contains("is past the end of"), f.getMessage());
+        assertNoImageLeft();
+    }
+
+    @Test
+    void offsetPastTheEndIsARuntimeErrorWithTheSizes() throws Exception {
+        Path img = image("disk.img", 1 << 20);
+        CommandFailure f = assertThrows(CommandFailure.class, () -> bench("-o", "1M", img.toString()));
+        assertEquals(CommandFailure.RUNTIME, f.exitStatus());
+        assertEquals("bench: a 4096-byte request at offset 1048576 is past the end of '" + img + "' (1048576 bytes)",
+                f.getMessage());
+    }
+
+    @Test
+    void missingFileIsOneLineExitOne() {
+        CommandFailure f = assertThrows(CommandFailure.class, () -> bench(dir.resolve("missing.img").toString()));
+        assertEquals(CommandFailure.RUNTIME, f.exitStatus());
+        assertTrue(f.getMessage().startsWith("Could not open '" + dir.resolve("missing.img") + "'"), f.getMessage());
+        assertTrue(f.getMessage().contains("ENOENT"), f.getMessage());
+        assertFalse(f.getMessage().contains("\n"));
+    }
+
+    @Test
+    void helpPrintsUsage() throws Exception {
+        bench("--help");
+        assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("usage: blockloop bench"));
+    }
+
+    private void assertNoImageLeft() {
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> left = files.filter(p -> p.getFileName().toString().startsWith("blockloop-bench-")).toList();
+            assertEquals(List.of(), left, "default target left behind");
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+}

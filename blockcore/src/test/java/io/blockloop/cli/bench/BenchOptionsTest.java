@@ -1,0 +1,132 @@
+package io.blockloop.cli.bench;
+
+import io.blockloop.block.CacheMode;
+import io.blockloop.block.file.AioMode;
+import io.blockloop.cli.CommandFailure;
+import io.blockloop.fdmon.FdMonitorKind;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class BenchOptionsTest {
+    private static BenchOptions parse(String... args) throws CommandFailure {
+        return BenchOptions.parse(List.of(args));
+    }
+
+    @Test
+    void defaultsAreQemuImgBenchs() throws Exception {
+        BenchOptions o = parse();
+        assertEquals(75000, o.count());
+        assertEquals(64, o.depth());
+        assertEquals(4096, o.size());
+        assertEquals(4096, o.step());
+        assertEquals(0, o.offset());
+        assertFalse(o.write());
+        assertFalse(o.random());
+        assertEquals(0, o.pattern());
+        assertEquals("raw", o.image().format());
+        assertEquals(CacheMode.NONE, o.image().cache());
+        assertEquals(AioMode.AUTO, o.image().aio());
+        assertTrue(o.image().readOnly(), "a read benchmark opens the image read-only, as qemu-img bench");
+        assertEquals(FdMonitorKind.AUTO, o.fdmon());
+        assertEquals(0, o.pollMaxNs(), "no busy polling, as qemu-img bench's main loop");
+        assertEquals(BenchOptions.WARMUP_DEFAULT, o.warmup());
+        assertFalse(o.json());
+        assertNull(o.file());
+        assertTrue(o.defaultTarget());
+    }
+
+    @Test
+    void everyFlag() throws Exception {
+        BenchOptions o = parse("-c", "1k", "-d", "32", "-s", "64k", "-S", "1M", "-o", "1G", "-w", "--random",
+                "--seed", "9", "--pattern=0xff", "-t", "writeback", "-i", "threads", "-U", "--fdmon", "epoll", "--poll-max-ns",
+                "32768", "-f", "file", "--warmup", "500", "--json", "/dev/loop0");
+        assertEquals(1024, o.count());
+        assertEquals(32, o.depth());
+        assertEquals(65536, o.size());
+        assertEquals(1 << 20, o.step());
+        assertEquals(1L << 30, o.offset());
+        assertTrue(o.write());
+        assertTrue(o.random());
+        assertEquals(9, o.seed());
+        assertEquals(255, o.pattern());
+        assertEquals(CacheMode.WRITEBACK, o.image().cache());
+        assertEquals(AioMode.THREADS, o.image().aio());
+        assertTrue(o.image().forceShare());
+        assertFalse(o.image().readOnly());
+        assertEquals(FdMonitorKind.EPOLL, o.fdmon());
+        assertEquals(32768, o.pollMaxNs());
+        assertEquals("file", o.image().format());
+        assertEquals(500, o.warmup());
+        assertTrue(o.json());
+        assertEquals("/dev/loop0", o.file());
+        assertFalse(o.defaultTarget());
+    }
+
+    @Test
+    void gluedAndGroupedShortOptionsAndLongOptionsWithEquals() throws Exception {
+        BenchOptions o = parse("-c100", "-wUd8", "-s", "512", "--fdmon=poll", "--seed=4", "-n", "--", "-odd-name");
+        assertEquals(100, o.count());
+        assertTrue(o.write());
+        assertTrue(o.image().forceShare());
+        assertEquals(8, o.depth());
+        assertEquals(512, o.size());
+        assertEquals(512, o.step(), "step defaults to the size");
+        assertEquals(FdMonitorKind.POLL, o.fdmon());
+        assertEquals(4, o.seed());
+        assertEquals(AioMode.NATIVE, o.image().aio());
+        assertEquals("-odd-name", o.file());
+    }
+
+    @Test
+    void stepZeroIsAllowedAndNullTakesItsSize() throws Exception {
+        assertEquals(0, parse("-S", "0").step());
+        BenchOptions n = parse("-f", "null", "4G");
+        assertEquals("4G", n.file());
+        assertFalse(n.defaultTarget());
+        assertEquals("1G", parse("-f", "null").file());
+    }
+
+    @Test
+    void helpReturnsNull() throws Exception {
+        assertNull(parse("-h"));
+        assertNull(parse("-c", "5", "--help"));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "-x|bench: unknown option '-x' (see blockloop bench --help)",
+            "--bogus|bench: unknown option '--bogus' (see blockloop bench --help)",
+            "-c|bench: option '-c' needs a value",
+            "--seed|bench: option '--seed' needs a value",
+            "--json=yes|bench: option '--json' takes no value",
+            "-c 0|bench: request count: must be at least 1 -- 0",
+            "-c abc|bench: request count: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- abc",
+            "-c 3000000000|bench: request count: argument too large -- 3000000000",
+            "-d 0|bench: queue depth: must be at least 1 -- 0",
+            "-s 0|bench: buffer size: must be at least 1 -- 0",
+            "-s 4X|bench: buffer size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- 4X",
+            "-S -1|bench: step size: negative value -- -1",
+            "-o -5|bench: offset: negative value -- -5",
+            "--pattern=256|bench: pattern: argument too large -- 256",
+            "-t sometimes|invalid cache mode 'sometimes' (expected none, writeback, writethrough, directsync or unsafe)",
+            "-i magic|invalid aio mode 'magic' (expected io_uring, native, threads or auto)",
+            "-f qcow2|unknown format 'qcow2' (formats: raw, file, null)",
+            "--fdmon kqueue|bench: unknown fd monitor 'kqueue' (expected poll, epoll, io_uring or auto)",
+            "a.img b.img|bench: expecting one image file name, got 'a.img' and 'b.img'",
+            "-f null lots|bench: null device size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- lots",
+    })
+    void usageMistakesAreOneLineWithExitStatusTwo(String args, String message) {
+        CommandFailure f = assertThrows(CommandFailure.class, () -> BenchOptions.parse(List.of(args.split(" "))));
+        assertEquals(CommandFailure.USAGE, f.exitStatus());
+        assertEquals(message, f.getMessage());
+    }
+}

@@ -1,0 +1,191 @@
+package io.blockloop.cli.bench;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.MainLoop;
+import io.blockloop.block.BlockDriver;
+import io.blockloop.block.BlockLimits;
+import io.blockloop.block.BlockNode;
+import io.blockloop.block.IoVector;
+import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.cli.CommandFailure;
+import io.blockloop.coroutine.Coroutine;
+import io.blockloop.fdmon.FdMonitorKind;
+import io.blockloop.ffm.errno.Errno;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The run loop against a scripted driver: request counts, offsets, in-flight limits and failures. */
+class BenchRunTest {
+    private AioContext ctx;
+    private final List<BlockBackend> backends = new ArrayList<>();
+
+    @BeforeEach
+    void startLoop() {
+        ctx = MainLoop.init(FdMonitorKind.POLL);
+    }
+
+    @AfterEach
+    void stopLoop() {
+        backends.forEach(BlockBackend::close);
+        ctx.close();
+    }
+
+    @Test
+    void keepsDepthRequestsInFlightAndIssuesOffsetsInQemuOrder() {
+        ScriptedDriver driver = new ScriptedDriver(1 << 20, -1);
+        BlockBackend blk = backend(driver);
+        try (BenchRun run = new BenchRun(blk, 4, 4096, 0x5a, false, OffsetSequence.sequential(0, 4096, 4096, 1 << 20))) {
+            BenchRun.Measurement m = run.run(1000, ProgressLine.none());
+            assertEquals(1000, m.requests());
+            assertEquals(1000, m.latency().count());
+            assertEquals(0, run.failure());
+            assertEquals(4, driver.maxInFlight, "DEPTH requests in flight at once");
+            assertEquals(1000, driver.offsets.size());
+            for (int i = 0; i < 1000; i++) {
+                assertEquals((i * 4096L) % ((1 << 20) - 4096), driver.offsets.get(i), "request " + i);
+            }
+            assertEquals(0x5a, driver.firstByte, "buffers hold the pattern");
+            // A second phase continues the offset sequence.
+            run.run(10, ProgressLine.none());
+            assertEquals((1000 * 4096L) % ((1 << 20) - 4096), driver.offsets.get(1000));
+        }
+        assertEquals(0, blk.inFlight());
+    }
+
+    @Test
+    void aFailedRequestStopsTheRunAfterTheInFlightOnesComplete() {
+        ScriptedDriver driver = new ScriptedDriver(1 << 20, 100);
+        BlockBackend blk = backend(driver);
+        BenchOptions options;
+        try {
+            options = BenchOptions.parse(List.of("-c", "1000", "-d", "8"));
+        } catch (CommandFailure e) {
+            throw new AssertionError(e);
+        }
+        try (BenchRun run = new BenchRun(blk, 8, 4096, 0, false, OffsetSequence.sequential(0, 4096, 4096, 1 << 20))) {
+            BenchRun.Measurement m = run.run(1000, ProgressLine.none());
+            assertEquals(-Errno.EIO, run.failure());
+            assertEquals(100 * 4096L, run.failedOffset());
+            assertTrue(m.requests() < 1000, "stopped issuing: " + m.requests());
+            assertTrue(driver.offsets.size() <= 100 + 8, "at most DEPTH more requests issued after the failure: "
+                    + driver.offsets.size());
+            assertEquals(0, driver.inFlight);
+            CommandFailure f = assertThrows(CommandFailure.class, () -> BenchCommand.checkFailure(options, run));
+            assertEquals(CommandFailure.RUNTIME, f.exitStatus());
+            assertEquals("Failed request: Input/output error (read of 4096 bytes at offset 409600)", f.getMessage());
+        }
+    }
+
+    @Test
+    void timeLimitedPhaseStopsIssuingOnceTimeIsUp() {
+        ScriptedDriver driver = new ScriptedDriver(1 << 20, -1);
+        BlockBackend blk = backend(driver);
+        try (BenchRun run = new BenchRun(blk, 2, 4096, 0, false, OffsetSequence.sequential(0, 4096, 4096, 1 << 20))) {
+            BenchRun.Measurement m = run.run(Integer.MAX_VALUE, 0, 2, ProgressLine.none());
+            assertEquals(64, m.requests(), "the time is checked every 64 requests issued");
+        }
+    }
+
+    private BlockBackend backend(ScriptedDriver driver) {
+        BlockBackend blk = BlockBackend.attach("bench-test", new BlockNode(null, driver, ctx));
+        backends.add(blk);
+        return blk;
+    }
+
+    /**
+     * Completes every request from a bottom half (so requests are really in flight together), records offsets,
+     * and fails the request with index {@code failAt} with EIO.
+     */
+    private final class ScriptedDriver implements BlockDriver {
+        final long size;
+        final int failAt;
+        final List<Long> offsets = new ArrayList<>();
+        int inFlight;
+        int maxInFlight;
+        int firstByte = -1;
+
+        ScriptedDriver(long size, int failAt) {
+            this.size = size;
+            this.failAt = failAt;
+        }
+
+        @Override
+        public String formatName() {
+            return "scripted";
+        }
+
+        @Override
+        public long length() {
+            return size;
+        }
+
+        @Override
+        public BlockLimits limits() {
+            return new BlockLimits(512, 512, 1L << 30);
+        }
+
+        @Override
+        public int supportedWriteFlags() {
+            return 0;
+        }
+
+        @Override
+        public int coPreadv(long offset, long bytes, IoVector qiov, int flags) {
+            int index = offsets.size();
+            offsets.add(offset);
+            firstByte = Byte.toUnsignedInt(qiov.segment(0).get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
+            inFlight++;
+            maxInFlight = Math.max(maxInFlight, inFlight);
+            Coroutine self = Coroutine.self();
+            ctx.scheduleOneShot("complete", self::wake);
+            Coroutine.yield();
+            inFlight--;
+            return index == failAt ? -Errno.EIO : 0;
+        }
+
+        @Override
+        public int coPwritev(long offset, long bytes, IoVector qiov, int flags) {
+            return coPreadv(offset, bytes, qiov, flags);
+        }
+
+        @Override
+        public int coFlush() {
+            return 0;
+        }
+
+        @Override
+        public int coPdiscard(long offset, long bytes) {
+            return 0;
+        }
+
+        @Override
+        public int coPwriteZeroes(long offset, long bytes, int flags) {
+            return 0;
+        }
+
+        @Override
+        public void attachContext(AioContext c) {
+        }
+
+        @Override
+        public void detachContext() {
+        }
+
+        @Override
+        public List<String> describe() {
+            return List.of();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+}
