@@ -17,6 +17,12 @@ import java.util.List;
  * them with a non-blocking wait instead of leaving polling mode (as QEMU 10.2 does); handlers that stayed idle
  * for 7 s are dropped from the polled set.
  *
+ * <p>Beyond QEMU: spinning that keeps delaying its own work is suspended for a while ({@link SpinBackoff}). A
+ * window that finds work is <em>paid</em>; one that runs out and is followed shortly by the work it waited for
+ * is <em>unpaid</em> (on a shared CPU, the producer runs only once the spin stops). After a streak of unpaid
+ * windows the loop blocks without spinning for 1 ms (doubling up to 64 ms while probes keep failing), so two
+ * loop threads on one CPU, or a loop and another process, do not steal the CPU from the work they wait for.
+ *
  * <p>Threads: {@link #setParams} any thread; everything else the home thread. Memory ordering: parameters are
  * an immutable record published with a release store and picked up with an acquire load at the start of each
  * poll, where a change resets every handler's polling time (so no other thread touches handler state).
@@ -43,6 +49,7 @@ final class AdaptivePoller {
     // ---- home thread ----
     private PollParams applied = PollParams.OFF;
     private final List<FdHandler> polled = new ArrayList<>();
+    private final SpinBackoff backoff = new SpinBackoff();
     private boolean started;
 
     AdaptivePoller(AioContext context) {
@@ -67,6 +74,7 @@ final class AdaptivePoller {
             for (FdHandler h : polled) {
                 h.pollNs = 0;
             }
+            backoff.reset(p);
         }
     }
 
@@ -78,29 +86,38 @@ final class AdaptivePoller {
         return started;
     }
 
+    /** The contention back-off of this context's spinning. Home thread; for tests. */
+    SpinBackoff backoff() {
+        return backoff;
+    }
+
     int polledCount() {
         return polled.size();
     }
 
     /**
      * Busy-polls before a wait. May lower {@code pass.timeoutNs} (to 0 when something was found) and queue
-     * poll-ready handlers; sets {@code pass.progress} when a handler other than the notifier is ready. Returns
-     * whether the poll checks ran (then they stood in for a non-blocking look at the fds).
+     * poll-ready handlers; sets {@code pass.progress} when a handler other than the notifier is ready, and
+     * {@code pass.spinUnpaid} when the window ran out without finding anything (see {@link #spinOutcome}).
+     * Returns whether the poll checks ran (then they stood in for a non-blocking look at the fds).
      */
     boolean tryPollMode(PollPass pass) {
         if (polled.isEmpty()) {
             return false;
         }
-        long maxNs = 0;
+        long handlersNs = 0;
         for (int i = 0; i < polled.size(); i++) {
             FdHandler h = polled.get(i);
             if (!h.isDeletedAcquire()) {
-                maxNs = Math.max(maxNs, h.pollNs);
+                handlersNs = Math.max(handlersNs, h.pollNs);
             }
         }
-        maxNs = soonest(pass.timeoutNs, maxNs);
+        long maxNs = soonest(pass.timeoutNs, handlersNs);
         if (maxNs == 0) {
             return false;
+        }
+        if (backoff.isSuspended() && !backoff.mayStart(context.nowNs())) {
+            return false; // spinning did not pay lately: block like a loop without polling
         }
         if (context.needWait()) {
             if (context.monitorSeesReadinessWithoutWaiting()) {
@@ -109,18 +126,19 @@ final class AdaptivePoller {
             return false;
         }
         setStarted(true, pass);
-        runPollHandlers(pass, maxNs);
+        // A window bounded by the wait's own timeout (a timer is due) says nothing about paying off.
+        runPollHandlers(pass, maxNs, maxNs != handlersNs);
         return true;
     }
 
-    private void runPollHandlers(PollPass pass, long maxNs) {
+    private void runPollHandlers(PollPass pass, long maxNs, boolean timeoutBound) {
         long start = context.nowNs();
         long now = start;
         long elapsed;
+        boolean found = false;
+        boolean cut = false;
         do {
-            if (runPollHandlersOnce(pass, now)) {
-                pass.progress = true;
-            }
+            found |= runPollHandlersOnce(pass, now);
             now = context.nowNs();
             elapsed = now - start;
             maxNs = soonest(pass.timeoutNs, maxNs);
@@ -128,9 +146,16 @@ final class AdaptivePoller {
                 if (context.monitorSeesReadinessWithoutWaiting()) {
                     pass.timeoutNs = 0;
                 }
+                cut = true;
                 break;
             }
         } while (elapsed < maxNs);
+        if (found) {
+            backoff.windowPaid();
+        } else if (!cut && !timeoutBound) {
+            pass.spinUnpaid = true;
+            pass.spinEndNs = now;
+        }
         if (context.monitorSeesReadinessWithoutWaiting()) {
             removeIdlePollHandlers(pass, now);
         }
@@ -139,8 +164,9 @@ final class AdaptivePoller {
         }
     }
 
+    /** One pass over the poll checks. Returns whether any handler (the context notifier too) had work. */
     private boolean runPollHandlersOnce(PollPass pass, long now) {
-        boolean progress = false;
+        boolean found = false;
         for (int i = 0; i < polled.size(); i++) {
             FdHandler h = polled.get(i);
             if (h.isDeletedAcquire()) {
@@ -150,12 +176,24 @@ final class AdaptivePoller {
                 pass.addPollReady(h);
                 h.pollIdleTimeoutNs = now + IDLE_INTERVAL_NS;
                 pass.timeoutNs = 0;
+                found = true;
                 if (!h.contextNotifier) {
-                    progress = true;
+                    pass.progress = true;
                 }
             }
         }
-        return progress;
+        return found;
+    }
+
+    /**
+     * After an iteration whose spin window was unpaid ({@code pass.spinUnpaid}): the wait after it ended at
+     * {@code waitEndNs} and the iteration made {@code progress} or not. Feeds {@link SpinBackoff}.
+     */
+    void spinOutcome(PollPass pass, long waitEndNs, boolean progress) {
+        if (pass.spinUnpaid) {
+            pass.spinUnpaid = false;
+            backoff.windowUnpaid(pass.spinEndNs, waitEndNs, progress);
+        }
     }
 
     private void removeIdlePollHandlers(PollPass pass, long now) {

@@ -456,10 +456,14 @@ public final class AioContext implements AutoCloseable {
         }
         notifier.acceptVolatile();
 
-        long blockNs = polling ? nowNs() - start : 0;
+        long waitEndNs = polling ? nowNs() : start;
+        long blockNs = waitEndNs - start;
         boolean progress = pass.progress;
         progress |= bottomHalves.runPass(depth, this);
         progress |= dispatchReady(pass, blockNs);
+        if (polled) {
+            poller.spinOutcome(pass, waitEndNs, progress);
+        }
         if (depth == 1 && handlers.takeDeletedSinceSweep()) {
             poller.sweepDeleted();
         }
@@ -697,6 +701,11 @@ public final class AioContext implements AutoCloseable {
     /** Handlers in the busy-polling set. Home thread; for tests. */
     int polledHandlerCount() {
         return poller.polledCount();
+    }
+
+    /** The contention back-off of busy polling. Home thread; for tests. */
+    SpinBackoff spinBackoff() {
+        return poller.backoff();
     }
 
     FdMonitor monitor() {

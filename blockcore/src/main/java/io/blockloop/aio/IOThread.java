@@ -13,7 +13,8 @@ import java.util.function.Supplier;
  * A named platform thread that owns one {@link AioContext} and runs {@code poll(true)} until stopped (QEMU's
  * {@code IOThread}). The context is created on the thread itself (so its monitor, e.g. an io_uring ring, is
  * set up by its only user), becomes the thread's {@link AioContext#current()}, and is closed on the thread when
- * the loop ends. Busy polling defaults to {@link PollParams#IOTHREAD_DEFAULT} (32768 ns).
+ * the loop ends. Busy polling defaults to {@link PollParams#ioThreadDefault()}: QEMU's 32768 ns with two or more
+ * CPUs, off with one.
  *
  * <p>Threads: {@link #start()}, {@link #stop()}, {@link #join}, {@link #close()} any thread other than the
  * IOThread itself ({@link #stop()} may also be called on it). {@link #context()} any thread after
@@ -36,13 +37,17 @@ public final class IOThread implements AutoCloseable {
     private volatile boolean running;
     private volatile Throwable failure;
 
-    /** An IOThread with the AUTO monitor and the default busy polling. Not started. */
+    /**
+     * An IOThread with the AUTO monitor and the default busy polling ({@link PollParams#ioThreadDefault()}). Not
+     * started.
+     */
     public IOThread(String name) {
-        this(name, FdMonitorKind.AUTO, PollParams.IOTHREAD_DEFAULT);
+        this(name, FdMonitorKind.AUTO, PollParams.ioThreadDefault());
     }
 
+    /** An IOThread with the default busy polling ({@link PollParams#ioThreadDefault()}). Not started. */
     public IOThread(String name, FdMonitorKind monitorKind) {
-        this(name, monitorKind, PollParams.IOTHREAD_DEFAULT);
+        this(name, monitorKind, PollParams.ioThreadDefault());
     }
 
     public IOThread(String name, FdMonitorKind monitorKind, PollParams pollParams) {

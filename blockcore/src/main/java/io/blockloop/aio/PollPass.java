@@ -20,6 +20,9 @@ final class PollPass implements ReadySink {
     final int depth;
     long timeoutNs;
     boolean progress;
+    /** Busy polling ran a full window without finding work; it ended at {@link #spinEndNs}. */
+    boolean spinUnpaid;
+    long spinEndNs;
     private FdHandler[] ready = new FdHandler[16];
     private int count;
 
@@ -30,6 +33,7 @@ final class PollPass implements ReadySink {
     void begin(long timeoutNs) {
         this.timeoutNs = timeoutNs;
         this.progress = false;
+        this.spinUnpaid = false;
         if (count != 0) {
             // Left over only if a dispatch was cut short by an error that escaped poll(): forget those entries.
             for (int i = 0; i < count; i++) {

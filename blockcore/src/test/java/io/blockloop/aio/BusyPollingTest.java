@@ -120,6 +120,83 @@ class BusyPollingTest {
         }
     }
 
+    /**
+     * The shared-CPU pattern made deterministic: the work always arrives right after a spin window ran out (the
+     * poll-end callback produces it, as a producer on the same CPU would once the spinner blocks). After the
+     * contention limit of such windows the context stops spinning, and spins again once the suspension is over.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void spinningThatOnlyDelaysItsWorkIsSuspended(TestMonitor monitor) throws InterruptedException {
+        try (AioContext ctx = monitor.newContext("spin-backoff"); EventFd e = EventFd.create()) {
+            // 1 ms: a wait that ends within 1 ms of its window counts even on a loaded machine; shrink 2 keeps the
+            // polling time above 0 after a slow wait (shrink 0 would reset it and stop the windows).
+            ctx.setPollParams(1_000_000, 2, 2);
+            int[] reads = {0};
+            int[] windows = {0};
+            ctx.setEventNotifier(e, () -> {
+                e.drain();
+                reads[0]++;
+            }, () -> false, () -> {
+            });
+            ctx.setEventNotifierPoll(e, () -> windows[0]++, e::signal);
+            // Bounds a blocking poll that has no window (polling time 0): no poll-end signal comes, so after 20 ms
+            // the timer fires and the next iteration is signalled before it starts. (Not re-armed per iteration:
+            // arming a timer notifies the loop, and the notifier would pay the window.)
+            boolean[] stuck = {false};
+            Timer[] safety = new Timer[1];
+            safety[0] = ctx.newTimer("safety", () -> {
+                stuck[0] = true;
+                safety[0].modAfterNs(20_000_000);
+            });
+            safety[0].modAfterNs(20_000_000);
+            e.signal();
+            Loops.pollUntil(ctx, () -> reads[0] == 1); // joins the polled set
+            SpinBackoff backoff = ctx.spinBackoff();
+            int limit = backoff.unpaidLimit();
+            assertEquals(9 + SpinBackoff.SLACK, limit);
+
+            int windowsBefore = windows[0];
+            for (int i = 0; i < 10_000 && !backoff.isSuspended(); i++) {
+                if (stuck[0]) {
+                    stuck[0] = false;
+                    e.signal();
+                }
+                ctx.poll(true);
+            }
+            assertTrue(backoff.isSuspended(), "spinning never stopped");
+            assertEquals(1, backoff.suspensions());
+            assertTrue(windows[0] - windowsBefore >= limit,
+                    "suspended after " + (windows[0] - windowsBefore) + " windows, limit " + limit);
+
+            // While suspended, an iteration does not spin. (Checked only when the poll certainly ran inside the
+            // 1 ms suspension: time cannot be held still here.)
+            int windowsAtTrip = windows[0];
+            e.signal();
+            ctx.poll(true);
+            if (ctx.nowNs() - backoff.suspendedUntilNs() < 0) {
+                assertEquals(windowsAtTrip, windows[0], "spun while suspended");
+            }
+
+            // Once the suspension is over, an iteration spins again (the probe).
+            while (ctx.nowNs() - backoff.suspendedUntilNs() < 0) {
+                Thread.sleep(1);
+            }
+            int windowsAfter = windows[0];
+            for (int i = 0; i < 1_000 && windows[0] == windowsAfter; i++) {
+                if (stuck[0]) {
+                    stuck[0] = false;
+                    e.signal();
+                }
+                ctx.poll(true);
+            }
+            assertTrue(windows[0] > windowsAfter, "spinning did not resume after the suspension");
+            safety[0].delete();
+            ctx.removeEventNotifier(e);
+            Loops.drain(ctx);
+        }
+    }
+
     private static boolean doorbellSet(EventFd e) {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             java.lang.foreign.MemorySegment pollfd = arena.allocate(io.blockloop.ffm.libc.Poll.POLLFD_SIZE, 8);

@@ -60,7 +60,7 @@ class IOThreadTest {
         assertTrue(io.isRunning());
         assertEquals("IO lifecycle", io.thread().getName());
         assertFalse(ctx.inHomeThread());
-        assertEquals(PollParams.IOTHREAD_DEFAULT, ctx.pollParams());
+        assertEquals(PollParams.ioThreadDefault(), ctx.pollParams());
         assertThrows(IllegalStateException.class, () -> ctx.poll(false), "only the home thread polls");
 
         AtomicReference<AioContext> currentInside = new AtomicReference<>();

@@ -38,7 +38,9 @@ import java.util.function.Supplier;
  * ({@code +busy}); and {@code selector}: the same ping-pong between two threads that each run a
  * {@link Selector} over a {@link Pipe}, waking the peer by writing one byte into its pipe.
  *
- * <p>Run: {@code bin/jmh blockcore WakeupBenchmark -f 1 -wi 2 -i 3 -w 1s -r 2s}
+ * <p>Run: {@code bin/jmh blockcore WakeupBenchmark -bm sample -f 1 -wi 2 -i 3 -w 1s -r 2s}. Busy polling depends on
+ * free CPUs, so run it also under contention: with {@code taskset -c 1 sh -c 'while :; do :; done'} holding a CPU,
+ * and with the whole JVM on one CPU ({@code taskset -c 0 bin/jmh ...}); fdmon/README.md has the results.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
