@@ -209,35 +209,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /** Vectored read returning 0 or a negative errno ({@code -EIO} past the end). Coroutine. */
     public int coPreadv(long offset, IoVector qiov, int flags) {
         int ret = checkRange(offset, qiov.size());
-        if (ret != 0) {
-            return ret;
-        }
-        Coroutine self = requireCoroutine();
-        AioContext from = enterContext(self);
-        begin(self);
-        try {
-            return root.node().coPreadv(offset, qiov.size(), qiov, flags);
-        } finally {
-            end();
-            leaveContext(self, from);
-        }
+        return ret != 0 ? ret : dispatch(READ, offset, qiov.size(), qiov, flags);
     }
 
     /** Vectored write returning 0 or a negative errno. Coroutine. */
     public int coPwritev(long offset, IoVector qiov, int flags) {
         int ret = checkWrite(offset, qiov.size());
-        if (ret != 0) {
-            return ret;
-        }
-        Coroutine self = requireCoroutine();
-        AioContext from = enterContext(self);
-        begin(self);
-        try {
-            return root.node().coPwritev(offset, qiov.size(), qiov, writeThrough ? flags | RequestFlags.FUA : flags);
-        } finally {
-            end();
-            leaveContext(self, from);
-        }
+        return ret != 0 ? ret : dispatch(WRITE, offset, qiov.size(), qiov, writeThrough ? flags | RequestFlags.FUA : flags);
     }
 
     /** Makes completed writes durable (skipped with {@code cache=unsafe}). Coroutine. */
@@ -245,16 +223,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (ignoreFlush || readOnly) {
             return;
         }
-        Coroutine self = requireCoroutine();
-        AioContext from = enterContext(self);
-        begin(self);
-        int ret;
-        try {
-            ret = root.node().coFlush();
-        } finally {
-            end();
-            leaveContext(self, from);
-        }
+        int ret = dispatch(FLUSH, 0, 0, null, 0);
         if (ret < 0) {
             throw BlockIoException.of("flush of '" + name + "' failed", ret);
         }
@@ -263,18 +232,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /** Discards {@code [offset, offset + bytes)} (advisory: may leave data in place). Coroutine. */
     public void coDiscard(long offset, long bytes) {
         int ret = checkWrite(offset, bytes);
-        if (ret == 0) {
-            Coroutine self = requireCoroutine();
-            AioContext from = enterContext(self);
-            begin(self);
-            try {
-                ret = root.node().coPdiscard(offset, bytes);
-            } finally {
-                end();
-                leaveContext(self, from);
-            }
-        }
-        check("discard", offset, bytes, ret);
+        check("discard", offset, bytes, ret != 0 ? ret : dispatch(DISCARD, offset, bytes, null, 0));
     }
 
     /**
@@ -283,18 +241,38 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      */
     public void coWriteZeroes(long offset, long bytes, int flags) {
         int ret = checkWrite(offset, bytes);
-        if (ret == 0) {
-            Coroutine self = requireCoroutine();
-            AioContext from = enterContext(self);
-            begin(self);
-            try {
-                ret = root.node().coPwriteZeroes(offset, bytes, writeThrough ? flags | RequestFlags.FUA : flags);
-            } finally {
-                end();
-                leaveContext(self, from);
-            }
+        check("write zeroes", offset, bytes, ret != 0 ? ret
+                : dispatch(WRITE_ZEROES, offset, bytes, null, writeThrough ? flags | RequestFlags.FUA : flags));
+    }
+
+    private static final int READ = 0;
+    private static final int WRITE = 1;
+    private static final int FLUSH = 2;
+    private static final int DISCARD = 3;
+    private static final int WRITE_ZEROES = 4;
+
+    /**
+     * Every request of the coroutine API goes through here: brings the calling coroutine to the backend's
+     * context, {@link #begin enters} the request (in flight, drain wait, graph read lock), calls the root node,
+     * and undoes all of it. An int operation code rather than a lambda, so the hot path allocates nothing.
+     */
+    private int dispatch(int op, long offset, long bytes, IoVector qiov, int flags) {
+        Coroutine self = requireCoroutine();
+        AioContext from = enterContext(self);
+        begin(self);
+        try {
+            BlockNode node = root.node();
+            return switch (op) {
+                case READ -> node.coPreadv(offset, bytes, qiov, flags);
+                case WRITE -> node.coPwritev(offset, bytes, qiov, flags);
+                case FLUSH -> node.coFlush();
+                case DISCARD -> node.coPdiscard(offset, bytes);
+                default -> node.coPwriteZeroes(offset, bytes, flags);
+            };
+        } finally {
+            end();
+            leaveContext(self, from);
         }
-        check("write zeroes", offset, bytes, ret);
     }
 
     // ------------------------------------------------------------------ asynchronous API

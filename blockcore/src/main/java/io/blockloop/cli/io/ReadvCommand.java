@@ -22,50 +22,18 @@ final class ReadvCommand implements IoSubcommand {
 
     @Override
     public boolean run(IoSession session, String typed, List<String> args) throws ArgumentError {
-        boolean csv = false;
-        boolean quiet = false;
-        boolean verbose = false;
-        boolean patternGiven = false;
-        int pattern = 0;
-        OptionScanner options = new OptionScanner(typed, args, "CP:qv");
-        for (int c = options.next(); c != OptionScanner.END; c = options.next()) {
-            switch (c) {
-                case 'C' -> csv = true;
-                case 'P' -> {
-                    patternGiven = true;
-                    pattern = CommandArguments.pattern(options.argument());
-                }
-                case 'q' -> quiet = true;
-                case 'v' -> verbose = true;
-                default -> throw ArgumentError.usage(SYNOPSIS, options.error());
-            }
-        }
-        List<String> operands = options.operands();
-        if (operands.size() < 2) {
-            throw ArgumentError.usage(SYNOPSIS, null);
-        }
-        long offset = CommandArguments.number(operands.getFirst());
-        long[] lengths = CommandArguments.vectorLengths(operands.subList(1, operands.size()));
+        VectoredRead read = VectoredRead.parse(SYNOPSIS, typed, args);
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment buffer = session.allocate(arena, CommandArguments.total(lengths), 0xab);
-            IoVector qiov = IoSession.vector(buffer, lengths);
+            MemorySegment buffer = session.allocate(arena, CommandArguments.total(read.lengths()), 0xab);
+            IoVector qiov = IoSession.vector(buffer, read.lengths());
             long t1 = System.nanoTime();
             try {
-                session.backend().readv(offset, qiov);
+                session.backend().readv(read.offset(), qiov);
             } catch (BlockIoException e) {
                 session.out().println("readv failed: " + IoSession.strerror(e));
                 return false;
             }
-            long t2 = System.nanoTime();
-            boolean ok = !patternGiven
-                    || PatternCheck.verify(session.out(), buffer, offset, 0, buffer.byteSize(), pattern);
-            if (!quiet) {
-                if (verbose) {
-                    HexDump.print(session.out(), buffer, offset);
-                }
-                IoReport.print(session.out(), "read", t2 - t1, offset, qiov.size(), qiov.size(), 1, csv);
-            }
-            return ok;
+            return read.report(session, buffer, qiov, System.nanoTime() - t1);
         }
     }
 }
