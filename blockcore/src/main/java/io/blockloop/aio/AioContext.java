@@ -3,6 +3,9 @@ package io.blockloop.aio;
 import io.blockloop.fdmon.FdMonitor;
 import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.fdmon.FdNode;
+import io.blockloop.fdmon.IoUringFdMonitor;
+import io.blockloop.fdmon.RingClient;
+import io.blockloop.fdmon.SharedRing;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.coroutine.ScheduledCoroutines;
 
@@ -176,6 +179,29 @@ public final class AioContext implements AutoCloseable {
     /** The monitor that was asked for. Any thread. */
     public FdMonitorKind monitorKind() {
         return monitor.kind();
+    }
+
+    /** Whether {@link #shareRing} works: the context's fd monitor is io_uring. Any thread. */
+    public boolean canShareRing() {
+        return monitor instanceof IoUringFdMonitor;
+    }
+
+    /**
+     * Lends the ring of the context's io_uring monitor to {@code client}, an I/O engine of this context whose
+     * requests then go to the kernel with the loop's own wait ({@link SharedRing}, QEMU's {@code aio_add_sqe});
+     * one client per context. The client registers a read handler on {@link SharedRing#fd()} to deliver its
+     * completions. Home thread of this context (not checked through the thread: engines are opened from
+     * coroutines, see {@link io.blockloop.coroutine.Coroutine#context()}).
+     *
+     * @throws IllegalStateException when the monitor is not io_uring ({@link #canShareRing()}) or already shared
+     */
+    public SharedRing shareRing(RingClient client) {
+        checkOpen();
+        if (!(monitor instanceof IoUringFdMonitor ring)) {
+            throw new IllegalStateException("AioContext '" + name + "' has no io_uring ring to share (fd monitor: "
+                    + monitor.name() + ")");
+        }
+        return ring.share(client);
     }
 
     /** The context's clock: monotonic nanoseconds ({@link System#nanoTime()}), the clock of its timers. Any thread. */

@@ -14,6 +14,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
+import java.util.Objects;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -31,6 +32,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * user_data table until the kernel has posted the last completion of its POLL_ADD (cancelled or fired); only
  * then is it {@linkplain FdNode#isReleased() released} and its slot reused (with a new generation number in
  * the upper half of user_data, so a stale POLL_REMOVE can never hit the slot's next owner).
+ *
+ * <h2>Sharing the ring</h2>
+ * {@link #share} lends the ring to one client, an I/O engine of the same loop ({@link SharedRing}, QEMU's
+ * {@code aio_add_sqe}): its SQEs go to the kernel with the loop's next wait, its CQEs (user_data bit 63) go to its
+ * {@link RingClient}, and a handler registered on the ring fd itself stands for "the client has completions": it
+ * is never polled, only reported readable after a wait that reaped client CQEs.
  *
  * <h2>Threads and memory ordering</h2>
  * {@link #update} any thread, lock-free. Everything else the home thread, which is the ring's only submitter.
@@ -77,6 +84,13 @@ public final class IoUringFdMonitor implements FdMonitor {
     private boolean closed;
     private int reported;
     private ReadySink sink;
+    /** The ring's borrower, or null. */
+    private SharedRing shared;
+    private RingClient client;
+    /** The node registered on the ring fd while shared: reported readable when client CQEs were reaped. */
+    private FdNode clientNode;
+    /** Client CQEs reaped since the client node was last reported. */
+    private int clientCompletions;
 
     private IoUringFdMonitor(IoUringRing ring) {
         this.ring = ring;
@@ -155,10 +169,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         if (closed) {
             throw new IllegalStateException("io_uring fd monitor is closed");
         }
-        if (!ringFdRegistrationTried) {
-            ringFdRegistrationTried = true;
-            ring.registerRingFd();
-        }
+        registerRingFdOnce();
         this.sink = sink;
         this.reported = 0;
         try {
@@ -180,9 +191,26 @@ public final class IoUringFdMonitor implements FdMonitor {
                 submitAndWait(0);
                 processCompletions();
             }
+            reportClientCompletions();
             return reported;
         } finally {
             this.sink = null;
+        }
+    }
+
+    void registerRingFdOnce() {
+        if (!ringFdRegistrationTried) {
+            ringFdRegistrationTried = true;
+            ring.registerRingFd();
+        }
+    }
+
+    /** Reports the client node readable if client CQEs were reaped since it was last reported. */
+    private void reportClientCompletions() {
+        if (clientCompletions > 0 && clientNode != null) {
+            clientCompletions = 0;
+            sink.ready(clientNode, Poll.POLLIN);
+            reported++;
         }
     }
 
@@ -191,6 +219,11 @@ public final class IoUringFdMonitor implements FdMonitor {
             int r = ring.submitAndWaitOrErrno(waitNr);
             if (r == -Errno.EINTR) {
                 continue;
+            }
+            if (r == -Errno.EAGAIN || r == -Errno.EBUSY) {
+                // Out of kernel resources, or completions waiting for CQ room: nothing was lost, the SQEs stay in
+                // the SQ ring. The caller reaps what is there (and flushes an overflow); the next wait retries.
+                return;
             }
             if (r < 0) {
                 throw new NativeCallException("io_uring_submit_and_wait", -r);
@@ -211,7 +244,9 @@ public final class IoUringFdMonitor implements FdMonitor {
             node.ringNext = null;
             // Clearing PENDING lets other threads push this node again; its link was read above. REMOVE stays.
             int flags = node.ringFlagsGetAndClear(PENDING | ADD);
-            if (!node.isReleased()) {
+            if (!node.isReleased() && node.fd() == ring.fd()) {
+                updateClientNode(node, flags);
+            } else if (!node.isReleased()) {
                 if ((flags & REMOVE) != 0) {
                     if (!node.ringArmed) {
                         // Never armed, or its poll already completed with an error: nothing left in the kernel.
@@ -228,6 +263,25 @@ public final class IoUringFdMonitor implements FdMonitor {
                 }
             }
             node = next;
+        }
+    }
+
+    /**
+     * A handler on the ring fd itself: while the ring is shared it names the client's completions and is never
+     * polled (a ring polling itself would report readiness forever).
+     */
+    private void updateClientNode(FdNode node, int flags) {
+        if ((flags & REMOVE) != 0) {
+            if (clientNode == node) {
+                clientNode = null;
+            }
+            node.markReleasedRelease();
+        } else if ((flags & ADD) != 0) {
+            if (shared == null) {
+                throw new IllegalStateException("a handler on the io_uring monitor's own ring fd " + ring.fd()
+                        + " is only allowed while the ring is shared (IoUringFdMonitor.share)");
+            }
+            clientNode = node;
         }
     }
 
@@ -259,7 +313,14 @@ public final class IoUringFdMonitor implements FdMonitor {
             int res = ring.cqeRes(head);
             // Free the CQE slot at once: re-arming below may submit, and new CQEs need room.
             ring.cqAdvance(1);
-            if (userData != 0) {
+            if ((userData & SharedRing.CLIENT_TAG) != 0) {
+                if (client == null) {
+                    throw new IllegalStateException("io_uring CQE of a ring client after it detached: user_data 0x"
+                            + Long.toHexString(userData));
+                }
+                clientCompletions++;
+                client.completion(userData & ~SharedRing.CLIENT_TAG, res);
+            } else if (userData != 0) {
                 complete(userData, res);
             }
         }
@@ -278,6 +339,12 @@ public final class IoUringFdMonitor implements FdMonitor {
             // The last completion of a removed node (cancelled by POLL_REMOVE, or fired before it): release it.
             // If it is still on the pending list, applyPendingChanges() skips it as released.
             release(node);
+            return;
+        }
+        if (sink == null) {
+            // Reaped by awaitClientCompletions, outside a wait: nobody to report to. Re-arm; readiness is
+            // level-triggered, so the next wait reports the fd again (an error too).
+            arm(node);
             return;
         }
         if (res < 0) {
@@ -328,6 +395,85 @@ public final class IoUringFdMonitor implements FdMonitor {
         node.markReleasedRelease();
     }
 
+    // ------------------------------------------------------------------ sharing the ring (home thread)
+
+    /**
+     * Lends the ring to {@code client} (see the class comment and {@link SharedRing}); one client at a time.
+     * Home thread.
+     *
+     * @throws IllegalStateException when the monitor is closed or already shared
+     */
+    public SharedRing share(RingClient client) {
+        checkOpen();
+        Objects.requireNonNull(client, "client");
+        if (shared != null) {
+            throw new IllegalStateException("the io_uring monitor's ring is already shared with " + this.client);
+        }
+        this.client = client;
+        this.shared = new SharedRing(this, ring);
+        return shared;
+    }
+
+    /** Whether a client borrows the ring. Home thread. */
+    public boolean isShared() {
+        return shared != null;
+    }
+
+    void detach(SharedRing s) {
+        if (shared == s) {
+            shared = null;
+            client = null;
+            clientCompletions = 0;
+        }
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("io_uring fd monitor is closed");
+        }
+    }
+
+    /** The SQ ring is full: submits without waiting; returns whether the kernel took any SQE. */
+    boolean submitForRoom() {
+        registerRingFdOnce();
+        if (!ring.mayEnter()) {
+            return false;
+        }
+        int r;
+        do {
+            r = ring.submitOrErrno();
+        } while (r == -Errno.EINTR);
+        return r > 0;
+    }
+
+    /** {@link SharedRing#awaitCompletions}. */
+    int awaitClientCompletions(long timeoutNs) {
+        checkOpen();
+        if (sink != null) {
+            throw new IllegalStateException("SharedRing.awaitCompletions called inside the monitor's wait");
+        }
+        int before = clientCompletions;
+        if (ring.cqReady() == 0) {
+            if (ring.mayEnter()) {
+                if (ring.sqReady() > 0) {
+                    submitForRoom();
+                }
+                if (ring.cqReady() == 0) {
+                    ring.waitCqeTimeout(timeoutNs);
+                }
+            } else {
+                // Another thread registered the ring fd (the loop's, now stopped): wait on the fd, do not enter.
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment pfd = a.allocate(Poll.POLLFD_SIZE, 8);
+                    Poll.set(pfd, 0, ring.fd(), Poll.POLLIN);
+                    Poll.ppollOrErrno(pfd, 1, timeoutNs);
+                }
+            }
+        }
+        processCompletions();
+        return clientCompletions - before;
+    }
+
     @Override
     public boolean needWait(boolean someHandlerCannotPoll) {
         // The CQ ring is visible without a system call: busy polling sees fd readiness here, whatever the handlers.
@@ -353,6 +499,9 @@ public final class IoUringFdMonitor implements FdMonitor {
             return;
         }
         closed = true;
+        shared = null;
+        client = null;
+        clientNode = null;
         // Tearing the ring down cancels every poll in flight; nothing can complete into it afterwards.
         ring.close();
         for (int i = 0; i < slotHighWater; i++) {

@@ -15,6 +15,11 @@ import io.blockloop.engine.ThreadPoolEngine;
  * handler and its {@code poll} as the busy-poll check (which delivers what it finds, so the poll-ready callback
  * has nothing left to do). The engines are closed when the context closes.
  *
+ * <p>The io_uring engine goes on the context's own ring when its fd monitor is io_uring
+ * ({@link IoUringEngine#openShared}): one {@code io_uring_enter} per loop iteration then both submits and waits.
+ * The system property {@value #OWN_RING_PROPERTY}{@code =true} gives it a ring of its own instead (for comparison
+ * and diagnosis).
+ *
  * <p>Threads: the home thread of the context only: engines have one owner thread, and it is this one.
  */
 final class ContextEngines {
@@ -22,6 +27,7 @@ final class ContextEngines {
             ContextLocal.of("file-engines", ContextEngines::new, ContextEngines::close);
     private static final Runnable NOTHING = () -> {
     };
+    static final String OWN_RING_PROPERTY = "blockloop.io_uring.ownRing";
 
     private final AioContext ctx;
     private IoUringEngine ioUring;
@@ -40,11 +46,18 @@ final class ContextEngines {
     /** The engine for {@code mode} (not AUTO), opened and plugged in on first use. */
     IoEngine engine(AioMode mode) {
         return switch (mode) {
-            case IO_URING -> ioUring != null ? ioUring : (ioUring = plugIn(IoUringEngine.open()));
+            case IO_URING -> ioUring != null ? ioUring : (ioUring = plugIn(openIoUring()));
             case NATIVE -> linuxAio != null ? linuxAio : (linuxAio = plugIn(LinuxAioEngine.open()));
             case THREADS -> threadPool();
             case AUTO -> throw new IllegalArgumentException("resolve aio=auto before asking for an engine");
         };
+    }
+
+    private IoUringEngine openIoUring() {
+        if (ctx.canShareRing() && !Boolean.getBoolean(OWN_RING_PROPERTY)) {
+            return IoUringEngine.openShared(ctx::shareRing);
+        }
+        return IoUringEngine.open();
     }
 
     /** The thread pool, which also runs the blocking calls (discard, write-zeroes) of every mode. */

@@ -473,6 +473,15 @@ public final class IoUringRing implements AutoCloseable {
         NativeCallException.check("io_uring_unregister_files", LibUring.io_uring_unregister_files(ring));
     }
 
+    /**
+     * Whether the calling thread may enter the ring: the ring fd is not registered, or registered by this
+     * thread. Any thread.
+     */
+    public boolean mayEnter() {
+        Thread owner = ringFdThread;
+        return owner == null || owner == Thread.currentThread();
+    }
+
     private void checkEnterThread() {
         Thread owner = ringFdThread;
         if (owner != null && owner != Thread.currentThread()) {

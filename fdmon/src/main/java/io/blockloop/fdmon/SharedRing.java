@@ -1,0 +1,108 @@
+package io.blockloop.fdmon;
+
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.liburing.IoUringRing;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * An io_uring monitor's ring, lent to one client that puts its own requests on it (QEMU's {@code aio_add_sqe}):
+ * an I/O engine living in the same event loop. The loop's blocking wait then submits the client's requests and
+ * waits for their completions in one {@code io_uring_enter}, where an engine with its own ring needs a submit on
+ * its ring plus a wait on the monitor's ring, and its completions reach the loop through a poll of its ring fd.
+ *
+ * <h2>Protocol</h2>
+ * <ul>
+ *   <li>The client takes SQEs with {@link #nextSqe()}, fills them and sets their user_data to its own value ORed
+ *       with {@link #userDataTag()} (its value must leave bit 63 clear). They go to the kernel at the monitor's
+ *       next wait, or at once with {@link #submitOrErrno()}.</li>
+ *   <li>The monitor hands each tagged CQE to the {@link RingClient} (tag removed) while it reaps, then reports
+ *       {@link #fd()} readable to the loop, which runs the read handler the client registered on that fd: there
+ *       the client delivers what it recorded. The monitor never polls {@link #fd()} (its own ring fd); a handler on
+ *       it only names the client's completions.</li>
+ *   <li>{@link #awaitCompletions} drives the ring without the loop, for a client that must wait (closing with
+ *       requests in the kernel).</li>
+ *   <li>{@link #detach()} ends the loan; the client must have no request left in the kernel.</li>
+ * </ul>
+ *
+ * <p>Threads: the monitor's home thread, for every method ({@link #fd()} and {@link #userDataTag()} any thread).
+ */
+public final class SharedRing {
+    /** Bit 63 of user_data marks a client request; the monitor's own user_data never sets it. */
+    public static final long CLIENT_TAG = 1L << 63;
+
+    private final IoUringFdMonitor monitor;
+    private final IoUringRing ring;
+
+    SharedRing(IoUringFdMonitor monitor, IoUringRing ring) {
+        this.monitor = monitor;
+        this.ring = ring;
+    }
+
+    /** The fd whose read handler delivers the client's completions (the monitor's ring fd). Any thread. */
+    public int fd() {
+        return ring.fd();
+    }
+
+    /** What the client ORs into the user_data of each of its SQEs. Any thread. */
+    public long userDataTag() {
+        return CLIENT_TAG;
+    }
+
+    /** CQ ring size, shared with the monitor's own polls: keep client requests in the kernel well below it. */
+    public int cqEntries() {
+        return ring.cqEntries();
+    }
+
+    /**
+     * A zeroed SQE, or {@code null} when the SQ ring is full and submitting what is there made no room (the
+     * kernel answered {@code EAGAIN} or {@code EBUSY}: retry after completions). Home thread.
+     */
+    public MemorySegment nextSqe() {
+        monitor.checkOpen();
+        MemorySegment sqe = ring.nextSqe();
+        if (sqe == null && monitor.submitForRoom()) {
+            sqe = ring.nextSqe();
+        }
+        return sqe;
+    }
+
+    /** SQEs taken and not yet consumed by the kernel. Home thread. */
+    public int sqReady() {
+        return ring.sqReady();
+    }
+
+    /**
+     * Hands the queued SQEs to the kernel now, without waiting ({@code io_uring_submit}); returns how many it
+     * consumed or {@code -errno} ({@code EAGAIN}/{@code EBUSY}: they stay queued). Home thread.
+     */
+    public int submitOrErrno() {
+        monitor.checkOpen();
+        monitor.registerRingFdOnce();
+        int r;
+        do {
+            r = ring.submitOrErrno();
+        } while (r == -Errno.EINTR);
+        return r;
+    }
+
+    /**
+     * Submits what is queued, waits until at least one CQE is ready or {@code timeoutNs} passed ({@code < 0}: no
+     * limit), and reaps every ready CQE: the client's go to its {@link RingClient}; readiness of the monitor's fds
+     * is not reported here but stays armed, so the loop's next wait reports it (readiness is level-triggered).
+     * Returns how many client completions it passed on. Home thread, outside {@link IoUringFdMonitor#wait}.
+     */
+    public int awaitCompletions(long timeoutNs) {
+        return monitor.awaitClientCompletions(timeoutNs);
+    }
+
+    /** Ends the loan: later CQEs with the client tag are an error. Home thread; idempotent. */
+    public void detach() {
+        monitor.detach(this);
+    }
+
+    @Override
+    public String toString() {
+        return "SharedRing[fd " + ring.fd() + "]";
+    }
+}
