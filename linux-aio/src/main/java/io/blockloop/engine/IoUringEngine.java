@@ -332,9 +332,12 @@ public final class IoUringEngine implements IoEngine {
         }
     }
 
-    /** Whether the calling thread may enter the ring (the ring fd is unregistered or registered by it). */
+    /**
+     * Whether the calling thread may enter the ring (the ring fd is unregistered or registered by it; the ring
+     * settles a stale {@link Thread#currentThread()} in a moved coroutine with the kernel's thread id).
+     */
     private boolean mayEnter() {
-        return shared != null || enterThread == null || enterThread == Thread.currentThread();
+        return shared != null || ring.mayEnter();
     }
 
     /**
@@ -511,8 +514,7 @@ public final class IoUringEngine implements IoEngine {
             shared.awaitCompletions(waitNanos);
             return;
         }
-        Thread current = Thread.currentThread();
-        if (enterThread == null || enterThread == current) {
+        if (ring.mayEnter()) {
             ring.waitCqeTimeout(waitNanos);
         } else {
             // Not the registering thread (close from another thread): never enter the ring, poll its fd.

@@ -2,6 +2,7 @@ package io.blockloop.ffm.liburing;
 
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.libc.ThreadId;
 import io.blockloop.ffm.liburing.generated.LibUring;
 import io.blockloop.ffm.liburing.generated.__kernel_timespec;
 import io.blockloop.ffm.liburing.generated.io_uring;
@@ -101,6 +102,8 @@ public final class IoUringRing implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     /** The thread whose io_uring context holds the registered ring fd, or null. Submitter thread only. */
     private Thread ringFdThread;
+    /** The kernel's id of that thread ({@link ThreadId}), which settles a mismatch of {@link Thread}s. */
+    private int ringFdTid;
 
     private IoUringRing(Arena arena, MemorySegment ring) {
         this.arena = arena;
@@ -434,11 +437,12 @@ public final class IoUringRing implements AutoCloseable {
      */
     public boolean registerRingFd() {
         if (ringFdThread != null) {
-            return ringFdThread == Thread.currentThread();
+            return isRingFdThread(ringFdThread);
         }
         int result = LibUring.io_uring_register_ring_fd(ring);
         if (result == 1) {
             ringFdThread = Thread.currentThread();
+            ringFdTid = ThreadId.current();
             return true;
         }
         return false;
@@ -479,12 +483,21 @@ public final class IoUringRing implements AutoCloseable {
      */
     public boolean mayEnter() {
         Thread owner = ringFdThread;
-        return owner == null || owner == Thread.currentThread();
+        return owner == null || isRingFdThread(owner);
+    }
+
+    /**
+     * Whether the calling thread registered the ring fd. The {@link Thread} comparison is cheap but, in code run
+     * by a coroutine that moved between threads, {@link Thread#currentThread()} may be a stale value compiled code
+     * kept from before the move; a mismatch is therefore settled by the kernel's id of the running thread.
+     */
+    private boolean isRingFdThread(Thread owner) {
+        return owner == Thread.currentThread() || ThreadId.current() == ringFdTid;
     }
 
     private void checkEnterThread() {
         Thread owner = ringFdThread;
-        if (owner != null && owner != Thread.currentThread()) {
+        if (owner != null && !isRingFdThread(owner)) {
             throw new IllegalStateException("the ring fd is registered in thread " + owner.getName()
                     + "; entering the ring from " + Thread.currentThread().getName()
                     + " would use that index in the wrong thread's table");
@@ -510,7 +523,7 @@ public final class IoUringRing implements AutoCloseable {
             return;
         }
         try {
-            if (ringFdThread != null && ringFdThread != Thread.currentThread()) {
+            if (ringFdThread != null && !isRingFdThread(ringFdThread)) {
                 io_uring.int_flags(ring, (byte) (io_uring.int_flags(ring) & ~INT_FLAG_REG_RING));
                 io_uring.enter_ring_fd(ring, fd);
             }
