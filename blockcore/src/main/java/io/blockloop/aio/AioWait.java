@@ -117,6 +117,41 @@ public final class AioWait {
         }
     }
 
+    /**
+     * {@link #kick()} for a caller whose awaited result was a volatile write or read-modify-write (an in-flight
+     * counter's atomic decrement), read by the waiter's condition with a volatile load: no fence needed. The
+     * Java Memory Model orders all volatile accesses in one total order consistent with each thread's program
+     * order, so either this volatile read of the waiter count comes after the waiter's volatile increment and sees
+     * it, or the waiter's condition read comes after the caller's write and sees the result. Saves
+     * {@link #kick()}'s fence (a second locked instruction on x86) on every request that empties a counter. Any
+     * thread.
+     */
+    public static void kickAfterVolatileWrite() {
+        if ((int) WAITERS.getVolatile() > 0) {
+            AioContext main = AioContext.main();
+            if (main != null) {
+                main.notifyLoop();
+            }
+        }
+    }
+
+    /**
+     * {@link #kick()} without its fence, for a caller whose waiters issue a process-wide barrier
+     * ({@code io.blockloop.ffm.libc.Membarrier}) after registering and before each check of their condition: that
+     * barrier orders this caller's earlier store before its read of the waiter count, so either this read sees
+     * the waiter or the waiter's check sees the store (the asymmetric form of the pairing in {@link #kick()}).
+     * Any thread.
+     */
+    public static void kickWithoutFence() {
+        // Opaque: a single read the compiler cannot drop or merge; the CPU ordering comes from the waiter's barrier.
+        if ((int) WAITERS.getOpaque() > 0) {
+            AioContext main = AioContext.main();
+            if (main != null) {
+                main.notifyLoop();
+            }
+        }
+    }
+
     /** How many threads are inside {@link #waitWhile} (volatile). Any thread. */
     public static int waiters() {
         return (int) WAITERS.getVolatile();

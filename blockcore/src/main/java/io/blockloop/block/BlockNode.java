@@ -45,8 +45,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <h2>Memory ordering</h2>
  * {@code inFlight} is atomic (a volatile add): the drain side reads it from the main loop; the decrement to zero
- * is followed by {@link AioWait#kick()}, whose full fence pairs with the waiter's increment of the waiter count,
- * so a drain never sleeps through the last completion. {@code context} is volatile: set by the main loop while
+ * is followed by {@link AioWait#kickAfterVolatileWrite()}: the decrement and its volatile read of the waiter
+ * count pair with the waiter's volatile increment of that count and its volatile read of {@code inFlight}, so a
+ * drain never sleeps through the last completion. {@code context} is volatile: set by the main loop while
  * the node is drained, read by anyone who must schedule work into the node.
  */
 public final class BlockNode implements BlockParent {
@@ -607,7 +608,9 @@ public final class BlockNode implements BlockParent {
 
     private void decInFlight() {
         if ((int) IN_FLIGHT.getAndAdd(this, -1) == 1) {
-            AioWait.kick(); // a drain may wait for zero; kick's fence pairs with the waiter's registration
+            // A drain may wait for zero: the volatile decrement and kick's volatile read of the waiter count pair with
+            // the waiter's volatile registration and its volatile read of inFlight (see kickAfterVolatileWrite).
+            AioWait.kickAfterVolatileWrite();
         }
     }
 

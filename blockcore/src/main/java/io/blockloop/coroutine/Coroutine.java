@@ -93,6 +93,8 @@ public final class Coroutine {
     /** Whether the current use ended with an exception (the coroutine is then not pooled). */
     private boolean failed;
     private int locksHeld;
+    /** Read locks of the block graph held (GraphLock's count); thread running it. */
+    private int graphReadLocks;
 
     private Runnable task;
     private Consumer<Object> consumer;
@@ -345,9 +347,11 @@ public final class Coroutine {
         // Release, like every store of the context; a pooled coroutine must not keep a closed context reachable.
         CONTEXT.setRelease(this, (AioContext) null);
         int held = locksHeld;
-        if (failed || held != 0) {
+        int graphHeld = graphReadLocks;
+        if (failed || held != 0 || graphHeld != 0) {
             // Discarded: its stack stays suspended at the end of its body loop and is collected with it.
             assert held == 0 : this + " terminated holding " + held + " coroutine lock(s)";
+            assert graphHeld == 0 : this + " terminated holding " + graphHeld + " graph read lock(s)";
             return;
         }
         state = FREE;
@@ -487,6 +491,32 @@ public final class Coroutine {
     void lockReleased() {
         assert locksHeld > 0 : this + " released a coroutine lock it does not hold";
         locksHeld--;
+    }
+
+    /**
+     * How many block-graph read locks this coroutine holds, as counted by {@code GraphLock} (whose readers are
+     * coroutines; the count lives here so that an unlock without a lock can be refused at no shared cost, and a
+     * coroutine that ends holding one is caught with {@code -ea}). Thread running it.
+     */
+    public int graphReadLocks() {
+        return graphReadLocks;
+    }
+
+    /** {@code GraphLock}'s bookkeeping: one more read lock held. Thread running it. */
+    public void graphReadLocked() {
+        graphReadLocks++;
+    }
+
+    /**
+     * {@code GraphLock}'s bookkeeping: one read lock less. Returns false, changing nothing, when this coroutine
+     * holds none. Thread running it.
+     */
+    public boolean graphReadUnlocked() {
+        if (graphReadLocks == 0) {
+            return false;
+        }
+        graphReadLocks--;
+        return true;
     }
 
     @Override

@@ -52,13 +52,14 @@ import java.util.concurrent.locks.Lock;
  * need no alignment: the node pads and bounces what its storage needs. With a write-through cache mode every
  * write carries {@link RequestFlags#FUA}; with {@code cache=unsafe} flushes are skipped.
  *
- * <p>Every request path enters through {@link #begin(Coroutine)} and leaves through {@link #end()}: the backend's
+ * <p>Every request path enters through {@link #begin(Coroutine)} and leaves through {@link #end(Coroutine)}: the backend's
  * in-flight count (read by {@link #drain()}), the wait while drained, and the single place where the block-graph
  * read lock is taken.
  *
  * <p>Threads: open/close and graph changes are global-state code (main loop). The rest: see above. In-flight
- * counting is atomic; its drop to zero is followed by {@link AioWait#kick()} (whose fence pairs with the
- * waiter's registration), so {@link #drain()} never sleeps through the last completion.
+ * counting is atomic; its drop to zero is followed by {@link AioWait#kickAfterVolatileWrite()} (the volatile
+ * decrement and read pair with the waiter's volatile registration and read), so {@link #drain()} never sleeps
+ * through the last completion.
  */
 public final class BlockBackend implements BlockParent, AutoCloseable {
     private static final VarHandle IN_FLIGHT;
@@ -208,14 +209,12 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /** Vectored read returning 0 or a negative errno ({@code -EIO} past the end). Coroutine. */
     public int coPreadv(long offset, IoVector qiov, int flags) {
-        int ret = checkRange(offset, qiov.size());
-        return ret != 0 ? ret : dispatch(READ, offset, qiov.size(), qiov, flags);
+        return dispatch(READ, offset, qiov.size(), qiov, flags);
     }
 
     /** Vectored write returning 0 or a negative errno. Coroutine. */
     public int coPwritev(long offset, IoVector qiov, int flags) {
-        int ret = checkWrite(offset, qiov.size());
-        return ret != 0 ? ret : dispatch(WRITE, offset, qiov.size(), qiov, writeThrough ? flags | RequestFlags.FUA : flags);
+        return dispatch(WRITE, offset, qiov.size(), qiov, writeThrough ? flags | RequestFlags.FUA : flags);
     }
 
     /** Makes completed writes durable (skipped with {@code cache=unsafe}). Coroutine. */
@@ -231,8 +230,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /** Discards {@code [offset, offset + bytes)} (advisory: may leave data in place). Coroutine. */
     public void coDiscard(long offset, long bytes) {
-        int ret = checkWrite(offset, bytes);
-        check("discard", offset, bytes, ret != 0 ? ret : dispatch(DISCARD, offset, bytes, null, 0));
+        check("discard", offset, bytes, dispatch(DISCARD, offset, bytes, null, 0));
     }
 
     /**
@@ -240,9 +238,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * {@link RequestFlags#NO_FALLBACK}, {@link RequestFlags#FUA}. Coroutine.
      */
     public void coWriteZeroes(long offset, long bytes, int flags) {
-        int ret = checkWrite(offset, bytes);
-        check("write zeroes", offset, bytes, ret != 0 ? ret
-                : dispatch(WRITE_ZEROES, offset, bytes, null, writeThrough ? flags | RequestFlags.FUA : flags));
+        check("write zeroes", offset, bytes,
+                dispatch(WRITE_ZEROES, offset, bytes, null, writeThrough ? flags | RequestFlags.FUA : flags));
     }
 
     private static final int READ = 0;
@@ -253,14 +250,26 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /**
      * Every request of the coroutine API goes through here: brings the calling coroutine to the backend's
-     * context, {@link #begin enters} the request (in flight, drain wait, graph read lock), calls the root node,
-     * and undoes all of it. An int operation code rather than a lambda, so the hot path allocates nothing.
+     * context, {@link #begin enters} the request (in flight, drain wait, graph read lock), checks its range
+     * against the root's length (under the read lock, as QEMU's {@code blk_check_byte_request}: a graph change
+     * between the check and the request could otherwise make the check stale), calls the root node, and undoes
+     * all of it. An int operation code rather than a lambda, so the hot path allocates nothing.
      */
     private int dispatch(int op, long offset, long bytes, IoVector qiov, int flags) {
+        if (closed) {
+            return -Errno.ENOMEDIUM;
+        }
+        if (op != READ && op != FLUSH && readOnly) {
+            return -Errno.EPERM;
+        }
         Coroutine self = requireCoroutine();
         AioContext from = enterContext(self);
         begin(self);
         try {
+            int ret = op == FLUSH ? 0 : checkRange(offset, bytes);
+            if (ret != 0) {
+                return ret;
+            }
             BlockNode node = root.node();
             return switch (op) {
                 case READ -> node.coPreadv(offset, bytes, qiov, flags);
@@ -270,7 +279,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 default -> node.coPwriteZeroes(offset, bytes, flags);
             };
         } finally {
-            end();
+            end(self);
             leaveContext(self, from);
         }
     }
@@ -480,11 +489,11 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 Coroutine.rescheduleSelf(ctx);
                 continue;
             }
-            GRAPH.readLock();
+            GRAPH.readLock(self);
             if (self.context() == context()) {
                 return;
             }
-            GRAPH.readUnlock();
+            GRAPH.readUnlock(self);
         }
     }
 
@@ -502,14 +511,16 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     /** Exit of every request: releases the read lock; the drop to zero in flight kicks a waiting drain. */
-    private void end() {
-        GRAPH.readUnlock();
+    private void end(Coroutine self) {
+        GRAPH.readUnlock(self);
         decrementInFlight();
     }
 
     private void decrementInFlight() {
         if ((int) IN_FLIGHT.getAndAdd(this, -1) == 1) {
-            AioWait.kick(); // pairs with the waiter's registration in AioWait.waitWhile
+            // Volatile decrement, then a volatile read of the waiter count: pairs with the waiter's volatile
+            // registration in AioWait.waitWhile and its volatile read of inFlight (see kickAfterVolatileWrite).
+            AioWait.kickAfterVolatileWrite();
         }
     }
 
@@ -555,13 +566,6 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             return -Errno.EIO;
         }
         return 0;
-    }
-
-    private int checkWrite(long offset, long bytes) {
-        if (readOnly) {
-            return -Errno.EPERM;
-        }
-        return checkRange(offset, bytes);
     }
 
     private void check(String op, long offset, long bytes, int ret) {

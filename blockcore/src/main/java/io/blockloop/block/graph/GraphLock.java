@@ -6,6 +6,7 @@ import io.blockloop.aio.ContextLocal;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.aio.role.ThreadRole;
 import io.blockloop.coroutine.Coroutine;
+import io.blockloop.ffm.libc.Membarrier;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -64,6 +65,14 @@ import java.util.Objects;
  * </ul>
  *
  * <h2>Memory ordering</h2>
+ * Readers take and release the lock with no fence at all when the process-wide barrier {@link Membarrier} is
+ * available ({@link #asymmetric()}, Linux 4.14+, unless {@value #FENCES_PROPERTY}{@code =true}): the writer, which
+ * is rare, calls {@link Membarrier#barrierAllThreads()} where QEMU's reader would have fenced, between its store
+ * and its load in each pairing below, which orders every reader's store before its load as a fence would have
+ * (userspace RCU's asymmetric Dekker). Reader entry drops QEMU's {@code smp_mb} after the increment; reader exit
+ * drops the one in {@code aio_wait_kick}. The reader's store and load are opaque accesses, which the compiler keeps
+ * in program order (C2 surrounds every ordered VarHandle access with a CPU-order barrier); only the CPU could
+ * reorder them, and the writer's barrier covers the CPU. Without {@link Membarrier}, readers fence as QEMU's do:
  * <ul>
  *   <li>Reader entry vs writer entry (Dekker): the reader stores its count and the writer stores
  *       {@code hasWriter = 1}, each followed by a full fence and a load of the other's variable; at least one sees
@@ -90,6 +99,12 @@ public final class GraphLock {
             throw new ExceptionInInitializerError(e);
         }
     }
+
+    /** Set to {@code true} to make readers fence as QEMU's do even when {@link Membarrier} works (comparison). */
+    public static final String FENCES_PROPERTY = "blockloop.graphLock.readerFences";
+    /** Readers skip their fences; the writer issues process-wide barriers instead (see the class comment). */
+    private static final boolean ASYMMETRIC = !Boolean.getBoolean(FENCES_PROPERTY)
+            && Membarrier.availability().available();
 
     private static final GraphLock GLOBAL = new GraphLock("graph");
 
@@ -165,19 +180,34 @@ public final class GraphLock {
      * @throws IllegalStateException outside a coroutine, or in a coroutine that runs in no context
      */
     public void readLock() {
-        Coroutine self = Coroutine.self();
+        readLock(Coroutine.self());
+    }
+
+    /**
+     * {@link #readLock()} for a caller that already looked up its coroutine: {@code self} must be
+     * {@link Coroutine#self()} (asserted with {@code -ea}). Saves the lookup on the request path
+     * ({@code BlockBackend}). Coroutine running in an {@link AioContext}.
+     */
+    public void readLock(Coroutine self) {
+        assert self == Coroutine.self() : "GraphLock.readLock(" + self + ") called in " + Coroutine.self();
         ReaderCount count = readerCounts.get(readerContext(self, "GraphLock.readLock"));
         for (;;) {
             count.incrementOpaque();
-            // Full fence: the increment is visible before hasWriter is read. Pairs with the fence in
-            // acquireWrite() between hasWriter = 1 and the writer's reads of the counts.
-            VarHandle.fullFence();
+            if (!ASYMMETRIC) {
+                // Full fence: the increment is visible before hasWriter is read. Pairs with the fence in
+                // acquireWrite() between hasWriter = 1 and the writer's reads of the counts.
+                VarHandle.fullFence();
+            }
+            // With ASYMMETRIC no fence: the writer's Membarrier.barrierAllThreads() after hasWriter = 1 orders the
+            // increment above before this load on our CPU (see the class comment).
             // Acquire: pairs with the release store of hasWriter = 0 in writeUnlock(); the last write section's
             // changes are visible to this reader.
             if ((int) HAS_WRITER.getAcquire(this) == 0) {
+                self.graphReadLocked();
                 return;
             }
             if (readLockSlowPath(self, count)) {
+                self.graphReadLocked();
                 return;
             }
         }
@@ -212,18 +242,46 @@ public final class GraphLock {
      * Releases the read lock (QEMU's {@code bdrv_graph_co_rdunlock}) in the context the coroutine runs in now,
      * which may differ from the one it locked in. Coroutine running in an {@link AioContext}.
      *
-     * @throws IllegalStateException outside a coroutine, or in a coroutine that runs in no context
+     * @throws IllegalStateException outside a coroutine, in a coroutine that runs in no context, or in one that
+     *                               holds no graph read lock ({@link Coroutine#graphReadLocks()})
      */
     public void readUnlock() {
-        AioContext ctx = readerContext(Coroutine.self(), "GraphLock.readUnlock");
+        readUnlock(Coroutine.self());
+    }
+
+    /**
+     * {@link #readUnlock()} for a caller that already looked up its coroutine: {@code self} must be
+     * {@link Coroutine#self()} (asserted with {@code -ea}). Coroutine running in an {@link AioContext}.
+     */
+    public void readUnlock(Coroutine self) {
+        assert self == Coroutine.self() : "GraphLock.readUnlock(" + self + ") called in " + Coroutine.self();
+        AioContext ctx = readerContext(self, "GraphLock.readUnlock");
+        if (!self.graphReadUnlocked()) {
+            throw new IllegalStateException("GraphLock.readUnlock: " + self + " holds no read lock of the graph '"
+                    + name + "' (an unlock without a lock would let the writer in while another reader reads)");
+        }
         // Release: this reader's reads of the graph come before the decrement; pairs with the writer's acquire
         // loads of the counts.
         readerCounts.get(ctx).decrementRelease();
-        // AioWait.kick() starts with a full fence (QEMU's smp_mb in rdunlock): the decrement is visible before it
-        // reads the waiter count, which pairs with the writer's volatile increment of that count in
-        // AioWait.waitWhile before it reads the reader counts. Kick always, even with hasWriter clear: the writer
-        // polls with hasWriter clear.
-        AioWait.kick();
+        // Kick always, even with hasWriter clear: the writer polls with hasWriter clear.
+        if (ASYMMETRIC) {
+            // No fence: the waiting writer calls Membarrier.barrierAllThreads() before each read of the counts
+            // (hasReaders), which orders the decrement above before kickWithoutFence's read of the waiter count.
+            AioWait.kickWithoutFence();
+        } else {
+            // AioWait.kick() starts with a full fence (QEMU's smp_mb in rdunlock): the decrement is visible before
+            // it reads the waiter count, which pairs with the writer's volatile increment of that count in
+            // AioWait.waitWhile before it reads the reader counts.
+            AioWait.kick();
+        }
+    }
+
+    /**
+     * Whether readers run without fences because the writer issues process-wide barriers ({@link Membarrier}).
+     * Any thread.
+     */
+    public static boolean asymmetric() {
+        return ASYMMETRIC;
     }
 
     /**
@@ -344,7 +402,8 @@ public final class GraphLock {
                 HAS_WRITER.setVolatile(this, 1);
                 // Full fence: hasWriter = 1 is visible before the counts are read, so no reader can get in unseen
                 // after they read 0. Pairs with the fence in readLock() between a reader's increment and its read
-                // of hasWriter.
+                // of hasWriter, or with ASYMMETRIC, takes its place: hasReaders() first runs a barrier on every
+                // CPU running a reader.
                 VarHandle.fullFence();
             } while (hasReaders());
             acquired = true;
@@ -427,7 +486,16 @@ public final class GraphLock {
         }
     }
 
+    /**
+     * The writer's check: are readers left? With {@link #asymmetric()} readers do not fence, so first a barrier on
+     * every CPU that runs one of our threads: a reader's count update made before it is visible to the sum below,
+     * and a reader that updates its count after it sees hasWriter and the waiter count as they are now (the pairs
+     * are in the class comment). Main loop thread.
+     */
     private boolean hasReaders() {
+        if (ASYMMETRIC) {
+            Membarrier.barrierAllThreads();
+        }
         return readerCount() >= 1;
     }
 

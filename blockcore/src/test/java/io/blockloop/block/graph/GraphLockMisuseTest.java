@@ -118,6 +118,34 @@ class GraphLockMisuseTest {
     }
 
     @Test
+    void anUnlockWithoutALockIsRefusedAndChangesNothing() {
+        GraphLock lock = new GraphLock("unmatched-unlock");
+        AtomicReference<Throwable> unlockedFirst = new AtomicReference<>();
+        AtomicReference<Throwable> unlockedThrice = new AtomicReference<>();
+        AtomicReference<Long> readersWhileHeldTwice = new AtomicReference<>();
+        AtomicReference<Integer> heldAtEnd = new AtomicReference<>();
+        Coroutine.create(() -> {
+            unlockedFirst.set(thrownBy(lock::readUnlock));
+            lock.readLock();
+            lock.readLock();
+            readersWhileHeldTwice.set(lock.readerCount());
+            lock.readUnlock();
+            lock.readUnlock();
+            unlockedThrice.set(thrownBy(lock::readUnlock));
+            heldAtEnd.set(Coroutine.self().graphReadLocks());
+        }).enter();
+        assertInstanceOf(IllegalStateException.class, unlockedFirst.get());
+        assertTrue(unlockedFirst.get().getMessage().contains("holds no read lock"), unlockedFirst.get().getMessage());
+        assertEquals(2L, readersWhileHeldTwice.get());
+        assertInstanceOf(IllegalStateException.class, unlockedThrice.get());
+        assertEquals(0, heldAtEnd.get());
+        // The refused unlocks left the count alone: a writer gets in at once.
+        assertEquals(0, lock.readerCount());
+        assertTrue(lock.tryWriteLock(0));
+        lock.writeUnlock();
+    }
+
+    @Test
     void theMainLoopReaderVariantsAssertTheMainThreadOutsideCoroutines() {
         GraphLock lock = new GraphLock("main-loop-variants");
         try (GraphTestThreads io = new GraphTestThreads("variants", 1)) {
