@@ -50,6 +50,13 @@ class GraphLockMisuseTest {
     }
 
     @Test
+    void readersFenceOnlyWhenAskedToOrWithoutMembarrier() {
+        boolean fencesAsked = Boolean.getBoolean(GraphLock.FENCES_PROPERTY);
+        assertEquals(!fencesAsked && io.blockloop.ffm.libc.Membarrier.availability().available(),
+                GraphLock.asymmetric(), "reader fences asked: " + fencesAsked);
+    }
+
+    @Test
     void theWriterIsRefusedInsideACoroutine() {
         GraphLock lock = new GraphLock("writer-in-coroutine");
         AtomicReference<Throwable> onWriteLock = new AtomicReference<>();
