@@ -79,7 +79,9 @@ public final class EventFd implements AutoCloseable {
     /** Reads and resets the counter; returns 0 when it was already 0 (non-blocking fd). Owner thread. */
     public long drain() {
         MemorySegment buffer = SCRATCH.get();
-        long r = FileIo.readOrErrno(fd, buffer, 8);
+        // The raw-address read allocates nothing even when C2 does not remove the errno capture slice (an empty
+        // eventfd's EAGAIN takes the repeat-with-capture path, which is rare on a readable fd).
+        long r = FileIo.readOrErrno(fd, buffer.address(), 8);
         if (r == -Errno.EAGAIN) {
             return 0;
         }

@@ -32,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Errno without allocation: a downcall linked with {@code captureCallState} slices its capture segment on every
  * call (the JDK's {@code SharedUtils.checkCaptureSegment}), a 40-byte object that only C2's escape analysis
  * removes; interpreted, C1-compiled or not fully inlined code allocates it every time. So the raw-address
- * {@code preadOrErrno}, {@code preadvOrErrno} and {@code writeOrErrno} call a non-capturing downcall and, only
+ * {@code preadOrErrno}, {@code preadvOrErrno}, {@code readOrErrno} and {@code writeOrErrno} call a non-capturing downcall and, only
  * when it fails, <em>repeat the call once</em> with errno capture: a failed read consumes nothing, so the repeat
  * fails the same way (or, for a transient error, succeeds, which is as good). A failed {@code write} to a file that
  * is synchronous ({@code O_SYNC}/{@code O_DSYNC}, {@code RWF_DSYNC}, a {@code sync} mount) may report a write-back
@@ -82,6 +82,8 @@ public final class FileIo {
     private static final MethodHandle PREAD_AT_ERRNO = errnoCall("pread", POSITIONAL_AT);
     private static final MethodHandle PREADV2_AT = LIBC.downcall("preadv2", VECTORED_AT);
     private static final MethodHandle PREADV2_AT_ERRNO = errnoCall("preadv2", VECTORED_AT);
+    private static final MethodHandle READ_AT = LIBC.downcall("read", SEQUENTIAL_AT);
+    private static final MethodHandle READ_AT_ERRNO = errnoCall("read", SEQUENTIAL_AT);
     private static final MethodHandle WRITE_AT = LIBC.downcall("write", SEQUENTIAL_AT);
     private static final MethodHandle WRITE_AT_ERRNO = errnoCall("write", SEQUENTIAL_AT);
     private static final MethodHandle PWRITE_AT_ERRNO = errnoCall("pwrite", POSITIONAL_AT);
@@ -310,6 +312,30 @@ public final class FileIo {
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) WRITE_AT_ERRNO.invokeExact(errno, fd, address, length), errno);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code read(fd, address, length)} into the native memory at {@code address}: the count, or a negative errno
+     * ({@code -EAGAIN} on an empty non-blocking fd). Allocates nothing, compiled or not: a failed call is repeated
+     * once with errno capture (see the class comment), so use it where a failed read consumes nothing (eventfds,
+     * pipes, regular files), not on a stream whose failed read loses data.
+     */
+    public static long readOrErrno(int fd, long address, long length) {
+        long result;
+        try {
+            result = (long) READ_AT.invokeExact(fd, address, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result >= 0) {
+            return result;
+        }
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            return orErrno((long) READ_AT_ERRNO.invokeExact(errno, fd, address, length), errno);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -22,6 +22,20 @@ class EventFdTest {
     }
 
     @Test
+    void theRawAddressReadReportsErrnoAndReadsTheCounter() {
+        try (EventFd e = EventFd.create(); Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(8, 8);
+            assertEquals(-io.blockloop.ffm.errno.Errno.EAGAIN, FileIo.readOrErrno(e.fd(), value.address(), 8),
+                    "an empty non-blocking eventfd: EAGAIN through the repeat with errno capture");
+            e.add(7);
+            assertEquals(8, FileIo.readOrErrno(e.fd(), value.address(), 8));
+            assertEquals(7, value.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
+            assertEquals(-io.blockloop.ffm.errno.Errno.EINVAL, FileIo.readOrErrno(e.fd(), value.address(), 4),
+                    "an eventfd refuses reads shorter than 8 bytes");
+        }
+    }
+
+    @Test
     void signalMakesTheFdReadableForPoll() {
         try (EventFd e = EventFd.create(); Arena arena = Arena.ofConfined()) {
             MemorySegment fds = arena.allocate(Poll.POLLFD_SIZE);
