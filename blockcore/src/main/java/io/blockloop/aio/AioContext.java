@@ -183,7 +183,7 @@ public final class AioContext implements AutoCloseable {
 
     /** Whether {@link #shareRing} works: the context's fd monitor is io_uring. Any thread. */
     public boolean canShareRing() {
-        return monitor instanceof IoUringFdMonitor;
+        return monitor instanceof IoUringFdMonitor ring && ring.canShare();
     }
 
     /**

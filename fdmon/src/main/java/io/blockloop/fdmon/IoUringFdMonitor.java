@@ -7,6 +7,7 @@ import io.blockloop.ffm.liburing.IoUringOpcodes;
 import io.blockloop.ffm.liburing.IoUringProbe;
 import io.blockloop.ffm.liburing.IoUringRing;
 import io.blockloop.ffm.liburing.Sqe;
+import io.blockloop.ffm.liburing.generated.LibUring;
 import io.blockloop.ffm.libc.Poll;
 
 import java.lang.foreign.Arena;
@@ -37,7 +38,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@link #share} lends the ring to one client, an I/O engine of the same loop ({@link SharedRing}, QEMU's
  * {@code aio_add_sqe}): its SQEs go to the kernel with the loop's next wait, its CQEs (user_data bit 63) go to its
  * {@link RingClient}, and a handler registered on the ring fd itself stands for "the client has completions": it
- * is never polled, only reported readable after a wait that reaped client CQEs.
+ * is never polled, only reported readable after a wait that reaped client CQEs. {@link SharedRing#awaitCompletions}
+ * reaps outside a wait: the polls it reaps are not re-armed there (that would make it spin on an fd that stays
+ * ready) but kept for the next wait, which re-arms them, so their readiness is reported then (level-triggered).
  *
  * <h2>Threads and memory ordering</h2>
  * {@link #update} any thread, lock-free. Everything else the home thread, which is the ring's only submitter.
@@ -55,6 +58,11 @@ public final class IoUringFdMonitor implements FdMonitor {
     static final int PENDING = 1;
     static final int ADD = 1 << 1;
     static final int REMOVE = 1 << 2;
+    /**
+     * A slot's generation goes into bits 32..62 of user_data: bit 63 is {@link SharedRing#CLIENT_TAG}, which the
+     * monitor's own user_data must never set, even after a slot has been reused 2^31 times.
+     */
+    private static final int GENERATION_MASK = 0x7fff_ffff;
 
     private static final VarHandle PENDING_HEAD;
 
@@ -89,8 +97,17 @@ public final class IoUringFdMonitor implements FdMonitor {
     private RingClient client;
     /** The node registered on the ring fd while shared: reported readable when client CQEs were reaped. */
     private FdNode clientNode;
-    /** Client CQEs reaped since the client node was last reported. */
+    /**
+     * Client CQEs reaped by waits since the client node was last reported (those reaped by
+     * {@link #awaitClientCompletions} are passed on to its caller and do not count).
+     */
     private int clientCompletions;
+    /**
+     * Registered nodes whose poll completed outside a wait ({@link #awaitClientCompletions}): not re-armed there,
+     * re-armed by the next wait. Entries {@code [0, deferredCount)}.
+     */
+    private FdNode[] deferred = new FdNode[16];
+    private int deferredCount;
 
     private IoUringFdMonitor(IoUringRing ring) {
         this.ring = ring;
@@ -173,7 +190,12 @@ public final class IoUringFdMonitor implements FdMonitor {
         this.sink = sink;
         this.reported = 0;
         try {
-            applyPendingChanges();
+            IllegalStateException refused = applyPendingChanges();
+            if (refused != null) {
+                // Every other change is applied (its SQEs wait in the SQ ring for the next wait).
+                throw refused;
+            }
+            rearmDeferred();
             int waitNr = timeoutNs == 0 ? 0 : 1;
             if (timeoutNs > 0) {
                 timespec.setAtIndex(JAVA_LONG, 0, timeoutNs / 1_000_000_000L);
@@ -235,8 +257,13 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
     }
 
-    /** Turns the queued ADD/REMOVE requests into SQEs. */
-    private void applyPendingChanges() {
+    /**
+     * Turns the queued ADD/REMOVE requests into SQEs. A change it must refuse (a handler on the ring fd while the
+     * ring is not shared) does not stop it: it applies the whole list, then returns the refusal for the caller to
+     * throw (null if none), so no other node is left behind with {@code PENDING} set and never applied.
+     */
+    private IllegalStateException applyPendingChanges() {
+        IllegalStateException refused = null;
         // Volatile getAndSet pairs with the CAS in enqueue(): every pushed node's link and flags are visible.
         FdNode node = (FdNode) PENDING_HEAD.getAndSet(this, (FdNode) null);
         while (node != null) {
@@ -245,7 +272,10 @@ public final class IoUringFdMonitor implements FdMonitor {
             // Clearing PENDING lets other threads push this node again; its link was read above. REMOVE stays.
             int flags = node.ringFlagsGetAndClear(PENDING | ADD);
             if (!node.isReleased() && node.fd() == ring.fd()) {
-                updateClientNode(node, flags);
+                IllegalStateException e = updateClientNode(node, flags);
+                if (e != null && refused == null) {
+                    refused = e;
+                }
             } else if (!node.isReleased()) {
                 if ((flags & REMOVE) != 0) {
                     if (!node.ringArmed) {
@@ -264,13 +294,15 @@ public final class IoUringFdMonitor implements FdMonitor {
             }
             node = next;
         }
+        return refused;
     }
 
     /**
      * A handler on the ring fd itself: while the ring is shared it names the client's completions and is never
-     * polled (a ring polling itself would report readiness forever).
+     * polled (a ring polling itself would report readiness forever). Returns the refusal of one added while the
+     * ring is not shared (the node is released: the monitor never refers to it), or null.
      */
-    private void updateClientNode(FdNode node, int flags) {
+    private IllegalStateException updateClientNode(FdNode node, int flags) {
         if ((flags & REMOVE) != 0) {
             if (clientNode == node) {
                 clientNode = null;
@@ -278,10 +310,26 @@ public final class IoUringFdMonitor implements FdMonitor {
             node.markReleasedRelease();
         } else if ((flags & ADD) != 0) {
             if (shared == null) {
-                throw new IllegalStateException("a handler on the io_uring monitor's own ring fd " + ring.fd()
+                node.markReleasedRelease();
+                return new IllegalStateException("a handler on the io_uring monitor's own ring fd " + ring.fd()
                         + " is only allowed while the ring is shared (IoUringFdMonitor.share)");
             }
             clientNode = node;
+        }
+        return null;
+    }
+
+    /** Re-arms the polls {@link #awaitClientCompletions} reaped, unless their node was removed meanwhile. */
+    private void rearmDeferred() {
+        while (deferredCount > 0) {
+            // Taken off before arming, so a throwing arm() leaves no stale entry behind.
+            FdNode node = deferred[--deferredCount];
+            deferred[deferredCount] = null;
+            // Acquire pairs with the volatile getAndOr in enqueue(): a REMOVE queued since is seen; that node is
+            // released by applyPendingChanges() (now, or at the next wait) since it has nothing in the kernel.
+            if (!node.isReleased() && !node.ringArmed && (node.ringFlagsAcquire() & REMOVE) == 0) {
+                arm(node);
+            }
         }
     }
 
@@ -329,7 +377,8 @@ public final class IoUringFdMonitor implements FdMonitor {
     private void complete(long userData, int res) {
         int slot = (int) userData - 1;
         int generation = (int) (userData >>> 32);
-        if (slot < 0 || slot >= slotHighWater || generations[slot] != generation || slots[slot] == null) {
+        if (slot < 0 || slot >= slotHighWater || (generations[slot] & GENERATION_MASK) != generation
+                || slots[slot] == null) {
             throw new IllegalStateException("io_uring CQE for unknown user_data 0x" + Long.toHexString(userData));
         }
         FdNode node = slots[slot];
@@ -342,9 +391,13 @@ public final class IoUringFdMonitor implements FdMonitor {
             return;
         }
         if (sink == null) {
-            // Reaped by awaitClientCompletions, outside a wait: nobody to report to. Re-arm; readiness is
-            // level-triggered, so the next wait reports the fd again (an error too).
-            arm(node);
+            // Reaped by awaitClientCompletions, outside a wait: nobody to report to. Re-armed by the next wait,
+            // not now (a poll of a ready fd would complete at once and keep awaitClientCompletions spinning);
+            // readiness is level-triggered, so that wait reports the fd again (an error too).
+            if (deferredCount == deferred.length) {
+                deferred = Arrays.copyOf(deferred, deferredCount * 2);
+            }
+            deferred[deferredCount++] = node;
             return;
         }
         if (res < 0) {
@@ -379,7 +432,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
         slots[slot] = node;
         node.ringSlot = slot;
-        node.ringUserData = ((long) generations[slot] << 32) | (slot + 1);
+        node.ringUserData = ((long) (generations[slot] & GENERATION_MASK) << 32) | (slot + 1);
         slotsInUse++;
     }
 
@@ -405,6 +458,10 @@ public final class IoUringFdMonitor implements FdMonitor {
      */
     public SharedRing share(RingClient client) {
         checkOpen();
+        if (!canShare()) {
+            throw new IllegalStateException("the io_uring monitor's ring cannot be shared: the kernel lacks"
+                    + " IORING_FEAT_EXT_ARG (Linux 5.11), so a timed wait would put liburing's own TIMEOUT on the ring");
+        }
         Objects.requireNonNull(client, "client");
         if (shared != null) {
             throw new IllegalStateException("the io_uring monitor's ring is already shared with " + this.client);
@@ -412,6 +469,20 @@ public final class IoUringFdMonitor implements FdMonitor {
         this.client = client;
         this.shared = new SharedRing(this, ring);
         return shared;
+    }
+
+    /**
+     * Whether {@link #share} works: the kernel has {@code IORING_FEAT_EXT_ARG} (Linux 5.11+). Without it liburing's
+     * timed wait ({@link SharedRing#awaitCompletions}) queues a TIMEOUT of its own whose user_data (all ones) would
+     * pass for a client's. Any thread.
+     */
+    public boolean canShare() {
+        return (ring.features() & LibUring.IORING_FEAT_EXT_ARG()) != 0;
+    }
+
+    /** Whether {@link #close()} ran. Any thread (a plain read: for a closing client after the loop stopped). */
+    boolean isClosed() {
+        return closed;
     }
 
     /** Whether a client borrows the ring. Home thread. */
@@ -446,38 +517,61 @@ public final class IoUringFdMonitor implements FdMonitor {
         return r > 0;
     }
 
-    /** {@link SharedRing#awaitCompletions}. */
+    /**
+     * {@link SharedRing#awaitCompletions}: reaps until it has passed on at least one client completion or the
+     * timeout passed ({@code 0}: one look; {@code < 0}: no limit). Other CQEs do not end it: a poll it reaps is
+     * kept for the next wait ({@link #complete}), a cancelled one releases its node.
+     */
     int awaitClientCompletions(long timeoutNs) {
         checkOpen();
         if (sink != null) {
             throw new IllegalStateException("SharedRing.awaitCompletions called inside the monitor's wait");
         }
-        int before = clientCompletions;
-        if (ring.cqReady() == 0) {
-            if (ring.mayEnter()) {
-                if (ring.sqReady() > 0) {
-                    submitForRoom();
-                }
+        long deadline = System.nanoTime() + Math.max(0, timeoutNs);
+        // What a wait reaped and could not report yet (it threw) stays for the next wait to report; what is reaped
+        // here is passed on to the caller, who delivers it, so it must not make the next wait report the node.
+        int unreported = clientCompletions;
+        clientCompletions = 0;
+        try {
+            while (true) {
                 if (ring.cqReady() == 0) {
-                    ring.waitCqeTimeout(timeoutNs);
+                    long remaining = timeoutNs < 0 ? -1 : Math.max(0, deadline - System.nanoTime());
+                    waitOutsideWait(remaining);
                 }
-            } else {
-                // Another thread registered the ring fd (the loop's, now stopped): wait on the fd, do not enter.
-                try (Arena a = Arena.ofConfined()) {
-                    MemorySegment pfd = a.allocate(Poll.POLLFD_SIZE, 8);
-                    Poll.set(pfd, 0, ring.fd(), Poll.POLLIN);
-                    Poll.ppollOrErrno(pfd, 1, timeoutNs);
+                processCompletions();
+                if (clientCompletions > 0 || (timeoutNs >= 0 && deadline - System.nanoTime() <= 0)) {
+                    return clientCompletions;
                 }
             }
+        } finally {
+            clientCompletions = unreported;
         }
-        processCompletions();
-        return clientCompletions - before;
+    }
+
+    /** Submits what is queued and waits up to {@code timeoutNs} ({@code < 0}: no limit) for a CQE. */
+    private void waitOutsideWait(long timeoutNs) {
+        if (ring.mayEnter()) {
+            if (ring.sqReady() > 0) {
+                submitForRoom();
+            }
+            if (ring.cqReady() == 0) {
+                ring.waitCqeTimeout(timeoutNs);
+            }
+        } else {
+            // Another thread registered the ring fd (the loop's, now stopped): wait on the fd, do not enter.
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment pfd = a.allocate(Poll.POLLFD_SIZE, 8);
+                Poll.set(pfd, 0, ring.fd(), Poll.POLLIN);
+                Poll.ppollOrErrno(pfd, 1, timeoutNs);
+            }
+        }
     }
 
     @Override
     public boolean needWait(boolean someHandlerCannotPoll) {
         // The CQ ring is visible without a system call: busy polling sees fd readiness here, whatever the handlers.
-        return ring.cqReady() > 0 || ring.sqReady() > 0 || PENDING_HEAD.getAcquire(this) != null;
+        // Deferred polls: readiness that awaitClientCompletions reaped and the next wait must report.
+        return ring.cqReady() > 0 || ring.sqReady() > 0 || deferredCount > 0 || PENDING_HEAD.getAcquire(this) != null;
     }
 
     @Override
@@ -502,6 +596,8 @@ public final class IoUringFdMonitor implements FdMonitor {
         shared = null;
         client = null;
         clientNode = null;
+        Arrays.fill(deferred, 0, deferredCount, null);
+        deferredCount = 0;
         // Tearing the ring down cancels every poll in flight; nothing can complete into it afterwards.
         ring.close();
         for (int i = 0; i < slotHighWater; i++) {

@@ -5,8 +5,9 @@ package io.blockloop.fdmon;
  * {@link SharedRing} (QEMU's {@code CqeHandler}).
  *
  * <p>Threads: called on the monitor's home thread, from inside {@link IoUringFdMonitor#wait} or
- * {@link SharedRing#awaitCompletions}; it must only record the result (the client delivers it later, from the
- * read handler it registered on {@link SharedRing#fd()}), because the monitor is in the middle of reaping.
+ * {@link SharedRing#awaitCompletions}; it must only record the result (the client delivers it later: from the
+ * read handler it registered on {@link SharedRing#fd()} after a wait, or after {@code awaitCompletions} returns),
+ * because the monitor is in the middle of reaping.
  */
 @FunctionalInterface
 public interface RingClient {

@@ -2,6 +2,7 @@ package io.blockloop.fdmon;
 
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.liburing.IoUringRing;
+import io.blockloop.ffm.liburing.Sqe;
 
 import java.lang.foreign.MemorySegment;
 
@@ -21,7 +22,7 @@ import java.lang.foreign.MemorySegment;
  *       the client delivers what it recorded. The monitor never polls {@link #fd()} (its own ring fd); a handler on
  *       it only names the client's completions.</li>
  *   <li>{@link #awaitCompletions} drives the ring without the loop, for a client that must wait (closing with
- *       requests in the kernel).</li>
+ *       requests in the kernel); the client delivers what it passes on itself.</li>
  *   <li>{@link #detach()} ends the loan; the client must have no request left in the kernel.</li>
  * </ul>
  *
@@ -87,13 +88,49 @@ public final class SharedRing {
     }
 
     /**
-     * Submits what is queued, waits until at least one CQE is ready or {@code timeoutNs} passed ({@code < 0}: no
-     * limit), and reaps every ready CQE: the client's go to its {@link RingClient}; readiness of the monitor's fds
-     * is not reported here but stays armed, so the loop's next wait reports it (readiness is level-triggered).
-     * Returns how many client completions it passed on. Home thread, outside {@link IoUringFdMonitor#wait}.
+     * Submits what is queued, then reaps until at least one client completion was passed on to the
+     * {@link RingClient} or {@code timeoutNs} passed ({@code 0}: reap what is ready, do not block; {@code < 0}: no
+     * limit), so call it only with requests in the kernel or queued. Readiness of the monitor's fds is not
+     * reported here: a poll it reaps is re-armed by the loop's next wait, which reports the fd then (readiness is
+     * level-triggered). The completions it passes on are the caller's to deliver: they do not make the next wait
+     * report {@link #fd()}. Returns how many it passed on. Home thread, outside {@link IoUringFdMonitor#wait}.
      */
     public int awaitCompletions(long timeoutNs) {
         return monitor.awaitClientCompletions(timeoutNs);
+    }
+
+    /**
+     * Whether the calling thread may submit to the ring: the loop's home thread, or any thread when the ring fd is
+     * not registered. Any thread.
+     */
+    public boolean mayEnter() {
+        return ring.mayEnter();
+    }
+
+    /** Whether the monitor was closed: the kernel cancelled everything on the ring, no CQE will come. Any thread. */
+    public boolean isClosed() {
+        return monitor.isClosed();
+    }
+
+    /**
+     * Turns the client's SQEs that the kernel has not consumed yet into no-ops the monitor ignores, and hands each
+     * one's user_data (tag removed) to {@code cancelled}: for a client that must give up requests nobody will
+     * submit (closing from a thread that may not enter the ring while the loop is stopped). Returns how many.
+     * Home thread, or the closing thread once the loop no longer runs.
+     */
+    public int cancelUnsubmitted(java.util.function.LongConsumer cancelled) {
+        int n = 0;
+        for (int i = 0, ready = ring.sqReady(); i < ready; i++) {
+            MemorySegment sqe = ring.unsubmittedSqe(i);
+            long userData = Sqe.userData(sqe);
+            if ((userData & CLIENT_TAG) != 0) {
+                Sqe.prepNop(sqe);
+                Sqe.setUserData(sqe, 0L); // the monitor ignores user_data 0
+                cancelled.accept(userData & ~CLIENT_TAG);
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Ends the loan: later CQEs with the client tag are an error. Home thread; idempotent. */

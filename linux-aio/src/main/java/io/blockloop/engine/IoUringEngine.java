@@ -337,7 +337,7 @@ public final class IoUringEngine implements IoEngine {
      * settles a stale {@link Thread#currentThread()} in a moved coroutine with the kernel's thread id).
      */
     private boolean mayEnter() {
-        return shared != null || ring.mayEnter();
+        return shared != null ? shared.mayEnter() && !shared.isClosed() : ring.mayEnter();
     }
 
     /**
@@ -353,8 +353,9 @@ public final class IoUringEngine implements IoEngine {
 
     /**
      * Closing on a thread that may not enter the ring while the only requests left sit in SQEs the kernel never
-     * consumed (an earlier submit answered EAGAIN): they will never complete, so they are finished here. Every
-     * request still {@code STARTED} is one of them, since all others have completed.
+     * consumed (an earlier submit answered EAGAIN), or on the loop's ring after the loop's monitor closed (which
+     * took every request on it down): they will never complete, so they are finished here. Every request still
+     * {@code STARTED} is one of them, since all others have completed.
      */
     private void finishUnsubmittedSqes() {
         for (int i = 0; i < pool.capacity(); i++) {
@@ -364,6 +365,13 @@ public final class IoUringEngine implements IoEngine {
                 delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
             }
         }
+    }
+
+    /** {@link SharedRing#cancelUnsubmitted} turned the SQE of slot {@code index} into a no-op: finish it here. */
+    private void finishUnsubmittedSqe(long index) {
+        Request r = pool.byIndex(index);
+        inFlight--;
+        delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
     }
 
     private void registerRingFdOnce() {
@@ -544,12 +552,17 @@ public final class IoUringEngine implements IoEngine {
         return n;
     }
 
-    /** Delivers the completions the loop's monitor recorded, as many as there were at the start (bounded). */
+    /**
+     * Delivers the completions the loop's monitor recorded, at most as many as there were at the start (bounded).
+     * A handler that reaps again (nested) takes the rest from the same queue, so the queue may run dry first.
+     */
     private int deliverReaped() {
-        int n = reaped.size();
-        for (int i = 0; i < n; i++) {
-            Request r = reaped.poll();
+        int count = reaped.size();
+        int n = 0;
+        Request r;
+        while (n < count && (r = reaped.poll()) != null) {
             complete(r, (int) r.result);
+            n++;
         }
         return n;
     }
@@ -609,6 +622,15 @@ public final class IoUringEngine implements IoEngine {
             while (inFlight > 0 || delivery.hasFinishedLocally() || !pending.isEmpty() || !reaped.isEmpty()) {
                 if (inFlight > 0 && ring != null && inFlight == ring.sqReady() && !mayEnter()) {
                     finishUnsubmittedSqes();
+                }
+                if (inFlight > 0 && shared != null) {
+                    if (shared.isClosed()) {
+                        // The loop's monitor closed first: its ring went down with every request on it.
+                        finishUnsubmittedSqes();
+                    } else if (!shared.mayEnter()) {
+                        // Closing off the loop's thread while the loop is stopped: nobody will submit our SQEs.
+                        shared.cancelUnsubmitted(this::finishUnsubmittedSqe);
+                    }
                 }
                 try {
                     reap(inFlight > 0 ? TimeUnit.SECONDS.toNanos(1) : 0);

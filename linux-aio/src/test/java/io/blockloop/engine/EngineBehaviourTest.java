@@ -1,5 +1,7 @@
 package io.blockloop.engine;
 
+import io.blockloop.fdmon.FdNode;
+import io.blockloop.fdmon.IoUringFdMonitor;
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.IoVec;
@@ -338,7 +340,11 @@ class EngineBehaviourTest {
         }
     }
 
-    /** The event-loop protocol: wait for POLLIN on the completion fd, then processCompletions. */
+    /**
+     * The event-loop protocol: wait for POLLIN on the completion fd, then processCompletions. On the loop's ring the
+     * loop's monitor is what reports the completion fd (its own ring fd, which its wait never polls): the test waits
+     * with that monitor, as the loop does, instead of ppoll.
+     */
     @ParameterizedTest
     @EnumSource(EngineUnderTest.class)
     void theCompletionFdBecomesReadableWhenCompletionsWait(EngineUnderTest e) {
@@ -346,24 +352,80 @@ class EngineBehaviourTest {
         try (IoEngine engine = e.open();
              AlignedBuffer buf = AlignedBuffer.allocate(8 * 4096, TestFiles.ALIGN);
              Arena arena = Arena.ofConfined()) {
-            MemorySegment pollfd = arena.allocate(Poll.POLLFD_SIZE, 8);
-            Recorder rec = new Recorder(8);
-            for (int round = 0; round < 8; round++) {
-                engine.read(fd, buf.segment().asSlice(round * 4096L, 4096), round * 4096L, rec, round);
-                long deadline = System.nanoTime() + 60_000_000_000L;
-                while (rec.completed <= round) {
-                    assertTrue(System.nanoTime() < deadline, "completion fd never delivered round " + round);
-                    Poll.set(pollfd, 0, engine.completionFd(), Poll.POLLIN);
-                    int ready = Poll.ppoll(pollfd, 1, 1_000_000_000L);
-                    if (ready == 1) {
-                        assertEquals(Poll.POLLIN, Poll.revents(pollfd, 0) & Poll.POLLIN);
-                        engine.processCompletions();
+            CompletionFdWatch watch = e == EngineUnderTest.IO_URING_SHARED
+                    ? new LoopMonitorWatch(EngineUnderTest.loopMonitor(), engine.completionFd())
+                    : new PpollWatch(arena, engine.completionFd());
+            try {
+                Recorder rec = new Recorder(8);
+                for (int round = 0; round < 8; round++) {
+                    engine.read(fd, buf.segment().asSlice(round * 4096L, 4096), round * 4096L, rec, round);
+                    long deadline = System.nanoTime() + 60_000_000_000L;
+                    while (rec.completed <= round) {
+                        assertTrue(System.nanoTime() < deadline, "completion fd never delivered round " + round);
+                        int revents = watch.await(1_000_000_000L);
+                        if (revents != 0) {
+                            assertEquals(Poll.POLLIN, revents & Poll.POLLIN);
+                            assertEquals(round, rec.completed, "delivered before processCompletions");
+                            engine.processCompletions();
+                        }
                     }
+                    assertEquals(4096, rec.results[round]);
                 }
-                assertEquals(4096, rec.results[round]);
+            } finally {
+                watch.close();
             }
         } finally {
             FileIo.close(fd);
+        }
+    }
+
+    /** Waits for the completion fd as an event loop does; returns its revents, 0 when it was not reported. */
+    private interface CompletionFdWatch {
+        int await(long timeoutNs);
+
+        default void close() {
+        }
+    }
+
+    private record PpollWatch(MemorySegment pollfd, int completionFd) implements CompletionFdWatch {
+        PpollWatch(Arena arena, int completionFd) {
+            this(arena.allocate(Poll.POLLFD_SIZE, 8), completionFd);
+        }
+
+        @Override
+        public int await(long timeoutNs) {
+            Poll.set(pollfd, 0, completionFd, Poll.POLLIN);
+            return Poll.ppoll(pollfd, 1, timeoutNs) == 1 ? Poll.revents(pollfd, 0) : 0;
+        }
+    }
+
+    /** The loop's monitor with a read handler on the completion fd, as {@code ContextEngines} registers it. */
+    private static final class LoopMonitorWatch implements CompletionFdWatch {
+        private final IoUringFdMonitor monitor;
+        private final FdNode node;
+
+        LoopMonitorWatch(IoUringFdMonitor monitor, int completionFd) {
+            this.monitor = monitor;
+            this.node = new FdNode(completionFd, FdNode.READ_EVENTS, "engine");
+            monitor.update(null, node);
+        }
+
+        @Override
+        public int await(long timeoutNs) {
+            int[] revents = {0};
+            monitor.wait(timeoutNs, (n, r) -> {
+                if (n == node) {
+                    revents[0] |= r;
+                }
+            }, false);
+            return revents[0];
+        }
+
+        @Override
+        public void close() {
+            monitor.update(node, null);
+            monitor.wait(0, (n, r) -> { }, false); // applies the removal
+            assertTrue(node.isReleased());
         }
     }
 

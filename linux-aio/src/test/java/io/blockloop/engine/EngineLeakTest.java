@@ -1,5 +1,6 @@
 package io.blockloop.engine;
 
+import io.blockloop.fdmon.IoUringFdMonitor;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.OpenFlags;
 import io.blockloop.ffm.memory.AlignedBuffer;
@@ -26,6 +27,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
  * <p>The cycles run on {@value #THREADS} threads at once, each the owner of its own engines: {@code io_destroy}
  * waits for an RCU grace period (tens of milliseconds here), so 1 000 sequential linux-aio cycles alone would
  * take over half a minute.
+ *
+ * <p>An engine on the loop's ring ({@link EngineUnderTest#IO_URING_SHARED}) borrows its thread's event-loop monitor,
+ * which is the loop's and outlives the engines: those monitors are opened before the first count and closed after
+ * the last, and instead of a closed completion fd (the monitor's ring fd stays open) the test checks that each
+ * loan has ended.
  */
 class EngineLeakTest {
     private static final int CYCLES = 1000;
@@ -35,12 +41,20 @@ class EngineLeakTest {
     Path dir;
 
     @ParameterizedTest
-    @EnumSource(value = EngineUnderTest.class, names = {"LINUX_AIO", "IO_URING", "THREADS"})
+    @EnumSource(value = EngineUnderTest.class, names = {"LINUX_AIO", "IO_URING", "IO_URING_SHARED", "THREADS"})
     void openCloseCyclesLeakNothing(EngineUnderTest e) throws Exception {
+        boolean shared = e == EngineUnderTest.IO_URING_SHARED;
         int fd = TestFiles.createWithPattern(dir.resolve("leak.img"), 64 * 1024,
                 OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
+        IoUringFdMonitor[] monitors = new IoUringFdMonitor[THREADS];
+        Thread[] threads = new Thread[THREADS];
         try (AlignedBuffer buf = AlignedBuffer.allocate(4096, 4096)) {
-            cycle(e, fd, buf); // warm up class loading, thread-locals, etc.
+            cycle(e, fd, buf); // warm up class loading, thread-locals, etc. (and this thread's loop monitor)
+            if (shared) {
+                for (int t = 0; t < THREADS; t++) {
+                    monitors[t] = IoUringFdMonitor.open(); // the cycling threads' loops, before the counts
+                }
+            }
             int fds = OpenFds.count();
             long bytes = EngineMemory.liveBytes();
             long aioMappings = mappings("[aio]");
@@ -48,10 +62,12 @@ class EngineLeakTest {
             long workers = poolThreads();
             int[] lastCompletionFds = new int[THREADS];
             Throwable[] failures = new Throwable[THREADS];
-            Thread[] threads = new Thread[THREADS];
             for (int t = 0; t < THREADS; t++) {
                 int index = t;
                 threads[t] = Thread.ofPlatform().name("leak-cycles-" + t).start(() -> {
+                    if (monitors[index] != null) {
+                        EngineUnderTest.adoptLoopMonitor(monitors[index]);
+                    }
                     try (AlignedBuffer own = AlignedBuffer.allocate(4096, 4096)) {
                         for (int i = 0; i < CYCLES / THREADS; i++) {
                             lastCompletionFds[index] = cycle(e, fd, own);
@@ -75,6 +91,13 @@ class EngineLeakTest {
             assertEquals(aioMappings, mappings("[aio]"), "aio ring mappings");
             assertEquals(uringMappings, mappings("io_uring"), "io_uring mappings");
             assertEquals(workers, poolThreads(), "pool worker threads");
+            if (shared) {
+                // The completion fd is the monitor's ring fd, which stays open: the engines gave the ring back.
+                for (IoUringFdMonitor monitor : monitors) {
+                    assertFalse(monitor.isShared(), monitor + " is still lent after its engines closed");
+                }
+                return;
+            }
             // Independent check through JNR-POSIX: the last completion fds are closed.
             for (int completionFd : lastCompletionFds) {
                 int r = Posix.get().fcntl(completionFd, Fcntl.F_GETFD);
@@ -82,6 +105,11 @@ class EngineLeakTest {
                 assertEquals(Errno.EBADF.intValue(), Posix.get().errno());
             }
         } finally {
+            for (int t = 0; t < THREADS; t++) {
+                if (monitors[t] != null && (threads[t] == null || !threads[t].isAlive())) {
+                    monitors[t].close(); // its home thread has exited (joined above)
+                }
+            }
             FileIo.close(fd);
         }
     }

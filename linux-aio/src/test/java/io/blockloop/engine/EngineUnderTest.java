@@ -1,5 +1,7 @@
 package io.blockloop.engine;
 
+import io.blockloop.fdmon.IoUringFdMonitor;
+
 import java.time.Duration;
 
 /**
@@ -28,6 +30,16 @@ enum EngineUnderTest {
             return IoUringEngine.open(32);
         }
     },
+    /**
+     * io_uring on an event loop's ring: the calling thread's {@link #loopMonitor()} (128 SQEs, 256 CQEs, so at
+     * most 128 in flight). Closing the engine ends the loan, so the next engine of the thread borrows it again.
+     */
+    IO_URING_SHARED {
+        @Override
+        IoEngine open() {
+            return IoUringEngine.openShared(loopMonitor()::share);
+        }
+    },
     /** The thread pool with QEMU's limits (up to 64 workers). */
     THREADS {
         @Override
@@ -37,4 +49,32 @@ enum EngineUnderTest {
     };
 
     abstract IoEngine open();
+
+    /** Each test thread's event-loop monitor for {@link #IO_URING_SHARED}. */
+    private static final ThreadLocal<IoUringFdMonitor> MONITORS = new ThreadLocal<>();
+
+    /**
+     * The calling thread's io_uring fd monitor, which {@link #IO_URING_SHARED} engines borrow: opened on first use
+     * and never closed (the process exit frees it), so it is not a per-engine resource. The calling thread is its
+     * home thread.
+     */
+    static IoUringFdMonitor loopMonitor() {
+        IoUringFdMonitor monitor = MONITORS.get();
+        if (monitor == null) {
+            monitor = IoUringFdMonitor.open();
+            MONITORS.set(monitor);
+        }
+        return monitor;
+    }
+
+    /**
+     * Makes {@code monitor}, opened beforehand by another thread (before a leak count), the calling thread's
+     * {@link #loopMonitor()}; the caller orders the hand-off (e.g. {@link Thread#start()}).
+     */
+    static void adoptLoopMonitor(IoUringFdMonitor monitor) {
+        if (MONITORS.get() != null) {
+            throw new IllegalStateException("this thread already has a loop monitor");
+        }
+        MONITORS.set(monitor);
+    }
 }

@@ -1,5 +1,8 @@
 package io.blockloop.engine;
 
+import io.blockloop.fdmon.FdNode;
+import io.blockloop.fdmon.IoUringFdMonitor;
+import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.OpenFlags;
 import io.blockloop.ffm.memory.AlignedBuffer;
@@ -7,12 +10,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
-/** What only the kernel-queue engines (linux-aio, io_uring) do: batching, the shared rings, EAGAIN, resubmission. */
+/**
+ * What only the kernel-queue engines (linux-aio, io_uring) do: batching, the shared rings, EAGAIN, resubmission, and
+ * io_uring on the event loop's ring ({@link IoUringEngine#openShared}), driven here by a monitor of the test's own.
+ */
 class KernelEngineTest {
     private static final int DIRECT = OpenFlags.O_RDWR | OpenFlags.O_DIRECT;
 
@@ -120,6 +132,224 @@ class KernelEngineTest {
             assertEquals(16384, rec.results[0]);
             assertTrue(engine.resubmitCount > 0, "the short read was not resubmitted");
             assertNull(TestFiles.checkPatternThenZeros(buf.segment(), 0, 10_000));
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** Waits with {@code monitor} (bounded) until it reports {@code node}; returns the nodes that wait reported. */
+    private static List<FdNode> waitUntilReported(IoUringFdMonitor monitor, FdNode node) {
+        List<FdNode> reported = new ArrayList<>();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!reported.contains(node)) {
+            assertTrue(System.nanoTime() < deadline, node + " never reported");
+            reported.clear();
+            monitor.wait(1_000_000_000L, (n, revents) -> reported.add(n), false);
+        }
+        return reported;
+    }
+
+    @Test
+    void ioUringOnTheLoopsRingQueuesSqesThatTheLoopsWaitSubmitsAndReportsAsTheCompletionFd() {
+        int fd = TestFiles.createWithPattern(dir.resolve("l.img"), 256 * 1024, DIRECT);
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open();
+             IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+             AlignedBuffer buf = AlignedBuffer.allocate(64 * 4096, 4096)) {
+            assertTrue(engine.onSharedRing());
+            assertTrue(monitor.isShared());
+            assertThrows(IllegalStateException.class, () -> IoUringEngine.openShared(monitor::share),
+                    "a second engine on the same ring");
+            FdNode handler = new FdNode(engine.completionFd(), FdNode.READ_EVENTS, "engine");
+            monitor.update(null, handler);
+            monitor.wait(0, (n, revents) -> fail("nothing is ready yet: " + n), false);
+
+            Recorder rec = new Recorder(64);
+            engine.plug();
+            for (int i = 0; i < 20; i++) {
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, i);
+            }
+            assertEquals(0, engine.inFlight(), "placed inside the batch");
+            assertFalse(monitor.needWait(false), "nothing queued on the ring yet");
+            engine.unplug();
+            assertEquals(20, engine.inFlight(), "unplug places the batch on the loop's ring");
+            assertTrue(monitor.needWait(false), "the loop must wait to submit the batch");
+            assertFalse(engine.ringFdRegistered(), "the engine never enters the loop's ring itself");
+
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (rec.completed < 20) {
+                assertTrue(System.nanoTime() < deadline, "stuck at " + rec.completed);
+                int before = rec.completed;
+                List<FdNode> reported = waitUntilReported(monitor, handler);
+                assertEquals(List.of(handler), reported);
+                assertEquals(before, rec.completed, "handlers ran inside the monitor's wait");
+                assertTrue(engine.processCompletions() > 0, "reported readable with nothing recorded");
+            }
+            for (int i = 0; i < 20; i++) {
+                assertEquals(4096, rec.results[i]);
+                assertEquals(1, rec.calls[i]);
+                assertNull(TestFiles.checkPatternThenZeros(buf.segment().asSlice(i * 4096L, 4096), i * 4096L,
+                        256 * 1024));
+            }
+            assertEquals(0, engine.inFlight());
+            monitor.update(handler, null);
+            monitor.wait(0, (n, revents) -> fail("removed: " + n), false);
+            assertTrue(handler.isReleased());
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    @Test
+    void ioUringOnTheLoopsRingKeepsAtMostHalfItsCqRingInTheKernelAndClosingReturnsTheRing() {
+        int fd = TestFiles.createWithPattern(dir.resolve("h.img"), 1 << 20, DIRECT);
+        int n = 600;
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(n * 4096L, 4096)) {
+            IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+            int limit = engine.sqEntries();
+            assertEquals(IoUringFdMonitor.ENTRIES, limit, "half of the monitor's CQ ring (twice its SQ ring)");
+            Recorder rec = new Recorder(n);
+            for (int i = 0; i < n; i++) {
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), (i % 256) * 4096L, rec, i);
+                assertTrue(engine.inFlight() <= limit, "in flight: " + engine.inFlight());
+            }
+            assertTrue(engine.backlogCount > 0, "the engine never held requests back");
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (rec.completed < n) {
+                assertTrue(System.nanoTime() < deadline, "stuck at " + rec.completed);
+                engine.awaitCompletions(100_000_000L);
+                assertTrue(engine.inFlight() <= limit, "in flight: " + engine.inFlight());
+            }
+            for (int i = 0; i < n; i++) {
+                assertEquals(4096, rec.results[i], "read " + i);
+                assertEquals(1, rec.calls[i]);
+            }
+            engine.close();
+            assertFalse(monitor.isShared(), "close gives the ring back");
+            try (IoUringEngine next = IoUringEngine.openShared(monitor::share)) {
+                assertTrue(next.onSharedRing());
+            }
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * The IoEngine contract holds on the loop's ring when another fd of the loop stays ready: awaitCompletions
+     * without a limit returns only with a completion delivered, and leaves that fd for the loop's next wait.
+     */
+    @Test
+    void ioUringOnTheLoopsRingAwaitsItsOwnCompletionWhileAnotherFdOfTheLoopStaysReady() {
+        int fd = TestFiles.createWithPattern(dir.resolve("r.img"), 64 * 1024, DIRECT);
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open();
+             EventFd event = EventFd.create();
+             IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+             AlignedBuffer buf = AlignedBuffer.allocate(16 * 4096, 4096)) {
+            FdNode eventNode = new FdNode(event.fd(), FdNode.READ_EVENTS, "eventfd");
+            monitor.update(null, eventNode);
+            event.signal();
+            assertEquals(List.of(eventNode), waitUntilReported(monitor, eventNode));
+            Recorder rec = new Recorder(16);
+            for (int i = 0; i < 16; i++) {
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, i);
+                int before = rec.completed;
+                int delivered = engine.awaitCompletions(-1);
+                assertTrue(delivered > 0 && rec.completed > before, "returned " + delivered + " with nothing delivered");
+            }
+            Recorder.drain(engine);
+            for (int i = 0; i < 16; i++) {
+                assertEquals(4096, rec.results[i]);
+            }
+            assertEquals(List.of(eventNode), waitUntilReported(monitor, eventNode), "the eventfd is still ready");
+            monitor.update(eventNode, null);
+            for (int i = 0; i < 100 && !eventNode.isReleased(); i++) {
+                monitor.wait(1_000_000, (n, revents) -> { }, false);
+            }
+            assertTrue(eventNode.isReleased());
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** The short-read resubmission also works when the loop's wait (here: awaitCompletions) submits. */
+    @Test
+    void ioUringOnTheLoopsRingResubmitsTheRestOfAShortRead() {
+        int fd = TestFiles.createWithPattern(dir.resolve("s.img"), 10_000, DIRECT);
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open();
+             IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+             AlignedBuffer buf = AlignedBuffer.allocate(16384, 4096)) {
+            buf.segment().fill((byte) 0x5a);
+            Recorder rec = new Recorder(1);
+            engine.read(fd, buf.segment(), 0, rec, 0);
+            rec.awaitCompleted(engine, 1);
+            assertEquals(16384, rec.results[0]);
+            assertTrue(engine.resubmitCount > 0, "the short read was not resubmitted");
+            assertNull(TestFiles.checkPatternThenZeros(buf.segment(), 0, 10_000));
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+    /** The loop's monitor closed before the engine (its ring took every request down): close still finishes. */
+    @Test
+    void ioUringOnTheLoopsRingClosesAfterTheMonitorWithRequestsQueued() {
+        int fd = TestFiles.createWithPattern(dir.resolve("m.img"), 64 * 1024, DIRECT);
+        try (AlignedBuffer buf = AlignedBuffer.allocate(4 * 4096, 4096)) {
+            IoUringFdMonitor monitor = IoUringFdMonitor.open();
+            IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+            Recorder rec = new Recorder(4);
+            for (int i = 0; i < 4; i++) {
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, i);
+            }
+            assertEquals(4, engine.inFlight(), "placed on the loop's ring, not submitted");
+            monitor.close();
+            engine.close(); // must return: nothing can complete on a closed ring
+            assertEquals(4, rec.completed);
+            for (int i = 0; i < 4; i++) {
+                assertEquals(-io.blockloop.ffm.errno.Errno.ECANCELED, rec.results[i]);
+            }
+            assertEquals(0, engine.outstanding());
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * Closing from another thread while the loop is stopped: SQEs the loop placed but never submitted are turned
+     * into no-ops and their requests cancelled, requests already in the kernel are waited for; afterwards the
+     * loop's next wait submits the no-ops and ignores their completions.
+     */
+    @Test
+    void ioUringOnTheLoopsRingClosedFromAnotherThreadCancelsWhatWasNeverSubmitted() throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("t.img"), 64 * 1024, DIRECT);
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(4 * 4096, 4096)) {
+            IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+            FdNode handler = new FdNode(engine.completionFd(), FdNode.READ_EVENTS, "engine");
+            monitor.update(null, handler);
+            Recorder rec = new Recorder(4);
+            engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0);
+            waitUntilReported(monitor, handler); // submitted and completed by the loop's wait, not delivered yet
+            engine.read(fd, buf.segment().asSlice(4096, 4096), 4096, rec, 1);
+            engine.read(fd, buf.segment().asSlice(8192, 4096), 8192, rec, 2);
+            assertEquals(3, engine.inFlight());
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread closer = Thread.ofPlatform().start(() -> {
+                try {
+                    engine.close();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            closer.join(30_000);
+            assertFalse(closer.isAlive(), "close from another thread hung");
+            assertNull(failure.get());
+            assertEquals(4096, rec.results[0], "reaped before the close: delivered by it");
+            assertEquals(-io.blockloop.ffm.errno.Errno.ECANCELED, rec.results[1]);
+            assertEquals(-io.blockloop.ffm.errno.Errno.ECANCELED, rec.results[2]);
+            assertEquals(3, rec.completed);
+            monitor.update(handler, null);
+            monitor.wait(0, (n, revents) -> fail("the cancelled no-ops are not reported: " + n), false);
+            assertFalse(monitor.needWait(false), "the no-ops went out and their CQEs were ignored");
         } finally {
             FileIo.close(fd);
         }

@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * sector against what the completed writes put there, and the whole region is read back at the end.
  *
  * <p>Requests in flight never overlap (each owns a 1 MiB cell), so the expected content of every sector is known
- * when a read completes. The engines' in-flight limits (64) are below the queue depth, so their backlogs run.
+ * when a read completes. The engines' in-flight limits (64; 128 on the loop's ring) are below the queue depth, so
+ * their backlogs run.
  */
 class RandomWriteVerifyTest {
     private static final long REGION = 512L << 20;
@@ -38,7 +39,7 @@ class RandomWriteVerifyTest {
     static List<Arguments> enginesAndTargets() {
         List<Arguments> list = new ArrayList<>();
         for (EngineUnderTest e : new EngineUnderTest[] {EngineUnderTest.LINUX_AIO, EngineUnderTest.IO_URING,
-                EngineUnderTest.THREADS}) {
+                EngineUnderTest.IO_URING_SHARED, EngineUnderTest.THREADS}) {
             for (Target.Kind kind : Target.Kind.values()) {
                 list.add(Arguments.of(e, kind));
             }

@@ -250,6 +250,20 @@ public final class IoUringRing implements AutoCloseable {
         return io_uring_sq.sqe_tail(sq) - sqHeadAcquire();
     }
 
+    /**
+     * The {@code i}-th SQE taken with {@link #nextSqe()} that the kernel has not consumed yet
+     * ({@code 0 <= i < sqReady()}), for a submitter that must rewrite requests it can no longer submit. Submitter
+     * thread.
+     */
+    public MemorySegment unsubmittedSqe(int i) {
+        int head = sqHeadAcquire();
+        int ready = io_uring_sq.sqe_tail(sq) - head;
+        if (i < 0 || i >= ready) {
+            throw new IndexOutOfBoundsException("unsubmitted SQE " + i + " of " + ready);
+        }
+        return sqeSlots[(head + i) & sqMask];
+    }
+
     /** Free SQ slots (liburing's {@code io_uring_sq_space_left}). Submitter thread. */
     public int sqSpaceLeft() {
         return sqEntries - sqReady();

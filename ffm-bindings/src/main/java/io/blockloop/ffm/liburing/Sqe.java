@@ -152,6 +152,11 @@ public final class Sqe {
         io_uring_sqe.cancel_flags(sqe, flags);
     }
 
+    /** The {@code user_data} set on this SQE. */
+    public static long userData(MemorySegment sqe) {
+        return io_uring_sqe.user_data(sqe);
+    }
+
     /** The value the CQE of this request will carry in {@code user_data}. */
     public static void setUserData(MemorySegment sqe, long userData) {
         io_uring_sqe.user_data(sqe, userData);
