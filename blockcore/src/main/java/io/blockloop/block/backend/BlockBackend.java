@@ -11,6 +11,7 @@ import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
 import io.blockloop.block.file.FileDriver;
 import io.blockloop.block.graph.GraphLock;
+import io.blockloop.block.graph.ReaderCount;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.block.nullio.NullDriver;
 import io.blockloop.block.raw.RawDriver;
@@ -52,9 +53,9 @@ import java.util.concurrent.locks.Lock;
  * need no alignment: the node pads and bounces what its storage needs. With a write-through cache mode every
  * write carries {@link RequestFlags#FUA}; with {@code cache=unsafe} flushes are skipped.
  *
- * <p>Every request path enters through {@link #begin(Coroutine)} and leaves through {@link #end(Coroutine)}: the backend's
- * in-flight count (read by {@link #drain()}), the wait while drained, and the single place where the block-graph
- * read lock is taken.
+ * <p>Every request path enters through {@link #begin(Coroutine)} and leaves through
+ * {@link #end(Coroutine, ReaderCount)}: the backend's in-flight count (read by {@link #drain()}), the wait while
+ * drained, and the single place where the block-graph read lock is taken.
  *
  * <p>Threads: open/close and graph changes are global-state code (main loop). The rest: see above. In-flight
  * counting is atomic; its drop to zero is followed by {@link AioWait#kickAfterVolatileWrite()} (the volatile
@@ -264,7 +265,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         }
         Coroutine self = requireCoroutine();
         AioContext from = enterContext(self);
-        begin(self);
+        ReaderCount readers = begin(self);
         try {
             int ret = op == FLUSH ? 0 : checkRange(offset, bytes);
             if (ret != 0) {
@@ -279,7 +280,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 default -> node.coPwriteZeroes(offset, bytes, flags);
             };
         } finally {
-            end(self);
+            end(self, readers);
             leaveContext(self, from);
         }
     }
@@ -478,7 +479,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * drain sets the counter before it polls the in-flight count: one of the two always sees the other, so a
      * request either waits here or is waited for by the drain.
      */
-    private void begin(Coroutine self) {
+    private ReaderCount begin(Coroutine self) {
         IN_FLIGHT.getAndAdd(this, 1);
         for (;;) {
             if (quiesceCounter.get() > 0) {
@@ -489,11 +490,11 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 Coroutine.rescheduleSelf(ctx);
                 continue;
             }
-            GRAPH.readLock(self);
+            ReaderCount readers = GRAPH.readLock(self, ctx);
             if (self.context() == context()) {
-                return;
+                return readers;
             }
-            GRAPH.readUnlock(self);
+            GRAPH.readUnlock(self, readers);
         }
     }
 
@@ -511,8 +512,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     /** Exit of every request: releases the read lock; the drop to zero in flight kicks a waiting drain. */
-    private void end(Coroutine self) {
-        GRAPH.readUnlock(self);
+    private void end(Coroutine self, ReaderCount readers) {
+        GRAPH.readUnlock(self, readers);
         decrementInFlight();
     }
 

@@ -180,17 +180,20 @@ public final class GraphLock {
      * @throws IllegalStateException outside a coroutine, or in a coroutine that runs in no context
      */
     public void readLock() {
-        readLock(Coroutine.self());
+        Coroutine self = Coroutine.self();
+        readLock(self, readerContext(self, "GraphLock.readLock"));
     }
 
     /**
-     * {@link #readLock()} for a caller that already looked up its coroutine: {@code self} must be
-     * {@link Coroutine#self()} (asserted with {@code -ea}). Saves the lookup on the request path
-     * ({@code BlockBackend}). Coroutine running in an {@link AioContext}.
+     * {@link #readLock()} for a caller that already looked up its coroutine and the context it runs in:
+     * {@code self} must be {@link Coroutine#self()} and {@code ctx} its {@link Coroutine#context()} (asserted with
+     * {@code -ea}). Saves both lookups on the request path ({@code BlockBackend}). Returns the reader count it
+     * incremented, for {@link #readUnlock(Coroutine, ReaderCount)}. Coroutine running in {@code ctx}.
      */
-    public void readLock(Coroutine self) {
+    public ReaderCount readLock(Coroutine self, AioContext ctx) {
         assert self == Coroutine.self() : "GraphLock.readLock(" + self + ") called in " + Coroutine.self();
-        ReaderCount count = readerCounts.get(readerContext(self, "GraphLock.readLock"));
+        assert ctx != null && ctx == self.context() : "GraphLock.readLock in " + ctx + " by " + self;
+        ReaderCount count = readerCounts.get(ctx);
         for (;;) {
             count.incrementOpaque();
             if (!ASYMMETRIC) {
@@ -204,11 +207,11 @@ public final class GraphLock {
             // changes are visible to this reader.
             if ((int) HAS_WRITER.getAcquire(this) == 0) {
                 self.graphReadLocked();
-                return;
+                return count;
             }
             if (readLockSlowPath(self, count)) {
                 self.graphReadLocked();
-                return;
+                return count;
             }
         }
     }
@@ -256,13 +259,28 @@ public final class GraphLock {
     public void readUnlock(Coroutine self) {
         assert self == Coroutine.self() : "GraphLock.readUnlock(" + self + ") called in " + Coroutine.self();
         AioContext ctx = readerContext(self, "GraphLock.readUnlock");
+        release(self, readerCounts.get(ctx));
+    }
+
+    /**
+     * {@link #readUnlock(Coroutine)} given the count {@link #readLock(Coroutine, AioContext)} returned: decrements
+     * it directly if the coroutine still runs in that count's context (the usual case), else the count of the
+     * context it runs in now. Coroutine running in an {@link AioContext}.
+     */
+    public void readUnlock(Coroutine self, ReaderCount lockedIn) {
+        assert self == Coroutine.self() : "GraphLock.readUnlock(" + self + ") called in " + Coroutine.self();
+        AioContext now = self.context();
+        release(self, lockedIn.context == now ? lockedIn : readerCounts.get(readerContext(self, "GraphLock.readUnlock")));
+    }
+
+    private void release(Coroutine self, ReaderCount count) {
         if (!self.graphReadUnlocked()) {
             throw new IllegalStateException("GraphLock.readUnlock: " + self + " holds no read lock of the graph '"
                     + name + "' (an unlock without a lock would let the writer in while another reader reads)");
         }
         // Release: this reader's reads of the graph come before the decrement; pairs with the writer's acquire
         // loads of the counts.
-        readerCounts.get(ctx).decrementRelease();
+        count.decrementRelease();
         // Kick always, even with hasWriter clear: the writer polls with hasWriter clear.
         if (ASYMMETRIC) {
             // No fence: the waiting writer calls Membarrier.barrierAllThreads() before each read of the counts
@@ -568,7 +586,7 @@ public final class GraphLock {
 
     /** A new context's count, created at its first reader. The thread of that reader (the home thread). */
     private ReaderCount register(AioContext ctx) {
-        ReaderCount count = new ReaderCount(ctx.name());
+        ReaderCount count = new ReaderCount(ctx);
         synchronized (lock) {
             counts.add(count);
         }

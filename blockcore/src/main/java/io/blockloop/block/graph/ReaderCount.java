@@ -1,5 +1,7 @@
 package io.blockloop.block.graph;
 
+import io.blockloop.aio.AioContext;
+
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
@@ -12,8 +14,11 @@ import java.lang.invoke.VarHandle;
  * <p>Threads: written only by the context's home thread (coroutines run in their context's home thread), so an
  * update is a plain read and an ordered store, not a read-modify-write; read by the graph writer on the main
  * loop's thread and by the thread that closes the context. Memory ordering: see each method.
+ *
+ * <p>Public only as the token {@link GraphLock#readLock(io.blockloop.coroutine.Coroutine, AioContext)} returns for
+ * {@link GraphLock#readUnlock(io.blockloop.coroutine.Coroutine, ReaderCount)}; it offers nothing else.
  */
-final class ReaderCount extends ReaderCountValue {
+public final class ReaderCount extends ReaderCountValue {
     private static final VarHandle COUNT;
 
     static {
@@ -27,8 +32,8 @@ final class ReaderCount extends ReaderCountValue {
     // Padding after the count: 128 bytes, so the adjacent-line prefetcher does not pair it with a neighbour.
     long p16, p17, p18, p19, p20, p21, p22, p23, p24, p25, p26, p27, p28, p29, p30, p31;
 
-    ReaderCount(String contextName) {
-        super(contextName);
+    ReaderCount(AioContext context) {
+        super(context);
     }
 
     /**
@@ -60,10 +65,13 @@ final class ReaderCount extends ReaderCountValue {
 
 /** The fields that never change, before the padding. */
 abstract class ReaderCountHeader {
+    /** The context whose readers this counts. */
+    final AioContext context;
     final String contextName;
 
-    ReaderCountHeader(String contextName) {
-        this.contextName = contextName;
+    ReaderCountHeader(AioContext context) {
+        this.context = context;
+        this.contextName = context.name();
     }
 }
 
@@ -71,8 +79,8 @@ abstract class ReaderCountHeader {
 abstract class ReaderCountPadBefore extends ReaderCountHeader {
     long p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
 
-    ReaderCountPadBefore(String contextName) {
-        super(contextName);
+    ReaderCountPadBefore(AioContext context) {
+        super(context);
     }
 }
 
@@ -81,7 +89,7 @@ abstract class ReaderCountValue extends ReaderCountPadBefore {
     @SuppressWarnings("unused") // through ReaderCount.COUNT
     long count;
 
-    ReaderCountValue(String contextName) {
-        super(contextName);
+    ReaderCountValue(AioContext context) {
+        super(context);
     }
 }
