@@ -2,6 +2,7 @@ package io.blockloop.block.graph.bench;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.block.graph.GraphLock;
+import io.blockloop.block.graph.ReaderCount;
 import io.blockloop.coroutine.Coroutine;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -24,7 +25,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * 0.1 ns per pair. Side by side: the same loop with no lock, and with a {@link ReentrantReadWriteLock}'s read lock
  * (one shared atomic reader count, the design the per-context counts avoid); once on one thread, and once on two
  * threads sharing the lock, each with its own context (there the shared count's cache line moves between cores).
- * Run: {@code bin/jmh blockcore GraphLock -f 1 -wi 3 -i 5 -w 1s -r 1s}.
+ * Run: {@code bin/jmh blockcore GraphLock -f 1 -wi 3 -i 5 -w 1s -r 1s}; add
+ * {@code -jvmArgsAppend -Dblockloop.graphLock.readerFences=true} for QEMU's reader fences instead of membarrier.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -44,6 +46,7 @@ public class GraphLockBenchmark {
         long counter;
         AioContext context;
         Coroutine graphLoop;
+        Coroutine requestPathLoop;
         Coroutine emptyLoop;
         Coroutine rwLoop;
 
@@ -58,6 +61,17 @@ public class GraphLockBenchmark {
                         graphLock.readLock();
                         counter++;
                         graphLock.readUnlock();
+                    }
+                    Coroutine.yield();
+                }
+            });
+            requestPathLoop = Coroutine.create(() -> {
+                for (;;) {
+                    Coroutine self = Coroutine.self();
+                    for (int i = 0; i < PAIRS; i++) {
+                        ReaderCount readers = graphLock.readLock(self, self.context());
+                        counter++;
+                        graphLock.readUnlock(self, readers);
                     }
                     Coroutine.yield();
                 }
@@ -93,6 +107,17 @@ public class GraphLockBenchmark {
     @OperationsPerInvocation(PAIRS)
     public long graphReadLockUnlock(Loops loops) {
         loops.graphLoop.enterIn(loops.context);
+        return loops.counter;
+    }
+
+    /**
+     * The pair as {@code BlockBackend} takes it: coroutine and context already known, the unlock given the count
+     * the lock returned (no lookups). One thread.
+     */
+    @Benchmark
+    @OperationsPerInvocation(PAIRS)
+    public long graphReadLockUnlockRequestPath(Loops loops) {
+        loops.requestPathLoop.enterIn(loops.context);
         return loops.counter;
     }
 
