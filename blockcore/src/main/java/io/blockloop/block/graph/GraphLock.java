@@ -249,28 +249,20 @@ public final class GraphLock {
      *                               holds no graph read lock ({@link Coroutine#graphReadLocks()})
      */
     public void readUnlock() {
-        readUnlock(Coroutine.self());
+        Coroutine self = Coroutine.self();
+        release(self, readerCounts.get(readerContext(self, "GraphLock.readUnlock")));
     }
 
     /**
-     * {@link #readUnlock()} for a caller that already looked up its coroutine: {@code self} must be
-     * {@link Coroutine#self()} (asserted with {@code -ea}). Coroutine running in an {@link AioContext}.
-     */
-    public void readUnlock(Coroutine self) {
-        assert self == Coroutine.self() : "GraphLock.readUnlock(" + self + ") called in " + Coroutine.self();
-        AioContext ctx = readerContext(self, "GraphLock.readUnlock");
-        release(self, readerCounts.get(ctx));
-    }
-
-    /**
-     * {@link #readUnlock(Coroutine)} given the count {@link #readLock(Coroutine, AioContext)} returned: decrements
+     * {@link #readUnlock()} given the count {@link #readLock(Coroutine, AioContext)} returned: decrements
      * it directly if the coroutine still runs in that count's context (the usual case), else the count of the
      * context it runs in now. Coroutine running in an {@link AioContext}.
      */
     public void readUnlock(Coroutine self, ReaderCount lockedIn) {
         assert self == Coroutine.self() : "GraphLock.readUnlock(" + self + ") called in " + Coroutine.self();
         AioContext now = self.context();
-        release(self, lockedIn.context == now ? lockedIn : readerCounts.get(readerContext(self, "GraphLock.readUnlock")));
+        release(self, lockedIn.context == now ? lockedIn
+                : readerCounts.get(readerContext(self, "GraphLock.readUnlock")));
     }
 
     private void release(Coroutine self, ReaderCount count) {
