@@ -1,6 +1,10 @@
 package io.blockloop.engine.bench;
 
 import io.blockloop.engine.CompletionHandler;
+import io.blockloop.fdmon.FdNode;
+import io.blockloop.fdmon.IoUringFdMonitor;
+import io.blockloop.fdmon.ReadySink;
+import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.engine.IoEngine;
 import io.blockloop.engine.IoUringEngine;
 import io.blockloop.engine.LinuxAioEngine;
@@ -33,7 +37,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
  * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
- * [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32] [--no-fio] [--await-ns N]}.
+ * [--engines io_uring,linux-aio,threads,io_uring-loop-ring] [--rw randread,randwrite] [--qd 1,32] [--no-fio]
+ * [--await-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's ring driven as an event loop drives
+ * it ({@link #LOOP_RING}); it is not in the default list.
  * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
  * the IOPS shown are the means. Before every run on the sparse device it is discarded ({@code blkdiscard}), so
  * every run, ours or fio's, starts from the same all-hole file.
@@ -142,7 +148,7 @@ public final class EngineDriver {
 
     private static String fioEngine(String engine) {
         return switch (engine) {
-            case "io_uring" -> "io_uring";
+            case "io_uring", LOOP_RING -> "io_uring";
             case "linux-aio" -> "libaio";
             case "threads" -> "psync";
             default -> throw new IllegalArgumentException("unknown engine " + engine);
@@ -194,13 +200,46 @@ public final class EngineDriver {
         };
     }
 
+    /**
+     * io_uring on an fd monitor's ring, driven the way an event loop drives it: one monitor wait (which submits
+     * and waits in one {@code io_uring_enter}), then the engine's {@code processCompletions} when the monitor
+     * reports its ring fd; an eventfd stands for the loop's notifier, armed all the time. The event loop without
+     * AioContext, coroutines or the block layer.
+     */
+    static final String LOOP_RING = "io_uring-loop-ring";
+
     private static double runEngine(Cell cell, double ramp, double seconds) throws IOException, InterruptedException {
+        if (cell.engine().equals(LOOP_RING)) {
+            try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd notifier = EventFd.create()) {
+                IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+                FdNode ringNode = new FdNode(engine.completionFd(), FdNode.READ_EVENTS, "engine");
+                monitor.update(null, ringNode);
+                monitor.update(null, new FdNode(notifier.fd(), FdNode.READ_EVENTS, "notifier"));
+                boolean[] engineReady = new boolean[1];
+                ReadySink sink = (node, revents) -> engineReady[0] |= node == ringNode;
+                return runEngine(cell, ramp, seconds, engine, () -> {
+                    engineReady[0] = false;
+                    monitor.wait(-1, sink, false);
+                    if (engineReady[0]) {
+                        engine.processCompletions();
+                    }
+                });
+            }
+        }
+        try (IoEngine engine = open(cell.engine())) {
+            return runEngine(cell, ramp, seconds, engine, () -> engine.awaitCompletions(awaitNanos));
+        }
+    }
+
+    /** Runs the closed loop on {@code engine}, waiting with {@code waitOnce}; closes the engine at the end. */
+    private static double runEngine(Cell cell, double ramp, double seconds, IoEngine engine, Runnable waitOnce)
+            throws IOException, InterruptedException {
         discardIfSparse(cell);
         int fd = FileIo.open(cell.path(), OpenFlags.O_RDWR | OpenFlags.O_DIRECT | OpenFlags.O_CLOEXEC, 0);
-        try (IoEngine engine = open(cell.engine());
+        try (engine;
              AlignedBuffer buffers = AlignedBuffer.allocate((long) cell.qd() * BLOCK, BLOCK)) {
             long blocks = BlockDevice.size(fd) / BLOCK;
-            ClosedLoop loop = new ClosedLoop(engine, fd, buffers.segment(), cell.qd(), blocks, cell.write());
+            ClosedLoop loop = new ClosedLoop(engine, fd, buffers.segment(), cell.qd(), blocks, cell.write(), waitOnce);
             loop.start();
             long rampEnd = System.nanoTime() + (long) (ramp * 1e9);
             loop.runUntil(rampEnd);
@@ -224,12 +263,14 @@ public final class EngineDriver {
         private final int qd;
         private final long blocks;
         private final boolean write;
+        private final Runnable waitOnce;
         private long seed = 0x2545F4914F6CDD1DL ^ System.nanoTime();
         private boolean stopping;
         long completed;
 
-        ClosedLoop(IoEngine engine, int fd, MemorySegment all, int qd, long blocks, boolean write) {
+        ClosedLoop(IoEngine engine, int fd, MemorySegment all, int qd, long blocks, boolean write, Runnable waitOnce) {
             this.engine = engine;
+            this.waitOnce = waitOnce;
             this.fd = fd;
             this.qd = qd;
             this.blocks = blocks;
@@ -271,7 +312,7 @@ public final class EngineDriver {
 
         void runUntil(long deadline) {
             while (System.nanoTime() < deadline) {
-                engine.awaitCompletions(awaitNanos);
+                waitOnce.run();
             }
         }
 
@@ -279,7 +320,7 @@ public final class EngineDriver {
             stopping = true;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (engine.outstanding() > 0 && System.nanoTime() < deadline) {
-                engine.awaitCompletions(100_000_000L);
+                waitOnce.run();
             }
         }
 
