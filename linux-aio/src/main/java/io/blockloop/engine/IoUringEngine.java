@@ -171,7 +171,10 @@ public final class IoUringEngine implements IoEngine {
         return "io_uring";
     }
 
-    /** SQ ring size. Any thread. */
+    /**
+     * SQ ring size; on the loop's ring, the engine's share of it (requests it keeps in the kernel at most, half the
+     * CQ ring). Any thread.
+     */
     public int sqEntries() {
         return shared != null ? maxInFlight : ring.sqEntries();
     }
