@@ -5,6 +5,7 @@ import io.blockloop.ffm.liburing.IoUringRing;
 import io.blockloop.ffm.liburing.Sqe;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.LongConsumer;
 
 /**
  * An io_uring monitor's ring, lent to one client that puts its own requests on it (QEMU's {@code aio_add_sqe}):
@@ -118,7 +119,7 @@ public final class SharedRing {
      * submit (closing from a thread that may not enter the ring while the loop is stopped). Returns how many.
      * Home thread, or the closing thread once the loop no longer runs.
      */
-    public int cancelUnsubmitted(java.util.function.LongConsumer cancelled) {
+    public int cancelUnsubmitted(LongConsumer cancelled) {
         int n = 0;
         for (int i = 0, ready = ring.sqReady(); i < ready; i++) {
             MemorySegment sqe = ring.unsubmittedSqe(i);

@@ -13,6 +13,7 @@ import io.blockloop.ffm.liburing.Sqe;
 import io.blockloop.ffm.liburing.generated.LibUring;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -158,7 +159,7 @@ public final class IoUringEngine implements IoEngine {
      * be the loop's home thread, which becomes the owner.
      */
     public static IoUringEngine openShared(Function<RingClient, SharedRing> lender) {
-        return new IoUringEngine(DEFAULT_ENTRIES, java.util.Objects.requireNonNull(lender, "lender"));
+        return new IoUringEngine(DEFAULT_ENTRIES, Objects.requireNonNull(lender, "lender"));
     }
 
     /** Whether the engine's requests go on an event loop's ring ({@link #openShared}). Any thread. */

@@ -2,6 +2,7 @@ package io.blockloop.engine;
 
 import io.blockloop.fdmon.FdNode;
 import io.blockloop.fdmon.IoUringFdMonitor;
+import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.OpenFlags;
@@ -305,7 +306,7 @@ class KernelEngineTest {
             engine.close(); // must return: nothing can complete on a closed ring
             assertEquals(4, rec.completed);
             for (int i = 0; i < 4; i++) {
-                assertEquals(-io.blockloop.ffm.errno.Errno.ECANCELED, rec.results[i]);
+                assertEquals(-Errno.ECANCELED, rec.results[i]);
             }
             assertEquals(0, engine.outstanding());
         } finally {
@@ -344,8 +345,8 @@ class KernelEngineTest {
             assertFalse(closer.isAlive(), "close from another thread hung");
             assertNull(failure.get());
             assertEquals(4096, rec.results[0], "reaped before the close: delivered by it");
-            assertEquals(-io.blockloop.ffm.errno.Errno.ECANCELED, rec.results[1]);
-            assertEquals(-io.blockloop.ffm.errno.Errno.ECANCELED, rec.results[2]);
+            assertEquals(-Errno.ECANCELED, rec.results[1]);
+            assertEquals(-Errno.ECANCELED, rec.results[2]);
             assertEquals(3, rec.completed);
             monitor.update(handler, null);
             monitor.wait(0, (n, revents) -> fail("the cancelled no-ops are not reported: " + n), false);

@@ -4,6 +4,7 @@ import io.blockloop.aio.AioContext;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.fdmon.FdMonitorKind;
+import io.blockloop.ffm.libc.Membarrier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -52,7 +53,7 @@ class GraphLockMisuseTest {
     @Test
     void readersFenceOnlyWhenAskedToOrWithoutMembarrier() {
         boolean fencesAsked = Boolean.getBoolean(GraphLock.FENCES_PROPERTY);
-        assertEquals(!fencesAsked && io.blockloop.ffm.libc.Membarrier.availability().available(),
+        assertEquals(!fencesAsked && Membarrier.availability().available(),
                 GraphLock.asymmetric(), "reader fences asked: " + fencesAsked);
     }
 

@@ -1,11 +1,13 @@
 package io.blockloop.ffm.libc;
 
+import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.testing.OpenFds;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,12 +27,12 @@ class EventFdTest {
     void theRawAddressReadReportsErrnoAndReadsTheCounter() {
         try (EventFd e = EventFd.create(); Arena arena = Arena.ofConfined()) {
             MemorySegment value = arena.allocate(8, 8);
-            assertEquals(-io.blockloop.ffm.errno.Errno.EAGAIN, FileIo.readOrErrno(e.fd(), value.address(), 8),
+            assertEquals(-Errno.EAGAIN, FileIo.readOrErrno(e.fd(), value.address(), 8),
                     "an empty non-blocking eventfd: EAGAIN through the repeat with errno capture");
             e.add(7);
             assertEquals(8, FileIo.readOrErrno(e.fd(), value.address(), 8));
-            assertEquals(7, value.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
-            assertEquals(-io.blockloop.ffm.errno.Errno.EINVAL, FileIo.readOrErrno(e.fd(), value.address(), 4),
+            assertEquals(7, value.get(JAVA_LONG, 0));
+            assertEquals(-Errno.EINVAL, FileIo.readOrErrno(e.fd(), value.address(), 4),
                     "an eventfd refuses reads shorter than 8 bytes");
         }
     }
