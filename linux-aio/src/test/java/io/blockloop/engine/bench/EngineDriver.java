@@ -148,7 +148,7 @@ public final class EngineDriver {
 
     private static String fioEngine(String engine) {
         return switch (engine) {
-            case "io_uring", LOOP_RING -> "io_uring";
+            case "io_uring", LOOP_RING, SHARED_RING -> "io_uring";
             case "linux-aio" -> "libaio";
             case "threads" -> "psync";
             default -> throw new IllegalArgumentException("unknown engine " + engine);
@@ -207,8 +207,19 @@ public final class EngineDriver {
      * AioContext, coroutines or the block layer.
      */
     static final String LOOP_RING = "io_uring-loop-ring";
+    /**
+     * io_uring on an fd monitor's ring driven like the engine alone: {@code awaitCompletions}, which submits in one
+     * {@code io_uring_enter} and waits in another ({@code SharedRing.awaitCompletions}).
+     */
+    static final String SHARED_RING = "io_uring-shared-ring";
 
     private static double runEngine(Cell cell, double ramp, double seconds) throws IOException, InterruptedException {
+        if (cell.engine().equals(SHARED_RING)) {
+            try (IoUringFdMonitor monitor = IoUringFdMonitor.open()) {
+                IoUringEngine engine = IoUringEngine.openShared(monitor::share);
+                return runEngine(cell, ramp, seconds, engine, () -> engine.awaitCompletions(awaitNanos));
+            }
+        }
         if (cell.engine().equals(LOOP_RING)) {
             try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd notifier = EventFd.create()) {
                 IoUringEngine engine = IoUringEngine.openShared(monitor::share);
