@@ -1,0 +1,101 @@
+// QD 1 random 4 KiB O_DIRECT reads through io_uring in C, without the JVM, to compare the shapes of the wait
+// that an event loop can take (docs/qd1-reads-on-loop-devices.md):
+//   merged: submit and wait in one io_uring_enter (io_uring_submit_and_wait), the shape of BlockLoop's loop;
+//   split:  submit in one io_uring_enter, then wait in a second (io_uring_submit + io_uring_wait_cqe), fio's shape;
+//           optionally busy for DELAY_NS between the two, as an event loop is while it finishes its iteration.
+// With ARM_POLL=1 a POLL_ADD on an eventfd stays armed on the ring, as the loop's notifier is.
+//
+// Build: gcc -O2 -o /tmp/qd1-wait-shapes linux-aio/bench/qd1-wait-shapes.c -luring   (Debian: liburing-dev)
+// Run:   /tmp/qd1-wait-shapes DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS]]      prints IOPS
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int err) {
+    fprintf(stderr, "qd1-wait-shapes: %s: %s\n", what, strerror(err));
+    exit(1);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4 || (strcmp(argv[2], "merged") != 0 && strcmp(argv[2], "split") != 0)) {
+        fprintf(stderr, "usage: %s DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS]]\n", argv[0]);
+        return 2;
+    }
+    int split = strcmp(argv[2], "split") == 0;
+    double seconds = atof(argv[3]);
+    int arm_poll = argc > 4 && atoi(argv[4]) != 0;
+    double delay = argc > 5 ? atof(argv[5]) / 1e9 : 0;
+
+    int fd = open(argv[1], O_RDONLY | O_DIRECT);
+    if (fd < 0) die(argv[1], errno);
+    unsigned long long size;
+    if (ioctl(fd, BLKGETSIZE64, &size) < 0) die("BLKGETSIZE64", errno);
+    unsigned long long blocks = size / 4096;
+    void *buf;
+    if (posix_memalign(&buf, 4096, 4096) != 0) die("posix_memalign", ENOMEM);
+
+    struct io_uring ring;
+    int r = io_uring_queue_init(128, &ring, 0);
+    if (r < 0) die("io_uring_queue_init", -r);
+    io_uring_register_ring_fd(&ring);
+    int efd = eventfd(0, EFD_NONBLOCK);
+    if (arm_poll) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_poll_add(sqe, efd, POLLIN);
+        io_uring_sqe_set_data64(sqe, 2);
+        io_uring_submit(&ring);
+    }
+
+    unsigned long long x = 88172645463325252ULL, done = 0;
+    double start = now(), end = start + seconds;
+    for (;;) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_read(sqe, fd, buf, 4096, (x % blocks) * 4096);
+        io_uring_sqe_set_data64(sqe, 1);
+        struct io_uring_cqe *cqe;
+        if (split) {
+            io_uring_submit(&ring);
+            if (delay > 0) {
+                double until = now() + delay;
+                while (now() < until) {
+                }
+            }
+            r = io_uring_wait_cqe(&ring, &cqe);
+        } else {
+            r = io_uring_submit_and_wait(&ring, 1);
+        }
+        if (r < 0) die("wait", -r);
+        unsigned head;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            if (cqe->user_data == 1) {
+                if (cqe->res != 4096) die("read", cqe->res < 0 ? -cqe->res : EIO);
+                done++;
+            }
+        }
+        io_uring_cq_advance(&ring, io_uring_cq_ready(&ring));
+        if ((done & 1023) == 0 && now() > end) {
+            break;
+        }
+    }
+    printf("%.0f\n", done / (now() - start));
+    return 0;
+}
