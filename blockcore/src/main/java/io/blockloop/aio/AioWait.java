@@ -109,12 +109,7 @@ public final class AioWait {
         // Full fence: the caller's writes (the awaited result) come before the read of the waiter count; pairs
         // with the volatile increment in waitWhile().
         VarHandle.fullFence();
-        if ((int) WAITERS.getVolatile() > 0) {
-            AioContext main = AioContext.main();
-            if (main != null) {
-                main.notifyLoop();
-            }
-        }
+        notifyMainIfWaiting((int) WAITERS.getVolatile());
     }
 
     /**
@@ -127,12 +122,7 @@ public final class AioWait {
      * thread.
      */
     public static void kickAfterVolatileWrite() {
-        if ((int) WAITERS.getVolatile() > 0) {
-            AioContext main = AioContext.main();
-            if (main != null) {
-                main.notifyLoop();
-            }
-        }
+        notifyMainIfWaiting((int) WAITERS.getVolatile());
     }
 
     /**
@@ -144,7 +134,12 @@ public final class AioWait {
      */
     public static void kickWithoutFence() {
         // Opaque: a single read the compiler cannot drop or merge; the CPU ordering comes from the waiter's barrier.
-        if ((int) WAITERS.getOpaque() > 0) {
+        notifyMainIfWaiting((int) WAITERS.getOpaque());
+    }
+
+    /** The common end of the kicks: wakes the main loop if the waiter count they read is positive. */
+    private static void notifyMainIfWaiting(int waiters) {
+        if (waiters > 0) {
             AioContext main = AioContext.main();
             if (main != null) {
                 main.notifyLoop();

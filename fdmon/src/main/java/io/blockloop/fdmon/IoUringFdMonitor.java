@@ -507,14 +507,17 @@ public final class IoUringFdMonitor implements FdMonitor {
     /** The SQ ring is full: submits without waiting; returns whether the kernel took any SQE. */
     boolean submitForRoom() {
         registerRingFdOnce();
-        if (!ring.mayEnter()) {
-            return false;
-        }
+        return ring.mayEnter() && submitNow() > 0;
+    }
+
+    /** Submits what is queued, without waiting, retrying EINTR; the count or {@code -errno}. Home thread. */
+    int submitNow() {
+        registerRingFdOnce();
         int r;
         do {
             r = ring.submitOrErrno();
         } while (r == -Errno.EINTR);
-        return r > 0;
+        return r;
     }
 
     /**

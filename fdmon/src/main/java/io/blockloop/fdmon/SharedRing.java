@@ -1,6 +1,5 @@
 package io.blockloop.fdmon;
 
-import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.liburing.IoUringRing;
 import io.blockloop.ffm.liburing.Sqe;
 
@@ -80,12 +79,7 @@ public final class SharedRing {
      */
     public int submitOrErrno() {
         monitor.checkOpen();
-        monitor.registerRingFdOnce();
-        int r;
-        do {
-            r = ring.submitOrErrno();
-        } while (r == -Errno.EINTR);
-        return r;
+        return monitor.submitNow();
     }
 
     /**

@@ -27,7 +27,7 @@ final class OwnerThread {
             ownerTid = ThreadId.current();
             return true;
         }
-        return owner == current || ThreadId.current() == ownerTid;
+        return ThreadId.isCurrent(owner, ownerTid);
     }
 
     String describe() {

@@ -59,7 +59,7 @@ public final class ReaderCount extends ReaderCountValue {
 
     @Override
     public String toString() {
-        return "ReaderCount[" + contextName + ": " + getAcquire() + "]";
+        return "ReaderCount[" + context.name() + ": " + getAcquire() + "]";
     }
 }
 
@@ -67,11 +67,9 @@ public final class ReaderCount extends ReaderCountValue {
 abstract class ReaderCountHeader {
     /** The context whose readers this counts. */
     final AioContext context;
-    final String contextName;
 
     ReaderCountHeader(AioContext context) {
         this.context = context;
-        this.contextName = context.name();
     }
 }
 

@@ -22,7 +22,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@code ...OrErrno} forms return the result or a negative errno, for I/O paths where a failure is an
  * ordinary outcome delivered to a request rather than an exception.
  *
- * <p>Raw-address forms: {@code pread}, {@code pwrite}, {@code preadv}, {@code pwritev} and {@code writeOrErrno}
+ * <p>Raw-address forms: {@code pread}, {@code pwrite}, {@code preadv}, {@code pwritev}, {@code readOrErrno} and
+ * {@code writeOrErrno}
  * also come with a {@code long} native address (and a length or iovec count) in place of the segment, for threads
  * that hold only an address (a pool worker doing I/O for a buffer from an arena confined to another thread) and
  * must not allocate a segment wrapper per call. They are bound with {@code JAVA_LONG} where the C function takes a
@@ -32,17 +33,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Errno without allocation: a downcall linked with {@code captureCallState} slices its capture segment on every
  * call (the JDK's {@code SharedUtils.checkCaptureSegment}), a 40-byte object that only C2's escape analysis
  * removes; interpreted, C1-compiled or not fully inlined code allocates it every time. So the raw-address
- * {@code preadOrErrno}, {@code preadvOrErrno}, {@code readOrErrno} and {@code writeOrErrno} call a non-capturing downcall and, only
- * when it fails, <em>repeat the call once</em> with errno capture: a failed read consumes nothing, so the repeat
- * fails the same way (or, for a transient error, succeeds, which is as good). A failed {@code write} to a file that
- * is synchronous ({@code O_SYNC}/{@code O_DSYNC}, {@code RWF_DSYNC}, a {@code sync} mount) may report a write-back
- * error that the kernel reports only once (errseq), so a repeat could succeed and hide it: the raw-address
+ * {@code preadOrErrno}, {@code preadvOrErrno}, {@code readOrErrno} and {@code writeOrErrno} call a non-capturing
+ * downcall and, only when it fails, <em>repeat the call once</em> with errno capture (that path allocates): a
+ * failed read consumes nothing, so the repeat fails the same way (or, for a transient error, succeeds, which is as
+ * good). A failed {@code write} to a file that is synchronous ({@code O_SYNC}/{@code O_DSYNC}, {@code RWF_DSYNC}, a
+ * {@code sync} mount) may report a write-back error that the kernel reports only once (errseq), so a repeat could
+ * succeed and hide it: the raw-address
  * {@code pwriteOrErrno} and {@code pwritevOrErrno} therefore capture errno on every call, and the repeating
  * {@code writeOrErrno} is for fds where a failed write consumes nothing (eventfds, pipes).
  *
  * <p>Thread safety: stateless; every method may be called from any thread (each thread has its own errno
- * capture segment). No method allocates except {@link #open}, which copies the path, and the capture slice
- * described above.
+ * capture segment). No method allocates except {@link #open}, which copies the path, the capture slice described
+ * above, and the repeat of a failed raw-address call.
  */
 public final class FileIo {
     private static final NativeLibrary LIBC = NativeLibrary.libc();
@@ -208,8 +210,8 @@ public final class FileIo {
     }
 
     /**
-     * {@code pread} into the native memory at {@code address}: the count, or a negative errno. Allocates nothing,
-     * compiled or not; a failed call is repeated once with errno capture (see the class comment).
+     * {@code pread} into the native memory at {@code address}: the count, or a negative errno. Allocates nothing
+     * when it succeeds, compiled or not; a failed call is repeated once with errno capture (see the class comment).
      */
     public static long preadOrErrno(int fd, long address, long length, long offset) {
         long result;
@@ -218,15 +220,8 @@ public final class FileIo {
         } catch (Throwable t) {
             throw rethrow(t);
         }
-        if (result >= 0) {
-            return result;
-        }
-        MemorySegment errno = ErrnoCapture.segment();
-        try {
-            return orErrno((long) PREAD_AT_ERRNO.invokeExact(errno, fd, address, length, offset), errno);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return result >= 0 ? result
+                : repeatCapturingErrno(errno -> (long) PREAD_AT_ERRNO.invokeExact(errno, fd, address, length, offset));
     }
 
     /** {@code pwrite} of {@code length} bytes from the native memory at {@code address}; may be short. */
@@ -264,15 +259,9 @@ public final class FileIo {
         } catch (Throwable t) {
             throw rethrow(t);
         }
-        if (result >= 0) {
-            return result;
-        }
-        MemorySegment errno = ErrnoCapture.segment();
-        try {
-            return orErrno((long) PREADV2_AT_ERRNO.invokeExact(errno, fd, iov, iovCount, offset, rwFlags), errno);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return result >= 0 ? result
+                : repeatCapturingErrno(errno ->
+                        (long) PREADV2_AT_ERRNO.invokeExact(errno, fd, iov, iovCount, offset, rwFlags));
     }
 
     /** {@code pwritev2} with the iovec array at native address {@code iov}; {@link #RWF_DSYNC} for FUA. */
@@ -306,22 +295,15 @@ public final class FileIo {
         } catch (Throwable t) {
             throw rethrow(t);
         }
-        if (result >= 0) {
-            return result;
-        }
-        MemorySegment errno = ErrnoCapture.segment();
-        try {
-            return orErrno((long) WRITE_AT_ERRNO.invokeExact(errno, fd, address, length), errno);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return result >= 0 ? result
+                : repeatCapturingErrno(errno -> (long) WRITE_AT_ERRNO.invokeExact(errno, fd, address, length));
     }
 
     /**
      * {@code read(fd, address, length)} into the native memory at {@code address}: the count, or a negative errno
-     * ({@code -EAGAIN} on an empty non-blocking fd). Allocates nothing, compiled or not: a failed call is repeated
-     * once with errno capture (see the class comment), so use it where a failed read consumes nothing (eventfds,
-     * pipes, regular files), not on a stream whose failed read loses data.
+     * ({@code -EAGAIN} on an empty non-blocking fd). Allocates nothing when it succeeds, compiled or not: a failed
+     * call is repeated once with errno capture (see the class comment), so use it where a failed read consumes
+     * nothing (eventfds, pipes, regular files), not on a stream whose failed read loses data.
      */
     public static long readOrErrno(int fd, long address, long length) {
         long result;
@@ -330,12 +312,21 @@ public final class FileIo {
         } catch (Throwable t) {
             throw rethrow(t);
         }
-        if (result >= 0) {
-            return result;
-        }
+        return result >= 0 ? result
+                : repeatCapturingErrno(errno -> (long) READ_AT_ERRNO.invokeExact(errno, fd, address, length));
+    }
+
+    /** The failed call of a repeating raw-address method, once more with errno capture; the lambda exists only then. */
+    @FunctionalInterface
+    private interface CapturingCall {
+        long call(MemorySegment errno) throws Throwable;
+    }
+
+    /** Repeats a failed call with errno capture (see the class comment): its result, or {@code -errno}. */
+    private static long repeatCapturingErrno(CapturingCall call) {
         MemorySegment errno = ErrnoCapture.segment();
         try {
-            return orErrno((long) READ_AT_ERRNO.invokeExact(errno, fd, address, length), errno);
+            return orErrno(call.call(errno), errno);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -21,6 +21,15 @@ public final class ThreadId {
     private ThreadId() {
     }
 
+    /**
+     * Whether the caller is {@code thread}, whose kernel id is {@code tid}: the cheap {@link Thread} comparison,
+     * and on a mismatch the kernel's answer (the mismatch may be a stale {@link Thread#currentThread()}, see the
+     * class comment). Any thread.
+     */
+    public static boolean isCurrent(Thread thread, int tid) {
+        return thread == Thread.currentThread() || current() == tid;
+    }
+
     /** The calling OS thread's id. Any thread. */
     public static int current() {
         try {

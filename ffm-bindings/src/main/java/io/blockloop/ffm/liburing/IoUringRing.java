@@ -506,7 +506,7 @@ public final class IoUringRing implements AutoCloseable {
      * kept from before the move; a mismatch is therefore settled by the kernel's id of the running thread.
      */
     private boolean isRingFdThread(Thread owner) {
-        return owner == Thread.currentThread() || ThreadId.current() == ringFdTid;
+        return ThreadId.isCurrent(owner, ringFdTid);
     }
 
     private void checkEnterThread() {
