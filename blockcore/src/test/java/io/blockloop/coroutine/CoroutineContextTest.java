@@ -3,6 +3,7 @@ package io.blockloop.coroutine;
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.aio.Timer;
+import io.blockloop.aio.testing.IoThreads;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

@@ -1,6 +1,7 @@
 package io.blockloop.coroutine;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.aio.testing.IoThreads;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

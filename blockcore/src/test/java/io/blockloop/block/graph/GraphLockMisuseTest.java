@@ -2,6 +2,7 @@ package io.blockloop.block.graph;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.MainLoop;
+import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.ffm.libc.Membarrier;
@@ -78,7 +79,7 @@ class GraphLockMisuseTest {
     @Test
     void theWriterIsRefusedOutsideTheMainLoopThread() throws Exception {
         GraphLock lock = new GraphLock("writer-elsewhere");
-        try (GraphTestThreads io = new GraphTestThreads("not-main", 1)) {
+        try (IoThreads io = new IoThreads("not-main", 1)) {
             Throwable inIoThread = io.callIn(0, () -> thrownBy(lock::writeLock));
             assertInstanceOf(IllegalStateException.class, inIoThread);
             assertTrue(inIoThread.getMessage().contains("home of context 'not-main-0'"), inIoThread.getMessage());
@@ -86,7 +87,7 @@ class GraphLockMisuseTest {
         }
         AtomicReference<Throwable> onPlainThread = new AtomicReference<>();
         Thread plain = Thread.ofPlatform().name("plain").start(() -> onPlainThread.set(thrownBy(lock::writeLock)));
-        plain.join(GraphTestThreads.BOUND.toMillis());
+        plain.join(IoThreads.BOUND.toMillis());
         assertInstanceOf(IllegalStateException.class, onPlainThread.get());
         assertTrue(onPlainThread.get().getMessage().contains("thread 'plain' (no AioContext)"),
                 onPlainThread.get().getMessage());
@@ -112,14 +113,14 @@ class GraphLockMisuseTest {
         IllegalStateException onMain = assertThrows(IllegalStateException.class, lock::readLock);
         assertTrue(onMain.getMessage().contains("outside a coroutine"), onMain.getMessage());
         assertThrows(IllegalStateException.class, lock::readUnlock);
-        try (GraphTestThreads io = new GraphTestThreads("plain-code", 1)) {
+        try (IoThreads io = new IoThreads("plain-code", 1)) {
             assertInstanceOf(IllegalStateException.class, io.callIn(0, () -> thrownBy(lock::readLock)));
         }
         // A coroutine entered on a thread that runs no context has no reader count.
         AtomicReference<Throwable> noContext = new AtomicReference<>();
         Thread plain = Thread.ofPlatform().name("no-context").start(
                 () -> Coroutine.create(() -> noContext.set(thrownBy(lock::readLock))).enter());
-        plain.join(GraphTestThreads.BOUND.toMillis());
+        plain.join(IoThreads.BOUND.toMillis());
         assertInstanceOf(IllegalStateException.class, noContext.get());
         assertTrue(noContext.get().getMessage().contains("runs in no AioContext"), noContext.get().getMessage());
         assertEquals(0, lock.readerCount());
@@ -156,7 +157,7 @@ class GraphLockMisuseTest {
     @Test
     void theMainLoopReaderVariantsAssertTheMainThreadOutsideCoroutines() {
         GraphLock lock = new GraphLock("main-loop-variants");
-        try (GraphTestThreads io = new GraphTestThreads("variants", 1)) {
+        try (IoThreads io = new IoThreads("variants", 1)) {
             Throwable inIoThread = io.callIn(0, () -> thrownBy(lock::readLockMainLoop));
             assertInstanceOf(AssertionError.class, inIoThread);
             assertTrue(inIoThread.getMessage().contains("only the main loop's thread"), inIoThread.getMessage());
@@ -176,7 +177,7 @@ class GraphLockMisuseTest {
         lock.writeLock();
         try {
             assertTrue(lock.assertWritable());
-            try (GraphTestThreads io = new GraphTestThreads("writable", 1)) {
+            try (IoThreads io = new IoThreads("writable", 1)) {
                 Throwable inIoThread = io.callIn(0, () -> thrownBy(lock::assertWritable));
                 assertInstanceOf(AssertionError.class, inIoThread, "held by the main loop, not by the IOThread");
             }
@@ -189,7 +190,7 @@ class GraphLockMisuseTest {
     void assertReadableNeedsTheMainThreadOrAReader() {
         GraphLock lock = new GraphLock("readable");
         assertTrue(lock.assertReadable(), "the main loop may always read");
-        try (GraphTestThreads io = new GraphTestThreads("readable", 2)) {
+        try (IoThreads io = new IoThreads("readable", 2)) {
             Throwable noReader = io.callIn(0, () -> thrownBy(lock::assertReadable));
             assertInstanceOf(AssertionError.class, noReader);
             assertTrue(noReader.getMessage().contains("without its read lock"), noReader.getMessage());
@@ -204,11 +205,11 @@ class GraphLockMisuseTest {
                 lock.readUnlock();
                 out.countDown();
             });
-            GraphTestThreads.await(in, "the reader inside");
+            IoThreads.await(in, "the reader inside");
             // QEMU's check: some reader holds the lock (the total), not necessarily the caller.
             assertTrue(io.callIn(0, lock::assertReadable));
             spot.release();
-            GraphTestThreads.await(out, "the reader gone");
+            IoThreads.await(out, "the reader gone");
         }
     }
 

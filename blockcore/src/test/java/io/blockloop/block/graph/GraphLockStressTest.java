@@ -2,6 +2,7 @@ package io.blockloop.block.graph;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.MainLoop;
+import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.fdmon.FdMonitorKind;
 import org.junit.jupiter.api.AfterEach;
@@ -38,7 +39,7 @@ class GraphLockStressTest {
     private static final int IO_THREADS = 4;
     private static final int READERS_PER_THREAD = 8;
     private static final int WRITES = 1000;
-    private static final long WRITE_WATCHDOG_NS = GraphTestThreads.BOUND.toNanos();
+    private static final long WRITE_WATCHDOG_NS = IoThreads.BOUND.toNanos();
 
     private AioContext main;
 
@@ -66,7 +67,7 @@ class GraphLockStressTest {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         int readers = IO_THREADS * READERS_PER_THREAD;
 
-        try (GraphTestThreads io = new GraphTestThreads("stress", IO_THREADS)) {
+        try (IoThreads io = new IoThreads("stress", IO_THREADS)) {
             for (int i = 0; i < readers; i++) {
                 running.incrementAndGet();
                 io.startCoroutine(i % IO_THREADS, () -> {
@@ -79,11 +80,11 @@ class GraphLockStressTest {
                     }
                 });
             }
-            GraphTestThreads.waitUntil(() -> readSections.get() >= readers, () -> "readers started");
+            IoThreads.waitUntil(() -> readSections.get() >= readers, () -> "readers started");
 
             for (int w = 0; w < WRITES && failure.get() == null; w++) {
                 if (!lock.tryWriteLock(WRITE_WATCHDOG_NS)) {
-                    fail("write " + w + ": the writer waited " + GraphTestThreads.BOUND.toSeconds()
+                    fail("write " + w + ": the writer waited " + IoThreads.BOUND.toSeconds()
                             + " s for readers (deadlock or leaked reader): " + describe(lock, io, inside));
                 }
                 writerInside.set(true);
@@ -102,7 +103,7 @@ class GraphLockStressTest {
                 awaitReadProgress(readSections, READERS_PER_THREAD);
             }
             stopping.set(true);
-            GraphTestThreads.waitUntil(() -> running.get() == 0,
+            IoThreads.waitUntil(() -> running.get() == 0,
                     () -> "all readers finished (" + running.get() + " left; " + describe(lock, io, inside) + ")");
             assertNull(failure.get(), () -> "a reader failed: " + failure.get());
             assertEquals(0, lock.readerCount(), "no reader count leaked");
@@ -119,7 +120,7 @@ class GraphLockStressTest {
      * or moves to another IOThread while holding the lock, checks again, leaves; then lets the other coroutines of
      * its context run.
      */
-    private static void readLoop(GraphTestThreads io, GraphLock lock, PausingDrain drain, AtomicInteger inside,
+    private static void readLoop(IoThreads io, GraphLock lock, PausingDrain drain, AtomicInteger inside,
                                  AtomicBoolean writerInside, AtomicBoolean stopping, AtomicLong readSections,
                                  AtomicLong moves) {
         // Per coroutine, not ThreadLocalRandom: the coroutine changes threads.
@@ -172,10 +173,10 @@ class GraphLockStressTest {
      */
     private static void awaitReadProgress(AtomicLong readSections, int sections) {
         long target = readSections.get() + sections;
-        long deadline = System.nanoTime() + GraphTestThreads.BOUND.toNanos();
+        long deadline = System.nanoTime() + IoThreads.BOUND.toNanos();
         while (readSections.get() < target) {
             if (System.nanoTime() - deadline > 0) {
-                fail("the readers made no progress between two writes for " + GraphTestThreads.BOUND.toSeconds() + " s");
+                fail("the readers made no progress between two writes for " + IoThreads.BOUND.toSeconds() + " s");
             }
             Thread.yield();
         }
@@ -224,7 +225,7 @@ class GraphLockStressTest {
         }
     }
 
-    private static String describe(GraphLock lock, GraphTestThreads io, AtomicInteger inside) {
+    private static String describe(GraphLock lock, IoThreads io, AtomicInteger inside) {
         StringBuilder s = new StringBuilder("readers ").append(lock.readerCount()).append(" (orphaned ")
                 .append(lock.orphanedReaderCount());
         for (int i = 0; i < io.size(); i++) {

@@ -3,6 +3,7 @@ package io.blockloop.block.graph;
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
 import io.blockloop.aio.MainLoop;
+import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.fdmon.FdMonitorKind;
 import org.junit.jupiter.api.AfterEach;
@@ -35,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class GraphLockTest {
-    private static final long BOUND_NS = GraphTestThreads.BOUND.toNanos();
+    private static final long BOUND_NS = IoThreads.BOUND.toNanos();
 
     private AioContext main;
 
@@ -53,7 +54,7 @@ class GraphLockTest {
     void readersInSeveralIOThreadsHoldTheLockAtTheSameTime() {
         GraphLock lock = new GraphLock("concurrent-readers");
         int n = 3;
-        try (GraphTestThreads io = new GraphTestThreads("concurrent", n)) {
+        try (IoThreads io = new IoThreads("concurrent", n)) {
             ParkingSpot[] spots = new ParkingSpot[n];
             CountDownLatch allIn = new CountDownLatch(n);
             CountDownLatch allOut = new CountDownLatch(n);
@@ -67,7 +68,7 @@ class GraphLockTest {
                     allOut.countDown();
                 });
             }
-            GraphTestThreads.await(allIn, "all readers inside");
+            IoThreads.await(allIn, "all readers inside");
             assertEquals(n, lock.readerCount());
             for (int i = 0; i < n; i++) {
                 assertEquals(1, lock.readerCountOf(io.ctx(i)), "the count of " + io.ctx(i).name());
@@ -77,7 +78,7 @@ class GraphLockTest {
             for (ParkingSpot spot : spots) {
                 spot.release();
             }
-            GraphTestThreads.await(allOut, "all readers gone");
+            IoThreads.await(allOut, "all readers gone");
             assertEquals(0, lock.readerCount());
             assertEquals(0, lock.sleepingReaders());
         }
@@ -91,7 +92,7 @@ class GraphLockTest {
     void theWriterWaitsUntilTheLastReaderHasLeft() throws Exception {
         List<String> events = Collections.synchronizedList(new ArrayList<>());
         GraphLock lock = new GraphLock("writer-waits", new RecordingDrain(events));
-        try (GraphTestThreads io = new GraphTestThreads("writer-waits", 2)) {
+        try (IoThreads io = new IoThreads("writer-waits", 2)) {
             ParkingSpot[] spots = {new ParkingSpot("reader 0"), new ParkingSpot("reader 1")};
             CountDownLatch bothIn = new CountDownLatch(2);
             for (int i = 0; i < 2; i++) {
@@ -104,15 +105,15 @@ class GraphLockTest {
                     lock.readUnlock();
                 });
             }
-            GraphTestThreads.await(bothIn, "both readers inside");
+            IoThreads.await(bothIn, "both readers inside");
 
             AtomicReference<Throwable> releaserFailure = new AtomicReference<>();
             Thread releaser = Thread.ofPlatform().name("releaser").start(() -> {
                 try {
-                    GraphTestThreads.waitUntil(() -> AioWait.waiters() > 0, () -> "the writer waiting in the main loop");
+                    IoThreads.waitUntil(() -> AioWait.waiters() > 0, () -> "the writer waiting in the main loop");
                     events.add("writer waits");
                     spots[0].release();
-                    GraphTestThreads.waitUntil(() -> lock.readerCount() == 1, () -> "reader 0 gone");
+                    IoThreads.waitUntil(() -> lock.readerCount() == 1, () -> "reader 0 gone");
                     Thread.sleep(20); // time for a broken writer to get in early (the event order would show it)
                     spots[1].release();
                 } catch (Throwable t) {
@@ -126,7 +127,7 @@ class GraphLockTest {
             assertTrue(lock.assertWritable());
             lock.writeUnlock();
             assertFalse(lock.hasWriter());
-            releaser.join(GraphTestThreads.BOUND.toMillis());
+            releaser.join(IoThreads.BOUND.toMillis());
             assertNull(releaserFailure.get());
             assertEquals(List.of("drain begin", "writer waits", "reader 0 leaves", "reader 1 leaves", "drain end",
                     "writer in"), events);
@@ -165,7 +166,7 @@ class GraphLockTest {
             }
             done.countDown();
         };
-        try (GraphTestThreads io = new GraphTestThreads("sleepers", n)) {
+        try (IoThreads io = new IoThreads("sleepers", n)) {
             lock.writeLock();
             for (int i = 0; i < n; i++) {
                 for (int k = 0; k < perContext; k++) {
@@ -173,14 +174,14 @@ class GraphLockTest {
                 }
             }
             Coroutine.create(reader).enter(); // a main-context reader: it sleeps and this enter returns
-            GraphTestThreads.waitUntil(() -> lock.sleepingReaders() == readers,
+            IoThreads.waitUntil(() -> lock.sleepingReaders() == readers,
                     () -> readers + " sleeping readers (" + lock.sleepingReaders() + ")");
             assertEquals(0, entered.get(), "no reader got in during the write");
             assertEquals(0, lock.readerCount(), "sleeping readers count for nothing");
 
             lock.writeUnlock();
             assertTrue(mainReaderDone.get(), "the main-context reader ran inside writeUnlock, on this thread");
-            GraphTestThreads.await(done, "every reader restarted");
+            IoThreads.await(done, "every reader restarted");
             assertEquals(readers, entered.get());
             assertTrue(mismatches.isEmpty(), mismatches.toString());
             assertEquals(0, lock.readerCount());
@@ -196,7 +197,7 @@ class GraphLockTest {
     @Test
     void aMainContextReaderRunByTheWritersPollDoesNotDeadlock() throws Exception {
         GraphLock lock = new GraphLock("main-reader-during-wait");
-        try (GraphTestThreads io = new GraphTestThreads("holder", 1)) {
+        try (IoThreads io = new IoThreads("holder", 1)) {
             ParkingSpot spot = new ParkingSpot("holder");
             CountDownLatch in = new CountDownLatch(1);
             io.startCoroutine(0, () -> {
@@ -205,19 +206,19 @@ class GraphLockTest {
                 spot.park();
                 lock.readUnlock();
             });
-            GraphTestThreads.await(in, "the IOThread reader inside");
+            IoThreads.await(in, "the IOThread reader inside");
 
             AtomicBoolean mainReaderDone = new AtomicBoolean();
             AtomicReference<Throwable> releaserFailure = new AtomicReference<>();
             Thread releaser = Thread.ofPlatform().name("releaser").start(() -> {
                 try {
-                    GraphTestThreads.waitUntil(() -> AioWait.waiters() > 0, () -> "the writer waiting");
+                    IoThreads.waitUntil(() -> AioWait.waiters() > 0, () -> "the writer waiting");
                     Coroutine.create(() -> {
                         lock.readLock(); // in the main context, entered by the writer's poll
                         lock.readUnlock();
                         mainReaderDone.set(true);
                     }).schedule(main);
-                    GraphTestThreads.waitUntil(mainReaderDone::get, () -> "the main-context reader done");
+                    IoThreads.waitUntil(mainReaderDone::get, () -> "the main-context reader done");
                     spot.release();
                 } catch (Throwable t) {
                     releaserFailure.set(t);
@@ -225,7 +226,7 @@ class GraphLockTest {
             });
             assertTrue(lock.tryWriteLock(BOUND_NS), "the writer did not get in within the bound");
             lock.writeUnlock();
-            releaser.join(GraphTestThreads.BOUND.toMillis());
+            releaser.join(IoThreads.BOUND.toMillis());
             assertNull(releaserFailure.get());
             assertTrue(mainReaderDone.get());
             assertEquals(0, lock.readerCount());
@@ -239,7 +240,7 @@ class GraphLockTest {
     @Test
     void aReaderThatMovesBetweenContextsLeavesTheTotalAtZero() {
         GraphLock lock = new GraphLock("moving-reader");
-        try (GraphTestThreads io = new GraphTestThreads("move", 2)) {
+        try (IoThreads io = new IoThreads("move", 2)) {
             CountDownLatch done = new CountDownLatch(1);
             AtomicReference<AioContext> unlockedIn = new AtomicReference<>();
             io.startCoroutine(0, () -> {
@@ -249,7 +250,7 @@ class GraphLockTest {
                 lock.readUnlock();
                 done.countDown();
             });
-            GraphTestThreads.await(done, "the moving reader done");
+            IoThreads.await(done, "the moving reader done");
             assertSame(io.ctx(1), unlockedIn.get());
             assertEquals(1, lock.readerCountOf(io.ctx(0)));
             assertEquals(-1, lock.readerCountOf(io.ctx(1)));
@@ -268,7 +269,7 @@ class GraphLockTest {
     void closingAContextFoldsItsCountIntoTheOrphanedCount() {
         List<String> events = Collections.synchronizedList(new ArrayList<>());
         GraphLock lock = new GraphLock("orphans", new RecordingDrain(events));
-        try (GraphTestThreads io = new GraphTestThreads("orphans", 2)) {
+        try (IoThreads io = new IoThreads("orphans", 2)) {
             ParkingSpot spot = new ParkingSpot("moved reader");
             CountDownLatch moved = new CountDownLatch(1);
             CountDownLatch done = new CountDownLatch(1);
@@ -280,7 +281,7 @@ class GraphLockTest {
                 lock.readUnlock();
                 done.countDown();
             });
-            GraphTestThreads.await(moved, "the reader moved to context 1");
+            IoThreads.await(moved, "the reader moved to context 1");
             AioContext first = io.ctx(0);
             io.stopAndJoin(0);
             assertTrue(first.isClosed());
@@ -293,7 +294,7 @@ class GraphLockTest {
             assertEquals(List.of("drain begin", "drain end"), events, "a writer that gave up ends its quiesce");
 
             spot.release();
-            GraphTestThreads.await(done, "the reader unlocked in context 1");
+            IoThreads.await(done, "the reader unlocked in context 1");
             assertEquals(-1, lock.readerCountOf(io.ctx(1)));
             assertEquals(0, lock.readerCount());
             assertTrue(lock.tryWriteLock(BOUND_NS));
@@ -321,7 +322,7 @@ class GraphLockTest {
     @Test
     void theReadLockedScopeReleasesTheLock() {
         GraphLock lock = new GraphLock("scope");
-        try (GraphTestThreads io = new GraphTestThreads("scope", 1)) {
+        try (IoThreads io = new IoThreads("scope", 1)) {
             CountDownLatch done = new CountDownLatch(1);
             AtomicReference<Long> inside = new AtomicReference<>();
             AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -335,7 +336,7 @@ class GraphLockTest {
                     done.countDown();
                 }
             });
-            GraphTestThreads.await(done, "the scoped reader");
+            IoThreads.await(done, "the scoped reader");
             assertNull(failure.get());
             assertEquals(1L, inside.get());
             assertEquals(0, lock.readerCount());

@@ -1,5 +1,6 @@
 package io.blockloop.block.graph;
 
+import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.coroutine.Coroutine;
 
 import java.util.concurrent.atomic.AtomicReference;
@@ -28,7 +29,7 @@ final class ParkingSpot {
 
     /** Waits (bounded) until a coroutine is parked here, then wakes it in its context. Any thread. */
     void release() {
-        GraphTestThreads.waitUntil(this::occupied, () -> "a coroutine parked at " + name);
+        IoThreads.waitUntil(this::occupied, () -> "a coroutine parked at " + name);
         parked.getAndSet(null).wake();
     }
 }
