@@ -10,8 +10,9 @@ import java.util.List;
  * {@code opaque} state): one instance per node, created open by the driver's {@code open} factory.
  *
  * <p>Implementations: {@code FileDriver} (protocol: regular file or block device), {@code RawDriver} (format:
- * an offset/size window on its child), {@code NullDriver} (no storage). The set is closed in spirit; it is not
- * a {@code sealed} interface only because sealed types must share a package on the class path.
+ * an offset/size window on its child), {@code NullDriver} (no storage), and the filters
+ * ({@code io.blockloop.block.filter.FilterDriver}: error injection, throttling). The set is closed in spirit; it
+ * is not a {@code sealed} interface only because sealed types must share a package on the class path.
  *
  * <h2>Contract</h2>
  * <ul>

@@ -2,8 +2,6 @@ package io.blockloop.block.filter;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockChild;
-import io.blockloop.block.BlockDriver;
-import io.blockloop.block.BlockLimits;
 import io.blockloop.block.IoVector;
 
 import java.util.ArrayList;
@@ -37,7 +35,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * the request path reads it with one volatile load, so it sees fully built rules. Counters are atomics
  * ({@link ArmedErrorRule}, {@link #injectedErrors(RequestKind)}).
  */
-public final class ErrorInjectionDriver implements BlockDriver {
+public final class ErrorInjectionDriver implements FilterDriver {
     private final BlockChild file;
     private final AtomicReference<List<ArmedErrorRule>> rules = new AtomicReference<>(List.of());
     private final AtomicLongArray injected = new AtomicLongArray(RequestKind.values().length);
@@ -54,7 +52,7 @@ public final class ErrorInjectionDriver implements BlockDriver {
         return new ErrorInjectionDriver(Objects.requireNonNull(file, "file"));
     }
 
-    /** The edge to the filtered node. */
+    @Override
     public BlockChild file() {
         return file;
     }
@@ -134,28 +132,8 @@ public final class ErrorInjectionDriver implements BlockDriver {
     // ------------------------------------------------------------------ BlockDriver
 
     @Override
-    public List<BlockChild> children() {
-        return List.of(file);
-    }
-
-    @Override
     public String formatName() {
         return "blkdebug";
-    }
-
-    @Override
-    public long length() {
-        return file.node().length();
-    }
-
-    @Override
-    public BlockLimits limits() {
-        return file.node().limits();
-    }
-
-    @Override
-    public int supportedWriteFlags() {
-        return file.node().driver().supportedWriteFlags();
     }
 
     @Override

@@ -3,8 +3,6 @@ package io.blockloop.block.filter;
 import io.blockloop.aio.AioContext;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.block.BlockChild;
-import io.blockloop.block.BlockDriver;
-import io.blockloop.block.BlockLimits;
 import io.blockloop.block.IoVector;
 
 import java.util.ArrayList;
@@ -42,7 +40,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * queues are plain fields of the home thread. {@code context} is volatile: written by the main loop on a move
  * (node drained), read by {@link #setThrottleLimits} from any thread. Stats counters are atomics.
  */
-public final class ThrottleDriver implements BlockDriver {
+public final class ThrottleDriver implements FilterDriver {
     private final BlockChild file;
     private final ThrottleState state = new ThrottleState();
     private final ThrottleQueue reads = new ThrottleQueue(ThrottleDirection.READ);
@@ -69,7 +67,7 @@ public final class ThrottleDriver implements BlockDriver {
         return new ThrottleDriver(file, limits, file.node().context());
     }
 
-    /** The edge to the filtered node. */
+    @Override
     public BlockChild file() {
         return file;
     }
@@ -196,28 +194,8 @@ public final class ThrottleDriver implements BlockDriver {
     // ------------------------------------------------------------------ BlockDriver
 
     @Override
-    public List<BlockChild> children() {
-        return List.of(file);
-    }
-
-    @Override
     public String formatName() {
         return "throttle";
-    }
-
-    @Override
-    public long length() {
-        return file.node().length();
-    }
-
-    @Override
-    public BlockLimits limits() {
-        return file.node().limits();
-    }
-
-    @Override
-    public int supportedWriteFlags() {
-        return file.node().driver().supportedWriteFlags();
     }
 
     @Override
