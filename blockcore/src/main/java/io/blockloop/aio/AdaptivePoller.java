@@ -62,6 +62,7 @@ final class AdaptivePoller {
         PARAMS.setRelease(this, p);
     }
 
+    /** Any thread. Acquire: pairs with the release in {@link #setParams}, so the record is seen fully built. */
     PollParams paramsAcquire() {
         return (PollParams) PARAMS.getAcquire(this);
     }

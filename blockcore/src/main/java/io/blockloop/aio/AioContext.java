@@ -74,7 +74,12 @@ public final class AioContext implements AutoCloseable {
     private final Set<BottomHalf> liveBottomHalves = ConcurrentHashMap.newKeySet();
     /** Coroutines scheduled into this context (QEMU's scheduled_coroutines + co_schedule_bh). */
     private final ScheduledCoroutines scheduledCoroutines;
+    /** {@link #setCallbackFailureListener}'s volatile store (any thread) pairs with the load in reportFailure(). */
     private volatile Consumer<CallbackFailure> failureListener;
+    /**
+     * Set by close(); its volatile store pairs with the loads in checkOpen(), isClosed() and current() on any
+     * thread. A refusal check, not a lock: a call racing with close() may still pass it.
+     */
     private volatile boolean closed;
     /**
      * {@link ContextLocal} values by index: replaced copy-on-write under {@code localsLock}, published with a

@@ -58,6 +58,7 @@ public final class AioWait {
             }
             return waited;
         } finally {
+            // No pairing needed on the way out: a kicker that still sees this waiter only notifies once too often.
             WAITERS.getAndAdd(-1);
         }
     }
@@ -82,7 +83,7 @@ public final class AioWait {
             }
             return true;
         } finally {
-            WAITERS.getAndAdd(-1);
+            WAITERS.getAndAdd(-1); // as in the untimed waitWhile(): a stale count only costs a needless notify
             alarm.delete();
         }
     }
@@ -101,7 +102,7 @@ public final class AioWait {
                 kick();
             }
         });
-        waitWhile(ctx, () -> !done.get());
+        waitWhile(ctx, () -> !done.get()); // volatile load: pairs with done.set(true) in the BH
     }
 
     /** Wakes the main loop if someone waits in {@link #waitWhile} (QEMU's {@code aio_wait_kick}). Any thread. */

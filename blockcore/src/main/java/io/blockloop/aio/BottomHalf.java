@@ -82,6 +82,7 @@ public final class BottomHalf {
      * dropped by the next pass. Any thread.
      */
     public void cancel() {
+        // Volatile RMW: a pass whose takeFlagsForPass() comes after it sees SCHEDULED clear and skips the callback.
         FLAGS.getAndBitwiseAnd(this, ~SCHEDULED);
     }
 
@@ -108,6 +109,7 @@ public final class BottomHalf {
         if (newFlags != DELETED && context.isClosed()) {
             throw new IllegalStateException("BH '" + name + "': context '" + context.name() + "' is closed");
         }
+        // Volatile RMW, ordered with takeFlagsForPass(): only the caller that finds PENDING clear pushes the BH.
         int old = (int) FLAGS.getAndBitwiseOr(this, PENDING | newFlags);
         if ((old & DELETED) != 0) {
             if (newFlags == DELETED) {
@@ -128,11 +130,13 @@ public final class BottomHalf {
 
     /** Takes the flags a pass acts on and clears PENDING/SCHEDULED/IDLE (volatile RMW). Home thread. */
     int takeFlagsForPass() {
+        // Pairs with the RMWs of enqueue() and cancel(): an enqueue after this one sees PENDING clear and pushes again.
         return (int) FLAGS.getAndBitwiseAnd(this, ~(PENDING | SCHEDULED | IDLE));
     }
 
     /** The flags (acquire), for timeout computation. Home thread. */
     int flagsAcquire() {
+        // Acquire: pairs with the volatile RMWs of enqueue() and cancel() on other threads.
         return (int) FLAGS.getAcquire(this);
     }
 

@@ -37,7 +37,7 @@ final class BottomHalfQueue {
         }
     }
 
-    /** One pass's stolen BHs; reused per nesting depth. */
+    /** One pass's stolen BHs; reused per nesting depth. Home thread only. */
     private static final class Slice {
         BottomHalf first;
     }
@@ -51,7 +51,7 @@ final class BottomHalfQueue {
     void push(BottomHalf bh) {
         BottomHalf h;
         do {
-            h = (BottomHalf) HEAD.getAcquire(this);
+            h = (BottomHalf) HEAD.getAcquire(this); // the head another pusher's CAS published; re-checked by our CAS
             bh.next = h;
             // Volatile CAS publishes bh.next and the flags set before; pairs with getAndSet in runPass().
         } while (!HEAD.compareAndSet(this, h, bh));
@@ -121,6 +121,7 @@ final class BottomHalfQueue {
      */
     long timeoutNs() {
         long timeout = -1;
+        // Acquire: pairs with the CAS in push(), so the links of pushed BHs are visible.
         for (BottomHalf bh = (BottomHalf) HEAD.getAcquire(this); bh != null; bh = bh.next) {
             int flags = bh.flagsAcquire();
             if ((flags & (BottomHalf.SCHEDULED | BottomHalf.DELETED)) == BottomHalf.SCHEDULED) {
@@ -150,7 +151,7 @@ final class BottomHalfQueue {
      */
     List<BottomHalf> drainForClose(AioContext context) {
         List<BottomHalf> leaked = new ArrayList<>();
-        BottomHalf bh = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null);
+        BottomHalf bh = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null); // pairs with the CAS in push()
         for (Slice s : slices) {
             bh = append(bh, s.first);
             s.first = null;

@@ -17,6 +17,7 @@ import java.util.function.Function;
  * context, before its monitor and handlers are released, so a cleanup may still remove fd handlers.
  */
 public final class ContextLocal<T> {
+    /** Slot indices: an atomic counter for uniqueness only, no ordering needed. */
     private static final AtomicInteger NEXT_INDEX = new AtomicInteger();
 
     private final int index = NEXT_INDEX.getAndIncrement();

@@ -34,6 +34,10 @@ final class FdHandler {
     final boolean contextNotifier;
     final FdNode node;
     final String name;
+    /**
+     * Replaced by {@code FdHandlerTable.setPollBeginEnd} (any thread, under the table lock) and read by
+     * {@link AdaptivePoller} on the home thread without it: the volatile store/load pair shows the callback built.
+     */
     volatile Runnable pollBegin;
     volatile Runnable pollEnd;
     @SuppressWarnings("unused") // through DELETED

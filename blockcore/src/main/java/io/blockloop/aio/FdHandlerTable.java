@@ -18,7 +18,15 @@ import java.util.Map;
 final class FdHandlerTable {
     private final Map<Integer, FdHandler> byFd = new HashMap<>();
     private final FdMonitor monitor;
+    /**
+     * A count only: changed under the lock, read by the home thread without it ({@link #someHandlerCannotPoll()});
+     * the volatile store/load pair carries the count and nothing else.
+     */
     private volatile int cannotPollCount;
+    /**
+     * Set under the lock after the old handler's {@code markDeletedRelease()}; the home thread's volatile load in
+     * {@link #takeDeletedSinceSweep()} pairs with that store, so the sweep after it sees that handler deleted.
+     */
     private volatile boolean deletedSinceSweep;
     private boolean closed;
 

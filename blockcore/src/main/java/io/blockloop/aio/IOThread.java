@@ -31,10 +31,14 @@ public final class IOThread implements AutoCloseable {
     private final PollParams pollParams;
     private final Thread thread;
     private final CountDownLatch ready = new CountDownLatch(1);
+    /** Once-guards (CAS): one start, one stop BH. They publish nothing. */
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean stopRequested = new AtomicBoolean();
+    /** Written by the new thread before {@code ready.countDown()}; {@link #context()}'s volatile load pairs with it. */
     private volatile AioContext context;
+    /** Written on the IOThread only (run(), the stop BH); volatile for {@link #isRunning()} on other threads. */
     private volatile boolean running;
+    /** Written on the IOThread; read after {@code ready.await()} or {@link Thread#join}, which order it. */
     private volatile Throwable failure;
 
     /**

@@ -85,6 +85,8 @@ final class LoopNotifier implements AutoCloseable {
 
     /** Home thread, after that wait. Release: nothing of the wait moves after it (QEMU's store-release). */
     void retireBlockingWaitRelease() {
+        // Pairs with notifyLoop()'s volatile load of notifyMe: a notifier that reads 0 skips the eventfd write.
+        // The opaque load reads this thread's own last store: only the home thread writes notifyMe.
         NOTIFY_ME.setRelease(this, (int) NOTIFY_ME.getOpaque(this) - 2);
     }
 
@@ -96,7 +98,10 @@ final class LoopNotifier implements AutoCloseable {
         NOTIFIED.setVolatile(this, false);
     }
 
-    /** The poll callback of the notifier handler: a pending notification, seen without a system call (acquire). */
+    /**
+     * The poll callback of the notifier handler: a pending notification, seen without a system call. Acquire:
+     * pairs with notifyLoop()'s volatile store of {@code true}.
+     */
     boolean notifiedAcquire() {
         return (boolean) NOTIFIED.getAcquire(this);
     }

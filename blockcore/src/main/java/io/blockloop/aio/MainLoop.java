@@ -59,7 +59,7 @@ public final class MainLoop {
 
     /** The main context, or null. Any thread. */
     public static AioContext context() {
-        AioContext c = (AioContext) CONTEXT.getAcquire();
+        AioContext c = (AioContext) CONTEXT.getAcquire(); // pairs with the CAS in init(): a fully built context
         return c == null || c.isClosed() ? null : c;
     }
 
@@ -71,6 +71,6 @@ public final class MainLoop {
 
     /** Called by {@link AioContext#close()}: ends the main loop if {@code closed} was its context. */
     static void forget(AioContext closed) {
-        CONTEXT.compareAndSet(closed, (AioContext) null);
+        CONTEXT.compareAndSet(closed, (AioContext) null); // clears only its own context; publishes nothing
     }
 }

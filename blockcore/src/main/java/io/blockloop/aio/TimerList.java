@@ -107,6 +107,7 @@ final class TimerList {
     }
 
     private void publishEarliest() {
+        // Release, under the lock: pairs with earliestAcquire() in the loop's lock-free checks.
         EARLIEST.setRelease(this, size == 0 ? Long.MAX_VALUE : heap[0].deadlineNs);
     }
 

@@ -14,6 +14,7 @@ public final class BlockChild {
     private final String name;
     /** Null only between {@link BlockNode#attachForNewParent} and the parent node's construction. */
     private BlockParent parent;
+    /** {@link #setNode}'s volatile store (main loop) pairs with {@link #node()}'s load on any thread. */
     private volatile BlockNode node;
 
     BlockChild(String name, BlockParent parent, BlockNode node) {

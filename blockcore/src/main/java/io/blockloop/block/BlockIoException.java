@@ -6,6 +6,8 @@ import io.blockloop.ffm.errno.Errno;
  * A block request that failed: carries the errno (positive, e.g. {@link Errno#EIO}) and a message that says
  * which request on which node failed and why. Thrown by {@code BlockBackend}'s coroutine and blocking APIs and
  * used to complete the futures of its asynchronous API.
+ *
+ * <p>Immutable; may cross threads freely.
  */
 public final class BlockIoException extends RuntimeException {
     private final int errno;

@@ -3,6 +3,8 @@ package io.blockloop.block;
 /**
  * What a node's requests must respect (QEMU's {@code BlockLimits}, the part BlockLoop uses).
  *
+ * <p>Immutable value; any thread.
+ *
  * @param requestAlignment offsets and lengths reaching the driver are multiples of this (a power of two); the
  *                         generic request path pads other requests with read-modify-write
  * @param memoryAlignment  buffer addresses (and iovec lengths) reaching the driver must be multiples of this,

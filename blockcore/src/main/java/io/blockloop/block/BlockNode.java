@@ -51,6 +51,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the node is drained, read by anyone who must schedule work into the node.
  */
 public final class BlockNode implements BlockParent {
+    /** Automatic node names: an atomic counter for uniqueness only, no ordering needed. */
     private static final AtomicInteger AUTO_NAMES = new AtomicInteger();
     /** Every open node (QEMU's {@code all_bdrv_states}): what drain-all quiesces. */
     private static final Set<BlockNode> ALL = ConcurrentHashMap.newKeySet();
@@ -76,10 +77,14 @@ public final class BlockNode implements BlockParent {
     private final List<BlockChild> parents = new CopyOnWriteArrayList<>();
     private final TrackedRequests tracked = new TrackedRequests();
     private final RequestPadding padding;
+    /** {@link #setContext}'s volatile store (main loop, nothing in flight) pairs with {@link #context()}'s load. */
     private volatile AioContext context;
     @SuppressWarnings("unused") // through IN_FLIGHT
     private volatile int inFlight;
-    /** Drained sections this node is in (its own and its children's); written by the main loop. */
+    /**
+     * Drained sections this node is in (its own and its children's); written by the main loop. A count only:
+     * {@link #quiesceCounter()} reads it on any thread, and nothing else is published through it.
+     */
     private final AtomicInteger quiesceCounter = new AtomicInteger();
     // ---- home thread ----
     private long writeGeneration;
@@ -603,6 +608,7 @@ public final class BlockNode implements BlockParent {
     }
 
     private void incInFlight() {
+        // Volatile RMW, read by a drain through inFlight() (drainBusy); the wake-up side is in decInFlight().
         IN_FLIGHT.getAndAdd(this, 1);
     }
 

@@ -6,6 +6,8 @@ import java.util.Locale;
  * The {@code cache=} modes of QEMU ({@code bdrv_parse_cache_mode}): whether the host page cache is bypassed
  * ({@code O_DIRECT}), whether every write is made durable before it completes (write-through, done with FUA),
  * and whether flushes are ignored.
+ *
+ * <p>Immutable; any thread.
  */
 public enum CacheMode {
     /** {@code O_DIRECT}, flushes honoured: the default for BlockLoop and what benchmarks use. */

@@ -3,6 +3,8 @@ package io.blockloop.block;
 /**
  * Flags of one block request (QEMU's {@code BdrvRequestFlags}, with its values). Plain {@code int} bit sets so the
  * request path allocates nothing.
+ *
+ * <p>Constants only; any thread.
  */
 public final class RequestFlags {
     /** Write: the data is durable when the request completes (force unit access). */

@@ -9,6 +9,7 @@ import java.util.function.Consumer;
  * embedding applications can collect them. Any thread; the sink must be thread-safe.
  */
 public final class Warnings {
+    /** Volatile: redirect()'s store pairs with emit()'s load, so every thread emits to the latest sink, fully built. */
     private static volatile Consumer<String> sink = line -> System.err.println("blockloop: warning: " + line);
 
     private Warnings() {

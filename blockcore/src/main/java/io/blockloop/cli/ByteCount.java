@@ -6,6 +6,8 @@ import java.util.Locale;
  * Parses the byte counts and offsets of the command line as QEMU's {@code cvtnum} does: a decimal (or {@code 0x}
  * hexadecimal) number with an optional 1024-based suffix {@code b k K M G T P E} ({@code 4k} = 4096), with the
  * messages {@code qemu-io} prints for bad ones.
+ *
+ * <p>Stateless; any thread.
  */
 public final class ByteCount {
     private ByteCount() {

@@ -3,6 +3,8 @@ package io.blockloop.cli;
 /**
  * Ends a command with one line on stderr and an exit status: {@link #USAGE} (2) for a mistake in the command
  * line, {@link #RUNTIME} (1) for a failure while running. Never printed with a stack trace.
+ *
+ * <p>Immutable; may cross threads freely.
  */
 public final class CommandFailure extends Exception {
     public static final int RUNTIME = 1;

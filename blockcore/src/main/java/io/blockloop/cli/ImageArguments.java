@@ -16,6 +16,8 @@ import java.util.Locale;
  * node alone, {@code -f null} a null device whose size is the FILE argument read as a byte count
  * ({@code null-co} has no file; {@code blockloop bench -f null 1G}).
  *
+ * <p>Immutable value; any thread.
+ *
  * @param format     raw, file or null
  * @param cache      {@code -t}: none (O_DIRECT, the default), writeback, writethrough, directsync, unsafe
  * @param aio        {@code -i}: io_uring, native, threads or auto (the default)

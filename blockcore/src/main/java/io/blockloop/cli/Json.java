@@ -6,6 +6,8 @@ import java.util.Map;
 /**
  * Writes the CLI's machine-readable output: maps (insertion-ordered), lists, strings, numbers, booleans and
  * null, as compact JSON. Output only; BlockLoop never parses JSON.
+ *
+ * <p>Stateless; any thread.
  */
 public final class Json {
     private Json() {

@@ -159,7 +159,7 @@ public final class CoMutex {
             pauses = Math.min(pauses << 1, SPIN_MAX_BACKOFF);
             seen = (int) LOCKED.getVolatile(this);
             if (seen == 0) {
-                seen = (int) LOCKED.compareAndExchange(this, 0, 1);
+                seen = (int) LOCKED.compareAndExchange(this, 0, 1); // pairs with unlock's decrement, as in lock()
                 if (seen == 0) {
                     return 0;
                 }
@@ -181,6 +181,7 @@ public final class CoMutex {
         pushWaiter(self);
         // Volatile read after the volatile push (Dekker with unlock(): token store, then hasWaiters()).
         int token = (int) HANDOFF.getVolatile(this);
+        // Volatile CAS: pairs with unlock()'s token store and its own CAS taking the token back; one of them wins.
         if (token != 0 && hasWaiters() && HANDOFF.compareAndSet(this, token, 0)) {
             // The token is ours, and with it the right to pop: hand the lock to the first waiter.
             Coroutine next = popWaiter();
@@ -284,7 +285,7 @@ public final class CoMutex {
     private void pushWaiter(Coroutine self) {
         Coroutine h;
         do {
-            h = (Coroutine) FROM_PUSH.getAcquire(this);
+            h = (Coroutine) FROM_PUSH.getAcquire(this); // the head another pusher's CAS published; re-checked below
             self.mutexNext = h;
             // Volatile CAS publishes the link; pairs with the getAndSet in popWaiter().
         } while (!FROM_PUSH.compareAndSet(this, h, self));

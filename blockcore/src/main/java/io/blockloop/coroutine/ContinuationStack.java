@@ -37,7 +37,10 @@ final class ContinuationStack {
         this.continuation = new Frames(body, owner);
     }
 
-    /** The JDK continuation, tagged with its owner so that the running one can be found without a thread-local. */
+    /**
+     * The JDK continuation, tagged with its owner so that the running one can be found without a thread-local.
+     * Threads: as {@link ContinuationStack} (resumed by one thread at a time).
+     */
     private static final class Frames extends Continuation {
         final Object owner;
 

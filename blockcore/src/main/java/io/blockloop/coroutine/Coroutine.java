@@ -59,6 +59,7 @@ import java.util.function.Consumer;
  */
 public final class Coroutine {
     private static final System.Logger LOG = System.getLogger(Coroutine.class.getName());
+    /** Ids for messages: an atomic counter for uniqueness only, no ordering needed. */
     private static final AtomicInteger IDS = new AtomicInteger();
     private static final VarHandle CONTEXT;
     private static final VarHandle SCHEDULED_IN;

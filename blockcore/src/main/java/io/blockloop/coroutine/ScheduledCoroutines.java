@@ -53,7 +53,7 @@ public final class ScheduledCoroutines {
     void push(Coroutine co) {
         Coroutine h;
         do {
-            h = (Coroutine) HEAD.getAcquire(this);
+            h = (Coroutine) HEAD.getAcquire(this); // the head another pusher's CAS published; re-checked by our CAS
             co.scheduledNext = h;
             // Volatile CAS publishes co.scheduledNext and the scheduler's earlier writes; pairs with the
             // getAndSet in enterScheduled().

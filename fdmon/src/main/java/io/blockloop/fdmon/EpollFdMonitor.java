@@ -47,7 +47,7 @@ public final class EpollFdMonitor implements FdMonitor {
         }
     }
 
-    /** Which mechanism the monitor uses. */
+    /** Which mechanism the monitor uses. Immutable; any thread. */
     public enum Mode {
         /** Below the threshold so far: waits are {@code ppoll}. */
         POLL,
@@ -66,7 +66,10 @@ public final class EpollFdMonitor implements FdMonitor {
     private final MemorySegment epfdPollfd;
     @SuppressWarnings("unused") // accessed through MODE
     private Mode mode = Mode.POLL;
-    /** Why the monitor fell back to poll for good, or null. Written under the lock. */
+    /**
+     * Why the monitor fell back to poll for good, or null. Written under the lock, before the release store of
+     * {@code POLL_FOR_GOOD}; volatile for {@link #fallbackReason()}, whose load on any thread pairs with it.
+     */
     private volatile String fallbackReason;
     // ---- home thread only ----
     private boolean epfdClosed;
@@ -102,6 +105,7 @@ public final class EpollFdMonitor implements FdMonitor {
         return AvailabilityHolder.AVAILABILITY;
     }
 
+    /** Lazy holder: probed once, under class-initialisation locking; immutable afterwards, any thread. */
     private static final class AvailabilityHolder {
         static final Availability AVAILABILITY = probe();
 

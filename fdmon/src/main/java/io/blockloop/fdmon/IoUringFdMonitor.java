@@ -172,7 +172,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         if ((old & PENDING) == 0) {
             FdNode head;
             do {
-                head = (FdNode) PENDING_HEAD.getAcquire(this);
+                head = (FdNode) PENDING_HEAD.getAcquire(this); // another pusher's CAS published it; re-checked below
                 node.ringNext = head;
                 // Volatile CAS: publishes ringNext and the flags; pairs with getAndSet in applyPendingChanges().
             } while (!PENDING_HEAD.compareAndSet(this, head, node));
@@ -574,6 +574,7 @@ public final class IoUringFdMonitor implements FdMonitor {
     public boolean needWait(boolean someHandlerCannotPoll) {
         // The CQ ring is visible without a system call: busy polling sees fd readiness here, whatever the handlers.
         // Deferred polls: readiness that awaitClientCompletions reaped and the next wait must report.
+        // The pending-list acquire pairs with the CAS in enqueue(): a change queued by another thread stops the spin.
         return ring.cqReady() > 0 || ring.sqReady() > 0 || deferredCount > 0 || PENDING_HEAD.getAcquire(this) != null;
     }
 
@@ -609,7 +610,7 @@ public final class IoUringFdMonitor implements FdMonitor {
                 slots[i] = null;
             }
         }
-        FdNode node = (FdNode) PENDING_HEAD.getAndSet(this, (FdNode) null);
+        FdNode node = (FdNode) PENDING_HEAD.getAndSet(this, (FdNode) null); // pairs with the CAS in enqueue()
         while (node != null) {
             FdNode next = node.ringNext;
             node.ringNext = null;

@@ -52,12 +52,12 @@ final class NodesByFd {
     void remove(int fd) {
         FdNode[] t = (FdNode[]) TABLE.getAcquire(this);
         if (fd < t.length) {
-            ELEMENT.setRelease(t, fd, null);
+            ELEMENT.setRelease(t, fd, null); // release, as in put(): pairs with the element acquire in getAcquire()
         }
     }
 
     /** Forgets every fd. Caller holds the monitor's lock. */
     void clear() {
-        TABLE.setRelease(this, new FdNode[64]);
+        TABLE.setRelease(this, new FdNode[64]); // pairs with the table acquire in getAcquire()
     }
 }

@@ -102,6 +102,7 @@ public final class PollFdMonitor implements FdMonitor {
     }
 
     private FdNode[] nodesAcquire() {
+        // Pairs with the release stores of the array in update() and close().
         return (FdNode[]) NODES.getAcquire(this);
     }
 
@@ -189,7 +190,7 @@ public final class PollFdMonitor implements FdMonitor {
         FdNode[] current;
         synchronized (this) {
             current = nodesAcquire();
-            NODES.setRelease(this, new FdNode[0]);
+            NODES.setRelease(this, new FdNode[0]); // release, as in update(): pairs with nodesAcquire()
         }
         for (FdNode node : current) {
             node.markReleasedRelease();

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * shared. {@link #liveBytes()} is an atomic read, any thread.
  */
 public final class EngineMemory implements AutoCloseable {
+    /** A process-wide statistic: atomic adds for an exact total, no ordering needed. */
     private static final AtomicLong LIVE_BYTES = new AtomicLong();
 
     private final Arena arena = Arena.ofShared();

@@ -72,6 +72,7 @@ public final class ThreadPoolEngine implements IoEngine {
     /** Staged requests that force a hand-off to the workers inside a batch. */
     static final int MAX_BATCH = 32;
 
+    /** Pool numbers for thread names: an atomic counter for uniqueness only, no ordering needed. */
     private static final AtomicInteger POOL_IDS = new AtomicInteger();
 
     private final OwnerThread owner = new OwnerThread();

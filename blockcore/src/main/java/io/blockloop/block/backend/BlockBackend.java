@@ -84,7 +84,10 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private final boolean readOnly;
     @SuppressWarnings("unused") // through IN_FLIGHT
     private volatile int inFlight;
-    /** Drained sections of the root node (and below) this backend is quiesced by. */
+    /**
+     * Drained sections of the root node (and below) this backend is quiesced by. Volatile RMWs and reads: the
+     * drain's increment pairs with {@link #begin}'s in-flight increment and read of it (Dekker, see there).
+     */
     private final AtomicInteger quiesceCounter = new AtomicInteger();
     /** Requests that arrived while quiesced wait here (QEMU's {@code queued_requests} + its mutex). */
     private final CoQueue queuedRequests = new CoQueue();
@@ -440,11 +443,12 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     @Override
     public void childDrainedBegin(BlockChild edge) {
-        quiesceCounter.incrementAndGet();
+        quiesceCounter.incrementAndGet(); // before the drain polls inFlight(): the Dekker pair of begin()
     }
 
     @Override
     public void childDrainedEnd(BlockChild edge) {
+        // Volatile RMW, then the lock: a woken request re-reads the counter under the same lock and sees 0.
         if (quiesceCounter.decrementAndGet() == 0) {
             queuedRequestsLock.lock();
             try {
@@ -504,7 +508,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             while (quiesceCounter.get() > 0) {
                 decrementInFlight(); // not in flight while queued: the drain must not wait for us
                 queuedRequests.await(queuedRequestsLock);
-                IN_FLIGHT.getAndAdd(this, 1);
+                IN_FLIGHT.getAndAdd(this, 1); // in flight again before the counter is re-read: begin()'s Dekker
             }
         } finally {
             queuedRequestsLock.unlock();

@@ -12,13 +12,15 @@ import java.util.Objects;
  *   <li>{@link File}: the {@code file} node alone ({@code -f file});</li>
  *   <li>{@link Null}: a {@code null} node of a given size ({@code -f null}).</li>
  * </ul>
+ *
+ * <p>Immutable values (records of immutable parts); any thread.
  */
 public sealed interface ImageSpec permits ImageSpec.Raw, ImageSpec.File, ImageSpec.Null {
 
     /** Whether the image is opened read-only. */
     boolean readOnly();
 
-    /** A raw image in {@code file}; {@code size < 0} means to the end of the file. */
+    /** A raw image in {@code file}; {@code size < 0} means to the end of the file. Immutable; any thread. */
     record Raw(FileOptions file, long offset, long size) implements ImageSpec {
         public Raw {
             Objects.requireNonNull(file, "file");
@@ -34,7 +36,7 @@ public sealed interface ImageSpec permits ImageSpec.Raw, ImageSpec.File, ImageSp
         }
     }
 
-    /** The protocol node alone. */
+    /** The protocol node alone. Immutable; any thread. */
     record File(FileOptions file) implements ImageSpec {
         public File {
             Objects.requireNonNull(file, "file");
@@ -46,7 +48,7 @@ public sealed interface ImageSpec permits ImageSpec.Raw, ImageSpec.File, ImageSp
         }
     }
 
-    /** A null device. */
+    /** A null device. Immutable; any thread. */
     record Null(long size, boolean readZeroes) implements ImageSpec {
         @Override
         public boolean readOnly() {

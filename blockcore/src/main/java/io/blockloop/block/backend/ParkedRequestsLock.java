@@ -36,14 +36,14 @@ final class ParkedRequestsLock implements Lock {
 
     @Override
     public void lock() {
-        while (!HELD.compareAndSet(this, 0, 1)) {
+        while (!HELD.compareAndSet(this, 0, 1)) { // acquires: pairs with unlock()'s release store
             Thread.onSpinWait();
         }
     }
 
     @Override
     public boolean tryLock() {
-        return HELD.compareAndSet(this, 0, 1);
+        return HELD.compareAndSet(this, 0, 1); // acquires: pairs with unlock()'s release store
     }
 
     @Override

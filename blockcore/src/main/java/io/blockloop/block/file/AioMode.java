@@ -11,6 +11,8 @@ import java.util.Locale;
  * The {@code aio=} choice of the {@code file} driver: which {@link io.blockloop.engine.IoEngine} moves its
  * requests. {@link #AUTO} picks the best one available: io_uring, then Linux AIO (only with {@code O_DIRECT},
  * where it is truly asynchronous), then threads.
+ *
+ * <p>Immutable; any thread.
  */
 public enum AioMode {
     IO_URING("io_uring"),

@@ -22,6 +22,8 @@ import java.lang.foreign.MemorySegment;
  * Linux reports misalignment as {@code EINVAL}; any other outcome (data, EOF, another error) counts as "this
  * alignment works", because only {@code EINVAL} tells about alignment.
  *
+ * <p>Immutable value; any thread.
+ *
  * @param requestAlignment bytes; 1 when the fd is not {@code O_DIRECT}
  * @param memoryAlignment  bytes; 1 when the fd is not {@code O_DIRECT}
  */

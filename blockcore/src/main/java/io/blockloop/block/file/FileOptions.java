@@ -7,6 +7,8 @@ import java.util.Objects;
 /**
  * How to open a {@code file} node.
  *
+ * <p>Immutable value; any thread.
+ *
  * @param path       a regular file or a block device
  * @param cache      {@link CacheMode#direct()} decides {@code O_DIRECT}
  * @param aio        the engine; unavailable engines fall back to threads with a warning

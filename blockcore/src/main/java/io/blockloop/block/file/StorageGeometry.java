@@ -15,6 +15,8 @@ import io.blockloop.ffm.libc.OpenFlags;
  * has no sectors: its logical block size is the probed O_DIRECT request alignment and its physical block size
  * is the filesystem's preferred I/O size ({@code st_blksize}).
  *
+ * <p>Immutable value; any thread.
+ *
  * @param path              as given
  * @param blockDevice       true for a block device, false for a regular file
  * @param size              bytes

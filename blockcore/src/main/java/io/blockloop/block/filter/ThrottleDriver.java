@@ -45,6 +45,7 @@ public final class ThrottleDriver implements FilterDriver {
     private final ThrottleState state = new ThrottleState();
     private final ThrottleQueue reads = new ThrottleQueue(ThrottleDirection.READ);
     private final ThrottleQueue writes = new ThrottleQueue(ThrottleDirection.WRITE);
+    // A count read once per decision; nothing else rides on it. disableLimits() then wakes the heads (scheduleRestart).
     private final AtomicInteger limitsDisabled = new AtomicInteger();
     private volatile ThrottleLimits limits;
     private volatile AioContext context;

@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class ThrottleQueue {
     private final ThrottleDirection direction;
     private final CoQueue line = new CoQueue();
+    // Statistics, read by ThrottleDriver.stats() on any thread: atomic counts only, they order nothing else.
     final AtomicLong immediate = new AtomicLong();
     final AtomicLong joined = new AtomicLong();
     final AtomicLong delayed = new AtomicLong();

@@ -132,7 +132,10 @@ public final class GraphLock {
     /** 1 while a writer holds the lock or is about to; through HAS_WRITER. */
     @SuppressWarnings("unused")
     private int hasWriter;
-    /** What the writer quiesces first; main loop thread only. */
+    /**
+     * What the writer quiesces first; main loop thread only. Volatile: the store in the constructor (any thread) or
+     * {@link #setDrainAll} pairs with the load in acquireWrite().
+     */
     private volatile DrainAll drainAll;
     private final ReadLockScope readScope = new ReadLockScope(this);
 
@@ -303,7 +306,10 @@ public final class GraphLock {
         return readScope;
     }
 
-    /** The scope returned by {@link #readLocked()}; its {@link #close()} releases the read lock. */
+    /**
+     * The scope returned by {@link #readLocked()}; its {@link #close()} releases the read lock. One stateless
+     * instance per lock; {@link #close()} runs in the coroutine that took the lock, as {@link GraphLock#readUnlock()}.
+     */
     public static final class ReadLockScope implements AutoCloseable {
         private final GraphLock lock;
 
@@ -403,6 +409,8 @@ public final class GraphLock {
             do {
                 // hasWriter must be clear while polling: a callback run by the poll that takes the read lock would
                 // otherwise sleep until writeUnlock, which never comes while we wait for it.
+                // Pairs with the readers' acquire loads of hasWriter: those that see 0 enter without sleeping (no graph
+                // change has been made yet).
                 HAS_WRITER.setVolatile(this, 0);
                 if (timeoutNs < 0) {
                     AioWait.waitWhile(main, this::hasReaders);
@@ -591,7 +599,7 @@ public final class GraphLock {
      */
     private void orphan(ReaderCount count) {
         synchronized (lock) {
-            orphanedReaders += count.getAcquire();
+            orphanedReaders += count.getAcquire(); // acquire: pairs with the readers' release decrements
             counts.remove(count);
         }
     }

@@ -38,7 +38,8 @@ public final class ReaderCount extends ReaderCountValue {
 
     /**
      * One more reader (read lock). Home thread. Opaque store: the caller's full fence that follows orders it
-     * before its read of {@code hasWriter} (QEMU's {@code qatomic_set} + {@code smp_mb}).
+     * before its read of {@code hasWriter} (QEMU's {@code qatomic_set} + {@code smp_mb}); with asymmetric readers
+     * ({@link GraphLock#asymmetric()}) the writer's {@code Membarrier.barrierAllThreads()} does so instead.
      */
     void incrementOpaque() {
         COUNT.setOpaque(this, (long) COUNT.get(this) + 1);
@@ -63,7 +64,7 @@ public final class ReaderCount extends ReaderCountValue {
     }
 }
 
-/** The fields that never change, before the padding. */
+/** The fields that never change, before the padding. Final fields: any thread. */
 abstract class ReaderCountHeader {
     /** The context whose readers this counts. */
     final AioContext context;
@@ -73,7 +74,7 @@ abstract class ReaderCountHeader {
     }
 }
 
-/** Padding before the count: 128 bytes (superclass fields are laid out first). */
+/** Padding before the count: 128 bytes (superclass fields are laid out first). Never read or written. */
 abstract class ReaderCountPadBefore extends ReaderCountHeader {
     long p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
 
@@ -82,7 +83,7 @@ abstract class ReaderCountPadBefore extends ReaderCountHeader {
     }
 }
 
-/** The count itself, accessed through {@code ReaderCount.COUNT}. */
+/** The count itself, accessed through {@code ReaderCount.COUNT}; threads and ordering: see {@link ReaderCount}. */
 abstract class ReaderCountValue extends ReaderCountPadBefore {
     @SuppressWarnings("unused") // through ReaderCount.COUNT
     long count;

@@ -14,6 +14,8 @@ import java.util.List;
  * Short options may be glued to their value ({@code -c100}) or grouped ({@code -wU}); long options take
  * {@code --opt=VALUE} or {@code --opt VALUE}; {@code --} ends the options.
  *
+ * <p>Immutable value; any thread.
+ *
  * @param count   {@code -c}: requests to complete (1 to {@code INT_MAX})
  * @param depth   {@code -d}: requests in flight at once (1 to {@code INT_MAX})
  * @param size    {@code -s}: bytes per request (1 to {@code INT_MAX}; suffixes k, M, G ...)

@@ -13,6 +13,9 @@ import java.util.Map;
  * completed in ..." after), then IOPS and MiB/s, latency percentiles, CPU time, engine and fd monitor, and the bytes
  * the main thread allocated per request; or all of it as one JSON object.
  *
+ * <p>Threads: the thread running the bench command (the main loop): its measurements hold the run's
+ * {@link LatencyHistogram}, which is not thread-safe.
+ *
  * @param options       the command line
  * @param target        what ran: the image path, or the null device's size
  * @param imageSize     bytes of the opened image

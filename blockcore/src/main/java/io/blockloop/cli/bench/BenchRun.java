@@ -28,6 +28,7 @@ final class BenchRun implements AutoCloseable {
     /**
      * What one phase did: requests completed, wall time, process and main-thread CPU time, bytes allocated by the
      * main thread and by every thread, and the latencies (this run's histogram: valid until the next phase).
+     * Threads: the run's home thread, like the histogram it holds (not thread-safe).
      */
     record Measurement(long requests, long wallNanos, long cpuNanos, long mainThreadCpuNanos, long allocatedBytes,
                        long allocatedBytesAllThreads, LatencyHistogram latency) {
@@ -152,7 +153,10 @@ final class BenchRun implements AutoCloseable {
         buffers.close();
     }
 
-    /** One queue slot: its vector, and the loop that keeps one request of the slot in flight. */
+    /**
+     * One queue slot: its vector, and the loop that keeps one request of the slot in flight. Runs as a coroutine
+     * on the run's home thread (see the class comment), so it shares the run's plain fields.
+     */
     private final class Worker implements Runnable {
         private final IoVector qiov;
 

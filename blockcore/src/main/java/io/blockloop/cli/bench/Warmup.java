@@ -26,7 +26,7 @@ final class Warmup {
     static final long QUIET_NS = 300_000_000L;
     static final long MAX_NS = 5_000_000_000L;
 
-    /** What the warm-up did: requests, wall time, and whether it ended because the JIT went quiet. */
+    /** What the warm-up did: requests, wall time, and whether it ended because the JIT went quiet. Immutable. */
     record Result(long requests, long nanos, boolean jitQuiet) {
     }
 

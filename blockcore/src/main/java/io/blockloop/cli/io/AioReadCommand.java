@@ -10,6 +10,9 @@ import java.util.List;
  * {@code aio_read [-Cqv] [-P pattern] off len [len..]}: issues a vectored read and returns at once; when it
  * completes (while a later command waits, at {@code aio_flush}, or at the end) its report is printed, after the
  * {@code -P} check and the {@code -v} dump. A failed read prints {@code readv failed: ...} (qemu-io's words).
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}; the completion that prints the report runs
+ * there too ({@link IoSession#track}).
  */
 final class AioReadCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("aio_read", null, 2, -1, "[-Cqv] [-P pattern] off len [len..]",

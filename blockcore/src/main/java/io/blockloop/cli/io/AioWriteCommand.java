@@ -12,6 +12,9 @@ import java.util.concurrent.CompletableFuture;
  * {@code aio_write [-Cfquz] [-P pattern] off len [len..]}: issues a vectored write of the pattern (0xcd by
  * default), or with {@code -z} a write-zeroes of one length ({@code -u} may unmap), and returns at once; the
  * report is printed when it completes. {@code -f} FUA.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}; the completion that prints the report runs
+ * there too ({@link IoSession#track}).
  */
 final class AioWriteCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("aio_write", null, 2, -1, "[-Cfquz] [-P pattern] off len [len..]",

@@ -4,6 +4,8 @@ package io.blockloop.cli.io;
  * A command refused its arguments before doing any I/O. It carries what qemu-io prints in that case: a line on
  * standard output (a parsing error, or the command's usage line) and, for getopt's complaints, a line on
  * standard error before it. The command counts as failed.
+ *
+ * <p>Immutable; any thread.
  */
 final class ArgumentError extends Exception {
     private static final long serialVersionUID = 1L;

@@ -11,6 +11,8 @@ import java.util.List;
  * {@code 4k}, {@code 0x200}), lengths capped at {@link BlockNode#MAX_REQUEST_BYTES}, pattern bytes
  * ({@code parse_pattern}: C {@code strtol} with base 0, 0..255) and the lengths of a vectored request
  * ({@code create_iovec}).
+ *
+ * <p>Stateless; any thread.
  */
 final class CommandArguments {
     /** qemu-io's {@code BDRV_REQUEST_MAX_BYTES}. */

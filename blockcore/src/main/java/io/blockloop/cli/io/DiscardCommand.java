@@ -4,7 +4,11 @@ import io.blockloop.block.BlockIoException;
 
 import java.util.List;
 
-/** {@code discard [-Cq] off len}: discards a range; reported as {@code discard N/N bytes at offset O}. */
+/**
+ * {@code discard [-Cq] off len}: discards a range; reported as {@code discard N/N bytes at offset O}.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
+ */
 final class DiscardCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("discard", "d", 2, -1, "[-Cq] off len",
             "discards a number of bytes at a specified offset", true);

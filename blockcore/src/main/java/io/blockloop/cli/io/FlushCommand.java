@@ -7,6 +7,8 @@ import java.util.List;
 /**
  * {@code flush}: makes completed writes durable. Prints nothing on success; qemu-io prints nothing on failure
  * either, so the failure line goes to standard error.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
  */
 final class FlushCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("flush", "f", 0, 0, null, "flush all in-core file state to disk",

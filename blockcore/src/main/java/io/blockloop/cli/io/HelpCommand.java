@@ -2,7 +2,11 @@ package io.blockloop.cli.io;
 
 import java.util.List;
 
-/** {@code help [command]}: the usage line of one command, or of all of them. */
+/**
+ * {@code help [command]}: the usage line of one command, or of all of them.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
+ */
 final class HelpCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("help", "?", 0, 1, "[command]", "help for one or all commands",
             false);

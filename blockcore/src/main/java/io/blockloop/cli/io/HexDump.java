@@ -11,6 +11,8 @@ import java.lang.foreign.ValueLayout;
  * 00000000:  cd cd 41 42 00 00 00 00 00 00 00 00 00 00 00 00  ..AB............
  * 00000010:  00  .
  * </pre>
+ *
+ * <p>Stateless; any thread.
  */
 final class HexDump {
     private static final char[] HEX = "0123456789abcdef".toCharArray();

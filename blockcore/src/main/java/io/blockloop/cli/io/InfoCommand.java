@@ -10,6 +10,8 @@ import java.util.Set;
  * such as {@code file} or {@code null-co}, which qemu names as both format and protocol), then the driver info
  * every driver here reports as zero ({@code cluster size: 0 bytes}, {@code vm state offset: 0 bytes}).
  * {@code null-co} has no driver info: as in qemu-io, the command then stops after the names and fails.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
  */
 final class InfoCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("info", "i", 0, 0, null, "prints information about the current file",

@@ -15,6 +15,8 @@ import java.util.Map;
  * defaults to {@code writeback} and {@code -n} means {@code -t none} (O_DIRECT). With {@code -f null}, FILE is
  * the size of the null device ({@code 1G}).
  *
+ * <p>Immutable value ({@link #parse} stores an unmodifiable copy of the commands); any thread.
+ *
  * @param image    how to open the image
  * @param misalign {@code -m}: buffers start 16 bytes past an aligned address
  * @param commands the {@code -c} scripts, in order

@@ -2,7 +2,11 @@ package io.blockloop.cli.io;
 
 import java.util.List;
 
-/** {@code length}: the image size, as {@code cvtstr} writes it ({@code 1 MiB}). */
+/**
+ * {@code length}: the image size, as {@code cvtstr} writes it ({@code 1 MiB}).
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
+ */
 final class LengthCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("length", "l", 0, 0, null, "gets the length of the current file",
             false);

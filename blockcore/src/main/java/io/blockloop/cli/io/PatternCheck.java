@@ -7,6 +7,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * Checks that read data is one repeated byte ({@code read -P}), and prints qemu-io's message when it is not:
  * {@code Pattern verification failed at offset N, M bytes} (N the image offset of the checked range, M its length).
+ *
+ * <p>Stateless; any thread.
  */
 final class PatternCheck {
     private static final int CHUNK = 64 * 1024;

@@ -10,6 +10,8 @@ import java.util.List;
  * {@code read [-Cqv] [-P pattern [-s off] [-l len]] off len}: a synchronous read into a buffer pre-filled with
  * 0xab; {@code -P} checks that bytes {@code [s, s + l)} of it (all by default) are the pattern, {@code -v} dumps
  * it, {@code -q} prints nothing but errors, {@code -C} reports as CSV, {@code -p} is accepted and ignored.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
  */
 final class ReadCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("read", "r", 2, -1, "[-Cqv] [-P pattern [-s off] [-l len]] off len",

@@ -10,6 +10,8 @@ import java.util.List;
 /**
  * {@code readv [-Cqv] [-P pattern] off len [len..]}: a vectored read, one buffer segment per length, waiting for
  * it; {@code -P} checks the whole data.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
  */
 final class ReadvCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("readv", null, 2, -1, "[-Cqv] [-P pattern] off len [len..]",

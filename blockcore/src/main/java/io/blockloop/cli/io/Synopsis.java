@@ -5,6 +5,8 @@ package io.blockloop.cli.io;
  * (options included) it takes, its usage and one-line description, and whether it writes (needs a writable
  * image).
  *
+ * <p>Immutable value; any thread.
+ *
  * @param name    the command's name ({@code read})
  * @param alias   its short name ({@code r}), or null
  * @param argMin  fewest words after the name

@@ -11,6 +11,8 @@ import java.util.List;
  * {@code write [-Cfnquz] [-P pattern] off len}: a synchronous write of a buffer filled with the pattern (0xcd by
  * default); {@code -f} FUA; {@code -z} writes zeroes without a buffer, {@code -u} then lets the range be
  * unmapped and {@code -n} forbids the slow fallback of writing zeroed buffers.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
  */
 final class WriteCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("write", "w", 2, -1, "[-Cfnquz] [-P pattern] off len",

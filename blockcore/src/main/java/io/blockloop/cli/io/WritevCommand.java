@@ -11,6 +11,8 @@ import java.util.List;
 /**
  * {@code writev [-Cfq] [-P pattern] off len [len..]}: a vectored write, one buffer segment per length, all
  * filled with the pattern (0xcd by default), waiting for it; {@code -f} FUA.
+ *
+ * <p>Threads: the main loop's thread, as every {@link IoSubcommand}.
  */
 final class WritevCommand implements IoSubcommand {
     static final Synopsis SYNOPSIS = new Synopsis("writev", null, 2, -1, "[-Cfq] [-P pattern] off len [len..]",

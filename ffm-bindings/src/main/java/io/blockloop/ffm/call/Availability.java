@@ -5,6 +5,8 @@ import java.util.Objects;
 /**
  * Whether a native facility (io_uring, linux-aio, epoll) can be used here, and if not, why.
  *
+ * <p>Immutable value; any thread.
+ *
  * @param available true when the facility works on this machine, in this process
  * @param reason    why it is unavailable ("liburing.so.2 cannot be loaded", "io_uring_setup: EPERM ..."),
  *                  or {@code null} when available

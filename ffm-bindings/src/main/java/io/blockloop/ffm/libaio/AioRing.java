@@ -12,6 +12,9 @@ package io.blockloop.ffm.libaio;
  *  0 u32 id   4 u32 nr   8 u32 head  12 u32 tail  16 u32 magic  20 u32 compat_features
  * 24 u32 incompat_features  28 u32 header_length (32)  32 struct io_event io_events[nr]
  * </pre>
+ *
+ * <p>Thread safety: constants only; any thread. The ordered accesses are made by the ring's one consumer
+ * (linux-aio's {@code AioCompletionRing}, on the engine's owner thread).
  */
 public final class AioRing {
     public static final long OFFSET_NR = 4;

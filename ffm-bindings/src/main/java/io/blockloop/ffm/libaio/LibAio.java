@@ -38,6 +38,10 @@ public final class LibAio {
     private static final MethodHandle IO_CANCEL = LIB.downcall("io_cancel",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
 
+    /**
+     * The cached probe: the volatile store in {@link #availability()} pairs with the load there on other threads
+     * (two first calls may both probe, which is harmless).
+     */
     private static volatile Availability availability;
 
     private LibAio() {

@@ -32,6 +32,10 @@ public final class EventFd implements AutoCloseable {
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_LONG));
 
     private final int fd;
+    /**
+     * Read and written only by {@link #close()}: its volatile store pairs with the load of a later close() on another
+     * thread. Not a guard against two concurrent closes (close once, by the owner).
+     */
     private volatile boolean closed;
 
     private EventFd(int fd) {

@@ -316,7 +316,10 @@ public final class FileIo {
                 : repeatCapturingErrno(errno -> (long) READ_AT_ERRNO.invokeExact(errno, fd, address, length));
     }
 
-    /** The failed call of a repeating raw-address method, once more with errno capture; the lambda exists only then. */
+    /**
+     * The failed call of a repeating raw-address method, once more with errno capture; the lambda exists only then.
+     * Runs on the thread whose call failed: the capture segment is that thread's.
+     */
     @FunctionalInterface
     private interface CapturingCall {
         long call(MemorySegment errno) throws Throwable;

@@ -6,6 +6,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * The fields of {@code struct stat} (x86-64 layout, 144 bytes) that BlockLoop uses.
  *
+ * <p>Immutable value; any thread.
+ *
  * @param mode      {@code st_mode}: file type and permissions
  * @param size      {@code st_size}: bytes (0 for a block device: use {@link BlockDevice#size})
  * @param blockSize {@code st_blksize}: preferred I/O size

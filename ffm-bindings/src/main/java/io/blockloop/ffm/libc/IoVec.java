@@ -5,7 +5,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 
-/** {@code struct iovec { void *iov_base; size_t iov_len; }} (16 bytes), the element of vectored I/O arrays. */
+/**
+ * {@code struct iovec { void *iov_base; size_t iov_len; }} (16 bytes), the element of vectored I/O arrays.
+ *
+ * <p>Thread safety: stateless; any thread. The array belongs to the caller, whose rules say who writes it.
+ */
 public final class IoVec {
     public static final StructLayout LAYOUT = MemoryLayout.structLayout(
             ValueLayout.ADDRESS.withName("iov_base"),

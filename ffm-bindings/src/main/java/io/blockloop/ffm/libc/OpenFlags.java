@@ -1,6 +1,10 @@
 package io.blockloop.ffm.libc;
 
-/** {@code open(2)}/{@code fcntl(2)} flag values for Linux x86-64 ({@code asm-generic/fcntl.h}). */
+/**
+ * {@code open(2)}/{@code fcntl(2)} flag values for Linux x86-64 ({@code asm-generic/fcntl.h}).
+ *
+ * <p>Thread safety: constants only; any thread.
+ */
 public final class OpenFlags {
     public static final int O_RDONLY = 0;
     public static final int O_WRONLY = 01;

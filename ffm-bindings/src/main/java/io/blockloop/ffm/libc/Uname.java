@@ -15,6 +15,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 /**
  * {@code uname(2)}: the running kernel's identity. {@code struct utsname} is six 65-byte strings on Linux.
  *
+ * <p>Immutable value; any thread.
+ *
  * @param sysname "Linux"
  * @param release the kernel release, e.g. "6.1.0-18-amd64"
  * @param machine "x86_64"

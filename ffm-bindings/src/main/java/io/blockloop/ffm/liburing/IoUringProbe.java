@@ -60,10 +60,12 @@ public final class IoUringProbe {
         return opcode >= 0 && opcode < supported.length && supported[opcode];
     }
 
+    /** Lazy holder: probed once, under class-initialisation locking; immutable afterwards, any thread. */
     private static final class AvailabilityHolder {
         static final Availability AVAILABILITY = probe();
     }
 
+    /** Lazy holder: filled once, under class-initialisation locking; read-only afterwards, any thread. */
     private static final class OpcodeHolder {
         static final boolean[] SUPPORTED;
         static final List<String> NAMES;

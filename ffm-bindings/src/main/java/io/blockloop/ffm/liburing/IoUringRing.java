@@ -70,6 +70,7 @@ public final class IoUringRing implements AutoCloseable {
     /**
      * Sizes and offsets from the generated layouts, in a holder so that initialising {@code IoUringRing} touches
      * no generated class: they are first read in the constructor, after {@link IoUringLibrary#requireLoaded()}.
+     * Constants; any thread.
      */
     private static final class Layout {
         static final long SQE_SIZE = io_uring_sqe.sizeof();
@@ -99,6 +100,7 @@ public final class IoUringRing implements AutoCloseable {
     private final int setupFlags;
     private final int features;
     private final int fd;
+    /** Once-guard: its CAS runs close() once, isClosed() reads it on any thread; it orders nothing else. */
     private final AtomicBoolean closed = new AtomicBoolean();
     /** The thread whose io_uring context holds the registered ring fd, or null. Submitter thread only. */
     private Thread ringFdThread;
