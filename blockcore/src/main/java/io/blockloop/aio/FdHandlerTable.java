@@ -4,6 +4,7 @@ import io.blockloop.fdmon.FdMonitor;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The fd handlers of one context, by fd (the mutating half of QEMU's {@code aio_set_fd_handler}): adds,
@@ -24,10 +25,11 @@ final class FdHandlerTable {
      */
     private volatile int cannotPollCount;
     /**
-     * Set under the lock after the old handler's {@code markDeletedRelease()}; the home thread's volatile load in
-     * {@link #takeDeletedSinceSweep()} pairs with that store, so the sweep after it sees that handler deleted.
+     * Set under the lock after the old handler's {@code markDeletedRelease()}; the home thread's volatile load and
+     * {@code getAndSet} in {@link #takeDeletedSinceSweep()} pair with that store, so the sweep after it sees that
+     * handler deleted. An atomic take, so a deletion on another thread between the load and the reset is not lost.
      */
-    private volatile boolean deletedSinceSweep;
+    private final AtomicBoolean deletedSinceSweep = new AtomicBoolean();
     private boolean closed;
 
     FdHandlerTable(FdMonitor monitor) {
@@ -49,7 +51,7 @@ final class FdHandlerTable {
             }
             byFd.remove(fd);
             old.markDeletedRelease();
-            deletedSinceSweep = true;
+            deletedSinceSweep.set(true);
             cannotPollCount -= old.canPoll() ? 0 : 1;
             monitor.update(old.node, null);
             return;
@@ -59,7 +61,7 @@ final class FdHandlerTable {
         int change = handler.canPoll() ? 0 : 1;
         if (old != null) {
             old.markDeletedRelease();
-            deletedSinceSweep = true;
+            deletedSinceSweep.set(true);
             change -= old.canPoll() ? 0 : 1;
         }
         cannotPollCount += change;
@@ -92,11 +94,8 @@ final class FdHandlerTable {
 
     /** Whether a handler was deleted since the last call, resetting the flag. Home thread. */
     boolean takeDeletedSinceSweep() {
-        if (!deletedSinceSweep) {
-            return false;
-        }
-        deletedSinceSweep = false;
-        return true;
+        // The plain volatile load first: the loop calls this every iteration, and a deletion is rare.
+        return deletedSinceSweep.get() && deletedSinceSweep.getAndSet(false);
     }
 
     /** Removes every handler and refuses new ones (context close). */
