@@ -5,6 +5,7 @@ import io.blockloop.block.IoVector;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.libc.ProcessCpuClock;
 import io.blockloop.ffm.memory.AlignedBuffer;
 
 import java.lang.foreign.MemorySegment;
@@ -102,10 +103,8 @@ final class BenchRun implements AutoCloseable {
             coroutines[i] = Coroutine.create(workers[i]);
         }
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        com.sun.management.OperatingSystemMXBean os =
-                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-
-        long cpu0 = os.getProcessCpuTime();
+        // The process clock to the nanosecond; the OperatingSystemMXBean's counts 10 ms ticks (ProcessCpuClock).
+        long cpu0 = ProcessCpuClock.nanos();
         long mainCpu0 = threads.getCurrentThreadCpuTime();
         long allThreads0 = threads.getTotalThreadAllocatedBytes();
         long allocated0 = threads.getCurrentThreadAllocatedBytes();
@@ -121,8 +120,8 @@ final class BenchRun implements AutoCloseable {
         long wall = System.nanoTime() - start;
         long allocated = threads.getCurrentThreadAllocatedBytes() - allocated0;
         long allThreads = threads.getTotalThreadAllocatedBytes() - allThreads0;
-        long cpu = os.getProcessCpuTime() - cpu0;
         long mainCpu = threads.getCurrentThreadCpuTime() - mainCpu0;
+        long cpu = ProcessCpuClock.nanos() - cpu0; // read last, as it was read first: its window holds the thread's
         progress.clear();
         return new Measurement(completed, wall, cpu, mainCpu, allocated, allThreads, histogram);
     }

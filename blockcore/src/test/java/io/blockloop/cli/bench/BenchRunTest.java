@@ -61,6 +61,21 @@ class BenchRunTest {
     }
 
     @Test
+    void processCpuTimeCoversTheMainThreadsToTheNanosecond() {
+        ScriptedDriver driver = new ScriptedDriver(1 << 20, -1);
+        BlockBackend blk = backend(driver);
+        try (BenchRun run = new BenchRun(blk, 4, 4096, 0, false, OffsetSequence.sequential(0, 4096, 4096, 1 << 20))) {
+            for (int phase = 0; phase < 20; phase++) {
+                BenchRun.Measurement m = run.run(2000, ProgressLine.none());
+                // A tick-counting process clock (times(2): 10 ms) read less than the thread's own in short phases.
+                assertTrue(m.mainThreadCpuNanos() > 0, "main thread CPU measured");
+                assertTrue(m.cpuNanos() >= m.mainThreadCpuNanos(),
+                        () -> "process CPU " + m.cpuNanos() + " ns < main thread " + m.mainThreadCpuNanos() + " ns");
+            }
+        }
+    }
+
+    @Test
     void aFailedRequestStopsTheRunAfterTheInFlightOnesComplete() {
         ScriptedDriver driver = new ScriptedDriver(1 << 20, 100);
         BlockBackend blk = backend(driver);
