@@ -4,13 +4,15 @@ import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.cli.ImageArguments;
 import io.blockloop.fdmon.FdMonitorKind;
+import io.blockloop.ffm.libc.CpuAffinity;
 
 import java.util.List;
 
 /**
  * The command line of {@code blockloop bench}, parsed and checked: {@code qemu-img bench}'s flags and defaults
  * (count 75000, depth 64, size 4096, step = size, offset 0, reads unless {@code -w}, pattern 0) plus
- * {@code --random}, {@code --seed}, {@code --fdmon}, {@code --poll-max-ns}, {@code --warmup} and {@code --json}.
+ * {@code --random}, {@code --seed}, {@code --fdmon}, {@code --poll-max-ns}, {@code --loop-cpu}, {@code --warmup} and
+ * {@code --json}.
  * Short options may be glued to their value ({@code -c100}) or grouped ({@code -wU}); long options take
  * {@code --opt=VALUE} or {@code --opt VALUE}; {@code --} ends the options.
  *
@@ -29,6 +31,8 @@ import java.util.List;
  * @param fdmon   {@code --fdmon}: the main loop's fd monitor (poll, epoll, io_uring, auto)
  * @param pollMaxNs {@code --poll-max-ns}: adaptive busy polling of the main loop, at most this many ns per wait
  *                (QEMU's {@code poll-max-ns}; 0: off)
+ * @param loopCpu {@code --loop-cpu}: the CPU the main loop's thread is pinned to for the run, {@link #LOOP_CPU_CURRENT}
+ *                for the one it runs on when the run starts, {@link #LOOP_CPU_NONE} (the default) for no pinning
  * @param json    {@code --json}: one JSON object instead of text
  * @param warmup  {@code --warmup}: requests run (same depth, pattern and offset sequence) before the measured ones,
  *                so the JIT has compiled the request path; {@link #WARMUP_DEFAULT}: until the JIT is quiet
@@ -36,12 +40,12 @@ import java.util.List;
  * @param file    the image, or (for {@code -f null}) the null device's size; null: the default target
  */
 public record BenchOptions(int count, int depth, int size, int step, long offset, boolean write, boolean random,
-                           long seed, int pattern, ImageArguments image, FdMonitorKind fdmon, long pollMaxNs, boolean json,
-                           int warmup, String file) {
+                           long seed, int pattern, ImageArguments image, FdMonitorKind fdmon, long pollMaxNs, int loopCpu,
+                           boolean json, int warmup, String file) {
     static final String USAGE = """
             usage: blockloop bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFFSET] [-w] [--random] [--seed N]
                                    [--pattern=BYTE] [-t CACHE] [-i AIO] [-n] [-U] [--fdmon MON] [--poll-max-ns NS] [-f FMT]
-                                   [--warmup COUNT] [--json] [FILE]
+                                   [--loop-cpu CPU] [--warmup COUNT] [--json] [FILE]
               -c COUNT      requests to complete (75000)
               -d DEPTH      requests in flight (64)
               -s SIZE       bytes per request (4096; suffixes k M G)
@@ -57,6 +61,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               -U            force-share: open even if another process uses the image
               --fdmon MON   fd monitor of the main loop: poll, epoll, io_uring, auto (default)
               --poll-max-ns NS  busy-poll the main loop for up to NS ns before it blocks (0: off, default)
+              --loop-cpu CPU  pin the main loop's thread to CPU (a number, or 'current': the CPU it runs on)
+                            for the run; default: not pinned
               -f FMT        raw (default), file, or null (FILE is then the device size, default 1G)
               --warmup N    requests run before the measured ones, not measured (default: at depth
                             max(DEPTH, 32) until the JIT compiler is quiet, 0.5 to 5 s; 0: none, as qemu-img)
@@ -66,6 +72,12 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
 
     /** {@link #warmup()} when not given: until the JIT compiler is quiet ({@link Warmup}). */
     static final int WARMUP_DEFAULT = -1;
+
+    /** {@link #loopCpu()} when not given: the loop's thread is not pinned. */
+    static final int LOOP_CPU_NONE = -1;
+
+    /** {@link #loopCpu()} for {@code --loop-cpu current}: the CPU the loop's thread runs on when the run starts. */
+    static final int LOOP_CPU_CURRENT = -2;
 
     /** {@link #pollMaxNs()} when not given. */
     static final long POLL_MAX_NS_DEFAULT = 0;
@@ -106,6 +118,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
         private ImageArguments image = ImageArguments.defaults();
         private FdMonitorKind fdmon = FdMonitorKind.AUTO;
         private long pollMaxNs = POLL_MAX_NS_DEFAULT;
+        private int loopCpu = LOOP_CPU_NONE;
         private boolean json;
         private int warmup = WARMUP_DEFAULT;
         private String file;
@@ -142,7 +155,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                 ByteCount.parse("bench: null device size", file); // a usage mistake, reported before anything runs
             }
             return new BenchOptions(count, depth, size, step < 0 ? size : step, offset, write, random, seed, pattern,
-                    image.withReadOnly(!write), fdmon, pollMaxNs, json, warmup, file);
+                    image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, file);
         }
 
         /** One {@code --name[=value]}; false for {@code --help}. */
@@ -168,6 +181,11 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                     }
                 }
                 case "--poll-max-ns" -> pollMaxNs = number("poll-max-ns", value(name, inline), 1_000_000_000L);
+                case "--loop-cpu" -> {
+                    String v = value(name, inline);
+                    loopCpu = v.equals("current") ? LOOP_CPU_CURRENT
+                            : (int) integer("loop CPU", v, 0, CpuAffinity.CPU_SETSIZE - 1);
+                }
                 case "--warmup" -> warmup = (int) integer("warm-up count", value(name, inline), 0,
                         INT_MAX);
                 case "--force-share" -> image = image.withForceShare(flag(name, inline));

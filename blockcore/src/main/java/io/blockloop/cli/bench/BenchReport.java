@@ -23,12 +23,13 @@ import java.util.Map;
  *                      {@code none} for the null driver
  * @param direct        whether the image was opened with {@code O_DIRECT}
  * @param fdMonitor     the main loop's fd monitor
+ * @param loopCpu       the CPU the main loop's thread was pinned to, or -1 when it was not pinned
  * @param highestOffset for {@code --random}: the highest offset the run could pick
  * @param warmup        the warm-up phase (not measured), or null when there was none
  * @param run           the measured phase
  */
 record BenchReport(BenchOptions options, String target, long imageSize, String engine, boolean direct,
-                   String fdMonitor, long highestOffset, Warmup.Result warmup, BenchRun.Measurement run) {
+                   String fdMonitor, int loopCpu, long highestOffset, Warmup.Result warmup, BenchRun.Measurement run) {
 
     /** qemu-img bench's first line (for {@code --random}, the range instead of the start). */
     static String sendingLine(BenchOptions o, long highestOffset) {
@@ -86,6 +87,9 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         out.printf(Locale.ROOT, "engine:     %s (%s), fd monitor %s%n", engine,
                 engine.equals("none") ? "null driver" : "cache=" + options.image().cache().option()
                         + (direct ? ", O_DIRECT" : ""), fdMonitor);
+        if (loopCpu >= 0) {
+            out.printf(Locale.ROOT, "loop:       main loop thread pinned to CPU %d%n", loopCpu);
+        }
         out.printf(Locale.ROOT, "allocated:  %.2f bytes per request (%d bytes on the main thread during the run;"
                 + " %d on all threads)%n", allocatedPerRequest(), run.allocatedBytes(), run.allocatedBytesAllThreads());
     }
@@ -132,6 +136,7 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         m.put("cache", options.image().cache().option());
         m.put("direct", direct);
         m.put("fd_monitor", fdMonitor);
+        m.put("loop_cpu", loopCpu >= 0 ? loopCpu : null);
         m.put("allocated_bytes", run.allocatedBytes());
         m.put("allocated_bytes_per_request", allocatedPerRequest());
         m.put("allocated_bytes_all_threads", run.allocatedBytesAllThreads());

@@ -3,6 +3,7 @@ package io.blockloop.cli.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.blockloop.cli.CommandFailure;
+import io.blockloop.ffm.libc.CpuAffinity;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -16,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -122,6 +124,28 @@ class BenchCommandTest {
         assertEquals(Warmup.DEPTH, Warmup.slots(o), "the default warm-up runs at depth 32 at least");
         assertEquals(4, Warmup.slots(BenchOptions.parse(List.of("-d", "4", "--warmup", "10"))));
         assertEquals(64, Warmup.slots(BenchOptions.parse(List.of())));
+    }
+
+    @Test
+    void loopCpuPinsTheLoopThreadForTheRunAndGivesItsCpusBack() throws Exception {
+        BitSet allowed = CpuAffinity.currentThreadCpus();
+        int cpu = allowed.length() - 1; // the highest CPU this thread may use
+        JsonNode json = benchJson("-f", "null", "-c", "1000", "--warmup", "0", "--loop-cpu", String.valueOf(cpu));
+        assertEquals(cpu, json.get("loop_cpu").asInt(), json.toString());
+        assertEquals(allowed, CpuAffinity.currentThreadCpus(), "the thread's CPUs are given back after the run");
+        out.reset();
+        assertTrue(benchJson("-f", "null", "-c", "10", "--warmup", "0").get("loop_cpu").isNull(), "not pinned by default");
+    }
+
+    @Test
+    void aLoopCpuTheThreadMayNotUseIsARuntimeFailureThatNamesTheUsableOnes() {
+        BitSet allowed = CpuAffinity.currentThreadCpus();
+        CommandFailure f = assertThrows(CommandFailure.class,
+                () -> bench("-f", "null", "-c", "10", "--warmup", "0", "--loop-cpu", "1023"));
+        assertEquals(CommandFailure.RUNTIME, f.exitStatus());
+        assertEquals("bench: cannot pin the main loop's thread to CPU 1023 (it may run on CPUs " + allowed
+                + "): sched_setaffinity({1023}): EINVAL (Invalid argument)", f.getMessage());
+        assertEquals(allowed, CpuAffinity.currentThreadCpus());
     }
 
     @Test

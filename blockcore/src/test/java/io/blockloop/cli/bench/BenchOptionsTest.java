@@ -96,6 +96,14 @@ class BenchOptionsTest {
     }
 
     @Test
+    void loopCpuIsACpuNumberOrCurrentAndNotPinnedByDefault() throws Exception {
+        assertEquals(BenchOptions.LOOP_CPU_NONE, parse().loopCpu());
+        assertEquals(3, parse("--loop-cpu", "3").loopCpu());
+        assertEquals(1023, parse("--loop-cpu=1023").loopCpu());
+        assertEquals(BenchOptions.LOOP_CPU_CURRENT, parse("--loop-cpu", "current").loopCpu());
+    }
+
+    @Test
     void helpReturnsNull() throws Exception {
         assertNull(parse("-h"));
         assertNull(parse("-c", "5", "--help"));
@@ -121,6 +129,9 @@ class BenchOptionsTest {
             "-i magic|invalid aio mode 'magic' (expected io_uring, native, threads or auto)",
             "-f qcow2|unknown format 'qcow2' (formats: raw, file, null)",
             "--fdmon kqueue|bench: unknown fd monitor 'kqueue' (expected poll, epoll, io_uring or auto)",
+            "--loop-cpu -1|bench: loop CPU: negative value -- -1",
+            "--loop-cpu 1024|bench: loop CPU: argument too large -- 1024",
+            "--loop-cpu=first|bench: loop CPU: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- first",
             "a.img b.img|bench: expecting one image file name, got 'a.img' and 'b.img'",
             "-f null lots|bench: null device size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- lots",
     })
