@@ -2,10 +2,16 @@ package io.blockloop.aio;
 
 import io.blockloop.fdmon.FdMonitor;
 import io.blockloop.fdmon.FdMonitorKind;
+import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.libc.CpuAffinity;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
@@ -16,8 +22,8 @@ import java.util.function.Supplier;
  * the loop ends. Busy polling defaults to {@link PollParams#ioThreadDefault()}: QEMU's 32768 ns with two or more
  * CPUs, off with one.
  *
- * <p>Threads: {@link #start()}, {@link #stop()}, {@link #join}, {@link #close()} any thread other than the
- * IOThread itself ({@link #stop()} may also be called on it). {@link #context()} any thread after
+ * <p>Threads: {@link #start()}, {@link #pinToCpu}, {@link #stop()}, {@link #join}, {@link #close()} any thread other
+ * than the IOThread itself ({@link #stop()} may also be called on it). {@link #context()} any thread after
  * {@link #start()} returned.
  *
  * <p>Memory ordering: {@link #start()} waits on a latch counted down by the new thread after it created its
@@ -155,6 +161,59 @@ public final class IOThread implements AutoCloseable {
     /** Whether the loop is running (not yet stopped). Any thread. */
     public boolean isRunning() {
         return running;
+    }
+
+    /**
+     * Pins the IOThread's OS thread to {@code cpu} (QEMU leaves this to management, as libvirt's
+     * {@code iothreadpin}). An unpinned loop thread follows its wake-ups from CPU to CPU, which on a VM whose idle
+     * vCPUs halt costs an IPI each time ({@code docs/qd1-reads-on-loop-devices.md}). Runs on the IOThread, from a
+     * one-shot BH, and returns once it has. Any thread other than the IOThread, after {@link #start()} and before
+     * {@link #stop()}; on the IOThread itself, call {@link CpuAffinity#pinCurrentThread} directly.
+     *
+     * @throws NativeCallException   when the thread may not use {@code cpu} ({@code EINVAL}); nothing changed
+     * @throws IllegalStateException when called on the IOThread, or when it stopped before it could pin itself
+     */
+    public void pinToCpu(int cpu) {
+        AioContext ctx = context();
+        if (Thread.currentThread() == thread) {
+            throw new IllegalStateException("IOThread '" + name + "': call CpuAffinity.pinCurrentThread on the thread");
+        }
+        if (stopRequested.get()) {
+            throw new IllegalStateException("IOThread '" + name + "' is stopping");
+        }
+        CompletableFuture<Void> pinned = new CompletableFuture<>();
+        ctx.scheduleOneShot("iothread-pin", () -> {
+            try {
+                CpuAffinity.pinCurrentThread(cpu);
+                pinned.complete(null);
+            } catch (Throwable t) {
+                pinned.completeExceptionally(t);
+            }
+        });
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    pinned.get(100, TimeUnit.MILLISECONDS);
+                    return;
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException r) {
+                        throw r;
+                    }
+                    throw new IllegalStateException("IOThread '" + name + "': pinning failed", e.getCause());
+                } catch (TimeoutException e) {
+                    if (!thread.isAlive() && !pinned.isDone()) {
+                        throw new IllegalStateException("IOThread '" + name + "' ended before it pinned itself");
+                    }
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**

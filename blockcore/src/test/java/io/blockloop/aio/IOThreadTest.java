@@ -1,6 +1,9 @@
 package io.blockloop.aio;
 
 import io.blockloop.fdmon.FdMonitorKind;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.libc.CpuAffinity;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -9,6 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.time.Duration;
+import java.util.BitSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -81,6 +85,32 @@ class IOThreadTest {
         assertFalse(io.thread().isAlive());
         assertTrue(ctx.isClosed(), "the IOThread closes its context when it ends");
         assertThrows(IllegalStateException.class, io::start);
+    }
+
+    @Test
+    void pinToCpuPinsTheLoopThreadAndRefusesACpuItMayNotUse() throws Exception {
+        BitSet allowed = CpuAffinity.currentThreadCpus();
+        int cpu = allowed.length() - 1;
+        try (IOThread io = new IOThread("pinned", FdMonitorKind.POLL).start()) {
+            io.pinToCpu(cpu);
+            AtomicReference<BitSet> seen = new AtomicReference<>();
+            CountDownLatch looked = new CountDownLatch(1);
+            io.context().scheduleOneShot("look", () -> {
+                seen.set(CpuAffinity.currentThreadCpus());
+                looked.countDown();
+            });
+            assertTrue(looked.await(10, TimeUnit.SECONDS));
+            BitSet one = new BitSet();
+            one.set(cpu);
+            assertEquals(one, seen.get(), "the IOThread runs on the CPU it was pinned to");
+            assertEquals(allowed, CpuAffinity.currentThreadCpus(), "the caller's own affinity is untouched");
+
+            NativeCallException e = assertThrows(NativeCallException.class, () -> io.pinToCpu(CpuAffinity.CPU_SETSIZE - 1));
+            assertEquals(Errno.EINVAL, e.errno());
+            assertTrue(io.isRunning(), "a refused pin does not hurt the loop");
+            io.stop();
+            assertThrows(IllegalStateException.class, () -> io.pinToCpu(cpu));
+        }
     }
 
     @Test
