@@ -16,7 +16,7 @@
 #   --dir DIR   work directory for the backing files (default /var/tmp; must not be tmpfs)
 #   driver arguments (defaults in brackets): --rounds N [3] alternating fio/engine rounds per cell,
 #   --seconds S [1] measured per run, --ramp S [0.25] per run, --engines io_uring,linux-aio,threads,
-#   --rw randread,randwrite, --qd 1,32
+#   --rw randread,randwrite, --qd 1,32, --pin-owner (the engines' owner thread pinned to the CPU it starts on)
 # Needs: root (losetup, blkdiscard), fio, a JDK 25 (bin/find-jdk).
 # Time: 24 cells x 3 rounds x 2 runs x ~1.5 s + build and setup ~ 4.5 minutes.
 set -euo pipefail

@@ -4,6 +4,7 @@ import io.blockloop.engine.CompletionHandler;
 import io.blockloop.fdmon.FdNode;
 import io.blockloop.fdmon.IoUringFdMonitor;
 import io.blockloop.fdmon.ReadySink;
+import io.blockloop.ffm.libc.CpuAffinity;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.engine.IoEngine;
 import io.blockloop.engine.IoUringEngine;
@@ -67,6 +68,7 @@ public final class EngineDriver {
         double ramp = 0.25;
         int rounds = 3;
         boolean withFio = true;
+        boolean pinOwner = false;
         List<String> engines = List.of("io_uring", "linux-aio", "threads");
         List<String> rws = List.of("randread", "randwrite");
         List<Integer> depths = List.of(1, 32);
@@ -82,9 +84,10 @@ public final class EngineDriver {
                 case "--rw" -> rws = List.of(args[++i].split(","));
                 case "--await-ns" -> awaitNanos = Long.parseLong(args[++i]);
                 case "--qd" -> depths = List.of(args[++i].split(",")).stream().map(Integer::valueOf).toList();
+                case "--pin-owner" -> pinOwner = true;
                 default -> {
                     System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S] [--rounds N]"
-                            + " [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32]");
+                            + " [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32] [--pin-owner]");
                     System.exit(2);
                 }
             }
@@ -106,6 +109,12 @@ public final class EngineDriver {
                     }
                 }
             }
+        }
+        if (pinOwner) {
+            // The engines' owner (this thread) stays on one CPU; pool workers, the kernel's threads and fio do not.
+            int cpu = CpuAffinity.currentCpu();
+            CpuAffinity.pinCurrentThread(cpu);
+            System.out.println("==> engine owner thread pinned to CPU " + cpu);
         }
         // JIT warm-up of every engine's path before the first measured cell.
         String warm = sparse != null ? sparse : full;
