@@ -30,6 +30,8 @@ import java.util.function.Supplier;
  * context, so the context reference and everything the thread did before are visible to the starter. The stop
  * request travels as a one-shot BH (the BH queue's CAS/getAndSet); the {@code running} flag is then written and
  * read by the IOThread only. {@link #join} relies on {@link Thread#join}'s happens-before for the failure field.
+ * {@link #pinToCpu}'s request travels as a one-shot BH too, and its outcome comes back through a
+ * {@code CompletableFuture} (completion happens-before the caller's {@code get}).
  */
 public final class IOThread implements AutoCloseable {
     private final String name;
