@@ -83,11 +83,20 @@ public interface BlockDriver {
     default void drainEnd() {
     }
 
-    /** The node moves to {@code ctx} (it was detached first). Main loop, node drained. */
-    void attachContext(AioContext ctx);
+    /**
+     * The node moves to {@code ctx} (it was detached first). Main loop, node drained. By default nothing: a driver
+     * that keeps nothing per context (a format or filter's child node moves on its own) need not implement it, as
+     * QEMU's {@code bdrv_attach_aio_context} is optional.
+     */
+    default void attachContext(AioContext ctx) {
+    }
 
-    /** The node leaves its current context: release per-context resources. Main loop, node drained. */
-    void detachContext();
+    /**
+     * The node leaves its current context: release per-context resources. Main loop, node drained. By default
+     * nothing.
+     */
+    default void detachContext() {
+    }
 
     /** Extra lines for {@code blockloop io -c info}: {@code "key: value"}. Any thread. */
     List<String> describe();

@@ -1,6 +1,5 @@
 package io.blockloop.block.filter;
 
-import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockChild;
 import io.blockloop.block.IoVector;
 
@@ -166,14 +165,6 @@ public final class ErrorInjectionDriver implements FilterDriver {
         return ret != 0 ? ret : file.node().coPwriteZeroes(offset, bytes, flags);
     }
 
-    @Override
-    public void attachContext(AioContext ctx) {
-        // Nothing per context: rules and counters are thread-safe, the child moves on its own.
-    }
-
-    @Override
-    public void detachContext() {
-    }
 
     @Override
     public List<String> describe() {

@@ -1,6 +1,5 @@
 package io.blockloop.block.nullio;
 
-import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
 import io.blockloop.block.IoVector;
@@ -83,13 +82,6 @@ public final class NullDriver implements BlockDriver {
         return 0;
     }
 
-    @Override
-    public void attachContext(AioContext ctx) {
-    }
-
-    @Override
-    public void detachContext() {
-    }
 
     @Override
     public List<String> describe() {

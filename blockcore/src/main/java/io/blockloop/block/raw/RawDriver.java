@@ -1,6 +1,5 @@
 package io.blockloop.block.raw;
 
-import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockChild;
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
@@ -106,14 +105,6 @@ public final class RawDriver implements BlockDriver {
         return file.node().coPwriteZeroes(offset + at, bytes, flags);
     }
 
-    @Override
-    public void attachContext(AioContext ctx) {
-        // Nothing per context: the child node moves on its own.
-    }
-
-    @Override
-    public void detachContext() {
-    }
 
     @Override
     public List<String> describe() {

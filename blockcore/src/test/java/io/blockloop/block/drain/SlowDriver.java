@@ -1,6 +1,5 @@
 package io.blockloop.block.drain;
 
-import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
 import io.blockloop.block.IoVector;
@@ -92,13 +91,6 @@ final class SlowDriver implements BlockDriver {
         drainEnds.incrementAndGet();
     }
 
-    @Override
-    public void attachContext(AioContext ctx) {
-    }
-
-    @Override
-    public void detachContext() {
-    }
 
     @Override
     public List<String> describe() {

@@ -186,13 +186,6 @@ class BenchRunTest {
             return 0;
         }
 
-        @Override
-        public void attachContext(AioContext c) {
-        }
-
-        @Override
-        public void detachContext() {
-        }
 
         @Override
         public List<String> describe() {
