@@ -76,27 +76,12 @@ jar="$root/blockcore/target/blockloop.jar"
 echo "==> building $jar"
 (cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
 
-work=$(mktemp -d "$workdir/blockloop-bench.XXXXXX")
-sparse_dev=
-full_dev=
-cleanup() {
-  [ -n "$sparse_dev" ] && losetup -d "$sparse_dev" 2>/dev/null || true
-  [ -n "$full_dev" ] && losetup -d "$full_dev" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 has() { case ",$1," in *",$2,"*) return 0 ;; *) return 1 ;; esac; }
 
-if has "$devices" sparse; then
-  truncate -s 256M "$work/sparse.img"
-  sparse_dev=$(losetup -f --show --direct-io=on "$work/sparse.img")
-fi
-if has "$devices" full; then
-  dd if=/dev/zero of="$work/full.img" bs=1M count=1024 oflag=direct conv=fsync status=none
-  full_dev=$(losetup -f --show --direct-io=on "$work/full.img")
-fi
+. "$root/bin/bench-loop-devices"
+bench_loop_devices "$workdir" "$(has "$devices" sparse && echo yes || echo no)" \
+  "$(has "$devices" full && echo yes || echo no)"
+trap 'exit 130' INT TERM
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) CPUs ($cpu_model);" \

@@ -51,21 +51,9 @@ cp="$root/linux-aio/target/test-classes:$root/linux-aio/target/classes:$root/fdm
 cp="$cp:$root/ffm-bindings/target/classes:$root/ffm-bindings/target/test-classes:$(cat "$cp_file")"
 rm -f "$cp_file"
 
-work=$(mktemp -d "$workdir/blockloop-bench.XXXXXX")
-sparse_dev=
-full_dev=
-cleanup() {
-  [ -n "$sparse_dev" ] && losetup -d "$sparse_dev" 2>/dev/null || true
-  [ -n "$full_dev" ] && losetup -d "$full_dev" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "==> backing files in $work: sparse.img (256 MiB, truncate) and full.img (1 GiB, written with dd)"
-truncate -s 256M "$work/sparse.img"
-dd if=/dev/zero of="$work/full.img" bs=1M count=1024 oflag=direct conv=fsync status=none
-sparse_dev=$(losetup -f --show --direct-io=on "$work/sparse.img")
-full_dev=$(losetup -f --show --direct-io=on "$work/full.img")
+echo "==> backing files in $workdir: sparse (256 MiB, truncate) and full (1 GiB, written with dd)"
+. "$root/bin/bench-loop-devices"
+bench_loop_devices "$workdir" yes yes
 echo "==> sparse: $sparse_dev   full: $full_dev   kernel $(uname -r)   $(fio --version)   $(nproc) CPUs   load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 start=$(date +%s)
