@@ -33,6 +33,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       take. Under load many requests need no wake-up at all: HotSpot wakes notified waiters one at a time, as
  *       the monitor is released, and a worker that finishes meanwhile takes the request first (a third to half
  *       of the requests at queue depth 32 in the benchmark).</li>
+ *   <li>Spin (not in QEMU): a worker that finishes the only running request, with none queued, spins up to
+ *       {@code maxSpin} (default 50 µs, adaptive, one spinner at most: {@link WorkerSpin}) for the owner's next
+ *       request before it waits. At queue depth 1 the next request then needs no {@code notify}, and the
+ *       worker's vCPU does not halt in between; {@code blockloop bench -i threads -d 1} reads gained a quarter
+ *       or more ({@code docs/qd1-reads-on-loop-devices.md}). Under load it does not run: other workers are
+ *       running.</li>
  *   <li>Completion: a worker stores the result, pushes the request onto a lock-free done stack and, if the stack
  *       was empty, adds 1 to the engine's eventfd ({@link #completionFd()}), so one wake-up covers a burst.</li>
  *   <li>No allocation on the workers, by construction rather than by escape analysis: they use only the raw
@@ -59,6 +65,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       looks at the queue, decremented under the monitor when it looks; the owner reads it under the monitor. A
  *       stale read can only make the owner wake a worker too many, never leave a request without a worker: a
  *       counted worker has not looked yet, so it will find what the owner left queued.</li>
+ *   <li>{@link #queued} and {@link #running} are counts only, read by a finishing worker to decide whether to
+ *       spin and by the spinner to stop; no request passes through them. A stale read can only make a spin start,
+ *       end or be skipped wrongly; the request is always taken under the monitor, and the spinner stays counted
+ *       in {@link #lookingSoon}, so the owner's accounting of who will look is unchanged.</li>
  *   <li>Worker → owner: the worker writes the result with plain stores, then publishes the request with a CAS on
  *       {@link #done} (volatile semantics: release); the owner takes the whole stack with {@code getAndSet}
  *       (acquire), which pairs with it, so the result is visible. The eventfd write happens after the CAS, and the
@@ -69,6 +79,8 @@ public final class ThreadPoolEngine implements IoEngine {
     public static final int DEFAULT_MIN_THREADS = 0;
     public static final int DEFAULT_MAX_THREADS = 64;
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(10);
+    /** The longest a worker spins for the next request before it parks ({@link WorkerSpin}); zero: never. */
+    public static final Duration DEFAULT_MAX_SPIN = Duration.ofNanos(50_000);
     /** Staged requests that force a hand-off to the workers inside a batch. */
     static final int MAX_BATCH = 32;
 
@@ -106,7 +118,8 @@ public final class ThreadPoolEngine implements IoEngine {
     private final RequestQueue work = new RequestQueue();
     private final List<Thread> workers = new ArrayList<>();
     private int idleThreads;
-    private boolean shutdown;
+    /** Volatile for the spinner only, which reads it without the monitor to stop spinning at close. */
+    private volatile boolean shutdown;
     /**
      * Workers that will look at {@link #work} before they can wait: started ones, and ones that finished a request
      * and have not looked yet. The owner wakes and creates workers only for queued requests beyond these.
@@ -117,10 +130,23 @@ public final class ThreadPoolEngine implements IoEngine {
     /** Requests the workers finished, newest first, linked through {@code Request.nextDone}. */
     private final AtomicReference<Request> done = new AtomicReference<>();
 
-    private ThreadPoolEngine(int minThreads, int maxThreads, Duration idleTimeout) {
+    /** Spin-before-park of the worker that finishes the only running request. */
+    private final WorkerSpin spin;
+    /**
+     * {@code work.size()}, written under the monitor whenever the queue changes, read without it by a spinning
+     * worker. It only ends the spin: the request itself is taken under the monitor.
+     */
+    private volatile int queued;
+    /** Workers between taking a request and publishing it; a count only, read to decide whether to spin. */
+    private final AtomicInteger running = new AtomicInteger();
+    /** Statistics for tests: requests a spinning worker found without being woken. Written by the spinner only. */
+    volatile long spinCatches;
+
+    private ThreadPoolEngine(int minThreads, int maxThreads, Duration idleTimeout, WorkerSpin spin) {
         if (minThreads < 0 || maxThreads < 1 || minThreads > maxThreads) {
             throw new IllegalArgumentException("need 0 <= minThreads <= maxThreads, maxThreads >= 1");
         }
+        this.spin = spin;
         this.minThreads = minThreads;
         this.maxThreads = maxThreads;
         this.idleNanos = idleTimeout.toNanos();
@@ -152,13 +178,23 @@ public final class ThreadPoolEngine implements IoEngine {
         return Availability.yes();
     }
 
-    /** A pool with QEMU's defaults: 0 to 64 workers, 10 s idle exit. */
+    /** A pool with QEMU's defaults (0 to 64 workers, 10 s idle exit) and a spin of up to 50 µs. */
     public static ThreadPoolEngine open() {
         return open(DEFAULT_MIN_THREADS, DEFAULT_MAX_THREADS, DEFAULT_IDLE_TIMEOUT);
     }
 
     public static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout) {
-        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout);
+        return open(minThreads, maxThreads, idleTimeout, DEFAULT_MAX_SPIN);
+    }
+
+    /** {@code maxSpin}: the longest a finishing worker spins for the next request ({@link Duration#ZERO}: never). */
+    public static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout, Duration maxSpin) {
+        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, new WorkerSpin(maxSpin.toNanos()));
+    }
+
+    /** For tests: a pool whose spin window starts where the test needs it. */
+    static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout, WorkerSpin spin) {
+        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, spin);
     }
 
     @Override
@@ -226,6 +262,10 @@ public final class ThreadPoolEngine implements IoEngine {
             // Workers about to look take queued requests first (FIFO): only what they leave over needs a wake-up.
             int uncoveredBefore = Math.max(0, work.size() - lookingSoon.get());
             work.addAll(staged);
+            queued = work.size();
+            if (spin.missPending()) {
+                spin.requestArrived(System.nanoTime());
+            }
             int uncovered = Math.max(0, work.size() - lookingSoon.get());
             int wakes = Math.min(uncovered - uncoveredBefore, idleThreads);
             int unserved = uncovered - idleThreads;
@@ -263,6 +303,7 @@ public final class ThreadPoolEngine implements IoEngine {
         if (!removed) {
             synchronized (lock) {
                 removed = work.remove(r);
+                queued = work.size();
             }
         }
         if (removed) {
@@ -300,25 +341,66 @@ public final class ThreadPoolEngine implements IoEngine {
     // ---- workers ----------------------------------------------------------------------------------------------
 
     private void workerLoop() {
+        long missedSpin = -1; // when this worker's spin began, if it found nothing
         for (;;) {
             Request r;
             synchronized (lock) {
+                if (missedSpin >= 0) {
+                    spin.missed(missedSpin);
+                    missedSpin = -1;
+                }
                 lookingSoon.decrementAndGet();
                 r = takeWork();
                 if (r == null) {
                     workers.remove(Thread.currentThread());
                     return;
                 }
+                running.incrementAndGet();
             }
             PoolWork.run(r);
-            lookingSoon.incrementAndGet(); // it looks at the queue right after publishing
+            lookingSoon.incrementAndGet(); // it looks at the queue right after publishing (or spinning)
             try {
                 publish(r);
             } catch (RuntimeException | Error e) {
                 lookingSoon.decrementAndGet(); // this worker dies: it will not look
+                running.decrementAndGet();
                 throw e;
             }
+            // Spin only when the pool is otherwise idle: a spinner then delays no other worker's request.
+            if (running.decrementAndGet() == 0 && queued == 0 && spin.tryAcquire()) {
+                missedSpin = spinForWork();
+            }
         }
+    }
+
+    /**
+     * Spinner: waits up to the spin window for the owner to queue a request. Still counted in
+     * {@link #lookingSoon}, so the owner does not wake anyone for that request. Returns -1 when a request came
+     * (the role is given up), else when the spin began (the worker reports the miss under the monitor); a close
+     * ends the spin as a miss.
+     *
+     * <p>It yields rather than pausing: on a busy machine the owner, woken by this worker's completion, is often
+     * queued on this very CPU, and a spin that keeps the CPU delays the request it waits for by the whole window
+     * (measured: every miss then ended just after the window). When nothing else is runnable here,
+     * {@code sched_yield} returns at once.
+     */
+    private long spinForWork() {
+        long start = System.nanoTime();
+        long deadline = start + spin.window();
+        while (queued == 0) {
+            if (shutdown || System.nanoTime() - deadline >= 0) {
+                return start;
+            }
+            Thread.yield();
+        }
+        spinCatches++; // only the role holder writes it
+        spin.caught();
+        return -1;
+    }
+
+    /** True while a worker holds the spinner's role (for tests). */
+    boolean spinning() {
+        return spin.held();
     }
 
     /**
@@ -329,6 +411,7 @@ public final class ThreadPoolEngine implements IoEngine {
         for (;;) {
             Request r = work.poll();
             if (r != null) {
+                queued = work.size();
                 return r;
             }
             if (shutdown) {
@@ -494,6 +577,7 @@ public final class ThreadPoolEngine implements IoEngine {
             RequestQueue cancelled = new RequestQueue();
             synchronized (lock) {
                 cancelled.addAll(work);
+                queued = 0;
                 shutdown = true;
                 lock.notifyAll();
             }

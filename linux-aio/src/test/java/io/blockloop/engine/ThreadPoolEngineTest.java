@@ -244,6 +244,102 @@ class ThreadPoolEngineTest {
         assertThrows(IllegalStateException.class, () -> engine.submitCall(() -> 0, rec, 0));
     }
 
+    /**
+     * At queue depth 1 the worker that finished spins for the owner's next request and takes it without being
+     * woken. The window starts at 60 s here, so the order is certain: the test queues the request only once it sees
+     * the worker spinning.
+     */
+    @Test
+    void theWorkerThatFinishedTheOnlyRequestSpinsForTheNextOne() throws Exception {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10),
+                new WorkerSpin(60_000_000_000L, 60_000_000_000L))) {
+            Recorder rec = new Recorder(2);
+            engine.submitCall(() -> 7, rec, 0);
+            rec.awaitCompleted(engine, 1);
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!engine.spinning()) {
+                assertTrue(System.nanoTime() < deadline, "the worker never started to spin");
+                Thread.sleep(1);
+            }
+            engine.submitCall(() -> 8, rec, 1);
+            rec.awaitCompleted(engine, 2);
+            assertEquals(7, rec.results[0]);
+            assertEquals(8, rec.results[1]);
+            assertEquals(1, engine.spinCatches, "the spinning worker did not take the request");
+            assertEquals(1, engine.threads(), "a second worker was started for it");
+        }
+    }
+
+    /** Closing the pool ends a spin at once, however long its window. */
+    @Test
+    void closeEndsASpin() throws Exception {
+        ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10),
+                new WorkerSpin(600_000_000_000L, 600_000_000_000L));
+        Recorder rec = new Recorder(1);
+        engine.submitCall(() -> 7, rec, 0);
+        rec.awaitCompleted(engine, 1);
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!engine.spinning()) {
+            assertTrue(System.nanoTime() < deadline, "the worker never started to spin");
+            Thread.sleep(1);
+        }
+        long start = System.nanoTime();
+        engine.close();
+        assertEquals(0, engine.threads());
+        assertTrue(System.nanoTime() - start < 60_000_000_000L, "close waited for the spin window");
+    }
+
+    /** With spinning off ({@link Duration#ZERO}), no worker ever spins. */
+    @Test
+    void aZeroMaximumTurnsSpinningOff() {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10), Duration.ZERO)) {
+            Recorder rec = new Recorder(50);
+            for (int i = 0; i < 50; i++) {
+                long value = i;
+                engine.submitCall(() -> value, rec, i);
+                assertFalse(engine.spinning());
+                rec.awaitCompleted(engine, i + 1);
+                assertEquals(i, rec.results[i]);
+            }
+            assertEquals(0, engine.spinCatches);
+        }
+    }
+
+    /**
+     * A worker does not spin while other workers run requests (a spinner would take a CPU from them): the same
+     * one-at-a-time requests as above, now beside three long-running calls, are never found by a spinner.
+     */
+    @Test
+    void noWorkerSpinsWhileOthersRun() throws Exception {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10),
+                new WorkerSpin(60_000_000_000L, 60_000_000_000L))) {
+            CountDownLatch started = new CountDownLatch(3);
+            CountDownLatch release = new CountDownLatch(1);
+            Recorder blocked = new Recorder(3);
+            for (int i = 0; i < 3; i++) {
+                engine.submitCall(() -> {
+                    started.countDown();
+                    try {
+                        return release.await(60, TimeUnit.SECONDS) ? 0 : -1;
+                    } catch (InterruptedException e) {
+                        return -2;
+                    }
+                }, blocked, i);
+            }
+            assertTrue(started.await(60, TimeUnit.SECONDS), "the long calls never started");
+            Recorder rec = new Recorder(100);
+            for (int i = 0; i < 100; i++) {
+                long value = i;
+                engine.submitCall(() -> value, rec, i);
+                rec.awaitCompleted(engine, i + 1);
+                assertEquals(i, rec.results[i]);
+            }
+            assertEquals(0, engine.spinCatches, "a worker spun while three others were running");
+            release.countDown();
+            blocked.awaitCompleted(engine, 3);
+        }
+    }
+
     @Test
     void invalidLimitsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> ThreadPoolEngine.open(5, 4, Duration.ofSeconds(1)));

@@ -8,6 +8,8 @@ import io.blockloop.engine.IoUringEngine;
 import io.blockloop.engine.LinuxAioEngine;
 import io.blockloop.engine.ThreadPoolEngine;
 
+import java.time.Duration;
+
 /**
  * The I/O engines of one {@link AioContext}, shared by every {@code file} node living there (QEMU's
  * {@code aio_get_linux_aio}, {@code aio_get_linux_io_uring} and {@code aio_get_thread_pool}): each opened on
@@ -28,6 +30,8 @@ final class ContextEngines {
     private static final Runnable NOTHING = () -> {
     };
     static final String OWN_RING_PROPERTY = "blockloop.io_uring.ownRing";
+    /** Nanoseconds a finishing pool worker may spin for the next request; 0 parks at once, as QEMU's pool does. */
+    static final String POOL_SPIN_PROPERTY = "blockloop.threads.maxSpinNs";
 
     private final AioContext ctx;
     private IoUringEngine ioUring;
@@ -62,7 +66,13 @@ final class ContextEngines {
 
     /** The thread pool, which also runs the blocking calls (discard, write-zeroes) of every mode. */
     ThreadPoolEngine threadPool() {
-        return threads != null ? threads : (threads = plugIn(ThreadPoolEngine.open()));
+        if (threads == null) {
+            long spinNanos = Long.getLong(POOL_SPIN_PROPERTY, ThreadPoolEngine.DEFAULT_MAX_SPIN.toNanos());
+            Duration maxSpin = Duration.ofNanos(spinNanos);
+            threads = plugIn(ThreadPoolEngine.open(ThreadPoolEngine.DEFAULT_MIN_THREADS,
+                    ThreadPoolEngine.DEFAULT_MAX_THREADS, ThreadPoolEngine.DEFAULT_IDLE_TIMEOUT, maxSpin));
+        }
+        return threads;
     }
 
     private <E extends IoEngine> E plugIn(E engine) {

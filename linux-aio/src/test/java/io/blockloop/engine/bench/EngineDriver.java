@@ -19,6 +19,7 @@ import io.blockloop.ffm.memory.AlignedBuffer;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -39,7 +40,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
  * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
  * [--engines io_uring,linux-aio,threads,io_uring-loop-ring] [--rw randread,randwrite] [--qd 1,32] [--no-fio]
- * [--await-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's ring driven as an event loop drives
+ * [--await-ns N] [--pin-owner] [--pool-max-spin-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's ring driven as an event loop drives
  * it ({@link #LOOP_RING}); it is not in the default list.
  * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
  * the IOPS shown are the means. Before every run on the sparse device it is discarded ({@code blkdiscard}), so
@@ -51,6 +52,8 @@ public final class EngineDriver {
     private static final int BLOCK = 4096;
     /** How long one awaitCompletions call may block ({@code --await-ns}; negative: no timeout). */
     private static long awaitNanos = 100_000_000L;
+    /** The pool's spin before parking ({@code --pool-max-spin-ns}; 0: park at once, as QEMU's pool). */
+    private static Duration poolMaxSpin = ThreadPoolEngine.DEFAULT_MAX_SPIN;
 
     private EngineDriver() {
     }
@@ -85,9 +88,11 @@ public final class EngineDriver {
                 case "--await-ns" -> awaitNanos = Long.parseLong(args[++i]);
                 case "--qd" -> depths = List.of(args[++i].split(",")).stream().map(Integer::valueOf).toList();
                 case "--pin-owner" -> pinOwner = true;
+                case "--pool-max-spin-ns" -> poolMaxSpin = Duration.ofNanos(Long.parseLong(args[++i]));
                 default -> {
                     System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S] [--rounds N]"
-                            + " [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32] [--pin-owner]");
+                            + " [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32] [--pin-owner]"
+                            + " [--pool-max-spin-ns N]");
                     System.exit(2);
                 }
             }
@@ -204,7 +209,8 @@ public final class EngineDriver {
         return switch (engine) {
             case "io_uring" -> IoUringEngine.open();
             case "linux-aio" -> LinuxAioEngine.open();
-            case "threads" -> ThreadPoolEngine.open();
+            case "threads" -> ThreadPoolEngine.open(ThreadPoolEngine.DEFAULT_MIN_THREADS,
+                    ThreadPoolEngine.DEFAULT_MAX_THREADS, ThreadPoolEngine.DEFAULT_IDLE_TIMEOUT, poolMaxSpin);
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };
     }
