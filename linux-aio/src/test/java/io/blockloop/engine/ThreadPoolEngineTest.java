@@ -251,16 +251,9 @@ class ThreadPoolEngineTest {
      */
     @Test
     void theWorkerThatFinishedTheOnlyRequestSpinsForTheNextOne() throws Exception {
-        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10),
-                new WorkerSpin(60_000_000_000L, 60_000_000_000L))) {
+        try (ThreadPoolEngine engine = spinningPool(60_000_000_000L)) {
             Recorder rec = new Recorder(2);
-            engine.submitCall(() -> 7, rec, 0);
-            rec.awaitCompleted(engine, 1);
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (!engine.spinning()) {
-                assertTrue(System.nanoTime() < deadline, "the worker never started to spin");
-                Thread.sleep(1);
-            }
+            runOneAndSeeTheWorkerSpin(engine, rec);
             engine.submitCall(() -> 8, rec, 1);
             rec.awaitCompleted(engine, 2);
             assertEquals(7, rec.results[0]);
@@ -273,9 +266,21 @@ class ThreadPoolEngineTest {
     /** Closing the pool ends a spin at once, however long its window. */
     @Test
     void closeEndsASpin() throws Exception {
-        ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10),
-                new WorkerSpin(600_000_000_000L, 600_000_000_000L));
-        Recorder rec = new Recorder(1);
+        ThreadPoolEngine engine = spinningPool(600_000_000_000L);
+        runOneAndSeeTheWorkerSpin(engine, new Recorder(1));
+        long start = System.nanoTime();
+        engine.close();
+        assertEquals(0, engine.threads());
+        assertTrue(System.nanoTime() - start < 60_000_000_000L, "close waited for the spin window");
+    }
+
+    /** Up to 4 workers; the spin window starts at (and may stay up to) {@code windowNanos}. */
+    private static ThreadPoolEngine spinningPool(long windowNanos) {
+        return ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10), new WorkerSpin(windowNanos, windowNanos));
+    }
+
+    /** Runs the call "return 7" as request 0, then waits until its worker spins for the next request. */
+    private static void runOneAndSeeTheWorkerSpin(ThreadPoolEngine engine, Recorder rec) throws InterruptedException {
         engine.submitCall(() -> 7, rec, 0);
         rec.awaitCompleted(engine, 1);
         long deadline = System.nanoTime() + 60_000_000_000L;
@@ -283,10 +288,6 @@ class ThreadPoolEngineTest {
             assertTrue(System.nanoTime() < deadline, "the worker never started to spin");
             Thread.sleep(1);
         }
-        long start = System.nanoTime();
-        engine.close();
-        assertEquals(0, engine.threads());
-        assertTrue(System.nanoTime() - start < 60_000_000_000L, "close waited for the spin window");
     }
 
     /** With spinning off ({@link Duration#ZERO}), no worker ever spins. */
@@ -311,8 +312,7 @@ class ThreadPoolEngineTest {
      */
     @Test
     void noWorkerSpinsWhileOthersRun() throws Exception {
-        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10),
-                new WorkerSpin(60_000_000_000L, 60_000_000_000L))) {
+        try (ThreadPoolEngine engine = spinningPool(60_000_000_000L)) {
             CountDownLatch started = new CountDownLatch(3);
             CountDownLatch release = new CountDownLatch(1);
             Recorder blocked = new Recorder(3);
