@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <li>within the maximum: a longer spin would have caught it; the window doubles ({@link #GROW_START} from 0),
  *       up to the maximum;</li>
  *   <li>longer than the maximum: spinning was wasted; the window halves, and falls to 0 below
- *       {@link #GROW_START}.</li>
+ *       {@link #GROW_START} (QEMU with {@code poll-shrink=2}; its default, 0, drops to 0 at once).</li>
  * </ul>
  * A steady stream of requests therefore keeps the window just above the owner's turnaround, and a trickle of
  * requests brings it to 0 within a few requests: an idle pool does not burn CPU.

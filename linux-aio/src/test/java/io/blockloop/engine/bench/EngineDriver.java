@@ -40,8 +40,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
  * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
  * [--engines io_uring,linux-aio,threads,io_uring-loop-ring] [--rw randread,randwrite] [--qd 1,32] [--no-fio]
- * [--await-ns N] [--pin-owner] [--pool-max-spin-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's ring driven as an event loop drives
- * it ({@link #LOOP_RING}); it is not in the default list.
+ * [--await-ns N] [--pin-owner] [--pool-max-spin-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's
+ * ring driven as an event loop drives it ({@link #LOOP_RING}); it is not in the default list.
  * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
  * the IOPS shown are the means. Before every run on the sparse device it is discarded ({@code blkdiscard}), so
  * every run, ours or fio's, starts from the same all-hole file.
