@@ -103,6 +103,8 @@ public final class ThreadPoolEngine implements IoEngine {
     private int plugDepth;
     /** Statistics for tests: hand-offs that left requests waiting because every worker was busy. */
     long backlogCount;
+    /** Statistics for tests: parked workers the owner woke. */
+    long wakeups;
 
     private final int minThreads;
     private final int maxThreads;
@@ -260,14 +262,22 @@ public final class ThreadPoolEngine implements IoEngine {
         }
         synchronized (lock) {
             // Workers about to look take queued requests first (FIFO): only what they leave over needs a wake-up.
-            int uncoveredBefore = Math.max(0, work.size() - lookingSoon.get());
+            int looking = lookingSoon.get();
+            // A spinner counts as looking, but it looks only while it runs. One the scheduler took off its CPU (its
+            // heartbeat is stale) may not run again for a time slice, so a parked worker is woken, or one started,
+            // in its place; whichever of the two looks first takes the request.
+            if (spin.held() && spin.staleAt(System.nanoTime())) {
+                looking--;
+            }
+            int uncoveredBefore = Math.max(0, work.size() - looking);
             work.addAll(staged);
             queued = work.size();
             if (spin.missPending()) {
                 spin.requestArrived(System.nanoTime());
             }
-            int uncovered = Math.max(0, work.size() - lookingSoon.get());
+            int uncovered = Math.max(0, work.size() - looking);
             int wakes = Math.min(uncovered - uncoveredBefore, idleThreads);
+            wakeups += wakes;
             int unserved = uncovered - idleThreads;
             while (unserved > 0 && workers.size() < maxThreads) {
                 spawnWorker();
@@ -382,15 +392,19 @@ public final class ThreadPoolEngine implements IoEngine {
      * <p>It yields rather than pausing: on a busy machine the owner, woken by this worker's completion, is often
      * queued on this very CPU, and a spin that keeps the CPU delays the request it waits for by the whole window
      * (measured: every miss then ended just after the window). When nothing else is runnable here,
-     * {@code sched_yield} returns at once.
+     * {@code sched_yield} returns at once. When a CPU-bound process is runnable here, a yield can cost a whole time
+     * slice; the heartbeat ({@link WorkerSpin#beat}) lets the owner see that and wake a parked worker instead.
      */
     private long spinForWork() {
         long start = System.nanoTime();
         long deadline = start + spin.window();
+        spin.beat(start);
         while (queued == 0) {
-            if (shutdown || System.nanoTime() - deadline >= 0) {
+            long now = System.nanoTime();
+            if (shutdown || now - deadline >= 0) {
                 return start;
             }
+            spin.beat(now);
             Thread.yield();
         }
         spinCatches++; // only the role holder writes it
@@ -499,6 +513,13 @@ public final class ThreadPoolEngine implements IoEngine {
     @Override
     public int outstanding() {
         return pool.inUse();
+    }
+
+    /** Workers parked waiting for a request (for tests). */
+    int idleWorkers() {
+        synchronized (lock) {
+            return idleThreads;
+        }
     }
 
     /** Live worker threads (for tests). */

@@ -1,6 +1,7 @@
 package io.blockloop.engine;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The thread pool's spin-before-park: a worker that finishes the only running request, with none queued, may spin
@@ -29,31 +30,44 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       spin; it is volatile so that the spinner, which reads it without the monitor, sees the latest value. Only
  *       the length of a spin depends on it.</li>
  *   <li>{@link #held} is the role: acquired with a CAS, given up with a volatile store; it guards nothing else.</li>
+ *   <li>{@link #heartbeat}: written by the spinner on every pass (a release store, {@link #beat}), read by the
+ *       owner ({@link #staleAt}) to tell a spinner that runs from one the scheduler has preempted. Only a wake-up
+ *       decision depends on it.</li>
  * </ul>
  */
 final class WorkerSpin {
     /** The first non-zero window, in nanoseconds (QEMU's adaptive polling starts at 4 µs as well). */
     static final long GROW_START = 4_000;
+    /** A spinner whose last heartbeat is older than this is taken to be off its CPU. */
+    static final long STALE_NANOS = 20_000;
 
     private final long maxNanos;
+    private final long staleNanos;
     private final AtomicBoolean held = new AtomicBoolean();
+    /** {@link System#nanoTime()} of the spinner's latest loop pass. */
+    private final AtomicLong heartbeat = new AtomicLong();
     private volatile long window;
     /** When the last missed spin began, or -1 when no miss awaits its measurement. Guarded by the pool's monitor. */
     private long missSince = -1;
 
     /** {@code maxNanos} 0 turns spinning off: {@link #tryAcquire()} then always fails. */
     WorkerSpin(long maxNanos) {
-        this(maxNanos, 0);
+        this(maxNanos, 0, STALE_NANOS);
     }
 
-    /** For tests: a window that starts at {@code initialNanos} (at most {@code maxNanos}) instead of 0. */
-    WorkerSpin(long maxNanos, long initialNanos) {
+    /**
+     * For tests: a window that starts at {@code initialNanos} (at most {@code maxNanos}) instead of 0, and a
+     * heartbeat that goes stale after {@code staleNanos} (negative: it always counts as stale, whatever the race
+     * between the spinner's last pass and the owner's clock reading).
+     */
+    WorkerSpin(long maxNanos, long initialNanos, long staleNanos) {
         if (maxNanos < 0 || initialNanos < 0 || initialNanos > maxNanos) {
             throw new IllegalArgumentException("need 0 <= initial window <= maximum, got " + initialNanos + " and "
                     + maxNanos + " ns");
         }
         this.maxNanos = maxNanos;
         this.window = initialNanos;
+        this.staleNanos = staleNanos;
     }
 
     /** True while a worker holds the role (for tests). */
@@ -69,6 +83,19 @@ final class WorkerSpin {
     /** Role holder: how long to spin, in nanoseconds (0 until a miss showed that spinning would pay). */
     long window() {
         return window;
+    }
+
+    /** Role holder, on every pass of its spin: it is running at {@code now}. */
+    void beat(long now) {
+        heartbeat.lazySet(now); // release store: a stale read only makes the owner wake a worker it need not have
+    }
+
+    /**
+     * Owner: true when the spinner's last pass is older than the staleness limit at {@code now}, so the scheduler
+     * has taken it off its CPU (or it is just giving up the role).
+     */
+    boolean staleAt(long now) {
+        return staleNanos < 0 || now - heartbeat.get() > staleNanos;
     }
 
     /** Role holder: its spin found a request; the role is given up and the window stays. */

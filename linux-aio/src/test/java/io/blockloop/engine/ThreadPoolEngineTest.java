@@ -245,28 +245,49 @@ class ThreadPoolEngineTest {
     }
 
     /**
-     * At queue depth 1 the worker that finished spins for the owner's next request and takes it without being
-     * woken. The window starts at 60 s here, so the order is certain: the test queues the request only once it sees
-     * the worker spinning.
+     * At queue depth 1 the worker that finished spins for the owner's next request and takes it, and the owner
+     * wakes nobody although another worker is parked. The window starts at 60 s here, so the order is certain: the
+     * test queues the request only once it sees the worker spinning.
      */
     @Test
     void theWorkerThatFinishedTheOnlyRequestSpinsForTheNextOne() throws Exception {
-        try (ThreadPoolEngine engine = spinningPool(60_000_000_000L)) {
+        try (ThreadPoolEngine engine = spinningPool(60_000_000_000L, 60_000_000_000L)) {
             Recorder rec = new Recorder(2);
             runOneAndSeeTheWorkerSpin(engine, rec);
+            long wakeupsBefore = engine.wakeups;
             engine.submitCall(() -> 8, rec, 1);
             rec.awaitCompleted(engine, 2);
             assertEquals(7, rec.results[0]);
             assertEquals(8, rec.results[1]);
             assertEquals(1, engine.spinCatches, "the spinning worker did not take the request");
-            assertEquals(1, engine.threads(), "a second worker was started for it");
+            assertEquals(wakeupsBefore, engine.wakeups, "the owner woke the parked worker too");
+            assertEquals(2, engine.threads(), "a worker was started for it");
+        }
+    }
+
+    /**
+     * A spinner whose heartbeat is stale (the scheduler took it off its CPU; here: a negative limit makes every
+     * heartbeat stale) is not trusted to take the request: the owner wakes the parked worker, and the request
+     * completes.
+     */
+    @Test
+    void aPreemptedSpinnerGetsAParkedWorkerWokenInItsPlace() throws Exception {
+        try (ThreadPoolEngine engine = spinningPool(60_000_000_000L, -1)) {
+            Recorder rec = new Recorder(2);
+            runOneAndSeeTheWorkerSpin(engine, rec);
+            long wakeupsBefore = engine.wakeups;
+            engine.submitCall(() -> 8, rec, 1);
+            rec.awaitCompleted(engine, 2);
+            assertEquals(8, rec.results[1]);
+            assertEquals(wakeupsBefore + 1, engine.wakeups, "the parked worker was not woken");
+            assertEquals(2, engine.threads(), "a worker was started although one was parked");
         }
     }
 
     /** Closing the pool ends a spin at once, however long its window. */
     @Test
     void closeEndsASpin() throws Exception {
-        ThreadPoolEngine engine = spinningPool(600_000_000_000L);
+        ThreadPoolEngine engine = spinningPool(600_000_000_000L, 600_000_000_000L);
         runOneAndSeeTheWorkerSpin(engine, new Recorder(1));
         long start = System.nanoTime();
         engine.close();
@@ -274,17 +295,23 @@ class ThreadPoolEngineTest {
         assertTrue(System.nanoTime() - start < 60_000_000_000L, "close waited for the spin window");
     }
 
-    /** Up to 4 workers; the spin window starts at (and may stay up to) {@code windowNanos}. */
-    private static ThreadPoolEngine spinningPool(long windowNanos) {
-        return ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10), new WorkerSpin(windowNanos, windowNanos));
+    /**
+     * 2 to 4 workers (so one is parked while the other spins); the spin window starts at (and may stay up to)
+     * {@code windowNanos}; a spinner's heartbeat goes stale after {@code staleNanos}.
+     */
+    private static ThreadPoolEngine spinningPool(long windowNanos, long staleNanos) {
+        return ThreadPoolEngine.open(2, 4, Duration.ofSeconds(10), new WorkerSpin(windowNanos, windowNanos, staleNanos));
     }
 
-    /** Runs the call "return 7" as request 0, then waits until its worker spins for the next request. */
+    /**
+     * Runs the call "return 7" as request 0, then waits until its worker spins for the next request and every other
+     * worker is parked (not still about to look at the queue, where it could take the next request first).
+     */
     private static void runOneAndSeeTheWorkerSpin(ThreadPoolEngine engine, Recorder rec) throws InterruptedException {
         engine.submitCall(() -> 7, rec, 0);
         rec.awaitCompleted(engine, 1);
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (!engine.spinning()) {
+        while (!engine.spinning() || engine.idleWorkers() != engine.threads() - 1) {
             assertTrue(System.nanoTime() < deadline, "the worker never started to spin");
             Thread.sleep(1);
         }
@@ -312,7 +339,7 @@ class ThreadPoolEngineTest {
      */
     @Test
     void noWorkerSpinsWhileOthersRun() throws Exception {
-        try (ThreadPoolEngine engine = spinningPool(60_000_000_000L)) {
+        try (ThreadPoolEngine engine = spinningPool(60_000_000_000L, 60_000_000_000L)) {
             CountDownLatch started = new CountDownLatch(3);
             CountDownLatch release = new CountDownLatch(1);
             Recorder blocked = new Recorder(3);

@@ -72,10 +72,22 @@ class WorkerSpinTest {
     }
 
     @Test
+    void theHeartbeatGoesStaleAfterTheLimit() {
+        WorkerSpin spin = new WorkerSpin(MAX, 0, 20_000);
+        spin.beat(1_000_000);
+        assertFalse(spin.staleAt(1_000_000));
+        assertFalse(spin.staleAt(1_020_000));
+        assertTrue(spin.staleAt(1_020_001));
+        WorkerSpin never = new WorkerSpin(MAX, 0, -1);
+        never.beat(1_000_000);
+        assertTrue(never.staleAt(999_999), "a negative limit makes every heartbeat stale");
+    }
+
+    @Test
     void aZeroMaximumNeverSpinsAndBadLimitsAreRefused() {
         assertFalse(new WorkerSpin(0).tryAcquire());
         assertThrows(IllegalArgumentException.class, () -> new WorkerSpin(-1));
-        assertThrows(IllegalArgumentException.class, () -> new WorkerSpin(MAX, MAX + 1));
-        assertEquals(MAX, new WorkerSpin(MAX, MAX).window());
+        assertThrows(IllegalArgumentException.class, () -> new WorkerSpin(MAX, MAX + 1, 0));
+        assertEquals(MAX, new WorkerSpin(MAX, MAX, 0).window());
     }
 }
