@@ -26,10 +26,12 @@
 #
 # Usage: blockcore/bench/bench-vs-fio-qemu.sh [--quick] [--seconds S] [--rounds N] [--dir DIR]
 #        [--devices sparse,full,null] [--engines io_uring,native,threads] [--rw randread,randwrite] [--qd 1,32]
-#        [--loop-cpu CPU]
+#        [--loop-cpu CPU] [--poll-max-ns NS]
 #   --quick      0.5 s per run, one round (about 2 minutes)
 #   --seconds S  measured seconds per run [2]; --rounds N [1]
 #   --dir DIR    work directory for the backing files [/var/tmp]; must not be tmpfs
+#   --poll-max-ns NS  runs blockloop bench with --poll-max-ns NS: adaptive busy polling of its main loop, up to
+#                NS ns per wait (QEMU's poll-max-ns). Off by default, as in qemu-img bench's main loop.
 #   --loop-cpu CPU  runs blockloop bench with --loop-cpu CPU (a number or 'current'): its main loop's thread
 #                pinned for the run. fio and qemu-img run as always. Off by default: the table compares defaults.
 # Needs: root (losetup, blkdiscard), fio, qemu-img (qemu-utils), a JDK 25 (bin/find-jdk).
@@ -46,6 +48,7 @@ engines=io_uring,native,threads
 rws=randread,randwrite
 depths=1,32
 loop_cpu_args=()
+poll_args=()
 stride_blocks=7919
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,7 +61,8 @@ while [ $# -gt 0 ]; do
     --rw) rws=$2; shift 2 ;;
     --qd) depths=$2; shift 2 ;;
     --loop-cpu) loop_cpu_args=(--loop-cpu "$2"); shift 2 ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --poll-max-ns) poll_args=(--poll-max-ns "$2"); shift 2 ;;
+    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) printf 'bench-vs-fio-qemu: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
   esac
 done
@@ -132,7 +136,7 @@ run_blockloop() {
   discard_if_sparse "$1"
   shift
   local json
-  json=$("$JAVA_HOME/bin/java" ${BLOCKLOOP_JAVA_OPTS:-} -jar "$jar" bench --json "${loop_cpu_args[@]}" "$@")
+  json=$("$JAVA_HOME/bin/java" ${BLOCKLOOP_JAVA_OPTS:-} -jar "$jar" bench --json "${loop_cpu_args[@]}" "${poll_args[@]}" "$@")
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $(json_field allocated_bytes_per_request <<<"$json")"
 }
 
