@@ -15,7 +15,9 @@ import java.util.List;
  * handler cannot poll (its fd would be starved). Under io_uring the CQ ring is visible from userspace, so
  * polling continues regardless, stops as soon as a completion or a queued change appears, and then collects
  * them with a non-blocking wait instead of leaving polling mode (as QEMU 10.2 does); handlers that stayed idle
- * for 7 s are dropped from the polled set.
+ * for 7 s are dropped from the polled set. Beyond QEMU, SQEs queued on the monitor's ring (io_uring on the loop's
+ * own ring) are submitted before the spin ({@code FdMonitor.submitBeforePolling}): otherwise they would stop it at
+ * once, and at queue depth 1 the loop could never poll for its own request.
  *
  * <p>Beyond QEMU: spinning that keeps delaying its own work is suspended for a while ({@link SpinBackoff}). A
  * window that finds work is <em>paid</em>; one that runs out and is followed shortly by the work it waited for
@@ -120,6 +122,9 @@ final class AdaptivePoller {
         if (backoff.isSuspended() && !backoff.mayStart(context.nowNs())) {
             return false; // spinning did not pay lately: block like a loop without polling
         }
+        // Requests queued on the monitor's ring (io_uring on the loop's ring) go to the kernel now: the spin could
+        // never see them complete, and their queued SQEs would stop it at once (needWait).
+        context.submitBeforePolling();
         if (context.needWait()) {
             if (context.monitorSeesReadinessWithoutWaiting()) {
                 pass.timeoutNs = 0; // collect completions without blocking and stay in polling mode
@@ -151,7 +156,8 @@ final class AdaptivePoller {
                 break;
             }
         } while (elapsed < maxNs);
-        if (found) {
+        // A window cut short because the monitor shows readiness in memory (a CQE arrived) found its work too.
+        if (found || (cut && context.monitorSeesReadinessWithoutWaiting())) {
             backoff.windowPaid();
         } else if (!cut && !timeoutBound) {
             pass.spinUnpaid = true;

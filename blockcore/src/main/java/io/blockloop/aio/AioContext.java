@@ -433,6 +433,11 @@ public final class AioContext implements AutoCloseable {
         return monitor.seesReadinessWithoutWaiting();
     }
 
+    /** For the busy poller: hands what the monitor queued for the kernel to it before a spin. Home thread. */
+    boolean submitBeforePolling() {
+        return monitor.submitBeforePolling();
+    }
+
     /**
      * Runs one iteration (QEMU's {@code aio_poll}); with {@code blocking}, waits until there is something to do.
      * Returns whether progress was made (see the class comment). Home thread only.

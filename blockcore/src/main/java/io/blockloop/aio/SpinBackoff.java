@@ -21,10 +21,12 @@ package io.blockloop.aio;
  * probe). If the probe trips the rule again before {@code unpaidLimit} windows paid, the next suspension is
  * twice as long, up to {@link #MAX_SUSPEND_NS} (64 ms); once that many windows paid, it is back to 1 ms.
  *
- * <p>What does not count: a window cut short by the wait's own timeout (a timer was due) or by
- * {@code needWait} (the monitor has something) is neutral; an unpaid window followed by a long wait (longer
- * than {@code maxNs}: the loop went idle, QEMU's shrink case) or by a wait without progress leaves the count
- * as it is. On free CPUs with a producer slower than the window, the windows grow until one catches the work:
+ * <p>A window cut short by {@code needWait} because a monitor that sees readiness in memory (io_uring: a CQE in
+ * the ring) has something is paid: that is the work it waited for, and for io_uring on the loop's own ring the
+ * only way a window can find it. What does not count: a window cut short by the wait's own timeout (a timer was
+ * due) or by {@code needWait} of a monitor that cannot see readiness without a system call is neutral; an unpaid
+ * window followed by a long wait (longer than {@code maxNs}: the loop went idle, QEMU's shrink case) or by a wait
+ * without progress leaves the count as it is. On free CPUs with a producer slower than the window, the windows grow until one catches the work:
  * at most one unpaid window per polling time on the way from {@link AdaptivePoller#INITIAL_POLL_NS} to
  * {@code maxNs} (5 for the IOThread default), which is why the limit is that ladder plus 3.
  *
@@ -50,6 +52,8 @@ final class SpinBackoff {
     private long nextSuspendNs = MIN_SUSPEND_NS;
     private int paidSinceResume;
     private long suspensions;
+    /** Windows that found work, for tests. */
+    private long paidWindows;
 
     /** Adopts new parameters: forgets the streak and any suspension. */
     void reset(PollParams params) {
@@ -91,6 +95,7 @@ final class SpinBackoff {
 
     /** A spin window found work. */
     void windowPaid() {
+        paidWindows++;
         unpaidStreak = 0;
         // Saturates at the limit (a busy loop pays millions of windows a second; an int would wrap).
         if (paidSinceResume < unpaidLimit && ++paidSinceResume == unpaidLimit) {
@@ -142,6 +147,10 @@ final class SpinBackoff {
 
     int unpaidLimit() {
         return unpaidLimit;
+    }
+
+    long paidWindows() {
+        return paidWindows;
     }
 
     long suspensions() {

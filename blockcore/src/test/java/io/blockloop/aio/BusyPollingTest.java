@@ -2,11 +2,13 @@ package io.blockloop.aio;
 
 import io.blockloop.ffm.libc.EventFd;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -192,6 +194,53 @@ class BusyPollingTest {
             }
             assertTrue(windows[0] > windowsAfter, "spinning did not resume after the suspension");
             safety[0].delete();
+            ctx.removeEventNotifier(e);
+            Loops.drain(ctx);
+        }
+    }
+
+    /**
+     * Under io_uring a spin that stops because a completion showed up in the CQ ring found its work: the window is
+     * paid, even though no handler's poll check saw anything (here the handler's check never does). Were such windows
+     * neutral, a loop whose work arrives only as CQEs (io_uring on the loop's own ring) would never count a window
+     * paid, and its spinning would be suspended as if it only delayed the work.
+     */
+    @Test
+    void underIoUringASpinCutShortByACompletionIsPaid() {
+        try (AioContext ctx = TestMonitor.IO_URING.newContext("cqe-paid"); EventFd e = EventFd.create()) {
+            ctx.setPollParams(1_000_000, 2, 2);
+            int[] reads = {0};
+            ctx.setEventNotifier(e, () -> {
+                e.drain();
+                reads[0]++;
+            }, () -> false, () -> {
+            });
+            e.signal();
+            Loops.pollUntil(ctx, () -> reads[0] == 1); // joins the polled set
+            long paidBefore = ctx.spinBackoff().paidWindows();
+            // Another thread signals every 100 µs, so most waits end well within the 1 ms maximum: the window grows,
+            // and the signals land in it as CQEs of the eventfd's poll.
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread signaller = Thread.ofPlatform().start(() -> {
+                while (!stop.get()) {
+                    e.signal();
+                    long until = System.nanoTime() + 100_000;
+                    while (System.nanoTime() < until) {
+                        Thread.onSpinWait();
+                    }
+                }
+            });
+            try {
+                // Until a window was paid, or 5 s: on a loaded machine some waits run past the maximum and shrink it.
+                long deadline = System.nanoTime() + 5_000_000_000L;
+                while (ctx.spinBackoff().paidWindows() == paidBefore && System.nanoTime() < deadline) {
+                    ctx.poll(true);
+                }
+            } finally {
+                stop.set(true);
+                joinQuietly(signaller);
+            }
+            assertTrue(ctx.spinBackoff().paidWindows() > paidBefore, "no spin cut short by a CQE counted as paid");
             ctx.removeEventNotifier(e);
             Loops.drain(ctx);
         }

@@ -105,6 +105,15 @@ public sealed interface FdMonitor extends AutoCloseable permits PollFdMonitor, E
      */
     boolean seesReadinessWithoutWaiting();
 
+    /**
+     * Before a busy poll: hands work queued for the kernel to it now, without waiting, so the poll can see its
+     * completions (io_uring: SQEs that the next {@link #wait} would otherwise submit). Returns whether it
+     * submitted anything. Monitors that queue nothing (poll, epoll) do nothing. Home thread only.
+     */
+    default boolean submitBeforePolling() {
+        return false;
+    }
+
     /** Releases the monitor's kernel objects. Home thread, after the last {@link #wait}; idempotent. */
     @Override
     void close();

@@ -584,6 +584,18 @@ public final class IoUringFdMonitor implements FdMonitor {
     }
 
     /**
+     * Submits the queued SQEs (a shared-ring client's requests, pending poll updates) in an enter of their own, so
+     * a busy poll of the CQ ring can catch their completions; otherwise they would stop the poll at once
+     * ({@link #needWait}) and wait for {@link #wait} to submit them. An {@code EAGAIN}/{@code EBUSY} refusal leaves
+     * them queued for the wait. Home thread.
+     */
+    @Override
+    public boolean submitBeforePolling() {
+        checkOpen();
+        return ring.sqReady() > 0 && ring.mayEnter() && submitNow() > 0;
+    }
+
+    /**
      * How many nodes hold a user_data slot: registered ones plus removed ones whose last completion has not
      * arrived yet. Home thread.
      */

@@ -101,6 +101,36 @@ class SharedRingTest {
         }
     }
 
+    /**
+     * Before a busy poll the loop submits queued client SQEs, so the poll can see their completions in the CQ ring
+     * without any wait; with nothing queued it enters nothing.
+     */
+    @Test
+    void submitBeforePollingHandsQueuedClientSqesToTheKernelWithoutWaiting() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); Arena arena = Arena.ofConfined()) {
+            int fd = patternFile(arena);
+            try {
+                Client client = new Client();
+                SharedRing shared = monitor.share(client);
+                monitor.wait(0, new RecordingSink(), false);
+                assertFalse(monitor.submitBeforePolling(), "nothing was queued");
+
+                MemorySegment buffer = arena.allocate(4096, 4096);
+                prepClientRead(shared, fd, buffer, 4096, 7);
+                assertEquals(1, shared.sqReady());
+                assertTrue(monitor.submitBeforePolling(), "the queued SQE was not submitted");
+                assertEquals(0, shared.sqReady());
+                awaitCompletionPosted(monitor); // visible in the CQ ring with no wait at all
+                assertTrue(client.completions.isEmpty(), "delivered before the loop reaped");
+                waitUntilClientHas(monitor, client, 1, new RecordingSink());
+                assertEquals(List.of(new Client.Completion(7, 4096)), client.completions);
+                assertEquals(pattern(4096), buffer.get(JAVA_BYTE, 0));
+            } finally {
+                FileIo.close(fd);
+            }
+        }
+    }
+
     @Test
     void aClientReadIsSubmittedByTheWaitAndDeliveredWithoutTheTagAndTheClientNodeIsReported() {
         try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); Arena arena = Arena.ofConfined()) {
