@@ -26,9 +26,10 @@ package io.blockloop.aio;
  * only way a window can find it. What does not count: a window cut short by the wait's own timeout (a timer was
  * due) or by {@code needWait} of a monitor that cannot see readiness without a system call is neutral; an unpaid
  * window followed by a long wait (longer than {@code maxNs}: the loop went idle, QEMU's shrink case) or by a wait
- * without progress leaves the count as it is. On free CPUs with a producer slower than the window, the windows grow until one catches the work:
- * at most one unpaid window per polling time on the way from {@link AdaptivePoller#INITIAL_POLL_NS} to
- * {@code maxNs} (5 for the IOThread default), which is why the limit is that ladder plus 3.
+ * without progress leaves the count as it is. On free CPUs with a producer slower than the window, the windows
+ * grow until one catches the work: at most one unpaid window per polling time on the way from
+ * {@link AdaptivePoller#INITIAL_POLL_NS} to {@code maxNs} (5 for the IOThread default), which is why the limit is
+ * that ladder plus 3.
  *
  * <p>The alternative of yielding the CPU inside the spin ({@code Thread.yield()}) was measured and rejected:
  * when the other runnable thread is an unrelated CPU-bound process, Linux's EEVDF scheduler hands it a full
