@@ -300,7 +300,8 @@ class ThreadPoolEngineTest {
      * {@code windowNanos}; a spinner's heartbeat goes stale after {@code staleNanos}.
      */
     private static ThreadPoolEngine spinningPool(long windowNanos, long staleNanos) {
-        return ThreadPoolEngine.open(2, 4, Duration.ofSeconds(10), new WorkerSpin(windowNanos, windowNanos, staleNanos));
+        WorkerSpin spin = new WorkerSpin(windowNanos, windowNanos, staleNanos);
+        return ThreadPoolEngine.open(2, 4, Duration.ofSeconds(10), spin);
     }
 
     /**

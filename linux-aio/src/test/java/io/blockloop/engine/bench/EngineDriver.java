@@ -90,9 +90,9 @@ public final class EngineDriver {
                 case "--pin-owner" -> pinOwner = true;
                 case "--pool-max-spin-ns" -> poolMaxSpin = Duration.ofNanos(Long.parseLong(args[++i]));
                 default -> {
-                    System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S] [--rounds N]"
-                            + " [--engines io_uring,linux-aio,threads] [--rw randread,randwrite] [--qd 1,32] [--pin-owner]"
-                            + " [--pool-max-spin-ns N]");
+                    System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S]"
+                            + " [--rounds N] [--engines io_uring,linux-aio,threads] [--rw randread,randwrite]"
+                            + " [--qd 1,32] [--pin-owner] [--pool-max-spin-ns N]");
                     System.exit(2);
                 }
             }
