@@ -89,14 +89,7 @@ class ThreadPoolEngineTest {
             Recorder rec = new Recorder(24);
             long[] blockers = new long[4];
             for (int i = 0; i < 4; i++) {
-                blockers[i] = engine.submitCall(() -> {
-                    started.countDown();
-                    try {
-                        return release.await(60, TimeUnit.SECONDS) ? 42 : -Errno.ETIMEDOUT;
-                    } catch (InterruptedException e) {
-                        return -Errno.EINTR;
-                    }
-                }, rec, i);
+                blockers[i] = engine.submitCall(holdUntilReleased(started, release), rec, i);
             }
             assertTrue(started.await(60, TimeUnit.SECONDS), "the 4 workers never all started");
             long[] reads = new long[20];
@@ -132,15 +125,7 @@ class ThreadPoolEngineTest {
             CountDownLatch release = new CountDownLatch(1);
             Recorder rec = new Recorder(8);
             for (int i = 0; i < 8; i++) {
-                engine.submitCall(() -> {
-                    allBusy.countDown();
-                    try {
-                        release.await(60, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        return -Errno.EINTR;
-                    }
-                    return 0;
-                }, rec, i);
+                engine.submitCall(holdUntilReleased(allBusy, release), rec, i);
             }
             assertTrue(allBusy.await(60, TimeUnit.SECONDS), "8 workers never ran at once");
             assertEquals(8, engine.threads());
@@ -345,14 +330,7 @@ class ThreadPoolEngineTest {
             CountDownLatch release = new CountDownLatch(1);
             Recorder blocked = new Recorder(3);
             for (int i = 0; i < 3; i++) {
-                engine.submitCall(() -> {
-                    started.countDown();
-                    try {
-                        return release.await(60, TimeUnit.SECONDS) ? 0 : -1;
-                    } catch (InterruptedException e) {
-                        return -2;
-                    }
-                }, blocked, i);
+                engine.submitCall(holdUntilReleased(started, release), blocked, i);
             }
             assertTrue(started.await(60, TimeUnit.SECONDS), "the long calls never started");
             Recorder rec = new Recorder(100);
@@ -366,6 +344,21 @@ class ThreadPoolEngineTest {
             release.countDown();
             blocked.awaitCompleted(engine, 3);
         }
+    }
+
+    /**
+     * A call that counts {@code started} down, then holds its worker until {@code release} opens (60 s at most);
+     * its result is 42 when released, else a negative errno.
+     */
+    private static BlockingCall holdUntilReleased(CountDownLatch started, CountDownLatch release) {
+        return () -> {
+            started.countDown();
+            try {
+                return release.await(60, TimeUnit.SECONDS) ? 42 : -Errno.ETIMEDOUT;
+            } catch (InterruptedException e) {
+                return -Errno.EINTR;
+            }
+        };
     }
 
     @Test
