@@ -182,7 +182,12 @@ public final class ThreadPoolEngine implements IoEngine {
 
     /** A pool with QEMU's defaults (0 to 64 workers, 10 s idle exit) and a spin of up to 50 µs. */
     public static ThreadPoolEngine open() {
-        return open(DEFAULT_MIN_THREADS, DEFAULT_MAX_THREADS, DEFAULT_IDLE_TIMEOUT);
+        return open(DEFAULT_MAX_SPIN);
+    }
+
+    /** QEMU's defaults with a spin of up to {@code maxSpin} ({@link Duration#ZERO}: never). */
+    public static ThreadPoolEngine open(Duration maxSpin) {
+        return open(DEFAULT_MIN_THREADS, DEFAULT_MAX_THREADS, DEFAULT_IDLE_TIMEOUT, maxSpin);
     }
 
     public static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout) {

@@ -68,9 +68,7 @@ final class ContextEngines {
     ThreadPoolEngine threadPool() {
         if (threads == null) {
             long spinNanos = Long.getLong(POOL_SPIN_PROPERTY, ThreadPoolEngine.DEFAULT_MAX_SPIN.toNanos());
-            Duration maxSpin = Duration.ofNanos(spinNanos);
-            threads = plugIn(ThreadPoolEngine.open(ThreadPoolEngine.DEFAULT_MIN_THREADS,
-                    ThreadPoolEngine.DEFAULT_MAX_THREADS, ThreadPoolEngine.DEFAULT_IDLE_TIMEOUT, maxSpin));
+            threads = plugIn(ThreadPoolEngine.open(Duration.ofNanos(spinNanos)));
         }
         return threads;
     }

@@ -209,8 +209,7 @@ public final class EngineDriver {
         return switch (engine) {
             case "io_uring" -> IoUringEngine.open();
             case "linux-aio" -> LinuxAioEngine.open();
-            case "threads" -> ThreadPoolEngine.open(ThreadPoolEngine.DEFAULT_MIN_THREADS,
-                    ThreadPoolEngine.DEFAULT_MAX_THREADS, ThreadPoolEngine.DEFAULT_IDLE_TIMEOUT, poolMaxSpin);
+            case "threads" -> ThreadPoolEngine.open(poolMaxSpin);
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };
     }
