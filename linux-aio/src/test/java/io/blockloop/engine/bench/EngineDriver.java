@@ -24,6 +24,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -39,14 +41,16 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
  * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
- * [--engines io_uring,linux-aio,threads,io_uring-loop-ring] [--rw randread,randwrite] [--qd 1,32] [--no-fio]
+ * [--engines io_uring,linux-aio,threads,io_uring-loop-ring,java-psync] [--rw randread,randwrite] [--qd 1,32] [--no-fio]
  * [--await-ns N] [--pin-owner] [--pool-max-spin-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's
- * ring driven as an event loop drives it ({@link #LOOP_RING}); it is not in the default list.
+ * ring driven as an event loop drives it ({@link #LOOP_RING}); {@code java-psync} is fio psync's shape in Java,
+ * without an engine ({@link #DIRECT_THREADS}). Neither is in the default list.
  * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
  * the IOPS shown are the means. Before every run on the sparse device it is discarded ({@code blkdiscard}), so
  * every run, ours or fio's, starts from the same all-hole file.
  *
- * <p>Threads: single-threaded (the main thread owns each engine); fio runs as a child process.
+ * <p>Threads: the main thread owns each engine; fio runs as a child process. {@code java-psync} runs its
+ * {@code qd} threads, which share only the fd and a phase flag, and joins them before it returns.
  */
 public final class EngineDriver {
     private static final int BLOCK = 4096;
@@ -164,7 +168,7 @@ public final class EngineDriver {
         return switch (engine) {
             case "io_uring", LOOP_RING, SHARED_RING -> "io_uring";
             case "linux-aio" -> "libaio";
-            case "threads" -> "psync";
+            case "threads", DIRECT_THREADS -> "psync";
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };
     }
@@ -175,7 +179,7 @@ public final class EngineDriver {
                 "--bs=4k", "--rw=" + (cell.write() ? "randwrite" : "randread"), "--ioengine=" + fioEngine(cell.engine()),
                 "--time_based", "--runtime=" + millis(seconds), "--ramp_time=" + millis(ramp), "--norandommap", "--randrepeat=0",
                 "--output-format=terse", "--terse-version=3"));
-        if (cell.engine().equals("threads")) {
+        if (fioEngine(cell.engine()).equals("psync")) {
             cmd.addAll(List.of("--numjobs=" + cell.qd(), "--thread", "--group_reporting"));
         } else {
             cmd.add("--iodepth=" + cell.qd());
@@ -226,8 +230,17 @@ public final class EngineDriver {
      * {@code io_uring_enter} and waits in another ({@code SharedRing.awaitCompletions}).
      */
     static final String SHARED_RING = "io_uring-shared-ring";
+    /**
+     * Not an engine: {@code qd} Java platform threads that each call {@code pread}/{@code pwrite} through FFM in a
+     * loop, fio {@code psync}'s shape without a hand-off. It separates what the JVM and FFM cost (this) from what
+     * the thread pool's owner-to-worker hand-off costs ({@code threads} against this).
+     */
+    static final String DIRECT_THREADS = "java-psync";
 
     private static double runEngine(Cell cell, double ramp, double seconds) throws IOException, InterruptedException {
+        if (cell.engine().equals(DIRECT_THREADS)) {
+            return runDirectThreads(cell, ramp, seconds);
+        }
         if (cell.engine().equals(SHARED_RING)) {
             try (IoUringFdMonitor monitor = IoUringFdMonitor.open()) {
                 IoUringEngine engine = IoUringEngine.openShared(monitor::share);
@@ -275,6 +288,66 @@ public final class EngineDriver {
             long t1 = System.nanoTime();
             loop.stop();
             return (c1 - c0) * 1e9 / (t1 - t0);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * {@link #DIRECT_THREADS}: {@code qd} threads, each with its own buffer and random sequence, calling the
+     * blocking system call in a loop until told to stop; requests that end inside the measured interval count.
+     */
+    private static double runDirectThreads(Cell cell, double ramp, double seconds)
+            throws IOException, InterruptedException {
+        discardIfSparse(cell);
+        int fd = FileIo.open(cell.path(), OpenFlags.O_RDWR | OpenFlags.O_DIRECT | OpenFlags.O_CLOEXEC, 0);
+        try (AlignedBuffer buffers = AlignedBuffer.allocate((long) cell.qd() * BLOCK, BLOCK)) {
+            long blocks = BlockDevice.size(fd) / BLOCK;
+            // phase: 0 ramp, 1 measured, 2 stop. Volatile: the workers poll it between calls; no data passes.
+            AtomicInteger phase = new AtomicInteger();
+            AtomicReference<String> failure = new AtomicReference<>();
+            long[] counted = new long[cell.qd()];
+            Thread[] threads = new Thread[cell.qd()];
+            for (int i = 0; i < threads.length; i++) {
+                int slot = i;
+                long address = buffers.segment().address() + (long) i * BLOCK;
+                threads[i] = Thread.ofPlatform().daemon().start(() -> {
+                    long x = 0x2545F4914F6CDD1DL ^ System.nanoTime() ^ ((long) slot << 32);
+                    long n = 0;
+                    int p;
+                    while ((p = phase.get()) < 2) {
+                        x ^= x << 13;
+                        x ^= x >>> 7;
+                        x ^= x << 17;
+                        long offset = Long.remainderUnsigned(x, blocks) * BLOCK;
+                        long ret = cell.write() ? FileIo.pwriteOrErrno(fd, address, BLOCK, offset)
+                                : FileIo.preadOrErrno(fd, address, BLOCK, offset);
+                        if (ret != BLOCK) {
+                            failure.compareAndSet(null, "java-psync: I/O returned " + ret);
+                            break;
+                        }
+                        if (p == 1 && phase.get() == 1) {
+                            n++;
+                        }
+                    }
+                    counted[slot] = n; // published by the join below
+                });
+            }
+            Thread.sleep(Math.round(ramp * 1000));
+            long t0 = System.nanoTime();
+            phase.set(1);
+            Thread.sleep(Math.round(seconds * 1000));
+            phase.set(2);
+            long t1 = System.nanoTime();
+            long total = 0;
+            for (int i = 0; i < threads.length; i++) {
+                threads[i].join();
+                total += counted[i];
+            }
+            if (failure.get() != null) {
+                throw new IllegalStateException(failure.get());
+            }
+            return total * 1e9 / (t1 - t0);
         } finally {
             FileIo.close(fd);
         }
