@@ -5,6 +5,7 @@ import io.blockloop.block.CacheMode;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.block.backend.ImageSpec;
 import io.blockloop.block.file.AioMode;
+import io.blockloop.block.file.FileKind;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.ffm.errno.NativeCallException;
 
@@ -65,8 +66,8 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
     /**
      * Opens {@code file} as described, its nodes in {@code ctx}, as a backend named {@code name}. Main loop.
      *
-     * @throws CommandFailure (runtime) with one line when the image cannot be opened (missing file, lock held,
-     *                        O_DIRECT refused, ...), (usage) for inconsistent options
+     * @throws CommandFailure (runtime) with one line when the image cannot be opened (missing file, not a file or
+     *                        block device, lock held, O_DIRECT refused, ...), (usage) for inconsistent options
      */
     public BlockBackend open(String name, String file, AioContext ctx) throws CommandFailure {
         ImageSpec spec;
@@ -78,7 +79,7 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
         }
         try {
             return BlockBackend.open(name, spec, ctx);
-        } catch (NativeCallException | IllegalStateException e) {
+        } catch (NativeCallException | IllegalStateException | FileKind.Unsupported e) {
             throw CommandFailure.runtime("Could not open '" + file + "': " + e.getMessage());
         } catch (IllegalArgumentException e) {
             throw CommandFailure.usage(e.getMessage());

@@ -89,6 +89,7 @@ public final class FileDriver implements BlockDriver {
         AioMode mode = resolveEngine(options.aio(), direct);
         int flags = (options.readOnly() ? OpenFlags.O_RDONLY : OpenFlags.O_RDWR) | OpenFlags.O_CLOEXEC
                 | (direct ? OpenFlags.O_DIRECT : 0);
+        FileKind.of(options.path()); // refuses directories, FIFOs and other files before an open could mislead or block
         int fd;
         try {
             fd = FileIo.open(options.path(), flags, 0);
@@ -101,10 +102,7 @@ public final class FileDriver implements BlockDriver {
         }
         try {
             FileStat stat = FileIo.fstat(fd);
-            boolean blockDevice = stat.isBlockDevice();
-            if (!blockDevice && !stat.isRegularFile()) {
-                throw new IllegalArgumentException("'" + options.path() + "' is neither a regular file nor a block device");
-            }
+            boolean blockDevice = FileKind.of(stat, options.path()) == FileKind.BLOCK_DEVICE;
             long length = blockDevice ? BlockDevice.size(fd) : stat.size();
             if (options.locking()) {
                 int[] perms = ImageLock.permissions(options.readOnly(), options.forceShare());

@@ -36,6 +36,7 @@ public record StorageGeometry(String path, boolean blockDevice, long size, int l
      * @throws IllegalArgumentException when it is neither a regular file nor a block device
      */
     public static StorageGeometry of(String path) {
+        FileKind.of(path); // a FIFO's read-only open below would block
         boolean direct = true;
         int fd;
         try {
@@ -49,13 +50,10 @@ public record StorageGeometry(String path, boolean blockDevice, long size, int l
         }
         try {
             FileStat stat = FileIo.fstat(fd);
-            if (stat.isBlockDevice()) {
+            if (FileKind.of(stat, path) == FileKind.BLOCK_DEVICE) {
                 DirectIoAlignment alignment = DirectIoAlignment.probe(fd, direct, true);
                 return new StorageGeometry(path, true, BlockDevice.size(fd), BlockDevice.logicalBlockSize(fd),
                         BlockDevice.physicalBlockSize(fd), direct, alignment);
-            }
-            if (!stat.isRegularFile()) {
-                throw new IllegalArgumentException(path + " is neither a regular file nor a block device");
             }
             DirectIoAlignment alignment = DirectIoAlignment.probe(fd, direct, false);
             int logical = direct ? alignment.requestAlignment() : 512;

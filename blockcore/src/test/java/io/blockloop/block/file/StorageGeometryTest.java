@@ -4,6 +4,7 @@ import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.testing.Commands;
 import io.blockloop.ffm.testing.LoopDevice;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -70,7 +71,19 @@ class StorageGeometryTest {
         NativeCallException e = assertThrows(NativeCallException.class,
                 () -> StorageGeometry.of(dir.resolve("nope").toString()));
         assertEquals("ENOENT", e.symbol());
-        assertThrows(RuntimeException.class, () -> StorageGeometry.of(dir.toString()));
+        IllegalArgumentException notFile = assertThrows(IllegalArgumentException.class,
+                () -> StorageGeometry.of(dir.toString()));
+        assertEquals("'" + dir + "' is neither a regular file nor a block device", notFile.getMessage());
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a read-only open of a FIFO would block
+    void fifoIsRefusedWithoutWaitingForAWriter() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        Commands.run("mkfifo", fifo.toString());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> StorageGeometry.of(fifo.toString()));
+        assertEquals("'" + fifo + "' is neither a regular file nor a block device", e.getMessage());
     }
 
     private Path sparseFile(String name, long size) throws Exception {

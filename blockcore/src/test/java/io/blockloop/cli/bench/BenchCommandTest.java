@@ -229,6 +229,15 @@ class BenchCommandTest {
     }
 
     @Test
+    void directoryIsNotBlamedOnODirect() {
+        // open(dir, O_DIRECT) fails with EINVAL, the errno of a filesystem that refuses O_DIRECT.
+        CommandFailure f = assertThrows(CommandFailure.class, () -> bench(dir.toString()));
+        assertEquals(CommandFailure.RUNTIME, f.exitStatus());
+        assertEquals("Could not open '" + dir + "': '" + dir + "' is neither a regular file nor a block device",
+                f.getMessage());
+    }
+
+    @Test
     void helpPrintsUsage() throws Exception {
         bench("--help");
         assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("usage: blockloop bench"));

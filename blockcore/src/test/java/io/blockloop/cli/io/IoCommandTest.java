@@ -1,8 +1,10 @@
 package io.blockloop.cli.io;
 
+import io.blockloop.ffm.testing.Commands;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -299,6 +301,20 @@ class IoCommandTest {
         assertEquals(1, r.errLines().size(), r.err());
         assertTrue(r.err().startsWith("blockloop: Could not open '" + dir.resolve("missing.raw") + "'"), r.err());
         assertEquals("", r.out());
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a read-only open of a FIFO would block
+    void directoryAndFifoAreOneLineAndExitOne() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        Commands.run("mkfifo", fifo.toString());
+        for (Path p : List.of(dir, fifo)) {
+            IoRun r = io("-r", "-c", "read 0 1", p.toString());
+            assertEquals(1, r.exit(), r.err());
+            assertEquals(List.of("blockloop: Could not open '" + p + "': '" + p
+                    + "' is neither a regular file nor a block device"), r.errLines());
+            assertEquals("", r.out());
+        }
     }
 
     @Test

@@ -21,6 +21,11 @@ public final class OpenFlags {
     public static final int O_DIRECTORY = 0200000;
     public static final int O_NOFOLLOW = 0400000;
     public static final int O_CLOEXEC = 02000000;
+    /**
+     * A descriptor that names the file without opening it for I/O: {@code fstat} works on it, and opening one never
+     * blocks (a FIFO's read-only open waits for a writer) nor needs read or write permission.
+     */
+    public static final int O_PATH = 010000000;
     /** {@code openat}'s "relative to the current directory". */
     public static final int AT_FDCWD = -100;
 
