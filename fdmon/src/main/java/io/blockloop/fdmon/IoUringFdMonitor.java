@@ -125,7 +125,27 @@ public final class IoUringFdMonitor implements FdMonitor {
         if (!availability.available()) {
             throw new IllegalStateException("io_uring fd monitor unavailable: " + availability.reason());
         }
-        return new IoUringFdMonitor(IoUringRing.create(ENTRIES));
+        return new IoUringFdMonitor(createRing());
+    }
+
+    /**
+     * The ring, set up with {@code IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG} where the kernel has them
+     * (5.19 and later), plain before. With them, a completion that arrives while the home thread runs in user
+     * space does not interrupt it (no IPI): the kernel sets {@code IORING_SQ_TASKRUN} instead, and the next enter
+     * posts the CQE. {@link #needWait} reads that flag, so a busy-polling loop stops and enters when a completion is
+     * due; a sleeping home thread is woken as before. (The flags are read here, not in a static field: touching
+     * {@code LibUring} loads liburing, and {@link #availability} must work without it.)
+     */
+    private static IoUringRing createRing() {
+        try {
+            return IoUringRing.create(ENTRIES,
+                    LibUring.IORING_SETUP_COOP_TASKRUN() | LibUring.IORING_SETUP_TASKRUN_FLAG());
+        } catch (NativeCallException e) {
+            if (e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            return IoUringRing.create(ENTRIES); // a kernel that does not know the flags
+        }
     }
 
     /**
@@ -572,10 +592,24 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     @Override
     public boolean needWait(boolean someHandlerCannotPoll) {
-        // The CQ ring is visible without a system call: busy polling sees fd readiness here, whatever the handlers.
+        // The CQ ring and its flags are visible without a system call: busy polling sees fd readiness here, whatever
+        // the handlers.
         // Deferred polls: readiness that awaitClientCompletions reaped and the next wait must report.
         // The pending-list acquire pairs with the CAS in enqueue(): a change queued by another thread stops the spin.
-        return ring.cqReady() > 0 || ring.sqReady() > 0 || deferredCount > 0 || PENDING_HEAD.getAcquire(this) != null;
+        // IORING_SQ_TASKRUN: a completion waits for an enter to be posted (see createRing); the non-blocking
+        // wait this answer leads to enters (liburing's submit_and_wait(0) adds GETEVENTS for that flag).
+        return ring.cqReady() > 0 || ring.sqReady() > 0 || deferredCount > 0 || PENDING_HEAD.getAcquire(this) != null
+                || ring.taskRunPending();
+    }
+
+    /** The ring's {@code IORING_SETUP_*} flags (for tests). Any thread. */
+    int ringSetupFlags() {
+        return ring.setupFlags();
+    }
+
+    /** Whether a completion waits for an enter to be posted (for tests). Home thread. */
+    boolean taskRunPending() {
+        return ring.taskRunPending();
     }
 
     @Override

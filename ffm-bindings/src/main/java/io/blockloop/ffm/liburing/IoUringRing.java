@@ -358,6 +358,19 @@ public final class IoUringRing implements AutoCloseable {
         return (sqFlagsOpaque() & LibUring.IORING_SQ_CQ_OVERFLOW()) != 0;
     }
 
+    /**
+     * Whether the kernel holds task work for this ring that only an enter will run ({@code IORING_SQ_TASKRUN}):
+     * on a ring set up with {@code IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG}, a completion that
+     * arrives while the submitter runs in user space is not posted to the CQ ring until the submitter enters the
+     * kernel. Any {@code io_uring_enter} with {@code GETEVENTS} runs it; liburing 2.3's {@code io_uring_submit}
+     * and {@code io_uring_submit_and_wait(ring, 0)} add {@code GETEVENTS} and enter when this flag is set, even
+     * with nothing to submit ({@code cq_ring_needs_flush} in its {@code src/queue.c}). Always false on other rings.
+     * Submitter thread.
+     */
+    public boolean taskRunPending() {
+        return (sqFlagsOpaque() & LibUring.IORING_SQ_TASKRUN()) != 0;
+    }
+
     // ---------------------------------------------------------------- completion side
 
     /**

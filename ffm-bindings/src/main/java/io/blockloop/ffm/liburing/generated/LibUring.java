@@ -1610,6 +1610,15 @@ public class LibUring extends LibUring$shared {
     public static int IORING_SQ_CQ_OVERFLOW() {
         return IORING_SQ_CQ_OVERFLOW;
     }
+    private static final int IORING_SQ_TASKRUN = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SQ_TASKRUN 4
+     * }
+     */
+    public static int IORING_SQ_TASKRUN() {
+        return IORING_SQ_TASKRUN;
+    }
     private static final int IORING_ENTER_GETEVENTS = (int)1L;
     /**
      * {@snippet lang=c :
