@@ -13,8 +13,9 @@ import java.util.List;
  * loop spins over their poll checks for up to the largest polling time among them; each handler's time adapts
  * to how long the loop really blocked (see {@link PollParams}). Under poll/epoll, busy polling is off while any
  * handler cannot poll (its fd would be starved). Under io_uring the CQ ring is visible from userspace, so
- * polling continues regardless, stops as soon as a completion or a queued change appears, and then collects
- * them with a non-blocking wait instead of leaving polling mode (as QEMU 10.2 does); handlers that stayed idle
+ * polling continues regardless, stops as soon as a completion (or the ring's flag that one waits for an enter) or
+ * a queued change appears, and then collects them with a non-blocking wait instead of leaving polling mode (as
+ * QEMU 10.2 does); handlers that stayed idle
  * for 7 s are dropped from the polled set. Beyond QEMU, SQEs queued on the monitor's ring (io_uring on the loop's
  * own ring) are submitted before the spin ({@code FdMonitor.submitBeforePolling}): otherwise they would stop it at
  * once, and at queue depth 1 the loop could never poll for its own request.

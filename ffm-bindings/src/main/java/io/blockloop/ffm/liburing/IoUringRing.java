@@ -359,12 +359,13 @@ public final class IoUringRing implements AutoCloseable {
     }
 
     /**
-     * Whether the kernel holds task work for this ring that only an enter will run ({@code IORING_SQ_TASKRUN}):
-     * on a ring set up with {@code IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG}, a completion that
-     * arrives while the submitter runs in user space is not posted to the CQ ring until the submitter enters the
-     * kernel. Any {@code io_uring_enter} with {@code GETEVENTS} runs it; liburing 2.3's {@code io_uring_submit}
-     * and {@code io_uring_submit_and_wait(ring, 0)} add {@code GETEVENTS} and enter when this flag is set, even
-     * with nothing to submit ({@code cq_ring_needs_flush} in its {@code src/queue.c}). Always false on other rings.
+     * Whether a completion of this ring waits for the submitter to pass through the kernel before it is posted
+     * ({@code IORING_SQ_TASKRUN}). On a ring set up with {@code IORING_SETUP_COOP_TASKRUN |
+     * IORING_SETUP_TASKRUN_FLAG}, the kernel does not interrupt a submitter running in user space to run a
+     * completion's task work; any later system call or interrupt of that thread runs it, and an
+     * {@code io_uring_enter} with {@code GETEVENTS} does so on purpose. liburing 2.3's {@code io_uring_submit} and
+     * {@code io_uring_submit_and_wait(ring, 0)} add {@code GETEVENTS} and enter when this flag is up, even with
+     * nothing to submit ({@code cq_ring_needs_flush} in its {@code src/queue.c}). Always false on other rings.
      * Submitter thread.
      */
     public boolean taskRunPending() {
