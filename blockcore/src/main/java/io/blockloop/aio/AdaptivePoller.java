@@ -15,10 +15,10 @@ import java.util.List;
  * handler cannot poll (its fd would be starved). Under io_uring the CQ ring is visible from userspace, so
  * polling continues regardless, stops as soon as a completion (or the ring's flag that one waits for an enter) or
  * a queued change appears, and then collects them with a non-blocking wait instead of leaving polling mode (as
- * QEMU 10.2 does); handlers that stayed idle
- * for 7 s are dropped from the polled set. Beyond QEMU, SQEs queued on the monitor's ring (io_uring on the loop's
- * own ring) are submitted before the spin ({@code FdMonitor.submitBeforePolling}): otherwise they would stop it at
- * once, and at queue depth 1 the loop could never poll for its own request.
+ * QEMU 10.2 does); handlers that stayed idle for 7 s are dropped from the polled set. Beyond QEMU, SQEs queued on
+ * the monitor's ring (io_uring on the loop's own ring) are submitted before the spin
+ * ({@code FdMonitor.submitBeforePolling}): otherwise they would stop it at once, and at queue depth 1 the loop
+ * could never poll for its own request.
  *
  * <p>Beyond QEMU: spinning that keeps delaying its own work is suspended for a while ({@link SpinBackoff}). A
  * window that finds work is <em>paid</em>; one that runs out and is followed shortly by the work it waited for

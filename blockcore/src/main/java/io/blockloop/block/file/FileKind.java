@@ -23,8 +23,8 @@ public enum FileKind {
     /**
      * The kind of the file {@code path} names (symbolic links followed).
      *
-     * @throws NativeCallException      when the path does not resolve (message names the call, errno and path)
-     * @throws Unsupported             when it is neither a regular file nor a block device
+     * @throws NativeCallException when the path does not resolve (message names the call, errno and path)
+     * @throws Unsupported         when it is neither a regular file nor a block device
      */
     public static FileKind of(String path) {
         int fd = FileIo.open(path, OpenFlags.O_PATH | OpenFlags.O_CLOEXEC, 0);
