@@ -41,8 +41,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
  * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
- * [--engines io_uring,linux-aio,threads,io_uring-loop-ring,java-psync] [--rw randread,randwrite] [--qd 1,32] [--no-fio]
- * [--await-ns N] [--pin-owner] [--pool-max-spin-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's
+ * [--engines io_uring,linux-aio,threads,io_uring-loop-ring,java-psync] [--rw randread,randwrite] [--qd 1,32]
+ * [--no-fio] [--await-ns N] [--pin-owner] [--pool-max-spin-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's
  * ring driven as an event loop drives it ({@link #LOOP_RING}); {@code java-psync} is fio psync's shape in Java,
  * without an engine ({@link #DIRECT_THREADS}). Neither is in the default list.
  * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
