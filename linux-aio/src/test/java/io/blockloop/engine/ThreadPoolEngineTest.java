@@ -84,14 +84,9 @@ class ThreadPoolEngineTest {
         int fd = TestFiles.createWithPattern(dir.resolve("c.img"), 64 * 1024, OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10));
              AlignedBuffer buf = AlignedBuffer.allocate(20 * 4096, 4096)) {
-            CountDownLatch started = new CountDownLatch(4);
             CountDownLatch release = new CountDownLatch(1);
             Recorder rec = new Recorder(24);
-            long[] blockers = new long[4];
-            for (int i = 0; i < 4; i++) {
-                blockers[i] = engine.submitCall(holdUntilReleased(started, release), rec, i);
-            }
-            assertTrue(started.await(60, TimeUnit.SECONDS), "the 4 workers never all started");
+            long[] blockers = holdWorkers(engine, 4, release, rec);
             long[] reads = new long[20];
             for (int i = 0; i < 20; i++) {
                 reads[i] = engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, 4 + i);
@@ -121,13 +116,9 @@ class ThreadPoolEngineTest {
     void idleWorkersExitAfterTheIdleTimeoutDownToTheMinimum() throws Exception {
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(2, 8, Duration.ofMillis(50))) {
             assertEquals(2, engine.threads(), "min threads are started at once");
-            CountDownLatch allBusy = new CountDownLatch(8);
             CountDownLatch release = new CountDownLatch(1);
             Recorder rec = new Recorder(8);
-            for (int i = 0; i < 8; i++) {
-                engine.submitCall(holdUntilReleased(allBusy, release), rec, i);
-            }
-            assertTrue(allBusy.await(60, TimeUnit.SECONDS), "8 workers never ran at once");
+            holdWorkers(engine, 8, release, rec);
             assertEquals(8, engine.threads());
             release.countDown();
             rec.awaitCompleted(engine, 8);
@@ -326,13 +317,9 @@ class ThreadPoolEngineTest {
     @Test
     void noWorkerSpinsWhileOthersRun() throws Exception {
         try (ThreadPoolEngine engine = spinningPool(60_000_000_000L, 60_000_000_000L)) {
-            CountDownLatch started = new CountDownLatch(3);
             CountDownLatch release = new CountDownLatch(1);
             Recorder blocked = new Recorder(3);
-            for (int i = 0; i < 3; i++) {
-                engine.submitCall(holdUntilReleased(started, release), blocked, i);
-            }
-            assertTrue(started.await(60, TimeUnit.SECONDS), "the long calls never started");
+            holdWorkers(engine, 3, release, blocked);
             Recorder rec = new Recorder(100);
             for (int i = 0; i < 100; i++) {
                 long value = i;
@@ -344,6 +331,21 @@ class ThreadPoolEngineTest {
             release.countDown();
             blocked.awaitCompleted(engine, 3);
         }
+    }
+
+    /**
+     * Submits {@code n} calls (tags 0 to n-1, completing to {@code rec}) that each hold a worker until
+     * {@code release} opens, and returns their ids once all {@code n} run at the same time.
+     */
+    private static long[] holdWorkers(ThreadPoolEngine engine, int n, CountDownLatch release, Recorder rec)
+            throws InterruptedException {
+        CountDownLatch started = new CountDownLatch(n);
+        long[] ids = new long[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = engine.submitCall(holdUntilReleased(started, release), rec, i);
+        }
+        assertTrue(started.await(60, TimeUnit.SECONDS), n + " held calls never ran at once");
+        return ids;
     }
 
     /**
