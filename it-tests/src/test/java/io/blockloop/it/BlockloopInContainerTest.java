@@ -2,6 +2,8 @@ package io.blockloop.it;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -24,11 +26,13 @@ import org.testcontainers.utility.DockerImageName;
  * Runs {@code blockloop} inside a container built from the project's Dockerfile, over a loop device created on
  * the host: {@code probe --json} must match what the host's {@code blockdev} says about the device and find
  * io_uring usable; {@code io} writes patterns with O_DIRECT that the host then reads back from the same device;
- * {@code bench} runs with each engine and completes every request.
+ * {@code bench} runs with each engine and completes every request. In a container whose seccomp profile blocks
+ * io_uring, every command says why and falls back.
  *
  * <p>The container gets the device with {@code --device}, {@code CAP_SYS_ADMIN} and {@code seccomp=unconfined}
  * (Docker's default profile blocks io_uring since 25.0); {@code --privileged} fails on the test machine, and a
- * privileged container would not see a loop device created after it started anyway.
+ * privileged container would not see a loop device created after it started anyway. The fallback test replaces
+ * {@code unconfined} with {@link #SECCOMP_WITHOUT_IO_URING}, so it does not depend on the Docker version installed.
  *
  * <p>Loop device, backing file and image are always cleaned up in {@link #cleanUp()}, also after failures.
  */
@@ -36,6 +40,19 @@ final class BlockloopInContainerTest {
 
     private static final long DEVICE_BYTES = 64L << 20;
     private static final Duration PROBE_TIMEOUT = Duration.ofMinutes(2);
+
+    /** Lets the container make every system call. */
+    private static final String SECCOMP_UNCONFINED = "unconfined";
+
+    /**
+     * Fails the three io_uring system calls with {@code EPERM} (the errno Docker gives {@code SCMP_ACT_ERRNO}
+     * without {@code errnoRet}) and allows everything else, as Docker's default profile treats io_uring since Docker
+     * 25. The daemon takes the profile's JSON itself in the security option; the {@code docker} CLI reads the file
+     * a user names and sends its content the same way.
+     */
+    private static final String SECCOMP_WITHOUT_IO_URING = """
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["io_uring_setup", "io_uring_enter", \
+            "io_uring_register"], "action": "SCMP_ACT_ERRNO"}]}""";
 
     private static LoopDevice loop;
     private static BlockloopImage image;
@@ -69,7 +86,7 @@ final class BlockloopInContainerTest {
         long hostLogical = loop.logicalBlockSize();
         long hostPhysical = loop.physicalBlockSize();
 
-        ContainerRun run = runInContainer("probe", device, "--json");
+        ContainerRun run = runInContainer(SECCOMP_UNCONFINED, "probe", device, "--json");
         assertEquals(0, run.exitCode(), () -> "blockloop probe exited " + run.exitCode() + run.describe());
 
         JsonNode json = parseJson(run);
@@ -92,7 +109,7 @@ final class BlockloopInContainerTest {
     @Test
     void ioWritesPatternsThatTheHostReadsBackFromTheDevice() throws Exception {
         String device = loop.device().toString();
-        ContainerRun run = runInContainer("io", "-t", "none", "-c", "write -P 0x5a 1m 64k",
+        ContainerRun run = runInContainer(SECCOMP_UNCONFINED, "io", "-t", "none", "-c", "write -P 0x5a 1m 64k",
                 "-c", "read -P 0x5a 1m 64k", "-c", "write -P 0xa5 3 5", "-c", "read -P 0xa5 3 5", device);
         assertEquals(0, run.exitCode(), () -> "blockloop io exited " + run.exitCode() + run.describe());
         List<String> lines = run.stdout().lines().toList();
@@ -119,8 +136,8 @@ final class BlockloopInContainerTest {
     void benchCompletesEveryRequestWithEachEngine() throws JsonProcessingException {
         String device = loop.device().toString();
         for (String engine : List.of("io_uring", "native", "threads")) {
-            ContainerRun run = runInContainer("bench", "--json", "-c", "4000", "-d", "16", "--random", "-i", engine,
-                    device);
+            ContainerRun run = runInContainer(SECCOMP_UNCONFINED, "bench", "--json", "-c", "4000", "-d", "16",
+                    "--random", "-i", engine, device);
             assertEquals(0, run.exitCode(), () -> "blockloop bench -i " + engine + " exited " + run.exitCode()
                     + run.describe());
             JsonNode json = new ObjectMapper().readTree(run.stdout().strip());
@@ -132,6 +149,65 @@ final class BlockloopInContainerTest {
         }
     }
 
+    /**
+     * io_uring blocked by seccomp, as in a container started with the default profile of Docker 25 or later:
+     * {@code probe} reports io_uring unavailable with the errno and its likely cause; {@code bench} and {@code io}
+     * asked for {@code aio=io_uring} each print one warning that says why, use the thread pool, and do their work
+     * with the right data; a {@code bench} asked for the io_uring fd monitor fails with one line instead.
+     */
+    @Test
+    void withIoUringBlockedBySeccompEachCommandSaysWhyAndFallsBack() throws JsonProcessingException {
+        String device = loop.device().toString();
+        String blocked = "io_uring_setup: EPERM: blocked by a seccomp filter";
+
+        ContainerRun probe = runInContainer(SECCOMP_WITHOUT_IO_URING, "probe", device, "--json");
+        assertEquals(0, probe.exitCode(), () -> "blockloop probe exited " + probe.exitCode() + probe.describe());
+        JsonNode ioUring = field(parseJson(probe), "io_uring", probe);
+        assertAll(
+                () -> assertFalse(field(ioUring, "available", probe).asBoolean(), "available" + probe.describe()),
+                () -> assertTrue(field(ioUring, "reason", probe).asText().startsWith(blocked),
+                        "reason" + probe.describe()));
+
+        ContainerRun bench = runInContainer(SECCOMP_WITHOUT_IO_URING, "bench", "--json", "--warmup", "0",
+                "-c", "3000", "-d", "16", "--random", "-i", "io_uring", device);
+        assertEquals(0, bench.exitCode(), () -> "blockloop bench exited " + bench.exitCode() + bench.describe());
+        JsonNode json = new ObjectMapper().readTree(bench.stdout().strip());
+        List<String> benchWarnings = warnings(bench);
+        assertAll(
+                () -> assertEquals(3000, json.path("completed").asLong(), "completed" + bench.describe()),
+                () -> assertEquals("threads", json.path("engine").asText(), "engine" + bench.describe()),
+                () -> assertNotEquals("io_uring", json.path("fd_monitor").asText(), "fd_monitor" + bench.describe()),
+                () -> assertEquals(1, benchWarnings.size(), "warning lines" + bench.describe()),
+                () -> assertTrue(benchWarnings.getFirst().startsWith(
+                        "blockloop: warning: aio=io_uring is not available here (" + blocked), bench.describe()),
+                () -> assertTrue(benchWarnings.getFirst().endsWith("); using aio=threads"), bench.describe()));
+
+        ContainerRun io = runInContainer(SECCOMP_WITHOUT_IO_URING, "io", "-t", "none", "-i", "io_uring",
+                "-c", "write -P 0x3c 2m 8k", "-c", "read -P 0x3c 2m 8k", "-c", "read -P 0 2m 8k", device);
+        List<String> lines = io.stdout().lines().toList();
+        assertAll(
+                () -> assertEquals(1, io.exitCode(), "the last read's pattern check fails" + io.describe()),
+                () -> assertEquals("wrote 8192/8192 bytes at offset 2097152", lines.get(0), io.describe()),
+                () -> assertEquals("read 8192/8192 bytes at offset 2097152", lines.get(2), io.describe()),
+                () -> assertEquals("Pattern verification failed at offset 2097152, 8192 bytes", lines.get(4),
+                        io.describe()),
+                () -> assertEquals(1, warnings(io).size(), "warning lines" + io.describe()));
+
+        ContainerRun monitor = runInContainer(SECCOMP_WITHOUT_IO_URING, "bench", "--warmup", "0", "-c", "100",
+                "--fdmon", "io_uring", device);
+        List<String> errors = monitor.stderr().lines().toList();
+        assertAll(
+                () -> assertEquals(1, monitor.exitCode(), "exit code" + monitor.describe()),
+                () -> assertEquals(1, errors.size(), "one line" + monitor.describe()),
+                () -> assertTrue(errors.getFirst().startsWith("blockloop: bench: cannot start the main loop: "
+                        + "io_uring fd monitor unavailable: " + blocked), monitor.describe()));
+    }
+
+    /** The run's {@code blockloop: warning:} lines on stderr. */
+    private static List<String> warnings(ContainerRun run) {
+        return run.stderr().lines().filter(line -> line.startsWith("blockloop: warning:")).toList();
+    }
+
     /** One finished container: its exit code and output. */
     private record ContainerRun(List<String> command, long exitCode, String stdout, String stderr) {
         String describe() {
@@ -140,13 +216,14 @@ final class BlockloopInContainerTest {
         }
     }
 
-    private static ContainerRun runInContainer(String... command) {
+    /** Runs {@code blockloop COMMAND} in a container that has the loop device, under the seccomp profile given. */
+    private static ContainerRun runInContainer(String seccomp, String... command) {
         String device = loop.device().toString();
         try (GenericContainer<?> container = new GenericContainer<>(DockerImageName.parse(image.name()))
                 .withCommand(command)
                 .withCreateContainerCmdModifier(cmd -> cmd.getHostConfig()
                         .withCapAdd(Capability.SYS_ADMIN)
-                        .withSecurityOpts(List.of("seccomp=unconfined"))
+                        .withSecurityOpts(List.of("seccomp=" + seccomp))
                         .withDevices(new Device("rwm", device, device)))
                 .withStartupCheckStrategy(new RunToExitStartupCheckStrategy().withTimeout(PROBE_TIMEOUT))) {
             container.start();
