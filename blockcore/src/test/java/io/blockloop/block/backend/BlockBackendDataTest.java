@@ -79,53 +79,15 @@ class BlockBackendDataTest {
     void patternsWrittenReadBackThroughBothPaths(String format, AioMode aio, CacheMode cache) throws IOException {
         Path file = BlockImages.image(dir, "img", SIZE);
         Random random = new Random(format.hashCode() * 31L + aio.ordinal() * 7L + cache.ordinal());
-        List<long[]> written = new ArrayList<>();
-        List<byte[]> data = new ArrayList<>();
-        try (BlockBackend blk = open(format, file, aio, cache); Arena arena = Arena.ofConfined()) {
+        byte[] model;
+        try (BlockBackend blk = open(format, file, aio, cache)) {
             assertEquals(SIZE, blk.length());
             FileDriver driver = (FileDriver) (blk.root().children().isEmpty()
                     ? blk.root().driver() : blk.root().children().getFirst().node().driver());
             assertEquals(aio, driver.engineMode());
-            for (int i = 0; i < 40; i++) {
-                boolean aligned = i % 2 == 0;
-                int length = aligned ? 512 * (1 + random.nextInt(64)) : 1 + random.nextInt(70_000);
-                long offset = aligned ? 512L * random.nextInt((int) ((SIZE - length) / 512))
-                        : random.nextLong(SIZE - length);
-                byte[] bytes = BlockImages.randomBytes(i, length);
-                MemorySegment buffer = BlockImages.buffer(arena, bytes, aligned ? 0 : random.nextInt(1, 4096));
-                blk.write(offset, buffer, i % 5 == 0 ? RequestFlags.FUA : 0);
-                written.add(new long[]{offset, length});
-                data.add(bytes);
-            }
-            blk.flush();
-            // Read each back through the block layer; later writes may overlap earlier ones, so compare against
-            // a model of the whole image.
-            byte[] model = new byte[(int) SIZE];
-            for (int i = 0; i < written.size(); i++) {
-                System.arraycopy(data.get(i), 0, model, (int) written.get(i)[0], data.get(i).length);
-            }
-            for (long[] w : written) {
-                MemorySegment back = arena.allocate(w[1] + 3, 4096).asSlice(3, w[1]); // misaligned on purpose
-                blk.read(w[0], back);
-                assertArrayEquals(slice(model, w[0], (int) w[1]), BlockImages.bytes(back),
-                        "block layer read at " + w[0] + " length " + w[1]);
-            }
+            model = PatternWorkload.writeAndReadBack(blk, (int) SIZE, random);
         }
-        assertArrayEquals(BlockImages.readDirect(file, 0, (int) SIZE), modelOf(written, data), "file contents");
-    }
-
-    private static byte[] modelOf(List<long[]> written, List<byte[]> data) {
-        byte[] model = new byte[(int) SIZE];
-        for (int i = 0; i < written.size(); i++) {
-            System.arraycopy(data.get(i), 0, model, (int) written.get(i)[0], data.get(i).length);
-        }
-        return model;
-    }
-
-    private static byte[] slice(byte[] data, long from, int length) {
-        byte[] out = new byte[length];
-        System.arraycopy(data, (int) from, out, 0, length);
-        return out;
+        assertArrayEquals(model, BlockImages.readDirect(file, 0, (int) SIZE), "file contents");
     }
 
     @ParameterizedTest(name = "aio={0}")

@@ -16,9 +16,18 @@ public final class LoopDevice implements AutoCloseable {
         this.device = device;
     }
 
-    /** Attaches a loop device over {@code backingFile} with direct I/O on. */
+    /** Attaches a loop device over {@code backingFile} with direct I/O on and 512-byte sectors. */
     public static LoopDevice attach(Path backingFile) throws IOException, InterruptedException {
-        String out = Commands.run("losetup", "-f", "--show", "--direct-io=on", backingFile.toString()).trim();
+        return attach(backingFile, 512);
+    }
+
+    /**
+     * Attaches a loop device over {@code backingFile} with direct I/O on and logical sectors of
+     * {@code sectorSize} bytes ({@code --sector-size}; 4096 stands for a 4Kn disk).
+     */
+    public static LoopDevice attach(Path backingFile, int sectorSize) throws IOException, InterruptedException {
+        String out = Commands.run("losetup", "-f", "--show", "--direct-io=on", "--sector-size",
+                Integer.toString(sectorSize), backingFile.toString()).trim();
         return new LoopDevice(Path.of(out));
     }
 
