@@ -24,7 +24,8 @@ import org.testcontainers.utility.DockerImageName;
 
 /**
  * Runs {@code blockloop} inside a container built from the project's Dockerfile, over a loop device created on
- * the host: {@code probe --json} must match what the host's {@code blockdev} says about the device and find
+ * the host, or over a real disk given with {@code -Dblockloop.it.scratchDevice} ({@link ScratchDevice}):
+ * {@code probe --json} must match what the host's {@code blockdev} says about the device and find
  * io_uring usable; {@code io} writes patterns with O_DIRECT that the host then reads back from the same device;
  * {@code bench} runs with each engine and completes every request. In a container whose seccomp profile blocks
  * io_uring, every command says why and falls back.
@@ -34,11 +35,12 @@ import org.testcontainers.utility.DockerImageName;
  * privileged container would not see a loop device created after it started anyway. The fallback test replaces
  * {@code unconfined} with {@link #SECCOMP_WITHOUT_IO_URING}, so it does not depend on the Docker version installed.
  *
- * <p>Loop device, backing file and image are always cleaned up in {@link #cleanUp()}, also after failures.
+ * <p>Loop device, backing file and image are always cleaned up in {@link #cleanUp()}, also after failures. The
+ * tests write below 4 MiB only, and never assume what the device held before.
  */
 final class BlockloopInContainerTest {
 
-    private static final long DEVICE_BYTES = 64L << 20;
+    private static final long LOOP_DEVICE_BYTES = 64L << 20;
     private static final Duration PROBE_TIMEOUT = Duration.ofMinutes(2);
 
     /** Lets the container make every system call. */
@@ -54,14 +56,14 @@ final class BlockloopInContainerTest {
             {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["io_uring_setup", "io_uring_enter", \
             "io_uring_register"], "action": "SCMP_ACT_ERRNO"}]}""";
 
-    private static LoopDevice loop;
+    private static DeviceUnderTest disk;
     private static BlockloopImage image;
 
     @BeforeAll
-    static void attachLoopDeviceAndBuildImage() {
+    static void setUpDeviceAndBuildImage() {
         ItSettings settings = ItSettings.fromSystemProperties();
         DockerPreconditions.requireDocker();
-        loop = LoopDevice.attach(settings.scratchDir(), DEVICE_BYTES);
+        disk = settings.deviceUnderTest(LOOP_DEVICE_BYTES);
         image = BlockloopImage.build(settings.rootDir(), settings.baseImage());
     }
 
@@ -69,8 +71,8 @@ final class BlockloopInContainerTest {
     static void cleanUp() {
         // Detach first: a dangling loop device outlives the JVM; a leftover image is only disk space.
         try {
-            if (loop != null) {
-                loop.close();
+            if (disk != null) {
+                disk.close();
             }
         } finally {
             if (image != null) {
@@ -80,11 +82,11 @@ final class BlockloopInContainerTest {
     }
 
     @Test
-    void probeInsideContainerMatchesHostViewOfLoopDevice() throws JsonProcessingException {
-        String device = loop.device().toString();
-        long hostSize = loop.sizeBytes();
-        long hostLogical = loop.logicalBlockSize();
-        long hostPhysical = loop.physicalBlockSize();
+    void probeInsideContainerMatchesHostViewOfTheDevice() throws JsonProcessingException {
+        String device = disk.device().toString();
+        long hostSize = disk.sizeBytes();
+        long hostLogical = disk.logicalBlockSize();
+        long hostPhysical = disk.physicalBlockSize();
 
         ContainerRun run = runInContainer(SECCOMP_UNCONFINED, "probe", device, "--json");
         assertEquals(0, run.exitCode(), () -> "blockloop probe exited " + run.exitCode() + run.describe());
@@ -92,11 +94,10 @@ final class BlockloopInContainerTest {
         JsonNode json = parseJson(run);
         JsonNode path = field(json, "path", run);
         JsonNode ioUring = field(json, "io_uring", run);
-        String context = " (loop " + loop + ", host dio=" + loop.directIoState() + ")" + run.describe();
+        String context = " (" + disk.describe() + ")" + run.describe();
         assertAll(
                 () -> assertEquals(device, field(path, "path", run).asText(), "path.path" + context),
                 () -> assertEquals("block-device", field(path, "type", run).asText(), "path.type" + context),
-                () -> assertEquals(DEVICE_BYTES, hostSize, "host blockdev --getsize64" + context),
                 () -> assertEquals(hostSize, longField(path, "size", run), "path.size vs blockdev --getsize64" + context),
                 () -> assertEquals(hostLogical, longField(path, "logical_block_size", run),
                         "path.logical_block_size vs blockdev --getss" + context),
@@ -108,7 +109,11 @@ final class BlockloopInContainerTest {
 
     @Test
     void ioWritesPatternsThatTheHostReadsBackFromTheDevice() throws Exception {
-        String device = loop.device().toString();
+        String device = disk.device().toString();
+        byte[] before = new byte[9];
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(device, "r")) {
+            raf.readFully(before);
+        }
         ContainerRun run = runInContainer(SECCOMP_UNCONFINED, "io", "-t", "none", "-c", "write -P 0x5a 1m 64k",
                 "-c", "read -P 0x5a 1m 64k", "-c", "write -P 0xa5 3 5", "-c", "read -P 0xa5 3 5", device);
         assertEquals(0, run.exitCode(), () -> "blockloop io exited " + run.exitCode() + run.describe());
@@ -127,14 +132,16 @@ final class BlockloopInContainerTest {
             byte[] small = new byte[9];
             raf.seek(0);
             raf.readFully(small);
-            assertEquals("[0, 0, 0, -91, -91, -91, -91, -91, 0]", java.util.Arrays.toString(small),
+            byte[] expected = before.clone();
+            java.util.Arrays.fill(expected, 3, 8, (byte) 0xa5);
+            assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(small),
                     "the unaligned write kept its neighbours (read-modify-write)");
         }
     }
 
     @Test
     void benchCompletesEveryRequestWithEachEngine() throws JsonProcessingException {
-        String device = loop.device().toString();
+        String device = disk.device().toString();
         for (String engine : List.of("io_uring", "native", "threads")) {
             ContainerRun run = runInContainer(SECCOMP_UNCONFINED, "bench", "--json", "-c", "4000", "-d", "16",
                     "--random", "-i", engine, device);
@@ -157,7 +164,7 @@ final class BlockloopInContainerTest {
      */
     @Test
     void withIoUringBlockedBySeccompEachCommandSaysWhyAndFallsBack() throws JsonProcessingException {
-        String device = loop.device().toString();
+        String device = disk.device().toString();
         String blocked = "io_uring_setup: EPERM: blocked by a seccomp filter";
 
         ContainerRun probe = runInContainer(SECCOMP_WITHOUT_IO_URING, "probe", device, "--json");
@@ -216,9 +223,9 @@ final class BlockloopInContainerTest {
         }
     }
 
-    /** Runs {@code blockloop COMMAND} in a container that has the loop device, under the seccomp profile given. */
+    /** Runs {@code blockloop COMMAND} in a container that has the device, under the seccomp profile given. */
     private static ContainerRun runInContainer(String seccomp, String... command) {
-        String device = loop.device().toString();
+        String device = disk.device().toString();
         try (GenericContainer<?> container = new GenericContainer<>(DockerImageName.parse(image.name()))
                 .withCommand(command)
                 .withCreateContainerCmdModifier(cmd -> cmd.getHostConfig()

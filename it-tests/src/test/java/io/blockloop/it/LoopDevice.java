@@ -5,7 +5,6 @@ import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 
 /**
  * A loop block device on the host, backed by a sparse file and attached with direct I/O
@@ -15,9 +14,7 @@ import java.time.Duration;
  * <p>Threading: confined to the test thread that attached it. Needs root and util-linux's losetup and
  * blockdev; their absence is a test failure, never a skip.
  */
-final class LoopDevice implements AutoCloseable {
-
-    private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
+final class LoopDevice implements DeviceUnderTest {
 
     private final Path backingFile;
     private final Path device;
@@ -64,29 +61,19 @@ final class LoopDevice implements AutoCloseable {
         }
     }
 
-    /** The device node, e.g. {@code /dev/loop3}. */
-    Path device() {
+    @Override
+    public Path device() {
         return device;
+    }
+
+    @Override
+    public String describe() {
+        return "loop " + this + ", host dio=" + directIoState();
     }
 
     /** The file behind the device. */
     Path backingFile() {
         return backingFile;
-    }
-
-    /** {@code blockdev --getsize64}: the device size in bytes, as the host sees it. */
-    long sizeBytes() {
-        return blockdev("--getsize64");
-    }
-
-    /** {@code blockdev --getss}: the logical block (sector) size. */
-    long logicalBlockSize() {
-        return blockdev("--getss");
-    }
-
-    /** {@code blockdev --getpbsz}: the physical block size. */
-    long physicalBlockSize() {
-        return blockdev("--getpbsz");
     }
 
     /** Whether the kernel really runs this loop device with direct I/O ({@code /sys/block/loopN/loop/dio}). */
@@ -96,16 +83,6 @@ final class LoopDevice implements AutoCloseable {
             return Files.readString(dio).strip();
         } catch (IOException e) {
             return "unknown (" + e.getMessage() + ")";
-        }
-    }
-
-    private long blockdev(String query) {
-        HostCommand.Result r = HostCommand.run(COMMAND_TIMEOUT,
-                HostCommand.requireTool("blockdev", "util-linux").toString(), query, device.toString()).requireSuccess();
-        try {
-            return Long.parseLong(r.stdout().strip());
-        } catch (NumberFormatException e) {
-            throw new AssertionError("blockdev " + query + " " + device + " printed '" + r.stdout().strip() + "'", e);
         }
     }
 
