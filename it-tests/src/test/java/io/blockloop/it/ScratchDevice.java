@@ -11,9 +11,9 @@ import java.util.List;
  * A real disk the user gives the container tests ({@code -Dblockloop.it.scratchDevice=/dev/sdX}) instead of a loop
  * device. The tests overwrite a few ranges of it (below 4 MiB), so it must hold nothing anyone needs.
  * {@link #check} refuses, with the reason, anything that is not a whole, unused block device of at least
- * {@value #MIN_BYTES} bytes: a path that is no block device, a device that is mounted or has a mounted
- * partition or is swap, one that is in use by device-mapper, MD or another holder, one too small. {@link #close()} leaves the
- * device as it is.
+ * {@value #MIN_BYTES} bytes: a path that is no block device, a partition, a device that is mounted or swap (itself
+ * or one of its partitions), one that device-mapper, MD or another holder uses, one too small. {@link #close()}
+ * leaves the device as it is.
  *
  * <p>Threading: confined to the test thread that checked it.
  */
