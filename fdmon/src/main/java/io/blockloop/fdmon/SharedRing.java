@@ -95,6 +95,21 @@ public final class SharedRing {
     }
 
     /**
+     * Registers the client's fixed buffers on the ring ({@link IoUringRing#registerBuffersOrErrno}): the ring has
+     * one buffer table, and the client owns it. Returns 0 or {@code -errno}. Home thread.
+     */
+    public int registerBuffersOrErrno(MemorySegment iovecs, int count) {
+        monitor.checkOpen();
+        return ring.registerBuffersOrErrno(iovecs, count);
+    }
+
+    /** Unregisters the client's fixed buffers; 0 or {@code -errno} ({@code ENXIO}: none registered). Home thread. */
+    public int unregisterBuffersOrErrno() {
+        monitor.checkOpen();
+        return ring.unregisterBuffersOrErrno();
+    }
+
+    /**
      * Whether the calling thread may submit to the ring: the loop's home thread, or any thread when the ring fd is
      * not registered. Any thread.
      */

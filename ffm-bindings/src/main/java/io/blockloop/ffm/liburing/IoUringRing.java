@@ -484,13 +484,25 @@ public final class IoUringRing implements AutoCloseable {
      * {@code RLIMIT_MEMLOCK}) until {@link #unregisterBuffers()} or {@link #close()}. Submitter thread.
      */
     public void registerBuffers(MemorySegment iovecs, int count) {
-        NativeCallException.check("io_uring_register_buffers",
-                LibUring.io_uring_register_buffers(ring, iovecs, count));
+        NativeCallException.check("io_uring_register_buffers", registerBuffersOrErrno(iovecs, count));
+    }
+
+    /**
+     * {@link #registerBuffers} returning 0 or {@code -errno} ({@code ENOMEM}: over {@code RLIMIT_MEMLOCK};
+     * {@code EBUSY}: buffers are registered already; {@code EFAULT}, {@code EINVAL}: a bad iovec). Submitter thread.
+     */
+    public int registerBuffersOrErrno(MemorySegment iovecs, int count) {
+        return LibUring.io_uring_register_buffers(ring, iovecs, count);
     }
 
     /** {@code io_uring_unregister_buffers}. Submitter thread. */
     public void unregisterBuffers() {
-        NativeCallException.check("io_uring_unregister_buffers", LibUring.io_uring_unregister_buffers(ring));
+        NativeCallException.check("io_uring_unregister_buffers", unregisterBuffersOrErrno());
+    }
+
+    /** {@link #unregisterBuffers} returning 0 or {@code -errno} ({@code ENXIO}: none registered). Submitter thread. */
+    public int unregisterBuffersOrErrno() {
+        return LibUring.io_uring_unregister_buffers(ring);
     }
 
     /**
