@@ -91,6 +91,21 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
      */
     boolean cancel(long request);
 
+    /**
+     * Tells the engine that {@code buffer} will carry many requests (QEMU's {@code blk_register_buf}). An engine
+     * that can pin it once does, and requests whose data lies inside it then skip pinning the user's pages
+     * (io_uring's fixed buffers); the others answer false and change nothing. Returns whether the engine took it.
+     * The memory must stay allocated until {@link #unregisterBuffer} or {@link #close()}. Owner thread.
+     */
+    default boolean registerBuffer(MemorySegment buffer) {
+        return false;
+    }
+
+    /** Undoes {@link #registerBuffer}; false if the buffer was not registered. Owner thread. */
+    default boolean unregisterBuffer(MemorySegment buffer) {
+        return false;
+    }
+
     /** Opens a batching section (sections nest). Owner thread. */
     void plug();
 

@@ -92,6 +92,8 @@ public final class IoUringEngine implements IoEngine {
     private final RequestAdmission admission;
     /** Finished requests (from CQEs, cancellations) and their handlers. Owner thread. */
     private final CompletionDelivery delivery;
+    /** Buffers registered with the ring ({@link #registerBuffer}). Owner thread. */
+    private final FixedBuffers fixed;
     /** Accepted (or to be resubmitted), not yet in the SQ ring. Owner thread. */
     private final RequestQueue pending = new RequestQueue();
     private int plugDepth;
@@ -136,6 +138,30 @@ public final class IoUringEngine implements IoEngine {
         pool = new RequestPool(mem, 0);
         admission = new RequestAdmission("io_uring", owner, pool);
         delivery = new CompletionDelivery(pool);
+        MemorySegment iovecs = mem.allocate((long) FixedBuffers.MAX_BUFFERS * IoVec.SIZE, 8);
+        fixed = s != null
+                ? new FixedBuffers(new FixedBuffers.Ring() {
+                    @Override
+                    public int register(MemorySegment table, int count) {
+                        return shared.registerBuffersOrErrno(table, count);
+                    }
+
+                    @Override
+                    public int unregister() {
+                        return shared.unregisterBuffersOrErrno();
+                    }
+                }, this::flushSqRing, iovecs)
+                : new FixedBuffers(new FixedBuffers.Ring() {
+                    @Override
+                    public int register(MemorySegment table, int count) {
+                        return ring.registerBuffersOrErrno(table, count);
+                    }
+
+                    @Override
+                    public int unregister() {
+                        return ring.unregisterBuffersOrErrno();
+                    }
+                }, this::flushSqRing, iovecs);
     }
 
     /** Whether io_uring can be used in this process and, if not, why. */
@@ -183,6 +209,66 @@ public final class IoUringEngine implements IoEngine {
     /** Whether the owner registered the ring fd (false before its first submission, or if the kernel refused). */
     public boolean ringFdRegistered() {
         return enterThread != null;
+    }
+
+    // ---- fixed buffers ----------------------------------------------------------------------------------------
+
+    /**
+     * Registers {@code buffer} with the ring (io_uring's fixed buffers, {@link FixedBuffers}): reads and writes
+     * whose data lies inside it go out as {@code READ_FIXED}/{@code WRITE_FIXED} and skip pinning the user's pages.
+     * On the loop's ring the engine owns that ring's buffer table. False when the kernel refused (over
+     * {@code RLIMIT_MEMLOCK}, for one) or the buffer does not qualify; nothing changes then. Owner thread.
+     */
+    @Override
+    public boolean registerBuffer(MemorySegment buffer) {
+        assert owner.isCurrent() : owner.describe();
+        admission.checkOpen();
+        return fixed.add(Objects.requireNonNull(buffer, "buffer"));
+    }
+
+    @Override
+    public boolean unregisterBuffer(MemorySegment buffer) {
+        assert owner.isCurrent() : owner.describe();
+        admission.checkOpen();
+        return fixed.remove(Objects.requireNonNull(buffer, "buffer"));
+    }
+
+    /** Buffers registered and usable. Owner thread. */
+    public int registeredBuffers() {
+        return fixed.size();
+    }
+
+    /** The errno of the last registration the kernel refused, 0 if none. Owner thread. */
+    public int lastBufferRegistrationErrno() {
+        return fixed.lastErrno();
+    }
+
+    /** Requests that went out as READ_FIXED/WRITE_FIXED; for tests. Owner thread. */
+    long fixedRequests() {
+        return fixed.fixedRequests;
+    }
+
+    /** Hands the SQEs in the SQ ring to the kernel before the buffer table changes; false if some stayed. */
+    private boolean flushSqRing() {
+        for (;;) {
+            if ((shared != null ? shared.sqReady() : ring.sqReady()) == 0) {
+                return true;
+            }
+            int ret;
+            if (shared != null) {
+                ret = shared.submitOrErrno();
+            } else {
+                registerRingFdOnce();
+                // Release store of the SQ tail, as in submitPending().
+                ret = ring.submitOrErrno();
+            }
+            if (ret == -Errno.EINTR) {
+                continue;
+            }
+            if (ret <= 0) {
+                return false; // EAGAIN, EBUSY: they stay queued
+            }
+        }
     }
 
     // ---- submission -------------------------------------------------------------------------------------------
@@ -387,30 +473,61 @@ public final class IoUringEngine implements IoEngine {
         }
     }
 
-    /** Writes the SQE for {@code r}, continuing after {@code r.done} bytes for a resubmitted short read. */
+    /**
+     * Writes the SQE for {@code r}, continuing after {@code r.done} bytes for a resubmitted short read. A read or
+     * write of one piece of memory inside a registered buffer becomes {@code READ_FIXED}/{@code WRITE_FIXED}.
+     */
     private void prepareSqe(MemorySegment sqe, Request r) {
         long done = r.done;
         switch (r.op) {
-            case Request.OP_READ -> Sqe.prepRead(sqe, r.fd, r.buffer.address() + done, (int) (r.length - done),
-                    r.offset + done);
+            case Request.OP_READ -> prepRead(sqe, r.fd, r.buffer.address() + done, r.length - done, r.offset + done);
             case Request.OP_WRITE -> {
-                Sqe.prepWrite(sqe, r.fd, r.buffer.address(), (int) r.length, r.offset);
+                prepWrite(sqe, r.fd, r.buffer.address(), r.length, r.offset);
                 Sqe.setRwFlags(sqe, r.rwFlags); // RWF_DSYNC for FUA
             }
             case Request.OP_READV -> {
-                if (done == 0) {
+                if (done == 0 && r.iovCount == 1) {
+                    prepRead(sqe, r.fd, r.iov.get(JAVA_LONG, 0), r.iov.get(JAVA_LONG, 8), r.offset);
+                } else if (done == 0) {
                     Sqe.prepReadv(sqe, r.fd, r.iov.address(), r.iovCount, r.offset, 0);
                 } else {
                     int count = remainderIov(r);
                     Sqe.prepReadv(sqe, r.fd, r.resubmitIov.address(), count, r.offset + done, 0);
                 }
             }
-            case Request.OP_WRITEV -> Sqe.prepWritev(sqe, r.fd, r.iov.address(), r.iovCount, r.offset, r.rwFlags);
+            case Request.OP_WRITEV -> {
+                if (r.iovCount == 1) {
+                    prepWrite(sqe, r.fd, r.iov.get(JAVA_LONG, 0), r.iov.get(JAVA_LONG, 8), r.offset);
+                    Sqe.setRwFlags(sqe, r.rwFlags);
+                } else {
+                    Sqe.prepWritev(sqe, r.fd, r.iov.address(), r.iovCount, r.offset, r.rwFlags);
+                }
+            }
             case Request.OP_FSYNC -> Sqe.prepFsync(sqe, r.fd, 0);
             case Request.OP_FDATASYNC -> Sqe.prepFsync(sqe, r.fd, LibUring.IORING_FSYNC_DATASYNC());
             default -> throw new IllegalStateException("unknown op " + r.op);
         }
         Sqe.setUserData(sqe, shared != null ? r.index | shared.userDataTag() : r.index);
+    }
+
+    /** {@code READ_FIXED} when the memory lies in a registered buffer, else {@code READ}. */
+    private void prepRead(MemorySegment sqe, int fd, long address, long length, long offset) {
+        int index = fixed.indexOf(address, length);
+        if (index >= 0) {
+            Sqe.prepReadFixed(sqe, fd, address, (int) length, offset, index);
+        } else {
+            Sqe.prepRead(sqe, fd, address, (int) length, offset);
+        }
+    }
+
+    /** {@code WRITE_FIXED} when the memory lies in a registered buffer, else {@code WRITE}. */
+    private void prepWrite(MemorySegment sqe, int fd, long address, long length, long offset) {
+        int index = fixed.indexOf(address, length);
+        if (index >= 0) {
+            Sqe.prepWriteFixed(sqe, fd, address, (int) length, offset, index);
+        } else {
+            Sqe.prepWrite(sqe, fd, address, (int) length, offset);
+        }
     }
 
     /**
@@ -644,6 +761,9 @@ public final class IoUringEngine implements IoEngine {
             }
         } finally {
             if (shared != null) {
+                if (!shared.isClosed() && shared.mayEnter()) {
+                    fixed.clear(); // the loop's ring outlives the engine: let the pages go
+                }
                 shared.detach();
             } else {
                 ring.close();

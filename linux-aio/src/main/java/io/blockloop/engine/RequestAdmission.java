@@ -78,11 +78,16 @@ final class RequestAdmission {
         return closed;
     }
 
-    private Request admit(CompletionHandler handler, long tag) {
-        assert owner.isCurrent() : owner.describe();
+    /** Throws {@link IllegalStateException} once the engine is closed. */
+    void checkOpen() {
         if (closed) {
             throw new IllegalStateException(engineName + " engine is closed");
         }
+    }
+
+    private Request admit(CompletionHandler handler, long tag) {
+        assert owner.isCurrent() : owner.describe();
+        checkOpen();
         return pool.acquire(handler, tag);
     }
 }

@@ -58,6 +58,8 @@ public final class EngineDriver {
     private static long awaitNanos = 100_000_000L;
     /** The pool's spin before parking ({@code --pool-max-spin-ns}; 0: park at once, as QEMU's pool). */
     private static Duration poolMaxSpin = ThreadPoolEngine.DEFAULT_MAX_SPIN;
+    /** {@code --fixed-buffers}: register the buffers with the engine (io_uring's fixed buffers). */
+    private static boolean fixedBuffers;
 
     private EngineDriver() {
     }
@@ -93,10 +95,11 @@ public final class EngineDriver {
                 case "--qd" -> depths = List.of(args[++i].split(",")).stream().map(Integer::valueOf).toList();
                 case "--pin-owner" -> pinOwner = true;
                 case "--pool-max-spin-ns" -> poolMaxSpin = Duration.ofNanos(Long.parseLong(args[++i]));
+                case "--fixed-buffers" -> fixedBuffers = true;
                 default -> {
                     System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S]"
                             + " [--rounds N] [--engines io_uring,linux-aio,threads] [--rw randread,randwrite]"
-                            + " [--qd 1,32] [--pin-owner] [--pool-max-spin-ns N]");
+                            + " [--qd 1,32] [--pin-owner] [--pool-max-spin-ns N] [--fixed-buffers]");
                     System.exit(2);
                 }
             }
@@ -277,6 +280,9 @@ public final class EngineDriver {
         try (engine;
              AlignedBuffer buffers = AlignedBuffer.allocate((long) cell.qd() * BLOCK, BLOCK)) {
             long blocks = BlockDevice.size(fd) / BLOCK;
+            if (fixedBuffers && !engine.registerBuffer(buffers.segment()) && engine instanceof IoUringEngine) {
+                throw new IllegalStateException("the io_uring engine refused to register the buffers");
+            }
             ClosedLoop loop = new ClosedLoop(engine, fd, buffers.segment(), cell.qd(), blocks, cell.write(), waitOnce);
             loop.start();
             long rampEnd = System.nanoTime() + (long) (ramp * 1e9);
