@@ -3,6 +3,7 @@ package io.blockloop.block;
 import io.blockloop.aio.AioContext;
 import io.blockloop.block.graph.GraphReadLocked;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
@@ -70,6 +71,22 @@ public interface BlockDriver {
      */
     default List<BlockChild> children() {
         return List.of();
+    }
+
+    /**
+     * {@code buffer} will carry many requests (QEMU's {@code bdrv_register_buf}): a driver that can pin it once for
+     * its I/O does, and answers whether it did. {@link BlockNode#registerBuffer} offers it to the children as well.
+     * Home thread of the node's context, graph read lock held. Default: nothing, false.
+     */
+    @GraphReadLocked
+    default boolean registerBuffer(MemorySegment buffer) {
+        return false;
+    }
+
+    /** Undoes {@link #registerBuffer}; answers whether the buffer was registered. Same threads. Default: false. */
+    @GraphReadLocked
+    default boolean unregisterBuffer(MemorySegment buffer) {
+        return false;
     }
 
     /**

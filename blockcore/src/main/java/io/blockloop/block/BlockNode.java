@@ -12,6 +12,7 @@ import io.blockloop.block.graph.GraphWriteLocked;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.ffm.errno.Errno;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.List;
@@ -387,6 +388,32 @@ public final class BlockNode implements BlockParent {
             throw new IllegalStateException(what + " outside a coroutine must run in the main loop, not on '"
                     + Thread.currentThread().getName() + "'");
         }
+    }
+
+    // ------------------------------------------------------------------ registered buffers
+
+    /**
+     * Offers {@code buffer} to this node's driver and to the nodes below (QEMU's {@code bdrv_register_buf}); true if
+     * some driver pinned it for its I/O (a {@code file} node on io_uring). A coroutine on the home thread of
+     * {@link #context()}, graph read lock held ({@link io.blockloop.block.backend.BlockBackend#registerBuffer}).
+     */
+    @GraphReadLocked
+    public boolean registerBuffer(MemorySegment buffer) {
+        boolean taken = driver.registerBuffer(buffer);
+        for (BlockChild child : children) {
+            taken |= child.node().registerBuffer(buffer);
+        }
+        return taken;
+    }
+
+    /** Undoes {@link #registerBuffer} on this node and the nodes below; true if some driver had it. Same threads. */
+    @GraphReadLocked
+    public boolean unregisterBuffer(MemorySegment buffer) {
+        boolean had = driver.unregisterBuffer(buffer);
+        for (BlockChild child : children) {
+            had |= child.node().unregisterBuffer(buffer);
+        }
+        return had;
     }
 
     // ------------------------------------------------------------------ the request path

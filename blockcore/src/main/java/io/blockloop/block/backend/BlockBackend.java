@@ -79,6 +79,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private final BlockChild root;
     /** Nodes this backend opened and closes, root first. */
     private final List<BlockNode> ownedNodes;
+    /** Buffers registered through this backend and not unregistered yet; {@link #close()} unregisters them. */
+    private final List<MemorySegment> registered = new ArrayList<>();
     private final boolean writeThrough;
     private final boolean ignoreFlush;
     private final boolean readOnly;
@@ -288,6 +290,67 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------ registered buffers
+
+    /**
+     * Tells the nodes below that {@code buffer} will carry many requests (QEMU's {@code blk_register_buf}, which
+     * {@code qemu-img bench} calls on its buffer). A {@code file} node on io_uring registers it with its ring, and
+     * requests whose data lies inside it then skip pinning the user's pages; other nodes ignore it. Returns whether
+     * some node took it.
+     *
+     * <p>The memory must stay allocated until {@link #unregisterBuffer} or {@link #close()}, which unregisters what
+     * is still registered. (Memory freed with its arena is noticed and no longer used; memory freed behind its
+     * segment's back is not.) The registration stays with the engines of the backend's current context: after a
+     * move to another, register again. From any thread, like the blocking API: it runs in the backend's context,
+     * with the graph read lock, as a request does.
+     */
+    public boolean registerBuffer(MemorySegment buffer) {
+        Objects.requireNonNull(buffer, "buffer");
+        boolean taken = registration(buffer, true);
+        if (taken) {
+            synchronized (registered) {
+                registered.add(buffer);
+            }
+        }
+        return taken;
+    }
+
+    /** Undoes {@link #registerBuffer}; false if the buffer was not registered. Any thread, as there. */
+    public boolean unregisterBuffer(MemorySegment buffer) {
+        Objects.requireNonNull(buffer, "buffer");
+        synchronized (registered) {
+            if (!registered.remove(buffer)) {
+                return false;
+            }
+        }
+        return registration(buffer, false);
+    }
+
+    private boolean registration(MemorySegment buffer, boolean register) {
+        if (closed) {
+            throw new IllegalStateException("block backend '" + name + "' is closed");
+        }
+        boolean[] result = new boolean[1];
+        blocking(() -> {
+            // The graph read lock in the backend's context, as a request; but no in-flight count and no wait while
+            // drained, as QEMU's registration is no request: close() unregisters inside any drained section.
+            Coroutine self = requireCoroutine();
+            AioContext from = enterContext(self);
+            ReaderCount readers = readLockInContext(self);
+            while (readers == null) { // it first moved to the backend's context, or the backend moved meanwhile
+                readers = readLockInContext(self);
+            }
+            try {
+                BlockNode node = root.node();
+                result[0] = register ? node.registerBuffer(buffer) : node.unregisterBuffer(buffer);
+            } finally {
+                GRAPH.readUnlock(self, readers);
+                leaveContext(self, from);
+            }
+        });
+        return result[0];
+    }
+
     // ------------------------------------------------------------------ asynchronous API
 
     /** {@link #coRead} from any thread. */
@@ -417,13 +480,24 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         }
     }
 
-    /** Drains, detaches the root and closes the nodes this backend opened. Main loop; idempotent. */
+    /**
+     * Drains, unregisters the buffers still registered, detaches the root and closes the nodes this backend opened.
+     * Main loop; idempotent.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         drain();
+        List<MemorySegment> buffers;
+        synchronized (registered) {
+            buffers = List.copyOf(registered);
+            registered.clear();
+        }
+        for (MemorySegment buffer : buffers) {
+            registration(buffer, false);
+        }
         closed = true;
         BlockNode.detach(root);
         for (BlockNode node : ownedNodes) {
@@ -489,17 +563,29 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             if (quiesceCounter.get() > 0) {
                 waitWhileDrained();
             }
-            AioContext ctx = context();
-            if (self.context() != ctx) {
-                Coroutine.rescheduleSelf(ctx);
-                continue;
-            }
-            ReaderCount readers = GRAPH.readLock(self, ctx);
-            if (self.context() == context()) {
+            ReaderCount readers = readLockInContext(self);
+            if (readers != null) {
                 return readers;
             }
-            GRAPH.readUnlock(self, readers);
         }
+    }
+
+    /**
+     * Takes the graph read lock in the backend's context: null, holding nothing, when the coroutine first had to
+     * move there or the backend moved while it took the lock (the caller tries again).
+     */
+    private ReaderCount readLockInContext(Coroutine self) {
+        AioContext ctx = context();
+        if (self.context() != ctx) {
+            Coroutine.rescheduleSelf(ctx);
+            return null;
+        }
+        ReaderCount readers = GRAPH.readLock(self, ctx);
+        if (self.context() == context()) {
+            return readers;
+        }
+        GRAPH.readUnlock(self, readers);
+        return null;
     }
 
     private void waitWhileDrained() {

@@ -305,6 +305,20 @@ public final class FileDriver implements BlockDriver {
         };
     }
 
+    /**
+     * Registers {@code buffer} with this context's engine (io_uring: fixed buffers; the other engines decline). The
+     * registration belongs to the engine of the node's current context and does not follow the node into another.
+     */
+    @Override
+    public boolean registerBuffer(MemorySegment buffer) {
+        return engine().registerBuffer(buffer);
+    }
+
+    @Override
+    public boolean unregisterBuffer(MemorySegment buffer) {
+        return engine().unregisterBuffer(buffer);
+    }
+
     private IoEngine engine() {
         IoEngine e = engine;
         if (e == null) {

@@ -100,6 +100,7 @@ public final class BenchCommand {
         boolean direct = fileDriver != null && fileDriver.direct();
         try (BenchRun run = new BenchRun(blk, slots, o.size(), o.pattern(), o.write(), offsets);
              LoopPin pin = LoopPin.apply(o.loopCpu())) {
+            boolean registered = o.registerBuffers() && run.registerBuffers();
             Warmup.Result warmup = Warmup.run(run, o);
             if (warmup != null) {
                 checkFailure(o, run);
@@ -113,8 +114,8 @@ public final class BenchCommand {
             BenchRun.Measurement m = run.run(o.count(), Long.MAX_VALUE, o.depth(),
                     ProgressLine.forTerminal(err, o.count()));
             checkFailure(o, run);
-            BenchReport report = new BenchReport(o, file, imageSize, engine, direct, ctx.monitorName(), pin.cpu(),
-                    offsets.highest(), warmup, m);
+            BenchReport report = new BenchReport(o, file, imageSize, engine, direct, registered, ctx.monitorName(),
+                    pin.cpu(), offsets.highest(), warmup, m);
             if (o.json()) {
                 out.println(report.json());
             } else {

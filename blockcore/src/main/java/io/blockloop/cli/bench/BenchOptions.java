@@ -11,8 +11,8 @@ import java.util.List;
 /**
  * The command line of {@code blockloop bench}, parsed and checked: {@code qemu-img bench}'s flags and defaults
  * (count 75000, depth 64, size 4096, step = size, offset 0, reads unless {@code -w}, pattern 0) plus
- * {@code --random}, {@code --seed}, {@code --fdmon}, {@code --poll-max-ns}, {@code --loop-cpu}, {@code --warmup} and
- * {@code --json}.
+ * {@code --random}, {@code --seed}, {@code --fdmon}, {@code --poll-max-ns}, {@code --loop-cpu}, {@code --warmup},
+ * {@code --no-register-buffers} and {@code --json}.
  * Short options may be glued to their value ({@code -c100}) or grouped ({@code -wU}); long options take
  * {@code --opt=VALUE} or {@code --opt VALUE}; {@code --} ends the options.
  *
@@ -37,15 +37,18 @@ import java.util.List;
  * @param warmup  {@code --warmup}: requests run (same depth, pattern and offset sequence) before the measured ones,
  *                so the JIT has compiled the request path; {@link #WARMUP_DEFAULT}: until the JIT is quiet
  *                ({@link Warmup}); 0: none (qemu-img's way)
+ * @param registerBuffers whether the buffers are registered with the block layer, as {@code qemu-img bench} does
+ *                ({@code blk_register_buf}; io_uring then uses them as fixed buffers); {@code --no-register-buffers}
+ *                turns it off
  * @param file    the image, or (for {@code -f null}) the null device's size; null: the default target
  */
 public record BenchOptions(int count, int depth, int size, int step, long offset, boolean write, boolean random,
                            long seed, int pattern, ImageArguments image, FdMonitorKind fdmon, long pollMaxNs, int loopCpu,
-                           boolean json, int warmup, String file) {
+                           boolean json, int warmup, boolean registerBuffers, String file) {
     static final String USAGE = """
             usage: blockloop bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFFSET] [-w] [--random] [--seed N]
                                    [--pattern=BYTE] [-t CACHE] [-i AIO] [-n] [-U] [--fdmon MON] [--poll-max-ns NS] [-f FMT]
-                                   [--loop-cpu CPU] [--warmup COUNT] [--json] [FILE]
+                                   [--loop-cpu CPU] [--warmup COUNT] [--no-register-buffers] [--json] [FILE]
               -c COUNT      requests to complete (75000)
               -d DEPTH      requests in flight (64)
               -s SIZE       bytes per request (4096; suffixes k M G)
@@ -66,6 +69,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               -f FMT        raw (default), file, or null (FILE is then the device size, default 1G)
               --warmup N    requests run before the measured ones, not measured (default: at depth
                             max(DEPTH, 32) until the JIT compiler is quiet, 0.5 to 5 s; 0: none, as qemu-img)
+              --no-register-buffers  do not register the buffers with the block layer (qemu-img bench
+                            does; with io_uring they become fixed buffers, pinned once instead of per request)
               --json        print one JSON object
               FILE          image file or block device; without it a 1 GiB preallocated image is created in the
                             temporary directory and removed afterwards""";
@@ -121,6 +126,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
         private int loopCpu = LOOP_CPU_NONE;
         private boolean json;
         private int warmup = WARMUP_DEFAULT;
+        private boolean registerBuffers = true;
         private String file;
 
         Parser(List<String> args) {
@@ -155,7 +161,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                 ByteCount.parse("bench: null device size", file); // a usage mistake, reported before anything runs
             }
             return new BenchOptions(count, depth, size, step < 0 ? size : step, offset, write, random, seed, pattern,
-                    image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, file);
+                    image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, registerBuffers, file);
         }
 
         /** One {@code --name[=value]}; false for {@code --help}. */
@@ -189,6 +195,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                 case "--warmup" -> warmup = (int) integer("warm-up count", value(name, inline), 0,
                         INT_MAX);
                 case "--force-share" -> image = image.withForceShare(flag(name, inline));
+                case "--no-register-buffers" -> registerBuffers = !flag(name, inline);
                 default -> throw CommandFailure.usage("bench: unknown option '" + name + "' (see blockloop bench --help)");
             }
             return true;

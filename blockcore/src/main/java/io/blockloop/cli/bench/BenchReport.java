@@ -22,6 +22,7 @@ import java.util.Map;
  * @param engine        the I/O engine the file node uses ({@code io_uring}, {@code native}, {@code threads}), or
  *                      {@code none} for the null driver
  * @param direct        whether the image was opened with {@code O_DIRECT}
+ * @param registeredBuffers whether a node took the registered buffers (io_uring: fixed buffers)
  * @param fdMonitor     the main loop's fd monitor
  * @param loopCpu       the CPU the main loop's thread was pinned to, or -1 when it was not pinned
  * @param highestOffset for {@code --random}: the highest offset the run could pick
@@ -29,7 +30,8 @@ import java.util.Map;
  * @param run           the measured phase
  */
 record BenchReport(BenchOptions options, String target, long imageSize, String engine, boolean direct,
-                   String fdMonitor, int loopCpu, long highestOffset, Warmup.Result warmup, BenchRun.Measurement run) {
+                   boolean registeredBuffers, String fdMonitor, int loopCpu, long highestOffset, Warmup.Result warmup,
+                   BenchRun.Measurement run) {
 
     /** qemu-img bench's first line (for {@code --random}, the range instead of the start). */
     static String sendingLine(BenchOptions o, long highestOffset) {
@@ -86,7 +88,8 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
                 + " %.3f s)%n", run.cpuNanos() / 1e9, cpuMicrosPerRequest(), run.mainThreadCpuNanos() / 1e9);
         out.printf(Locale.ROOT, "engine:     %s (%s), fd monitor %s%n", engine,
                 engine.equals("none") ? "null driver" : "cache=" + options.image().cache().option()
-                        + (direct ? ", O_DIRECT" : ""), fdMonitor);
+                        + (direct ? ", O_DIRECT" : "") + (registeredBuffers ? ", registered buffers" : ""),
+                fdMonitor);
         if (loopCpu >= 0) {
             out.printf(Locale.ROOT, "loop:       main loop thread pinned to CPU %d%n", loopCpu);
         }
@@ -135,6 +138,7 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         m.put("engine", engine);
         m.put("cache", options.image().cache().option());
         m.put("direct", direct);
+        m.put("registered_buffers", registeredBuffers);
         m.put("fd_monitor", fdMonitor);
         m.put("loop_cpu", loopCpu >= 0 ? loopCpu : null);
         m.put("allocated_bytes", run.allocatedBytes());

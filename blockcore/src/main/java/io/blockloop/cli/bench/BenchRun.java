@@ -40,6 +40,8 @@ final class BenchRun implements AutoCloseable {
     private final boolean write;
     private final OffsetSequence offsets;
     private final AlignedBuffer buffers;
+    /** Whether {@link #registerBuffers()} registered the buffers with the backend. */
+    private boolean registered;
     private final Worker[] workers;
     private final LatencyHistogram histogram = new LatencyHistogram();
 
@@ -146,10 +148,26 @@ final class BenchRun implements AutoCloseable {
         return crash;
     }
 
-    /** Frees the buffers. Home thread, after {@link #run} returned (nothing in flight). */
+    /**
+     * Registers the buffers with the backend, as {@code qemu-img bench} does ({@link BlockBackend#registerBuffer});
+     * returns whether some node took them. Home thread, before {@link #run}.
+     */
+    boolean registerBuffers() {
+        registered = blk.registerBuffer(buffers.segment());
+        return registered;
+    }
+
+    /** Unregisters and frees the buffers. Home thread, after {@link #run} returned (nothing in flight). */
     @Override
     public void close() {
-        buffers.close();
+        try {
+            if (registered) {
+                registered = false;
+                blk.unregisterBuffer(buffers.segment());
+            }
+        } finally {
+            buffers.close();
+        }
     }
 
     /**

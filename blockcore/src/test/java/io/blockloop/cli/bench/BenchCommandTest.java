@@ -66,6 +66,8 @@ class BenchCommandTest {
         assertEquals(100, json.get("warmup_requests").asLong());
         assertEquals(engine, json.get("engine").asText());
         assertTrue(json.get("direct").asBoolean());
+        assertEquals(engine.equals("io_uring"), json.get("registered_buffers").asBoolean(),
+                "as qemu-img bench, the buffers are registered; only io_uring takes them");
         assertEquals("read", json.get("operation").asText());
         assertTrue(json.get("iops").asDouble() > 0);
         assertEquals(json.get("iops").asDouble() * 4096 / (1 << 20), json.get("mib_per_second").asDouble(), 1e-6);
@@ -99,6 +101,21 @@ class BenchCommandTest {
             }
         }
         assertEquals(0, data[255 * 4096], "the last block is never written");
+    }
+
+    @Test
+    void noRegisterBuffersKeepsIoUringOnItsNormalPathWithTheSameData() throws Exception {
+        Path img = image("disk.img", 1 << 20);
+        JsonNode json = benchJson("-w", "-c", "255", "-d", "4", "--warmup=0", "--pattern=0x3c", "-i", "io_uring",
+                "--no-register-buffers", img.toString());
+        assertFalse(json.get("registered_buffers").asBoolean());
+        assertEquals(255, json.get("completed").asLong());
+        byte[] data = Files.readAllBytes(img);
+        for (int i = 0; i < 255 * 4096; i++) {
+            if (data[i] != (byte) 0x3c) {
+                throw new AssertionError("byte " + i + " is " + data[i]);
+            }
+        }
     }
 
     @ParameterizedTest
@@ -177,8 +194,8 @@ class BenchCommandTest {
         assertTrue(lines.get(3).matches("IOPS: +[0-9]+ \\([0-9.]+ MiB/s\\)"), lines.get(3));
         assertTrue(lines.get(4).matches("latency: +p50 [0-9.]+ us, p99 [0-9.]+ us, p99\\.9 [0-9.]+ us .*"), lines.get(4));
         assertTrue(lines.get(5).startsWith("CPU: "), lines.get(5));
-        assertTrue(lines.get(6).matches("engine: +(io_uring|native|threads) \\(cache=none, O_DIRECT\\), fd monitor \\S+"),
-                lines.get(6));
+        assertTrue(lines.get(6).matches("engine: +(io_uring \\(cache=none, O_DIRECT, registered buffers\\)"
+                + "|(native|threads) \\(cache=none, O_DIRECT\\)), fd monitor \\S+"), lines.get(6));
         assertTrue(lines.get(7).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(7));
         assertEquals(8, lines.size());
         assertEquals("", err.toString(StandardCharsets.UTF_8));
