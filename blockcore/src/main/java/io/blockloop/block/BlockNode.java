@@ -399,21 +399,21 @@ public final class BlockNode implements BlockParent {
      */
     @GraphReadLocked
     public boolean registerBuffer(MemorySegment buffer) {
-        boolean taken = driver.registerBuffer(buffer);
-        for (BlockChild child : children) {
-            taken |= child.node().registerBuffer(buffer);
-        }
-        return taken;
+        return offerBuffer(buffer, true);
     }
 
     /** Undoes {@link #registerBuffer} on this node and the nodes below; true if some driver had it. Same threads. */
     @GraphReadLocked
     public boolean unregisterBuffer(MemorySegment buffer) {
-        boolean had = driver.unregisterBuffer(buffer);
+        return offerBuffer(buffer, false);
+    }
+
+    private boolean offerBuffer(MemorySegment buffer, boolean register) {
+        boolean any = register ? driver.registerBuffer(buffer) : driver.unregisterBuffer(buffer);
         for (BlockChild child : children) {
-            had |= child.node().unregisterBuffer(buffer);
+            any |= child.node().offerBuffer(buffer, register);
         }
-        return had;
+        return any;
     }
 
     // ------------------------------------------------------------------ the request path

@@ -139,29 +139,18 @@ public final class IoUringEngine implements IoEngine {
         admission = new RequestAdmission("io_uring", owner, pool);
         delivery = new CompletionDelivery(pool);
         MemorySegment iovecs = mem.allocate((long) FixedBuffers.MAX_BUFFERS * IoVec.SIZE, 8);
-        fixed = s != null
-                ? new FixedBuffers(new FixedBuffers.Ring() {
-                    @Override
-                    public int register(MemorySegment table, int count) {
-                        return shared.registerBuffersOrErrno(table, count);
-                    }
+        fixed = new FixedBuffers(new FixedBuffers.Ring() {
+            @Override
+            public int register(MemorySegment table, int count) {
+                return shared != null ? shared.registerBuffersOrErrno(table, count)
+                        : ring.registerBuffersOrErrno(table, count);
+            }
 
-                    @Override
-                    public int unregister() {
-                        return shared.unregisterBuffersOrErrno();
-                    }
-                }, this::flushSqRing, iovecs)
-                : new FixedBuffers(new FixedBuffers.Ring() {
-                    @Override
-                    public int register(MemorySegment table, int count) {
-                        return ring.registerBuffersOrErrno(table, count);
-                    }
-
-                    @Override
-                    public int unregister() {
-                        return ring.unregisterBuffersOrErrno();
-                    }
-                }, this::flushSqRing, iovecs);
+            @Override
+            public int unregister() {
+                return shared != null ? shared.unregisterBuffersOrErrno() : ring.unregisterBuffersOrErrno();
+            }
+        }, this::flushSqRing, iovecs);
     }
 
     /** Whether io_uring can be used in this process and, if not, why. */
