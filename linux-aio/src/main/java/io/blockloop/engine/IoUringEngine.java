@@ -37,6 +37,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   <li>Results: {@code -EAGAIN}/{@code -EINTR} completions are resubmitted; a short read is resubmitted for the
  *       remainder (a read that returns 0 is the end of the file: the rest is zero-filled); a short write
  *       completes with {@code -ENOSPC}.</li>
+ *   <li>Registered buffers ({@link #registerBuffer}, {@link FixedBuffers}): a read or write of one piece of
+ *       memory inside one goes out as {@code READ_FIXED}/{@code WRITE_FIXED}, the others as {@code READ}/
+ *       {@code WRITE} (a one-element vector too) or {@code READV}/{@code WRITEV}.</li>
  *   <li>{@link #availability()} says why io_uring cannot be used (no {@code liburing.so.2}, sysctl
  *       {@code kernel.io_uring_disabled}, seccomp, ENOSYS) and {@link #open} refuses then.</li>
  * </ul>
@@ -248,7 +251,8 @@ public final class IoUringEngine implements IoEngine {
                 ret = shared.submitOrErrno();
             } else {
                 registerRingFdOnce();
-                // Release store of the SQ tail, as in submitPending().
+                // submitOrErrno(): release store of the SQ tail (pairs with smp_load_acquire(&rings->sq.tail) in
+                // io_sqring_entries()), as in submitPending().
                 ret = ring.submitOrErrno();
             }
             if (ret == -Errno.EINTR) {
