@@ -26,6 +26,11 @@ import java.util.List;
  * windows the loop blocks without spinning for 1 ms (doubling up to 64 ms while probes keep failing), so two
  * loop threads on one CPU, or a loop and another process, do not steal the CPU from the work they wait for.
  *
+ * <p>Beyond QEMU: while every window is closed, a spin of the full {@code maxNs} is tried now and then
+ * ({@link WindowProbe}); one that finds work opens the window at {@code maxNs}. Work that comes sooner when the
+ * loop spins than when it sleeps (a loop device's read on a VM: 20 µs against 40 µs) would otherwise keep
+ * QEMU's rule from ever opening it.
+ *
  * <p>Threads: {@link #setParams} any thread; everything else the home thread. Memory ordering: parameters are
  * an immutable record published with a release store and picked up with an acquire load at the start of each
  * poll, where a change resets every handler's polling time (so no other thread touches handler state).
@@ -53,6 +58,7 @@ final class AdaptivePoller {
     private PollParams applied = PollParams.OFF;
     private final List<FdHandler> polled = new ArrayList<>();
     private final SpinBackoff backoff = new SpinBackoff();
+    private final WindowProbe probe = new WindowProbe();
     private boolean started;
 
     AdaptivePoller(AioContext context) {
@@ -79,6 +85,7 @@ final class AdaptivePoller {
                 h.pollNs = 0;
             }
             backoff.reset(p);
+            probe.reset();
         }
     }
 
@@ -93,6 +100,11 @@ final class AdaptivePoller {
     /** The contention back-off of this context's spinning. Home thread; for tests. */
     SpinBackoff backoff() {
         return backoff;
+    }
+
+    /** The probes of this context's closed windows. Home thread; for tests. */
+    WindowProbe probe() {
+        return probe;
     }
 
     int polledCount() {
@@ -116,7 +128,19 @@ final class AdaptivePoller {
                 handlersNs = Math.max(handlersNs, h.pollNs);
             }
         }
-        long maxNs = soonest(pass.timeoutNs, handlersNs);
+        long windowNs = handlersNs;
+        boolean probing = false;
+        if (handlersNs == 0) {
+            // Every window is closed. Try the full one now and then (WindowProbe), but only before a wait that
+            // may last it: a window bounded by a timer or a non-blocking iteration would prove nothing.
+            long fullNs = applied.maxNs();
+            if (soonest(pass.timeoutNs, fullNs) != fullNs || !probe.due(context.nowNs())) {
+                return false;
+            }
+            windowNs = fullNs;
+            probing = true;
+        }
+        long maxNs = soonest(pass.timeoutNs, windowNs);
         if (maxNs == 0) {
             return false;
         }
@@ -133,8 +157,9 @@ final class AdaptivePoller {
             return false;
         }
         setStarted(true, pass);
+        pass.probing = probing;
         // A window bounded by the wait's own timeout (a timer is due) says nothing about paying off.
-        runPollHandlers(pass, maxNs, maxNs != handlersNs);
+        runPollHandlers(pass, maxNs, maxNs != windowNs);
         return true;
     }
 
@@ -158,11 +183,19 @@ final class AdaptivePoller {
             }
         } while (elapsed < maxNs);
         // A window cut short because the monitor shows readiness in memory (a CQE arrived) found its work too.
-        if (found || (cut && context.monitorSeesReadinessWithoutWaiting())) {
+        boolean paid = found || (cut && context.monitorSeesReadinessWithoutWaiting());
+        if (paid) {
             backoff.windowPaid();
         } else if (!cut && !timeoutBound) {
             pass.spinUnpaid = true;
             pass.spinEndNs = now;
+        }
+        if (pass.probing) {
+            if (paid) {
+                probe.paid(start);
+            } else {
+                probe.unpaid(start);
+            }
         }
         if (context.monitorSeesReadinessWithoutWaiting()) {
             removeIdlePollHandlers(pass, now);
@@ -285,8 +318,13 @@ final class AdaptivePoller {
         }
     }
 
-    /** QEMU's {@code adjust_polling_time}: grow or shrink {@code h}'s polling time after a wait of {@code blockNs}. */
-    void adjust(FdHandler h, long blockNs) {
+    /**
+     * QEMU's {@code adjust_polling_time}: grow or shrink {@code h}'s polling time after a wait of {@code blockNs}.
+     * After a {@linkplain WindowProbe probe} ({@code probing}), work that came within {@code maxNs} opens the
+     * window at once at {@code maxNs}: it came that soon because the loop spun, and a window grown step by step
+     * from 4 µs would sleep through it again.
+     */
+    void adjust(FdHandler h, long blockNs, boolean probing) {
         PollParams p = applied;
         long maxNs = p.maxNs();
         if (blockNs <= h.pollNs) {
@@ -294,6 +332,8 @@ final class AdaptivePoller {
         }
         if (blockNs > maxNs) {
             h.pollNs = p.shrink() == 0 ? 0 : h.pollNs / p.shrink();
+        } else if (probing) {
+            h.pollNs = maxNs;
         } else if (h.pollNs < maxNs && blockNs < maxNs) {
             long grown = h.pollNs == 0 ? INITIAL_POLL_NS : h.pollNs * (p.grow() == 0 ? 2 : p.grow());
             h.pollNs = Math.min(grown, maxNs);

@@ -545,7 +545,7 @@ public final class AioContext implements AutoCloseable {
             h.pollReady = false;
             progress |= dispatchHandler(h, revents, pollReady);
             if (poller.enabled() && h.inPollList) {
-                poller.adjust(h, blockNs);
+                poller.adjust(h, blockNs, pass.probing);
             }
         }
         pass.clear();
@@ -742,6 +742,11 @@ public final class AioContext implements AutoCloseable {
     /** The contention back-off of busy polling. Home thread; for tests. */
     SpinBackoff spinBackoff() {
         return poller.backoff();
+    }
+
+    /** The probes of closed busy-polling windows. Home thread; for tests. */
+    WindowProbe windowProbe() {
+        return poller.probe();
     }
 
     FdMonitor monitor() {

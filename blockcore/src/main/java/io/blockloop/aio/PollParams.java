@@ -9,7 +9,8 @@ package io.blockloop.aio;
  * capped at {@code maxNs}; after a wait longer than {@code maxNs} it shrinks (divided by {@code shrink}, reset
  * to 0 when {@code shrink} is 0). {@code maxNs == 0} turns busy polling off. On top of QEMU's rule, a context
  * stops spinning for a while when its spin windows keep running out just before their work arrives (a CPU
- * shared with the producer; see {@code SpinBackoff}).
+ * shared with the producer; see {@code SpinBackoff}), and tries a closed window at {@code maxNs} now and then,
+ * opening it when that finds work (see {@code WindowProbe}).
  *
  * <p>Immutable value; any thread.
  */

@@ -23,6 +23,8 @@ final class PollPass implements ReadySink {
     /** Busy polling ran a full window without finding work; it ended at {@link #spinEndNs}. */
     boolean spinUnpaid;
     long spinEndNs;
+    /** The spin of this iteration was a {@link WindowProbe probe} of closed windows. */
+    boolean probing;
     private FdHandler[] ready = new FdHandler[16];
     private int count;
 
@@ -34,6 +36,7 @@ final class PollPass implements ReadySink {
         this.timeoutNs = timeoutNs;
         this.progress = false;
         this.spinUnpaid = false;
+        this.probing = false;
         if (count != 0) {
             // Left over only if a dispatch was cut short by an error that escaped poll(): forget those entries.
             for (int i = 0; i < count; i++) {
