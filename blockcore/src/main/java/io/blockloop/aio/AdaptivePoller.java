@@ -192,7 +192,7 @@ final class AdaptivePoller {
         }
         if (pass.probing) {
             if (paid) {
-                probe.paid(start);
+                probe.paid();
             } else {
                 probe.unpaid(start);
             }

@@ -40,20 +40,20 @@ class WindowProbeTest {
     }
 
     @Test
-    void aPaidProbeBringsTheIntervalBackToOneMillisecond() {
+    void afterAPaidProbeTheNextIsDueAtOnceAndTheBackOffStartsAgain() {
         WindowProbe p = new WindowProbe();
         long now = 0;
         for (int i = 0; i < 5; i++) {
             p.unpaid(now);
             now += p.intervalNs();
         }
-        p.paid(now);
-        assertEquals(WindowProbe.MIN_INTERVAL_NS, p.intervalNs());
-        assertFalse(p.due(now + WindowProbe.MIN_INTERVAL_NS - 1));
-        assertTrue(p.due(now + WindowProbe.MIN_INTERVAL_NS));
+        p.paid();
+        assertTrue(p.due(now), "a window closed right after a paid probe waits for the next one");
         assertEquals(1, p.paidProbes());
-        // New parameters: due at once again.
         p.unpaid(now);
+        assertFalse(p.due(now + WindowProbe.MIN_INTERVAL_NS - 1));
+        assertTrue(p.due(now + WindowProbe.MIN_INTERVAL_NS), "the back-off did not start again at 1 ms");
+        // New parameters: due at once again.
         p.reset();
         assertTrue(p.due(now));
     }
