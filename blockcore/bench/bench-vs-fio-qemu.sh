@@ -31,7 +31,8 @@
 #   --seconds S  measured seconds per run [2]; --rounds N [1]
 #   --dir DIR    work directory for the backing files [/var/tmp]; must not be tmpfs
 #   --poll-max-ns NS  runs blockloop bench with --poll-max-ns NS: adaptive busy polling of its main loop, up to
-#                NS ns per wait (QEMU's poll-max-ns). Off by default, as in qemu-img bench's main loop.
+#                NS ns per wait (QEMU's poll-max-ns). Without it, blockloop bench's default: as an IOThread, 32768
+#                with 2 CPUs or more. 0 turns it off, as in qemu-img bench's main loop.
 #   --loop-cpu CPU  runs blockloop bench with --loop-cpu CPU (a number or 'current'): its main loop's thread
 #                pinned for the run. fio and qemu-img run as always. Off by default: the table compares defaults.
 # Needs: root (losetup, blkdiscard), fio, qemu-img (qemu-utils), a JDK 25 (bin/find-jdk).
@@ -62,7 +63,7 @@ while [ $# -gt 0 ]; do
     --qd) depths=$2; shift 2 ;;
     --loop-cpu) loop_cpu_args=(--loop-cpu "$2"); shift 2 ;;
     --poll-max-ns) poll_args=(--poll-max-ns "$2"); shift 2 ;;
-    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) printf 'bench-vs-fio-qemu: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
   esac
 done

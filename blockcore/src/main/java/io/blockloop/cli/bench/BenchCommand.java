@@ -115,7 +115,7 @@ public final class BenchCommand {
                     ProgressLine.forTerminal(err, o.count()));
             checkFailure(o, run);
             BenchReport report = new BenchReport(o, file, imageSize, engine, direct, registered, ctx.monitorName(),
-                    pin.cpu(), offsets.highest(), warmup, m);
+                    pin.cpu(), ctx.pollParams().maxNs(), offsets.highest(), warmup, m);
             if (o.json()) {
                 out.println(report.json());
             } else {

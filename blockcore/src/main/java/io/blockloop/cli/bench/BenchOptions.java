@@ -1,5 +1,6 @@
 package io.blockloop.cli.bench;
 
+import io.blockloop.aio.PollParams;
 import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.cli.ImageArguments;
@@ -30,7 +31,7 @@ import java.util.List;
  * @param image   {@code -f -t -i -n -U}; opened read-only unless {@code -w}, as {@code qemu-img bench} does
  * @param fdmon   {@code --fdmon}: the main loop's fd monitor (poll, epoll, io_uring, auto)
  * @param pollMaxNs {@code --poll-max-ns}: adaptive busy polling of the main loop, at most this many ns per wait
- *                (QEMU's {@code poll-max-ns}; 0: off)
+ *                (QEMU's {@code poll-max-ns}; 0: off; default {@link #pollMaxNsDefault()})
  * @param loopCpu {@code --loop-cpu}: the CPU the main loop's thread is pinned to for the run, {@link #LOOP_CPU_CURRENT}
  *                for the one it runs on when the run starts, {@link #LOOP_CPU_NONE} (the default) for no pinning
  * @param json    {@code --json}: one JSON object instead of text
@@ -63,7 +64,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               -n            same as -i native
               -U            force-share: open even if another process uses the image
               --fdmon MON   fd monitor of the main loop: poll, epoll, io_uring, auto (default)
-              --poll-max-ns NS  busy-poll the main loop for up to NS ns before it blocks (0: off, default)
+              --poll-max-ns NS  busy-poll the main loop for up to NS ns before it blocks, adaptively
+                            (default: as an IOThread, 32768 with 2 CPUs or more; 0: off, as qemu-img bench)
               --loop-cpu CPU  pin the main loop's thread to CPU (a number, or 'current': the CPU it runs on)
                             for the run; default: not pinned
               -f FMT        raw (default), file, or null (FILE is then the device size, default 1G)
@@ -84,8 +86,14 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
     /** {@link #loopCpu()} for {@code --loop-cpu current}: the CPU the loop's thread runs on when the run starts. */
     static final int LOOP_CPU_CURRENT = -2;
 
-    /** {@link #pollMaxNs()} when not given. */
-    static final long POLL_MAX_NS_DEFAULT = 0;
+    /**
+     * {@link #pollMaxNs()} when not given: what an {@link io.blockloop.aio.IOThread} polls by default (QEMU's 32 µs
+     * with two CPUs or more, off with one), since BlockLoop's I/O runs in IOThreads. {@code qemu-img bench} runs
+     * in QEMU's main loop, which never polls: {@code --poll-max-ns 0} measures that.
+     */
+    static long pollMaxNsDefault() {
+        return PollParams.ioThreadDefault().maxNs();
+    }
 
     /** Largest count, depth, size and step, as {@code qemu-img bench} ({@code INT_MAX}). */
     static final long INT_MAX = Integer.MAX_VALUE;
@@ -122,7 +130,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
         private int pattern;
         private ImageArguments image = ImageArguments.defaults();
         private FdMonitorKind fdmon = FdMonitorKind.AUTO;
-        private long pollMaxNs = POLL_MAX_NS_DEFAULT;
+        private long pollMaxNs = pollMaxNsDefault();
         private int loopCpu = LOOP_CPU_NONE;
         private boolean json;
         private int warmup = WARMUP_DEFAULT;

@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * What {@code blockloop bench} prints about a run: {@code qemu-img bench}'s two lines ("Sending ..." before, "Run
- * completed in ..." after), then IOPS and MiB/s, latency percentiles, CPU time, engine and fd monitor, and the bytes
- * the main thread allocated per request; or all of it as one JSON object.
+ * completed in ..." after), then IOPS and MiB/s, latency percentiles, CPU time, engine and fd monitor, the loop's
+ * busy polling and pinning, and the bytes the main thread allocated per request; or all of it as one JSON object.
  *
  * <p>Threads: the thread running the bench command (the main loop): its measurements hold the run's
  * {@link LatencyHistogram}, which is not thread-safe.
@@ -25,13 +25,14 @@ import java.util.Map;
  * @param registeredBuffers whether a node took the registered buffers (io_uring: fixed buffers)
  * @param fdMonitor     the main loop's fd monitor
  * @param loopCpu       the CPU the main loop's thread was pinned to, or -1 when it was not pinned
+ * @param pollMaxNs     the main loop's busy-polling maximum per wait in ns (0: no busy polling)
  * @param highestOffset for {@code --random}: the highest offset the run could pick
  * @param warmup        the warm-up phase (not measured), or null when there was none
  * @param run           the measured phase
  */
 record BenchReport(BenchOptions options, String target, long imageSize, String engine, boolean direct,
-                   boolean registeredBuffers, String fdMonitor, int loopCpu, long highestOffset, Warmup.Result warmup,
-                   BenchRun.Measurement run) {
+                   boolean registeredBuffers, String fdMonitor, int loopCpu, long pollMaxNs, long highestOffset,
+                   Warmup.Result warmup, BenchRun.Measurement run) {
 
     /** qemu-img bench's first line (for {@code --random}, the range instead of the start). */
     static String sendingLine(BenchOptions o, long highestOffset) {
@@ -90,9 +91,9 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
                 engine.equals("none") ? "null driver" : "cache=" + options.image().cache().option()
                         + (direct ? ", O_DIRECT" : "") + (registeredBuffers ? ", registered buffers" : ""),
                 fdMonitor);
-        if (loopCpu >= 0) {
-            out.printf(Locale.ROOT, "loop:       main loop thread pinned to CPU %d%n", loopCpu);
-        }
+        out.printf(Locale.ROOT, "loop:       %s%s%n", pollMaxNs == 0 ? "no busy polling"
+                        : "adaptive busy polling up to " + pollMaxNs + " ns per wait",
+                loopCpu >= 0 ? ", thread pinned to CPU " + loopCpu : "");
         out.printf(Locale.ROOT, "allocated:  %.2f bytes per request (%d bytes on the main thread during the run;"
                 + " %d on all threads)%n", allocatedPerRequest(), run.allocatedBytes(), run.allocatedBytesAllThreads());
     }
@@ -141,6 +142,7 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         m.put("registered_buffers", registeredBuffers);
         m.put("fd_monitor", fdMonitor);
         m.put("loop_cpu", loopCpu >= 0 ? loopCpu : null);
+        m.put("poll_max_ns", pollMaxNs);
         m.put("allocated_bytes", run.allocatedBytes());
         m.put("allocated_bytes_per_request", allocatedPerRequest());
         m.put("allocated_bytes_all_threads", run.allocatedBytesAllThreads());

@@ -2,6 +2,7 @@ package io.blockloop.cli.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.blockloop.aio.PollParams;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.ffm.libc.CpuAffinity;
 import org.junit.jupiter.api.Test;
@@ -155,6 +156,19 @@ class BenchCommandTest {
     }
 
     @Test
+    void theLoopPollsAsAnIoThreadByDefaultAndNotWithZero() throws Exception {
+        JsonNode json = benchJson("-f", "null", "-c", "10", "--warmup", "0");
+        assertEquals(PollParams.ioThreadDefault().maxNs(), json.get("poll_max_ns").asLong(), json.toString());
+        out.reset();
+        assertEquals(0, benchJson("-f", "null", "-c", "10", "--warmup", "0", "--poll-max-ns", "0")
+                .get("poll_max_ns").asLong());
+        out.reset();
+        bench("-f", "null", "-c", "10", "--warmup", "0", "--poll-max-ns", "0", "--loop-cpu", "current");
+        assertTrue(out.toString(StandardCharsets.UTF_8).lines()
+                .anyMatch(l -> l.matches("loop: +no busy polling, thread pinned to CPU [0-9]+")), out.toString());
+    }
+
+    @Test
     void aLoopCpuTheThreadMayNotUseIsARuntimeFailureThatNamesTheUsableOnes() {
         BitSet allowed = CpuAffinity.currentThreadCpus();
         CommandFailure f = assertThrows(CommandFailure.class,
@@ -196,8 +210,11 @@ class BenchCommandTest {
         assertTrue(lines.get(5).startsWith("CPU: "), lines.get(5));
         assertTrue(lines.get(6).matches("engine: +(io_uring \\(cache=none, O_DIRECT, registered buffers\\)"
                 + "|(native|threads) \\(cache=none, O_DIRECT\\)), fd monitor \\S+"), lines.get(6));
-        assertTrue(lines.get(7).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(7));
-        assertEquals(8, lines.size());
+        long poll = PollParams.ioThreadDefault().maxNs();
+        assertEquals(poll == 0 ? "loop:       no busy polling"
+                : "loop:       adaptive busy polling up to " + poll + " ns per wait", lines.get(7));
+        assertTrue(lines.get(8).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(8));
+        assertEquals(9, lines.size());
         assertEquals("", err.toString(StandardCharsets.UTF_8));
     }
 

@@ -1,5 +1,6 @@
 package io.blockloop.cli.bench;
 
+import io.blockloop.aio.PollParams;
 import io.blockloop.block.CacheMode;
 import io.blockloop.block.file.AioMode;
 import io.blockloop.cli.CommandFailure;
@@ -37,7 +38,8 @@ class BenchOptionsTest {
         assertEquals(AioMode.AUTO, o.image().aio());
         assertTrue(o.image().readOnly(), "a read benchmark opens the image read-only, as qemu-img bench");
         assertEquals(FdMonitorKind.AUTO, o.fdmon());
-        assertEquals(0, o.pollMaxNs(), "no busy polling, as qemu-img bench's main loop");
+        assertEquals(PollParams.ioThreadDefault().maxNs(), o.pollMaxNs(), "busy polling as an IOThread's");
+        assertEquals(0, parse("--poll-max-ns", "0").pollMaxNs(), "off, as qemu-img bench's main loop");
         assertEquals(BenchOptions.WARMUP_DEFAULT, o.warmup());
         assertFalse(o.json());
         assertNull(o.file());
