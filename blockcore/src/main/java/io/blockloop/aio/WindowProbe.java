@@ -58,13 +58,9 @@ final class WindowProbe {
     /** The probe that started at {@code startNs} ran its full window without finding work. */
     void unpaid(long startNs) {
         unpaid++;
-        schedule(startNs);
-        intervalNs = Math.min(intervalNs * 2, MAX_INTERVAL_NS);
-    }
-
-    private void schedule(long startNs) {
         nextNs = startNs + intervalNs;
         armed = true;
+        intervalNs = Math.min(intervalNs * 2, MAX_INTERVAL_NS);
     }
 
     // ---- diagnostics (tests) ----

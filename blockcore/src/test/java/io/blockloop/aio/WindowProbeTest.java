@@ -7,6 +7,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -70,28 +71,15 @@ class WindowProbeTest {
              SlowPath slow = new SlowPath(e, 5 * MS)) {
             ctx.setPollParams(MS, 0, 0);
             int[] viaPoll = {0};
-            int[] viaFd = {0};
-            ctx.setEventNotifier(e, () -> {
-                e.drain();
-                if (slow.completeIfSignalled()) {
-                    viaFd[0]++;
-                }
-            }, () -> slow.outstandingFor(200_000), () -> {
+            slow.attach(ctx, () -> slow.outstandingFor(200_000), () -> {
                 slow.complete();
                 viaPoll[0]++;
             });
-            slow.issue();
-            Loops.pollUntil(ctx, () -> viaFd[0] + viaPoll[0] == 1); // joins the polled set
             long paidBefore = ctx.windowProbe().paidProbes();
-            while (viaFd[0] + viaPoll[0] < 200) {
-                if (!slow.isOutstanding()) {
-                    slow.issue();
-                }
-                ctx.poll(true);
-            }
+            slow.run(ctx, () -> slow.completedViaFd() + viaPoll[0] >= 200);
+            int viaFd = slow.completedViaFd();
             // Were the window never opened, every request would take the 5 ms path.
-            assertTrue(viaPoll[0] > viaFd[0] * 4, "through the poll check " + viaPoll[0] + ", through the fd "
-                    + viaFd[0]);
+            assertTrue(viaPoll[0] > viaFd * 4, "through the poll check " + viaPoll[0] + ", through the fd " + viaFd);
             assertTrue(ctx.windowProbe().paidProbes() > paidBefore, "no probe paid");
             ctx.removeEventNotifier(e);
             Loops.drain(ctx);
@@ -111,26 +99,13 @@ class WindowProbeTest {
         try (AioContext ctx = monitor.newContext("probe-unpaid"); EventFd e = EventFd.create();
              SlowPath slow = new SlowPath(e, 10 * MS)) {
             ctx.setPollParams(MS, 0, 0);
-            int[] done = {0};
-            ctx.setEventNotifier(e, () -> {
-                e.drain();
-                if (slow.completeIfSignalled()) {
-                    done[0]++;
-                }
-            }, () -> false, () -> {
+            slow.attach(ctx, () -> false, () -> {
             });
-            slow.issue();
-            Loops.pollUntil(ctx, () -> done[0] == 1); // joins the polled set
             Loops.drain(ctx); // takes the notification of pollUntil's timer, which a window would find
             long start = System.nanoTime();
             long before = ctx.windowProbe().unpaidProbes() + ctx.windowProbe().paidProbes();
             long unpaidBefore = ctx.windowProbe().unpaidProbes();
-            while (done[0] < 51) {
-                if (!slow.isOutstanding()) {
-                    slow.issue();
-                }
-                ctx.poll(true);
-            }
+            slow.run(ctx, () -> slow.completedViaFd() >= 51);
             long elapsedMs = Math.max(1, (System.nanoTime() - start) / MS);
             long probes = ctx.windowProbe().unpaidProbes() + ctx.windowProbe().paidProbes() - before;
             long bound = 2 * (64 - Long.numberOfLeadingZeros(elapsedMs) + 1);
@@ -159,10 +134,42 @@ class WindowProbeTest {
         private volatile long signalled;
         private long nextId;
 
+        /** Requests completed through the eventfd. Loop thread only. */
+        private int completedViaFd;
+
         SlowPath(EventFd fd, long slowNs) {
             this.fd = fd;
             this.slowNs = slowNs;
-            this.helper = Thread.ofPlatform().name("slow-path").start(this::run);
+            this.helper = Thread.ofPlatform().name("slow-path").start(this::signalLateRequests);
+        }
+
+        /**
+         * Makes the eventfd a handler of {@code ctx} with this poll check and poll-ready callback, and runs one
+         * request through the fd path, so the handler joins the polled set.
+         */
+        void attach(AioContext ctx, BooleanSupplier pollCheck, Runnable onPollReady) {
+            ctx.setEventNotifier(fd, () -> {
+                fd.drain();
+                if (completeIfSignalled()) {
+                    completedViaFd++;
+                }
+            }, pollCheck, onPollReady);
+            issue();
+            Loops.pollUntil(ctx, () -> !isOutstanding());
+        }
+
+        /** Issues a request whenever none is outstanding and polls {@code ctx}, blocking, until {@code done}. */
+        void run(AioContext ctx, BooleanSupplier done) {
+            while (!done.getAsBoolean()) {
+                if (!isOutstanding()) {
+                    issue();
+                }
+                ctx.poll(true);
+            }
+        }
+
+        int completedViaFd() {
+            return completedViaFd;
         }
 
         void issue() {
@@ -193,7 +200,7 @@ class WindowProbeTest {
             return false;
         }
 
-        private void run() {
+        private void signalLateRequests() {
             long last = 0;
             while (!closed) {
                 long id = outstanding;
