@@ -1,12 +1,13 @@
-// QD 1 random 4 KiB O_DIRECT reads through io_uring in C, without the JVM, to compare the shapes of the wait
+// QD 1 random 4 KiB O_DIRECT reads (or writes) through io_uring in C, without the JVM, to compare the shapes of the wait
 // that an event loop can take (docs/qd1-reads-on-loop-devices.md):
 //   merged: submit and wait in one io_uring_enter (io_uring_submit_and_wait), the shape of BlockLoop's loop;
 //   split:  submit in one io_uring_enter, then wait in a second (io_uring_submit + io_uring_wait_cqe), fio's shape;
 //           optionally busy for DELAY_NS between the two, as an event loop is while it finishes its iteration.
-// With ARM_POLL=1 a POLL_ADD on an eventfd stays armed on the ring, as the loop's notifier is.
+// With ARM_POLL=1 a POLL_ADD on an eventfd stays armed on the ring, as the loop's notifier is. RW is read (the
+// default) or write; write overwrites random blocks of DEVICE.
 //
 // Build: gcc -O2 -o /tmp/qd1-wait-shapes linux-aio/bench/qd1-wait-shapes.c -luring   (Debian: liburing-dev)
-// Run:   /tmp/qd1-wait-shapes DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS]]      prints IOPS
+// Run:   /tmp/qd1-wait-shapes DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS [RW]]]   prints IOPS
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -34,15 +35,20 @@ static void die(const char *what, int err) {
 
 int main(int argc, char **argv) {
     if (argc < 4 || (strcmp(argv[2], "merged") != 0 && strcmp(argv[2], "split") != 0)) {
-        fprintf(stderr, "usage: %s DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS]]\n", argv[0]);
+        fprintf(stderr, "usage: %s DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS [read|write]]]\n", argv[0]);
         return 2;
     }
     int split = strcmp(argv[2], "split") == 0;
     double seconds = atof(argv[3]);
     int arm_poll = argc > 4 && atoi(argv[4]) != 0;
     double delay = argc > 5 ? atof(argv[5]) / 1e9 : 0;
+    int write = argc > 6 && strcmp(argv[6], "write") == 0;
+    if (argc > 6 && !write && strcmp(argv[6], "read") != 0) {
+        fprintf(stderr, "qd1-wait-shapes: RW must be read or write, not '%s'\n", argv[6]);
+        return 2;
+    }
 
-    int fd = open(argv[1], O_RDONLY | O_DIRECT);
+    int fd = open(argv[1], (write ? O_RDWR : O_RDONLY) | O_DIRECT);
     if (fd < 0) die(argv[1], errno);
     unsigned long long size;
     if (ioctl(fd, BLKGETSIZE64, &size) < 0) die("BLKGETSIZE64", errno);
@@ -69,7 +75,11 @@ int main(int argc, char **argv) {
         x ^= x >> 7;
         x ^= x << 17;
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-        io_uring_prep_read(sqe, fd, buf, 4096, (x % blocks) * 4096);
+        if (write) {
+            io_uring_prep_write(sqe, fd, buf, 4096, (x % blocks) * 4096);
+        } else {
+            io_uring_prep_read(sqe, fd, buf, 4096, (x % blocks) * 4096);
+        }
         io_uring_sqe_set_data64(sqe, 1);
         struct io_uring_cqe *cqe;
         if (split) {
@@ -87,7 +97,7 @@ int main(int argc, char **argv) {
         unsigned head;
         io_uring_for_each_cqe(&ring, head, cqe) {
             if (cqe->user_data == 1) {
-                if (cqe->res != 4096) die("read", cqe->res < 0 ? -cqe->res : EIO);
+                if (cqe->res != 4096) die(write ? "write" : "read", cqe->res < 0 ? -cqe->res : EIO);
                 done++;
             }
         }
