@@ -67,9 +67,7 @@ class WindowProbeTest {
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void aProbeOpensTheWindowForWorkThatComesSoonerWhileTheLoopSpins(TestMonitor monitor) throws Exception {
-        try (AioContext ctx = monitor.newContext("probe-pays"); EventFd e = EventFd.create();
-             SlowPath slow = new SlowPath(e, 5 * MS)) {
-            ctx.setPollParams(MS, 0, 0);
+        try (AioContext ctx = monitor.newContext("probe-pays"); SlowPath slow = new SlowPath(5 * MS)) {
             int[] viaPoll = {0};
             slow.attach(ctx, () -> slow.outstandingFor(200_000), () -> {
                 slow.complete();
@@ -81,8 +79,7 @@ class WindowProbeTest {
             // Were the window never opened, every request would take the 5 ms path.
             assertTrue(viaPoll[0] > viaFd * 4, "through the poll check " + viaPoll[0] + ", through the fd " + viaFd);
             assertTrue(ctx.windowProbe().paidProbes() > paidBefore, "no probe paid");
-            ctx.removeEventNotifier(e);
-            Loops.drain(ctx);
+            slow.detach(ctx);
         }
     }
 
@@ -96,9 +93,7 @@ class WindowProbeTest {
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void probesThatNeverPayThinOut(TestMonitor monitor) throws Exception {
-        try (AioContext ctx = monitor.newContext("probe-unpaid"); EventFd e = EventFd.create();
-             SlowPath slow = new SlowPath(e, 10 * MS)) {
-            ctx.setPollParams(MS, 0, 0);
+        try (AioContext ctx = monitor.newContext("probe-unpaid"); SlowPath slow = new SlowPath(10 * MS)) {
             slow.attach(ctx, () -> false, () -> {
             });
             Loops.drain(ctx); // takes the notification of pollUntil's timer, which a window would find
@@ -112,15 +107,14 @@ class WindowProbeTest {
             assertTrue(ctx.windowProbe().unpaidProbes() > unpaidBefore, "no probe ran");
             assertTrue(probes <= bound, probes + " probes over 50 requests in " + elapsedMs + " ms, more than "
                     + bound);
-            ctx.removeEventNotifier(e);
-            Loops.drain(ctx);
+            slow.detach(ctx);
         }
     }
 
     /**
      * One request at a time. Its completion shows in a poll check once it is old enough; a helper thread also
-     * signals the eventfd {@code slowNs} after the request was issued, if the request is still outstanding (the
-     * path a sleeping loop is woken by).
+     * signals an eventfd of its own {@code slowNs} after the request was issued, if the request is still
+     * outstanding (the path a sleeping loop is woken by).
      */
     private static final class SlowPath implements AutoCloseable {
         private final EventFd fd;
@@ -137,17 +131,18 @@ class WindowProbeTest {
         /** Requests completed through the eventfd. Loop thread only. */
         private int completedViaFd;
 
-        SlowPath(EventFd fd, long slowNs) {
-            this.fd = fd;
+        SlowPath(long slowNs) {
+            this.fd = EventFd.create();
             this.slowNs = slowNs;
             this.helper = Thread.ofPlatform().name("slow-path").start(this::signalLateRequests);
         }
 
         /**
-         * Makes the eventfd a handler of {@code ctx} with this poll check and poll-ready callback, and runs one
-         * request through the fd path, so the handler joins the polled set.
+         * Polls {@code ctx} for up to 1 ms per wait, makes the eventfd a handler of it with this poll check and
+         * poll-ready callback, and runs one request through the fd path, so the handler joins the polled set.
          */
         void attach(AioContext ctx, BooleanSupplier pollCheck, Runnable onPollReady) {
+            ctx.setPollParams(MS, 0, 0);
             ctx.setEventNotifier(fd, () -> {
                 fd.drain();
                 if (completeIfSignalled()) {
@@ -166,6 +161,12 @@ class WindowProbeTest {
                 }
                 ctx.poll(true);
             }
+        }
+
+        /** Removes the eventfd's handler from {@code ctx} and lets the loop settle. */
+        void detach(AioContext ctx) {
+            ctx.removeEventNotifier(fd);
+            Loops.drain(ctx);
         }
 
         int completedViaFd() {
@@ -226,6 +227,7 @@ class WindowProbeTest {
             closed = true;
             LockSupport.unpark(helper);
             helper.join();
+            fd.close();
         }
     }
 }
