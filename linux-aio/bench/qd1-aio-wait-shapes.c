@@ -1,0 +1,175 @@
+// QD 1 random 4 KiB O_DIRECT reads (or writes) through linux-aio in C, without the JVM, in the ways a program can
+// wait for the completion (docs/qd1-reads-on-loop-devices.md, "Device-bound QD 1"):
+//   getevents: io_submit, then a blocking io_getevents for one event: fio's libaio shape;
+//   ppoll:     the iocb signals an eventfd (IOCB_FLAG_RESFD); wait for the eventfd in ppoll, read it, take the
+//              event from the aio ring in user space: the shape of an event loop with a poll(2) monitor;
+//   epoll:     the same, waiting in epoll_wait;
+//   uring:     the same, waiting in io_uring_enter for a one-shot IORING_OP_POLL_ADD on the eventfd, re-armed after
+//              each completion: BlockLoop's and QEMU's shape with the io_uring fd monitor, system call for system call
+//              (io_submit, io_uring_enter, read);
+//   spin:      no eventfd, no sleep: read the aio ring in a loop until the event is there (the lower bound of the
+//              wait's cost).
+// RW is read (the default) or write; write overwrites random blocks of DEVICE.
+//
+// Build: gcc -O2 -o /tmp/qd1-aio-wait-shapes linux-aio/bench/qd1-aio-wait-shapes.c -luring   (Debian: liburing-dev)
+// Run:   /tmp/qd1-aio-wait-shapes DEVICE getevents|ppoll|epoll|uring|spin SECONDS [read|write]   prints IOPS
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+// The kernel's aio_ring header, mapped at the address io_setup returns (fs/aio.c); the events follow it.
+struct aio_ring {
+    unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
+    struct io_event events[];
+};
+
+enum wait_mode { GETEVENTS, PPOLL, EPOLL, URING, SPIN };
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int err) {
+    fprintf(stderr, "qd1-aio-wait-shapes: %s: %s\n", what, strerror(err));
+    exit(1);
+}
+
+// Takes the events in the ring, as BlockLoop's engine does: acquire load of the tail (pairs with the kernel's
+// store of the tail after it wrote the event), release store of the head (pairs with the kernel's read of the
+// head before it reuses a slot). Returns how many there were.
+static int reap_ring(aio_context_t ctx) {
+    struct aio_ring *ring = (struct aio_ring *) ctx;
+    unsigned head = ring->head;
+    unsigned tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+    int n = 0;
+    while (head != tail) {
+        long res = (long) ring->events[head].res;
+        if (res != 4096) die("short or failed request", res < 0 ? (int) -res : EIO);
+        head = (head + 1) % ring->nr;
+        n++;
+    }
+    __atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
+    return n;
+}
+
+static void arm_poll(struct io_uring *ring, int efd) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    io_uring_prep_poll_add(sqe, efd, POLLIN);
+}
+
+int main(int argc, char **argv) {
+    static const char *names[] = {"getevents", "ppoll", "epoll", "uring", "spin"};
+    int mode = -1;
+    for (int i = 0; argc >= 4 && i < 5; i++) {
+        if (strcmp(argv[2], names[i]) == 0) mode = i;
+    }
+    if (mode < 0) {
+        fprintf(stderr, "usage: %s DEVICE getevents|ppoll|epoll|uring|spin SECONDS [read|write]\n", argv[0]);
+        return 2;
+    }
+    double seconds = atof(argv[3]);
+    int write = argc > 4 && strcmp(argv[4], "write") == 0;
+    if (argc > 4 && !write && strcmp(argv[4], "read") != 0) {
+        fprintf(stderr, "qd1-aio-wait-shapes: RW must be read or write, not '%s'\n", argv[4]);
+        return 2;
+    }
+
+    int fd = open(argv[1], (write ? O_RDWR : O_RDONLY) | O_DIRECT);
+    if (fd < 0) die(argv[1], errno);
+    unsigned long long size;
+    if (ioctl(fd, BLKGETSIZE64, &size) < 0) die("BLKGETSIZE64", errno);
+    unsigned long long blocks = size / 4096;
+    void *buf;
+    if (posix_memalign(&buf, 4096, 4096) != 0) die("posix_memalign", ENOMEM);
+    memset(buf, 0x5a, 4096);
+
+    aio_context_t ctx = 0;
+    if (syscall(SYS_io_setup, 128, &ctx) < 0) die("io_setup", errno);
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) die("eventfd", errno);
+    int epfd = -1;
+    struct io_uring ring;
+    if (mode == EPOLL) {
+        epfd = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN};
+        if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, efd, &ev) < 0) die("epoll", errno);
+    } else if (mode == URING) {
+        int r = io_uring_queue_init(64, &ring, 0);
+        if (r < 0) die("io_uring_queue_init", -r);
+        arm_poll(&ring, efd);
+    }
+
+    unsigned long long x = 88172645463325252ULL; // xorshift64: the offsets
+    long done = 0;
+    double start = now(), end = start + seconds;
+    for (;;) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        struct iocb cb = {0};
+        cb.aio_fildes = fd;
+        cb.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+        cb.aio_buf = (uintptr_t) buf;
+        cb.aio_nbytes = 4096;
+        cb.aio_offset = (long long) (x % blocks) * 4096;
+        if (mode == PPOLL || mode == EPOLL || mode == URING) {
+            cb.aio_flags = IOCB_FLAG_RESFD;
+            cb.aio_resfd = efd;
+        }
+        struct iocb *cbs[1] = {&cb};
+        if (syscall(SYS_io_submit, ctx, 1, cbs) != 1) die("io_submit", errno);
+
+        if (mode == GETEVENTS) {
+            struct io_event ev;
+            if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) != 1) die("io_getevents", errno);
+            if ((long) ev.res != 4096) die("short or failed request", (long) ev.res < 0 ? (int) -(long) ev.res : EIO);
+        } else if (mode == SPIN) {
+            while (reap_ring(ctx) == 0) {
+            }
+        } else {
+            // Level-triggered like an event loop: wait, reset the eventfd, then take what the ring holds. The
+            // eventfd is reset before the ring is read, so an event posted after the read signals it again.
+            int got = 0;
+            while (!got) {
+                if (mode == PPOLL) {
+                    struct pollfd p = {efd, POLLIN, 0};
+                    if (ppoll(&p, 1, NULL, NULL) < 0 && errno != EINTR) die("ppoll", errno);
+                } else if (mode == EPOLL) {
+                    struct epoll_event ev;
+                    if (epoll_wait(epfd, &ev, 1, -1) < 0 && errno != EINTR) die("epoll_wait", errno);
+                } else {
+                    int r = io_uring_submit_and_wait(&ring, 1);
+                    if (r < 0 && r != -EINTR) die("io_uring_submit_and_wait", -r);
+                    struct io_uring_cqe *cqe;
+                    while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+                        io_uring_cqe_seen(&ring, cqe);
+                        arm_poll(&ring, efd); // one-shot: armed again, submitted with the next wait
+                    }
+                }
+                uint64_t count;
+                if (read(efd, &count, 8) < 0 && errno != EAGAIN) die("read(eventfd)", errno);
+                got = reap_ring(ctx);
+            }
+        }
+        done++;
+        if ((done & 63) == 0 && now() >= end) break;
+    }
+    printf("%.0f\n", done / (now() - start));
+    return 0;
+}
