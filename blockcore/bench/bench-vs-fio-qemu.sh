@@ -21,8 +21,9 @@
 #   qemu-img bench --image-opts driver=null-co,size=1G,read-zeroes=on   vs   blockloop bench -f null 1G
 # (both zero the read buffers), with N = qemu-img's IOPS in a 200000-request calibration run x SECONDS.
 # Each cell runs ROUNDS rounds of fio, qemu-img, blockloop in turn (so drifts of a shared machine hit all three);
-# the table shows mean IOPS, the ratios blockloop/fio and blockloop/qemu-img, and blockloop's CPU time and main-
-# thread allocation per request.
+# the table shows mean IOPS, the ratios blockloop/fio and blockloop/qemu-img of the means, the lowest and highest
+# blockloop/fio ratio of a single round (how far the rounds spread), and blockloop's CPU time and main-thread
+# allocation per request.
 #
 # Usage: blockcore/bench/bench-vs-fio-qemu.sh [--quick] [--seconds S] [--rounds N] [--dir DIR]
 #        [--devices sparse,full,null] [--engines io_uring,native,threads] [--rw randread,randwrite] [--qd 1,32]
@@ -95,6 +96,9 @@ echo "==> $(fio --version); $(qemu-img --version | head -1); $("$JAVA_HOME/bin/j
 echo "==> sparse: ${sparse_dev:--}  full: ${full_dev:--}  seconds per run: $seconds  rounds: $rounds  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 mean() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.0f", s / n }'; }
+# min_max MIN MAX VALUE -> "MIN MAX" with VALUE taken in (MIN and MAX empty before the first value)
+min_max() { awk -v lo="$1" -v hi="$2" -v v="$3" 'BEGIN {
+  if (lo == "" || v + 0 < lo + 0) lo = v; if (hi == "" || v + 0 > hi + 0) hi = v; print lo, hi }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
 
 discard_if_sparse() { [ "$1" = sparse ] && blkdiscard "$sparse_dev"; return 0; }
@@ -141,8 +145,8 @@ run_blockloop() {
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $(json_field allocated_bytes_per_request <<<"$json")"
 }
 
-header=$(printf '%-7s %-10s %-3s %-9s %10s %10s %10s %8s %8s %7s %6s' device rw qd engine fio qemu-img blockloop \
-  'bl/fio' 'bl/qemu' 'us/req' 'B/req')
+header=$(printf '%-7s %-10s %-3s %-9s %10s %10s %10s %8s %11s %8s %7s %6s' device rw qd engine fio qemu-img blockloop \
+  'bl/fio' 'bl/fio each' 'bl/qemu' 'us/req' 'B/req')
 rows=()
 print_row() { rows+=("$1"); echo "$1"; }
 echo
@@ -164,7 +168,7 @@ for dev_name in full sparse; do
       for engine in ${engines//,/ }; do
         w=()
         [ "$rw" = randwrite ] && w=(-w)
-        f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0
+        f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0; ratio_min=; ratio_max=
         for ((r = 0; r < rounds; r++)); do
           f=$(run_fio "$dev_name" "$dev" "$rw" "$qd" "$engine")
           count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s); if (c < 1000) c = 1000; print c }')
@@ -173,11 +177,13 @@ for dev_name in full sparse; do
             -c "$count" "${w[@]}" "$dev")"
           f_sum=$(add "$f_sum" "$f"); q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
           cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
+          read -r ratio_min ratio_max <<<"$(min_max "$ratio_min" "$ratio_max" "$(awk -v b="$b" -v f="$f" \
+            'BEGIN { printf "%.2f", (f > 0 ? b / f : 0) }')")"
         done
         print_row "$(awk -v d="$dev_name" -v rw="$rw" -v qd="$qd" -v e="$engine" -v f="$f_sum" -v q="$q_sum" \
-          -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" -v n="$rounds" 'BEGIN {
-            printf "%-7s %-10s %-3s %-9s %10.0f %10.0f %10.0f %7.2fx %7.2fx %7.2f %6.2f",
-              d, rw, qd, e, f / n, q / n, b / n, b / f, b / q, c / n, a / n }')"
+          -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" -v n="$rounds" -v lo="$ratio_min" -v hi="$ratio_max" 'BEGIN {
+            printf "%-7s %-10s %-3s %-9s %10.0f %10.0f %10.0f %7.2fx %11s %7.2fx %7.2f %6.2f",
+              d, rw, qd, e, f / n, q / n, b / n, b / f, lo "-" hi, b / q, c / n, a / n }')"
       done
     done
   done
@@ -199,8 +205,8 @@ if has "$devices" null; then
       done
       print_row "$(awk -v rw="$rw" -v qd="$qd" -v q="$q_sum" -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" \
         -v n="$rounds" 'BEGIN {
-          printf "%-7s %-10s %-3s %-9s %10s %10.0f %10.0f %8s %7.2fx %7.2f %6.2f",
-            "null", rw, qd, "null-co", "-", q / n, b / n, "-", b / q, c / n, a / n }')"
+          printf "%-7s %-10s %-3s %-9s %10s %10.0f %10.0f %8s %11s %7.2fx %7.2f %6.2f",
+            "null", rw, qd, "null-co", "-", q / n, b / n, "-", "-", b / q, c / n, a / n }')"
     done
   done
 fi
@@ -209,6 +215,8 @@ echo
 echo "=== blockloop bench vs fio vs qemu-img bench: 4 KiB, O_DIRECT, loop devices (direct-io=on); IOPS, mean of" \
   "$rounds round(s) of $seconds s ==="
 echo "    fio and blockloop: random offsets; qemu-img: strided walk (step $stride_blocks blocks), it has no random mode."
+echo "    bl/fio: ratio of the means; bl/fio each: the lowest and highest ratio of one round's blockloop to the same"
+echo "    round's fio (the spread of the rounds)."
 echo "    threads: fio psync with numjobs=QD; native: fio libaio. us/req: blockloop's process CPU time per request;"
 echo "    B/req: bytes blockloop's main thread allocated per request. null rows: -f null vs qemu-img null-co."
 echo "$header"

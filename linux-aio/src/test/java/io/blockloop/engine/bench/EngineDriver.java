@@ -33,7 +33,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * End-to-end engine driver compared with fio, cell by cell, in one run: 4 KiB random reads and writes at queue
  * depth 1 and 32, on a loop device over a sparse file (CPU-bound: reads of holes never touch the disk) and over a
  * fully written file (device-bound), each BlockLoop engine against fio with the matching engine (io_uring,
- * libaio, psync with {@code numjobs} = queue depth). Prints one table with IOPS and the ratio engine / fio.
+ * libaio, psync with {@code numjobs} = queue depth). Prints one table with IOPS, the ratio engine / fio of the means,
+ * and the lowest and highest ratio of a single round (fio and the engine alternate, so each round pairs them).
  *
  * <p>Each BlockLoop engine runs alone, without an event loop: {@code qd} requests are submitted, and the
  * completion handler (called inside {@link IoEngine#awaitCompletions}) submits the next random request for the
@@ -67,7 +68,8 @@ public final class EngineDriver {
     private record Cell(String device, String path, boolean discard, String engine, boolean write, int qd) {
     }
 
-    private record Result(Cell cell, double engineIops, double fioIops) {
+    /** Mean IOPS of the rounds, and the lowest and highest engine/fio ratio of a single round (NaN without fio). */
+    private record Result(Cell cell, double engineIops, double fioIops, double lowestRatio, double highestRatio) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -134,27 +136,34 @@ public final class EngineDriver {
             runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 32), 0, 1);
             runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 1), 0, 0.5);
         }
-        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s%n", "device", "rw", "qd", "engine",
-                "engine IOPS", "fio IOPS", "ratio");
+        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
+                "engine IOPS", "fio IOPS", "ratio", "each round");
         List<Result> results = new ArrayList<>();
         for (Cell cell : cells) {
             // fio and the engine alternate, so slow drifts of the machine hit both alike; IOPS are the means.
+            // The spread: the lowest and highest ratio of one round's engine to the same round's fio.
             double fio = 0;
             double ours = 0;
+            double lowest = Double.POSITIVE_INFINITY;
+            double highest = Double.NEGATIVE_INFINITY;
             for (int round = 0; round < rounds; round++) {
-                fio += withFio ? runFio(cell, ramp, seconds) / rounds : Double.NaN;
-                ours += runEngine(cell, ramp, seconds) / rounds;
+                double f = withFio ? runFio(cell, ramp, seconds) : Double.NaN;
+                double e = runEngine(cell, ramp, seconds);
+                fio += f / rounds;
+                ours += e / rounds;
+                lowest = Math.min(lowest, e / f);
+                highest = Math.max(highest, e / f);
             }
-            Result r = new Result(cell, ours, fio);
+            Result r = new Result(cell, ours, fio, lowest, highest);
             results.add(r);
             System.out.println(row(r));
         }
         System.out.println();
         System.out.println("=== BlockLoop engines vs fio: 4 KiB random I/O, O_DIRECT, loop devices; per cell "
                 + rounds + " alternating rounds of fio then engine, " + seconds + " s each after " + ramp
-                + " s ramp ===");
-        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s%n", "device", "rw", "qd", "engine",
-                "engine IOPS", "fio IOPS", "ratio");
+                + " s ramp; ratio: of the means; each round: the lowest and highest ratio of one round ===");
+        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
+                "engine IOPS", "fio IOPS", "ratio", "each round");
         for (Result r : results) {
             System.out.println(row(r));
         }
@@ -162,9 +171,11 @@ public final class EngineDriver {
 
     private static String row(Result r) {
         Cell c = r.cell();
-        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-10s %12.0f %12.0f %6.2fx", c.device(),
+        String spread = Double.isNaN(r.lowestRatio()) ? "-"
+                : String.format(Locale.ROOT, "%.2f-%.2f", r.lowestRatio(), r.highestRatio());
+        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-10s %12.0f %12.0f %6.2fx %11s", c.device(),
                 c.write() ? "randwrite" : "randread", c.qd(), c.engine(), r.engineIops(), r.fioIops(),
-                r.engineIops() / r.fioIops());
+                r.engineIops() / r.fioIops(), spread);
     }
 
     private static String fioEngine(String engine) {
