@@ -14,22 +14,16 @@
 // Build: gcc -O2 -o /tmp/qd1-aio-wait-shapes linux-aio/bench/qd1-aio-wait-shapes.c -luring   (Debian: liburing-dev)
 // Run:   /tmp/qd1-aio-wait-shapes DEVICE getevents|ppoll|epoll|uring|spin SECONDS [read|write]   prints IOPS
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/aio_abi.h>
-#include <linux/fs.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "qd1-device.h"
 
 // The kernel's aio_ring header, mapped at the address io_setup returns (fs/aio.c); the events follow it.
 struct aio_ring {
@@ -38,17 +32,6 @@ struct aio_ring {
 };
 
 enum wait_mode { GETEVENTS, PPOLL, EPOLL, URING, SPIN };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int err) {
-    fprintf(stderr, "qd1-aio-wait-shapes: %s: %s\n", what, strerror(err));
-    exit(1);
-}
 
 // Takes the events in the ring, as BlockLoop's engine does: acquire load of the tail (pairs with the kernel's
 // store of the tail after it wrote the event), release store of the head (pairs with the kernel's read of the
@@ -74,6 +57,7 @@ static void arm_poll(struct io_uring *ring, int efd) {
 }
 
 int main(int argc, char **argv) {
+    qd1_tool = "qd1-aio-wait-shapes";
     static const char *names[] = {"getevents", "ppoll", "epoll", "uring", "spin"};
     int mode = -1;
     for (int i = 0; argc >= 4 && i < 5; i++) {
@@ -84,20 +68,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     double seconds = atof(argv[3]);
-    int write = argc > 4 && strcmp(argv[4], "write") == 0;
-    if (argc > 4 && !write && strcmp(argv[4], "read") != 0) {
-        fprintf(stderr, "qd1-aio-wait-shapes: RW must be read or write, not '%s'\n", argv[4]);
-        return 2;
-    }
-
-    int fd = open(argv[1], (write ? O_RDWR : O_RDONLY) | O_DIRECT);
-    if (fd < 0) die(argv[1], errno);
-    unsigned long long size;
-    if (ioctl(fd, BLKGETSIZE64, &size) < 0) die("BLKGETSIZE64", errno);
-    unsigned long long blocks = size / 4096;
-    void *buf;
-    if (posix_memalign(&buf, 4096, 4096) != 0) die("posix_memalign", ENOMEM);
-    memset(buf, 0x5a, 4096);
+    int write = parse_rw(argc > 4 ? argv[4] : NULL);
+    struct qd1_device dev = qd1_open(argv[1], write);
 
     aio_context_t ctx = 0;
     if (syscall(SYS_io_setup, 128, &ctx) < 0) die("io_setup", errno);
@@ -115,19 +87,15 @@ int main(int argc, char **argv) {
         arm_poll(&ring, efd);
     }
 
-    unsigned long long x = 88172645463325252ULL; // xorshift64: the offsets
     long done = 0;
     double start = now(), end = start + seconds;
     for (;;) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
         struct iocb cb = {0};
-        cb.aio_fildes = fd;
+        cb.aio_fildes = dev.fd;
         cb.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-        cb.aio_buf = (uintptr_t) buf;
+        cb.aio_buf = (uintptr_t) dev.buf;
         cb.aio_nbytes = 4096;
-        cb.aio_offset = (long long) (x % blocks) * 4096;
+        cb.aio_offset = qd1_next_offset(&dev);
         if (mode == PPOLL || mode == EPOLL || mode == URING) {
             cb.aio_flags = IOCB_FLAG_RESFD;
             cb.aio_resfd = efd;

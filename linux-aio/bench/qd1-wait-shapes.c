@@ -9,31 +9,15 @@
 // Build: gcc -O2 -o /tmp/qd1-wait-shapes linux-aio/bench/qd1-wait-shapes.c -luring   (Debian: liburing-dev)
 // Run:   /tmp/qd1-wait-shapes DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS [RW]]]   prints IOPS
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/fs.h>
 #include <liburing.h>
 #include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int err) {
-    fprintf(stderr, "qd1-wait-shapes: %s: %s\n", what, strerror(err));
-    exit(1);
-}
+#include "qd1-device.h"
 
 int main(int argc, char **argv) {
+    qd1_tool = "qd1-wait-shapes";
     if (argc < 4 || (strcmp(argv[2], "merged") != 0 && strcmp(argv[2], "split") != 0)) {
         fprintf(stderr, "usage: %s DEVICE merged|split SECONDS [ARM_POLL [DELAY_NS [read|write]]]\n", argv[0]);
         return 2;
@@ -42,19 +26,8 @@ int main(int argc, char **argv) {
     double seconds = atof(argv[3]);
     int arm_poll = argc > 4 && atoi(argv[4]) != 0;
     double delay = argc > 5 ? atof(argv[5]) / 1e9 : 0;
-    int write = argc > 6 && strcmp(argv[6], "write") == 0;
-    if (argc > 6 && !write && strcmp(argv[6], "read") != 0) {
-        fprintf(stderr, "qd1-wait-shapes: RW must be read or write, not '%s'\n", argv[6]);
-        return 2;
-    }
-
-    int fd = open(argv[1], (write ? O_RDWR : O_RDONLY) | O_DIRECT);
-    if (fd < 0) die(argv[1], errno);
-    unsigned long long size;
-    if (ioctl(fd, BLKGETSIZE64, &size) < 0) die("BLKGETSIZE64", errno);
-    unsigned long long blocks = size / 4096;
-    void *buf;
-    if (posix_memalign(&buf, 4096, 4096) != 0) die("posix_memalign", ENOMEM);
+    int write = parse_rw(argc > 6 ? argv[6] : NULL);
+    struct qd1_device dev = qd1_open(argv[1], write);
 
     struct io_uring ring;
     int r = io_uring_queue_init(128, &ring, 0);
@@ -68,17 +41,14 @@ int main(int argc, char **argv) {
         io_uring_submit(&ring);
     }
 
-    unsigned long long x = 88172645463325252ULL, done = 0;
+    unsigned long long done = 0;
     double start = now(), end = start + seconds;
     for (;;) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
         if (write) {
-            io_uring_prep_write(sqe, fd, buf, 4096, (x % blocks) * 4096);
+            io_uring_prep_write(sqe, dev.fd, dev.buf, 4096, qd1_next_offset(&dev));
         } else {
-            io_uring_prep_read(sqe, fd, buf, 4096, (x % blocks) * 4096);
+            io_uring_prep_read(sqe, dev.fd, dev.buf, 4096, qd1_next_offset(&dev));
         }
         io_uring_sqe_set_data64(sqe, 1);
         struct io_uring_cqe *cqe;
