@@ -89,6 +89,11 @@ final class CompletionDelivery {
         reapDepth--;
     }
 
+    /** Whether a reaping call is running (a handler, or something it called, is on the stack). */
+    boolean reaping() {
+        return reapDepth > 0;
+    }
+
     /** After the outermost reaping call ended normally: rethrows what handlers threw in it, if anything. */
     void rethrowIfOutermost() {
         if (reapDepth == 0 && failure != null) {

@@ -148,6 +148,10 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
      * Cancels queued requests ({@code -ECANCELED}), waits for the ones the kernel or a worker already has, delivers
      * every completion, then releases the completion fd, the kernel context and all native memory. Submitting
      * afterwards throws {@link IllegalStateException}. Idempotent.
+     *
+     * @throws IllegalStateException when called from a completion handler while the engine is open (a reaping call
+     *         is still walking what close would release); the engine stays open and whole, and the exception
+     *         reaches the caller of the reaping call, as any handler's does
      */
     @Override
     void close();

@@ -728,6 +728,10 @@ public final class IoUringEngine implements IoEngine {
         if (admission.isClosed()) {
             return;
         }
+        if (delivery.reaping()) {
+            throw new IllegalStateException(name() + ": close() from a completion handler; close the engine after"
+                    + " the reaping call returns (the call still walks what close() would release)");
+        }
         admission.close();
         ringFdRegistrationTried = true; // a closing thread must never register the ring fd in its own table
         Throwable thrown = null;

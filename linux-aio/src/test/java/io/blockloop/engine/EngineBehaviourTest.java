@@ -379,6 +379,66 @@ class EngineBehaviourTest {
         }
     }
 
+    /**
+     * A completion handler that closes its own engine, while the event-loop reap that runs it has more completions
+     * to walk, gets a clear {@link IllegalStateException} instead of pulling the ring or the eventfd from under
+     * that reap (which crashed the JVM on linux-aio's ring and hung io_getevents). The exception reaches the
+     * caller of the reaping call, every request is still delivered once, and the engine closes normally after.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void closeFromACompletionHandlerIsRefusedAndLosesNothing(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("c.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(8 * 4096, TestFiles.ALIGN);
+             Arena arena = Arena.ofConfined()) {
+            CompletionFdWatch watch = e == EngineUnderTest.IO_URING_SHARED
+                    ? new LoopMonitorWatch(EngineUnderTest.loopMonitor(), engine.completionFd())
+                    : new PpollWatch(arena, engine.completionFd());
+            Recorder rec = new Recorder(8);
+            List<IllegalStateException> refused = new ArrayList<>();
+            CompletionHandler closesOnFirst = (tag, result) -> {
+                rec.complete(tag, result);
+                if (rec.completed == 1) {
+                    engine.close();
+                }
+            };
+            try {
+                engine.plug();
+                for (int i = 0; i < 8; i++) {
+                    engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, closesOnFirst, i);
+                }
+                engine.unplug();
+                long deadline = System.nanoTime() + 60_000_000_000L;
+                while (rec.completed < 8) {
+                    assertTrue(System.nanoTime() < deadline, "only " + rec.completed + " of 8 completions in 60 s");
+                    if (watch.await(1_000_000_000L) != 0) {
+                        Thread.sleep(20); // let the other reads finish too, so the reap has more after the close
+                        try {
+                            engine.processCompletions();
+                        } catch (IllegalStateException refusal) {
+                            refused.add(refusal);
+                        }
+                    }
+                }
+            } finally {
+                watch.close();
+            }
+            assertEquals(1, refused.size(), "the handler's close() is refused once, at the end of its reap");
+            assertTrue(refused.get(0).getMessage().contains("close() from a completion handler"),
+                    refused.get(0).getMessage());
+            for (int i = 0; i < 8; i++) {
+                assertEquals(4096, rec.results[i], "read " + i);
+                assertEquals(1, rec.calls[i], "read " + i + " delivered once");
+            }
+            assertEquals(0, engine.outstanding());
+            engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0); // still open and usable
+            rec.awaitCompleted(engine, 9);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     /** Waits for the completion fd as an event loop does; returns its revents, 0 when it was not reported. */
     private interface CompletionFdWatch {
         int await(long timeoutNs);
