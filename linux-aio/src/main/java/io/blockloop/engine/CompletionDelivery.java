@@ -89,9 +89,17 @@ final class CompletionDelivery {
         reapDepth--;
     }
 
-    /** Whether a reaping call is running (a handler, or something it called, is on the stack). */
-    boolean reaping() {
-        return reapDepth > 0;
+    /**
+     * Refuses an engine's close() from a completion handler: the reaping call that runs the handler still walks
+     * the engine's ring, eventfd and slots when the handler returns, so close() must not release them.
+     *
+     * @throws IllegalStateException when a reaping call is running
+     */
+    void checkNotReaping(String engine) {
+        if (reapDepth > 0) {
+            throw new IllegalStateException(engine + ": close() from a completion handler; close the engine after"
+                    + " the reaping call returns (the call still walks what close() would release)");
+        }
     }
 
     /** After the outermost reaping call ended normally: rethrows what handlers threw in it, if anything. */

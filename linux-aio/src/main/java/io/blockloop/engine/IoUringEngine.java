@@ -728,10 +728,7 @@ public final class IoUringEngine implements IoEngine {
         if (admission.isClosed()) {
             return;
         }
-        if (delivery.reaping()) {
-            throw new IllegalStateException(name() + ": close() from a completion handler; close the engine after"
-                    + " the reaping call returns (the call still walks what close() would release)");
-        }
+        delivery.checkNotReaping(name());
         admission.close();
         ringFdRegistrationTried = true; // a closing thread must never register the ring fd in its own table
         Throwable thrown = null;

@@ -593,10 +593,7 @@ public final class ThreadPoolEngine implements IoEngine {
         if (admission.isClosed()) {
             return;
         }
-        if (delivery.reaping()) {
-            throw new IllegalStateException(name() + ": close() from a completion handler; close the engine after"
-                    + " the reaping call returns (the call still walks what close() would release)");
-        }
+        delivery.checkNotReaping(name());
         admission.close();
         Throwable thrown = null;
         try {

@@ -352,9 +352,7 @@ class EngineBehaviourTest {
         try (IoEngine engine = e.open();
              AlignedBuffer buf = AlignedBuffer.allocate(8 * 4096, TestFiles.ALIGN);
              Arena arena = Arena.ofConfined()) {
-            CompletionFdWatch watch = e == EngineUnderTest.IO_URING_SHARED
-                    ? new LoopMonitorWatch(EngineUnderTest.loopMonitor(), engine.completionFd())
-                    : new PpollWatch(arena, engine.completionFd());
+            CompletionFdWatch watch = CompletionFdWatch.of(e, engine, arena);
             try {
                 Recorder rec = new Recorder(8);
                 for (int round = 0; round < 8; round++) {
@@ -392,9 +390,7 @@ class EngineBehaviourTest {
         try (IoEngine engine = e.open();
              AlignedBuffer buf = AlignedBuffer.allocate(8 * 4096, TestFiles.ALIGN);
              Arena arena = Arena.ofConfined()) {
-            CompletionFdWatch watch = e == EngineUnderTest.IO_URING_SHARED
-                    ? new LoopMonitorWatch(EngineUnderTest.loopMonitor(), engine.completionFd())
-                    : new PpollWatch(arena, engine.completionFd());
+            CompletionFdWatch watch = CompletionFdWatch.of(e, engine, arena);
             Recorder rec = new Recorder(8);
             List<IllegalStateException> refused = new ArrayList<>();
             CompletionHandler closesOnFirst = (tag, result) -> {
@@ -442,6 +438,13 @@ class EngineBehaviourTest {
     /** Waits for the completion fd as an event loop does; returns its revents, 0 when it was not reported. */
     private interface CompletionFdWatch {
         int await(long timeoutNs);
+
+        /** The loop's monitor for an engine on the loop's ring, which reports its ring fd; ppoll otherwise. */
+        static CompletionFdWatch of(EngineUnderTest e, IoEngine engine, Arena arena) {
+            return e == EngineUnderTest.IO_URING_SHARED
+                    ? new LoopMonitorWatch(EngineUnderTest.loopMonitor(), engine.completionFd())
+                    : new PpollWatch(arena, engine.completionFd());
+        }
 
         default void close() {
         }
@@ -518,7 +521,12 @@ class EngineBehaviourTest {
                     assertEquals(4096, rec.results[i], "request " + i);
                 }
             }
-            assertTrue(cancelled >= 100, "the never-submitted batch is cancelled, got " + cancelled);
+            // The kernel engines keep a plugged batch queued while their in-flight limit is reached (the first 200
+            // fill it), so all 100 are cancelled. The pool hands every full MAX_BATCH of a plugged batch to its work
+            // queue at once, and a fast worker may finish those before close(): only the rest is sure to be
+            // cancelled (this assertion used to expect 100 for the pool too, and failed in about 2 of 5 runs).
+            int neverSubmitted = e == EngineUnderTest.THREADS ? 100 % ThreadPoolEngine.MAX_BATCH : 100;
+            assertTrue(cancelled >= neverSubmitted, "the never-submitted requests are cancelled, got " + cancelled);
             assertThrows(IllegalStateException.class, () -> engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0));
             engine.close(); // idempotent
         } finally {
