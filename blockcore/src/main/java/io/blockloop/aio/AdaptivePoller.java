@@ -115,9 +115,10 @@ final class AdaptivePoller {
      * Busy-polls before a wait. May lower {@code pass.timeoutNs} (to 0 when something was found) and queue
      * poll-ready handlers; sets {@code pass.progress} when a handler other than the notifier is ready, and
      * {@code pass.spinUnpaid} when the window ran out without finding anything (see {@link #spinOutcome}).
-     * Returns whether the poll checks ran (then they stood in for a non-blocking look at the fds).
+     * Returns whether the poll checks ran (then they stood in for a non-blocking look at the fds). {@code nowNs}:
+     * when the caller's iteration started ({@link AioContext#nowNs()}), for the probe and back-off schedules.
      */
-    boolean tryPollMode(PollPass pass) {
+    boolean tryPollMode(PollPass pass, long nowNs) {
         if (polled.isEmpty()) {
             return false;
         }
@@ -134,7 +135,7 @@ final class AdaptivePoller {
             // Every window is closed. Try the full one now and then (WindowProbe), but only before a wait that
             // may last it: a window bounded by a timer or a non-blocking iteration would prove nothing.
             long fullNs = applied.maxNs();
-            if (soonest(pass.timeoutNs, fullNs) != fullNs || !probe.due(context.nowNs())) {
+            if (soonest(pass.timeoutNs, fullNs) != fullNs || !probe.due(nowNs)) {
                 return false;
             }
             windowNs = fullNs;
@@ -144,7 +145,7 @@ final class AdaptivePoller {
         if (maxNs == 0) {
             return false;
         }
-        if (backoff.isSuspended() && !backoff.mayStart(context.nowNs())) {
+        if (backoff.isSuspended() && !backoff.mayStart(nowNs)) {
             return false; // spinning did not pay lately: block like a loop without polling
         }
         // Requests queued on the monitor's ring (io_uring on the loop's ring) go to the kernel now: the spin could

@@ -463,7 +463,7 @@ public final class AioContext implements AutoCloseable {
         long start = polling ? nowNs() : 0;
         pass.begin(blocking ? computeTimeoutNs() : 0);
 
-        boolean polled = polling && poller.tryPollMode(pass);
+        boolean polled = polling && poller.tryPollMode(pass, start);
         assert !(pass.timeoutNs != 0 && pass.progress) : "busy polling found work but kept a timeout";
 
         boolean announced = pass.timeoutNs != 0;
