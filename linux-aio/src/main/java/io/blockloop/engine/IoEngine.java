@@ -11,14 +11,20 @@ import java.lang.foreign.MemorySegment;
  * <h2>Threads</h2>
  * Every method except {@link #close()} is called by the engine's <em>owner thread</em>: the first thread that
  * submits, plugs or reaps (in BlockLoop, the home thread of one {@code AioContext}). The engine keeps no lock on
- * that path; assertions ({@code -ea}) check that one thread does it all. {@link #close()} is called by the owner,
+ * that path; every other thread is refused with {@link IllegalStateException} (with or without {@code -ea}). {@link #close()} is called by the owner,
  * or by another thread once the owner has stopped using the engine and the caller has ordered the two (for
  * example by joining the owner thread). {@link CompletionHandler}s run on the thread that reaps.
  *
  * <h2>Requests</h2>
  * <ul>
  *   <li>Buffers and iovec arrays are native memory owned by the caller; they must stay alive and untouched until
- *       the request's completion has been delivered (the kernel or a worker reads or writes them meanwhile).</li>
+ *       the request's completion has been delivered (the kernel or a worker reads or writes them meanwhile).
+ *       Submission refuses a read into a read-only segment ({@link IllegalArgumentException}) and a buffer or
+ *       iovec array whose arena is closed ({@link IllegalStateException}); a segment confined to another thread
+ *       is accepted (its owner may be the thread waiting for the request). The
+ *       memory an iovec points to is bare addresses that nothing can check: if the caller frees it before the
+ *       completion, the request fails with {@code -EFAULT} (the kernel's answer, and the engine's when it
+ *       zero-fills a read's tail), or the kernel writes wherever the freed addresses now lead.</li>
  *   <li>A read delivers the full requested length: a read that ends at or crosses the end of the file gets the
  *       missing tail zero-filled (QEMU's rule). A write that the kernel completes short fails with
  *       {@code -ENOSPC}. A flush delivers 0. Failures deliver a negative errno to the request that caused them;
@@ -146,8 +152,9 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
 
     /**
      * Cancels queued requests ({@code -ECANCELED}), waits for the ones the kernel or a worker already has, delivers
-     * every completion, then releases the completion fd, the kernel context and all native memory. Submitting
-     * afterwards throws {@link IllegalStateException}. Idempotent.
+     * every completion, then releases the completion fd, the kernel context and all native memory. Submitting and
+     * reaping ({@link #poll()}, {@link #processCompletions()}, {@link #awaitCompletions}) afterwards throw
+     * {@link IllegalStateException}. Idempotent.
      *
      * @throws IllegalStateException when called from a completion handler while the engine is open (a reaping call
      *         is still walking what close would release); the engine stays open and whole, and the exception

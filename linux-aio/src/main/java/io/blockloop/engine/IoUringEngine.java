@@ -213,14 +213,14 @@ public final class IoUringEngine implements IoEngine {
      */
     @Override
     public boolean registerBuffer(MemorySegment buffer) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         admission.checkOpen();
         return fixed.add(Objects.requireNonNull(buffer, "buffer"));
     }
 
     @Override
     public boolean unregisterBuffer(MemorySegment buffer) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         admission.checkOpen();
         return fixed.remove(Objects.requireNonNull(buffer, "buffer"));
     }
@@ -309,7 +309,7 @@ public final class IoUringEngine implements IoEngine {
 
     @Override
     public boolean cancel(long request) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         Request r = pool.lookup(request);
         // A request being resubmitted for the rest of a short read has started: it is not cancellable.
         if (r == null || r.done > 0 || !pending.remove(r)) {
@@ -321,13 +321,13 @@ public final class IoUringEngine implements IoEngine {
 
     @Override
     public void plug() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         plugDepth++;
     }
 
     @Override
     public void unplug() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         if (plugDepth <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
@@ -571,20 +571,23 @@ public final class IoUringEngine implements IoEngine {
 
     @Override
     public int poll() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         return reap(0);
     }
 
     /** Same as {@link #poll()}: the ring fd's readiness follows the CQ ring, there is nothing to reset. */
     @Override
     public int processCompletions() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         return reap(0);
     }
 
     @Override
     public int awaitCompletions(long timeoutNanos) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         int delivered = reap(0);
         if (shared != null && delivered == 0 && inFlight > 0) {
             // The loop's next wait would submit what is queued; without the loop, submit it now.
@@ -754,6 +757,7 @@ public final class IoUringEngine implements IoEngine {
                 }
             }
         } finally {
+            admission.markReleased(); // first: whatever below fails, nothing may reap any more
             if (shared != null) {
                 if (!shared.isClosed() && shared.mayEnter()) {
                     fixed.clear(); // the loop's ring outlives the engine: let the pages go

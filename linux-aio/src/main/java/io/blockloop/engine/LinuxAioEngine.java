@@ -210,7 +210,7 @@ public final class LinuxAioEngine implements IoEngine {
 
     @Override
     public boolean cancel(long request) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         Request r = pool.lookup(request);
         if (r == null || !pending.remove(r)) {
             return false;
@@ -221,13 +221,13 @@ public final class LinuxAioEngine implements IoEngine {
 
     @Override
     public void plug() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         plugDepth++;
     }
 
     @Override
     public void unplug() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         if (plugDepth <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
@@ -296,7 +296,8 @@ public final class LinuxAioEngine implements IoEngine {
 
     @Override
     public int poll() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         return reap(0);
     }
 
@@ -310,7 +311,8 @@ public final class LinuxAioEngine implements IoEngine {
      */
     @Override
     public int processCompletions() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         if (ring == null) {
             eventFd.drain();
             return reap(0);
@@ -327,7 +329,8 @@ public final class LinuxAioEngine implements IoEngine {
 
     @Override
     public int awaitCompletions(long timeoutNanos) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         int delivered = reap(0);
         if (delivered > 0 || inFlight == 0) {
             return delivered;
@@ -472,6 +475,7 @@ public final class LinuxAioEngine implements IoEngine {
                 }
             }
         } finally {
+            admission.markReleased(); // first: whatever below fails, nothing may reap any more
             LibAio.destroyOrErrno(ctx);
             eventFd.close();
             memory.close();

@@ -3,9 +3,10 @@ package io.blockloop.engine;
 import io.blockloop.ffm.libc.ThreadId;
 
 /**
- * Remembers the engine's owner thread — the first thread that uses it — so that assertions can check that no
- * other thread touches owner state. Meant for {@code assert owner.isCurrent()}: without {@code -ea} it costs
- * nothing and binds nothing.
+ * Remembers the engine's owner thread — the first thread that uses it — and refuses every other thread: each
+ * owner-only entry point of an engine starts with {@link #check()}, with or without {@code -ea}. Without it, a
+ * submission from a second thread went on unchecked and corrupted the engine's queues (a request delivered twice,
+ * {@code outstanding()} at -1). The check is one {@link Thread} comparison on the owner's path.
  *
  * <p>The owner is recorded twice: as a {@link Thread} (the cheap comparison) and as the kernel's thread id
  * ({@link ThreadId}). Engines are called from coroutines, and compiled code may keep a
@@ -20,7 +21,7 @@ final class OwnerThread {
     private int ownerTid;
 
     /** True when the calling thread is the owner, binding it if there is none yet. */
-    boolean isCurrent() {
+    private boolean isCurrent() {
         Thread current = Thread.currentThread();
         if (owner == null) {
             owner = current;
@@ -28,6 +29,16 @@ final class OwnerThread {
             return true;
         }
         return ThreadId.isCurrent(owner, ownerTid);
+    }
+
+    /**
+     * Binds the calling thread if there is no owner yet; throws {@link IllegalStateException} when the caller is
+     * another thread.
+     */
+    void check() {
+        if (!isCurrent()) {
+            throw new IllegalStateException(describe() + ": an engine is used by its owner thread only");
+        }
     }
 
     String describe() {

@@ -1,8 +1,10 @@
 package io.blockloop.engine;
 
+import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.IoVec;
+import io.blockloop.ffm.libc.OpenFlags;
 
 import java.lang.foreign.MemorySegment;
 
@@ -178,8 +180,7 @@ final class Request {
             return length;
         }
         if (isRead()) {
-            zeroFill(total);
-            return length;
+            return zeroFill(total);
         }
         return -Errno.ENOSPC;
     }
@@ -191,42 +192,107 @@ final class Request {
      */
     long finishError(long negativeErrno) {
         if (negativeErrno == -Errno.EINVAL && isRead() && done > 0) {
-            zeroFill(done);
-            return length;
+            return zeroFill(done);
         }
         return negativeErrno;
     }
 
-    /** Zeroes the request's buffers from byte {@code from} (counted over the whole request) to the end. */
-    @SuppressWarnings("restricted")
-    void zeroFill(long from) {
+    /**
+     * Zeroes the request's buffers from byte {@code from} (counted over the whole request) to the end and returns
+     * the request's length; or returns {@code -EFAULT} when the caller's memory is gone (freed before the
+     * completion, against {@link IoEngine}'s rule), so that the request fails as the kernel's own copy would have,
+     * instead of the reaping call failing and the request never being delivered. Owner thread.
+     */
+    long zeroFill(long from) {
         if (from >= length) {
-            return;
+            return length;
         }
         if (!isVectored()) {
-            buffer.asSlice(from).fill((byte) 0);
-            return;
+            if (!buffer.scope().isAlive()) {
+                return -Errno.EFAULT;
+            }
+            if (buffer.isAccessibleBy(Thread.currentThread())) {
+                try {
+                    buffer.asSlice(from).fill((byte) 0);
+                    return length;
+                } catch (IllegalStateException closedMeanwhile) {
+                    return -Errno.EFAULT;
+                }
+            }
+            // Confined to another thread (the caller of a blocking API, waiting for this request): not ours to
+            // access through the segment, so through its address, as the kernel does.
         }
-        long skip = from;
-        for (int i = 0; i < iovCount; i++) {
-            long base = iov.get(JAVA_LONG, i * IoVec.SIZE);
-            long len = iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
-            if (skip >= len) {
-                skip -= len;
+        return zeroFillThroughKernel(from);
+    }
+
+    /**
+     * Zeroes from byte {@code from} through the buffers' bare addresses (an iovec holds nothing else), with the
+     * zeroes coming from the kernel ({@code /dev/zero}) rather than from a store in Java: memory the caller unmapped
+     * then fails with {@code -EFAULT} instead of crashing the JVM. A rare path (a read that crosses the end of the
+     * file), so opening {@code /dev/zero} per call costs nothing that matters, and the engine keeps no descriptor.
+     */
+    private long zeroFillThroughKernel(long from) {
+        int zeroes;
+        try {
+            zeroes = FileIo.open("/dev/zero", OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0);
+        } catch (NativeCallException e) {
+            return -e.errno();
+        }
+        try {
+            if (!isVectored()) {
+                return readZeroes(zeroes, buffer.address() + from, length - from);
+            }
+            long skip = from;
+            for (int i = 0; i < iovCount; i++) {
+                long base = iov.get(JAVA_LONG, i * IoVec.SIZE);
+                long len = iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
+                if (skip >= len) {
+                    skip -= len;
+                    continue;
+                }
+                long ret = readZeroes(zeroes, base + skip, len - skip);
+                if (ret < 0) {
+                    return ret;
+                }
+                skip = 0;
+            }
+            return length;
+        } finally {
+            FileIo.closeOrErrno(zeroes);
+        }
+    }
+
+    /** Reads {@code count} zeroes from {@code zeroes} to {@code address}; returns the request's length or -errno. */
+    private long readZeroes(int zeroes, long address, long count) {
+        while (count > 0) {
+            long n = FileIo.readOrErrno(zeroes, address, count);
+            if (n == -Errno.EINTR) {
                 continue;
             }
-            MemorySegment.ofAddress(base + skip).reinterpret(len - skip).fill((byte) 0);
-            skip = 0;
+            if (n <= 0) {
+                return n < 0 ? n : -Errno.EIO;
+            }
+            address += n;
+            count -= n;
         }
+        return length;
     }
 
     static int rwFlags(int flags) {
         return (flags & IoEngine.FUA) != 0 ? FileIo.RWF_DSYNC : 0;
     }
 
-    /** Checks the arguments of a linear transfer; throws {@link IllegalArgumentException} for bad ones. */
-    static void checkLinear(MemorySegment buffer, long offset, int flags) {
+    /**
+     * Checks the arguments of a linear transfer; throws {@link IllegalArgumentException} for bad ones, and
+     * {@link IllegalStateException} for a buffer whose arena is closed.
+     * {@code intoBuffer}: the request writes the buffer (a read), so a read-only segment is refused.
+     */
+    static void checkLinear(MemorySegment buffer, long offset, int flags, boolean intoBuffer) {
         checkNative(buffer, "buffer");
+        checkUsable(buffer, "buffer");
+        if (intoBuffer && buffer.isReadOnly()) {
+            throw new IllegalArgumentException("read into a read-only buffer");
+        }
         if (buffer.byteSize() > IoEngine.MAX_TRANSFER) {
             throw new IllegalArgumentException("buffer larger than " + IoEngine.MAX_TRANSFER + " bytes");
         }
@@ -236,6 +302,7 @@ final class Request {
     /** Checks the arguments of a vectored transfer and returns the sum of the iovec lengths. */
     static long checkVectored(MemorySegment iov, int iovCount, long offset, int flags) {
         checkNative(iov, "iovec array");
+        checkUsable(iov, "iovec array");
         checkOffsetAndFlags(offset, flags);
         if (iovCount < 1 || iovCount > IoEngine.MAX_IOV) {
             throw new IllegalArgumentException("iovCount " + iovCount + " outside 1.." + IoEngine.MAX_IOV);
@@ -263,6 +330,17 @@ final class Request {
         }
         if ((flags & ~IoEngine.FUA) != 0) {
             throw new IllegalArgumentException("unknown request flags 0x" + Integer.toHexString(flags));
+        }
+    }
+
+    /**
+     * The memory is there: its arena is open. (A segment confined to another thread is accepted: the engine passes
+     * on only its address, and the thread that owns it may be the one waiting for the request, as a caller of
+     * {@code BlockBackend}'s blocking API is.)
+     */
+    private static void checkUsable(MemorySegment segment, String what) {
+        if (!segment.scope().isAlive()) {
+            throw new IllegalStateException(what + ": its arena is already closed");
         }
     }
 

@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * The submission side every engine shares: turns one submitting call of {@link IoEngine} into a filled request
  * slot. In this order: checks the arguments ({@link IllegalArgumentException}), that the caller is the owner thread
- * (an assertion, with {@code -ea}) and that the engine is open ({@link IllegalStateException}), then takes a slot
+ * ({@link OwnerThread#check()}) and that the engine is open ({@link IllegalStateException}), then takes a slot
  * from the pool (state {@link Request#QUEUED}) and fills it; what happens to it next is the engine's business.
  *
  * <p>Threads: the engine's owner thread; {@link #close()} also from the closer after the owner stopped (see
@@ -16,6 +16,7 @@ final class RequestAdmission {
     private final OwnerThread owner;
     private final RequestPool pool;
     private boolean closed;
+    private boolean released;
 
     RequestAdmission(String engineName, OwnerThread owner, RequestPool pool) {
         this.engineName = engineName;
@@ -24,14 +25,14 @@ final class RequestAdmission {
     }
 
     Request read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
-        Request.checkLinear(buffer, offset, 0);
+        Request.checkLinear(buffer, offset, 0, true);
         Request r = admit(handler, tag);
         r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
         return r;
     }
 
     Request write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
-        Request.checkLinear(buffer, offset, flags);
+        Request.checkLinear(buffer, offset, flags, false);
         Request r = admit(handler, tag);
         r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
         return r;
@@ -85,8 +86,24 @@ final class RequestAdmission {
         }
     }
 
+    /** {@code close()} gave back the kernel context, the descriptors and the native memory. */
+    void markReleased() {
+        released = true;
+    }
+
+    /**
+     * For the reaping calls: throws {@link IllegalStateException} once {@code close()} released what they walk (an
+     * unmapped {@code aio_ring} is a SIGSEGV; a completion fd number the process has reused is someone else's
+     * file). While {@code close()} runs they still work, for a handler that reaps again.
+     */
+    void checkNotReleased() {
+        if (released) {
+            throw new IllegalStateException(engineName + " engine is closed");
+        }
+    }
+
     private Request admit(CompletionHandler handler, long tag) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         checkOpen();
         return pool.acquire(handler, tag);
     }

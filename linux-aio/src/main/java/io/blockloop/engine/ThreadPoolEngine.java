@@ -309,7 +309,7 @@ public final class ThreadPoolEngine implements IoEngine {
 
     @Override
     public boolean cancel(long request) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         Request r = pool.lookup(request);
         if (r == null) {
             return false;
@@ -334,13 +334,13 @@ public final class ThreadPoolEngine implements IoEngine {
 
     @Override
     public void plug() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         plugDepth++;
     }
 
     @Override
     public void unplug() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
         if (plugDepth <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
@@ -481,20 +481,23 @@ public final class ThreadPoolEngine implements IoEngine {
 
     @Override
     public int poll() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         return reap();
     }
 
     @Override
     public int processCompletions() {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         eventFd.drain();
         return reap();
     }
 
     @Override
     public int awaitCompletions(long timeoutNanos) {
-        assert owner.isCurrent() : owner.describe();
+        owner.check();
+        admission.checkNotReleased();
         long deadline = timeoutNanos < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutNanos;
         for (;;) {
             int n = reap();
@@ -621,6 +624,7 @@ public final class ThreadPoolEngine implements IoEngine {
                 }
             }
         } finally {
+            admission.markReleased(); // first: whatever below fails, nothing may reap any more
             joinWorkers();
             eventFd.close();
             memory.close();

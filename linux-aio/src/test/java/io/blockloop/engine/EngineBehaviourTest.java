@@ -555,6 +555,169 @@ class EngineBehaviourTest {
         }
     }
 
+    /**
+     * Memory an engine could not use safely is refused at submission, before a slot is taken: a read into a
+     * read-only segment (the kernel would write it anyway), a buffer or iovec array whose arena is closed (the
+     * kernel would write freed memory).
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void buffersTheEngineCouldNotUseSafelyAreRefused(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("b.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open(); Arena arena = Arena.ofConfined()) {
+            CompletionHandler h = (tag, result) -> fail("no completion expected");
+            MemorySegment ok = arena.allocate(4096, 4096);
+            IllegalArgumentException readOnly = assertThrows(IllegalArgumentException.class,
+                    () -> engine.read(fd, ok.asReadOnly(), 0, h, 0));
+            assertTrue(readOnly.getMessage().contains("read-only"), readOnly.getMessage());
+            MemorySegment closed;
+            MemorySegment closedIov;
+            try (Arena gone = Arena.ofConfined()) {
+                closed = gone.allocate(4096, 4096);
+                closedIov = gone.allocate(IoVec.SIZE);
+                IoVec.set(closedIov, 0, ok);
+            }
+            for (var submit : List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> engine.read(fd, closed, 0, h, 0),
+                    () -> engine.write(fd, closed, 0, 0, h, 0),
+                    () -> engine.readv(fd, closedIov, 1, 0, h, 0))) {
+                IllegalStateException x = assertThrows(IllegalStateException.class, submit);
+                assertTrue(x.getMessage().contains("arena is already closed"), x.getMessage());
+            }
+            assertEquals(0, engine.outstanding());
+            Recorder rec = new Recorder(1);
+            engine.read(fd, ok, 4096, rec, 0); // nothing was lost: the engine goes on
+            rec.awaitCompleted(engine, 1);
+            assertEquals(4096, rec.results[0]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * A read across the end of the file into a buffer confined to another thread, which waits for it (as a caller
+     * of {@code BlockBackend}'s blocking API does): the engine zero-fills the tail through the address, since the
+     * segment is not the owner thread's to access. It used to throw {@link WrongThreadException} out of the
+     * reaping call and never deliver the request.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void aReadAcrossEndOfFileIntoAnotherThreadsConfinedBufferIsZeroFilled(EngineUnderTest e) throws Exception {
+        int size = 64 * 1024;
+        int fd = TestFiles.createWithPattern(dir.resolve("f.img"), size, DIRECT);
+        try (IoEngine engine = e.open()) {
+            java.util.concurrent.SynchronousQueue<MemorySegment> handOver = new java.util.concurrent.SynchronousQueue<>();
+            java.util.concurrent.CountDownLatch readDone = new java.util.concurrent.CountDownLatch(1);
+            String[] seenByOwner = new String[1];
+            Thread bufferOwner = Thread.ofPlatform().start(() -> {
+                try (Arena confined = Arena.ofConfined()) {
+                    MemorySegment buf = confined.allocate(8192, 4096);
+                    buf.fill((byte) 0x5a);
+                    handOver.put(buf);
+                    readDone.await();
+                    seenByOwner[0] = TestFiles.checkPatternThenZeros(buf, size - 4096, size);
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            MemorySegment foreign = handOver.take();
+            Recorder rec = new Recorder(1);
+            engine.read(fd, foreign, size - 4096, rec, 0);
+            rec.awaitCompleted(engine, 1);
+            readDone.countDown();
+            bufferOwner.join();
+            assertEquals(8192, rec.results[0]);
+            assertNull(seenByOwner[0], "4 KiB of the file, then zeroes");
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * A vectored read that crosses the end of the file, whose memory the caller unmaps before the engine zero-fills
+     * the tail (against the contract, which the engine cannot check: an iovec holds bare addresses). The request
+     * fails with {@code -EFAULT}, delivered once, as the kernel's own copy fails; the JVM does not crash (it did:
+     * the zero-fill was a store from Java through the bare address), and the engine goes on.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void aZeroFillIntoMemoryUnmappedMeanwhileFailsTheRequestWithEfault(EngineUnderTest e) throws Throwable {
+        int size = 64 * 1024;
+        int fd = TestFiles.createWithPattern(dir.resolve("z.img"), size, DIRECT);
+        long length = 1 << 20;
+        try (IoEngine engine = e.open(); Arena arena = Arena.ofConfined()) {
+            MemorySegment mapped = AnonymousMapping.map(length);
+            MemorySegment iov = arena.allocate(IoVec.SIZE);
+            IoVec.set(iov, 0, mapped);
+            Recorder rec = new Recorder(2);
+            engine.readv(fd, iov, 1, size - 4096, rec, 0); // 4 KiB of data, then the end of the file
+            AnonymousMapping.unmap(mapped, length); // the kernel or a worker may or may not have read yet
+            rec.awaitCompleted(engine, 1);
+            assertEquals(-Errno.EFAULT, rec.results[0]);
+            assertEquals(1, rec.calls[0]);
+            assertEquals(0, engine.outstanding());
+            MemorySegment ok = arena.allocate(4096, 4096);
+            engine.read(fd, ok, 0, rec, 1);
+            rec.awaitCompleted(engine, 2);
+            assertEquals(4096, rec.results[1]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /** Every owner-only call from a second thread is refused with or without {@code -ea}, and changes nothing. */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void anotherThreadThanTheOwnerIsRefused(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("o.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open(); Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            Recorder rec = new Recorder(1);
+            engine.read(fd, buf, 0, rec, 0); // binds the owner
+            List<Throwable> thrown = new ArrayList<>();
+            Thread other = Thread.ofPlatform().start(() -> {
+                for (var call : List.<org.junit.jupiter.api.function.Executable>of(
+                        () -> engine.read(fd, buf, 0, rec, 0), engine::poll, engine::processCompletions,
+                        () -> engine.awaitCompletions(0), engine::plug, () -> engine.cancel(0))) {
+                    try {
+                        call.execute();
+                        thrown.add(null);
+                    } catch (Throwable t) {
+                        thrown.add(t);
+                    }
+                }
+            });
+            other.join();
+            assertEquals(6, thrown.size());
+            for (Throwable t : thrown) {
+                assertTrue(t instanceof IllegalStateException && t.getMessage().contains("owner thread only"),
+                        String.valueOf(t));
+            }
+            rec.awaitCompleted(engine, 1);
+            assertEquals(1, rec.calls[0]);
+            assertEquals(4096, rec.results[0]);
+            assertEquals(0, engine.outstanding());
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * After close() the reaping calls throw instead of touching what close released: linux-aio's unmapped
+     * {@code aio_ring} was a SIGSEGV, and the pool's eventfd number, reused by the process, was read as its own.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void reapingAfterCloseIsRefused(EngineUnderTest e) {
+        IoEngine engine = e.open();
+        engine.close();
+        for (var call : List.<org.junit.jupiter.api.function.Executable>of(
+                engine::poll, engine::processCompletions, () -> engine.awaitCompletions(1_000_000))) {
+            IllegalStateException x = assertThrows(IllegalStateException.class, call);
+            assertTrue(x.getMessage().contains("engine is closed"), x.getMessage());
+        }
+    }
+
     /** Sanity: the parameter list covers every engine kind of the sealed interface. */
     @org.junit.jupiter.api.Test
     void everyEngineKindIsUnderTest() {

@@ -1,0 +1,45 @@
+package io.blockloop.engine;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Anonymous memory mapped and unmapped by the test itself ({@code mmap}/{@code munmap}), for tests of memory that
+ * disappears under a request: unlike an arena's memory, which the allocator may keep mapped, it is really gone after
+ * {@link #unmap}. Any thread.
+ */
+final class AnonymousMapping {
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final MethodHandle MMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("mmap").orElseThrow(),
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("munmap").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final int PROT_READ_WRITE = 0x1 | 0x2;
+    private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+
+    private AnonymousMapping() {
+    }
+
+    /** {@code length} bytes of fresh zeroed memory, page-aligned. */
+    static MemorySegment map(long length) throws Throwable {
+        MemorySegment at = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, length, PROT_READ_WRITE,
+                MAP_PRIVATE_ANONYMOUS, -1, 0L);
+        if (at.address() == -1L) {
+            throw new IllegalStateException("mmap failed");
+        }
+        return at.reinterpret(length);
+    }
+
+    /** Unmaps what {@link #map} returned; any access to it afterwards is a fault. */
+    static void unmap(MemorySegment mapping, long length) throws Throwable {
+        if ((int) MUNMAP.invokeExact(mapping, length) != 0) {
+            throw new IllegalStateException("munmap failed");
+        }
+    }
+}
