@@ -54,6 +54,24 @@ public final class IoVector {
         return this;
     }
 
+    /**
+     * Throws when this vector's memory cannot carry a request: {@link IllegalStateException} for a segment whose
+     * arena is closed (the kernel would use freed memory), {@link IllegalArgumentException} for a read-only segment
+     * when the request writes into the vector ({@code writtenInto}: a read). Any thread.
+     */
+    public void checkUsable(boolean writtenInto) {
+        for (int i = 0; i < count; i++) {
+            MemorySegment s = segments[i];
+            if (!s.scope().isAlive()) {
+                throw new IllegalStateException("I/O buffer " + i + " of " + count + ": its arena is already closed");
+            }
+            if (writtenInto && s.isReadOnly()) {
+                throw new IllegalArgumentException("I/O buffer " + i + " of " + count
+                        + " is read-only, and a read writes into it");
+            }
+        }
+    }
+
     /** Empties the vector for reuse (the storage is kept). */
     public IoVector reset() {
         Arrays.fill(segments, 0, count, null);

@@ -42,14 +42,18 @@ import java.util.concurrent.locks.Lock;
  *       allocate even on errors. A coroutine of another context is moved to the backend's for the request and
  *       back afterwards.</li>
  *   <li><b>Asynchronous API</b> ({@code *Async}): from any thread; returns a {@link CompletableFuture}
- *       completed in the backend's context.</li>
+ *       completed in the backend's context. A request cannot be withdrawn: the future's {@code cancel} does
+ *       nothing and answers false, and the buffer stays in use until the future completes.</li>
  *   <li><b>Blocking API</b> ({@link #read}, {@link #write}, ...): from any thread that is not running a loop
- *       of another context; the main loop keeps running its own context while it waits (QEMU's
- *       {@code BDRV_POLL_WHILE}), the backend's home thread polls its context.</li>
+ *       of another context (that is refused with {@link IllegalStateException}: the wait would stop that loop,
+ *       and two loops waiting for each other never wake); the main loop keeps running its own context while it
+ *       waits (QEMU's {@code BDRV_POLL_WHILE}), the backend's home thread polls its context.</li>
  * </ul>
  *
  * <p>Every request is checked first: a negative offset or length is {@code EINVAL}; a range past the end fails
- * with {@code EIO} and a message giving offset, length and size (QEMU's {@code blk_check_byte_request}). Requests
+ * with {@code EIO} and a message giving offset, length and size (QEMU's {@code blk_check_byte_request}); a
+ * buffer whose arena is closed is refused ({@link IllegalStateException}), as is a read into a read-only one
+ * ({@link IllegalArgumentException}); on a closed backend every request fails with {@code ENOMEDIUM}. Requests
  * need no alignment: the node pads and bounces what its storage needs. With a write-through cache mode every
  * write carries {@link RequestFlags#FUA}; with {@code cache=unsafe} flushes are skipped.
  *
@@ -265,6 +269,9 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (closed) {
             return -Errno.ENOMEDIUM;
         }
+        if (qiov != null) {
+            qiov.checkUsable(op == READ);
+        }
         if (op != READ && op != FLUSH && readOnly) {
             return -Errno.EPERM;
         }
@@ -389,7 +396,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     private CompletableFuture<Void> async(Runnable request) {
-        CompletableFuture<Void> future = new CompletableFuture<>();
+        CompletableFuture<Void> future = new UncancellableFuture<>();
         Coroutine co = Coroutine.create(() -> {
             try {
                 request.run();
@@ -406,24 +413,31 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     // ------------------------------------------------------------------ blocking API
 
-    /** {@link #coRead}, waiting. Any thread but another context's loop. */
+    /**
+     * {@link #coRead}, waiting. Any thread but another context's loop. The buffer may come from an arena confined
+     * to the calling thread (the blocking methods lend it to the loop for the call).
+     */
     public void read(long offset, MemorySegment buffer) {
-        blocking(() -> coRead(offset, buffer));
+        MemorySegment lent = BlockingCallerBuffers.lend(buffer, context());
+        blocking(() -> coRead(offset, lent));
     }
 
     /** {@link #coWrite}, waiting. */
     public void write(long offset, MemorySegment buffer, int flags) {
-        blocking(() -> coWrite(offset, buffer, flags));
+        MemorySegment lent = BlockingCallerBuffers.lend(buffer, context());
+        blocking(() -> coWrite(offset, lent, flags));
     }
 
     /** {@link #coReadv}, waiting. */
     public void readv(long offset, IoVector qiov) {
-        blocking(() -> coReadv(offset, qiov));
+        IoVector lent = BlockingCallerBuffers.lend(qiov, context());
+        blocking(() -> coReadv(offset, lent));
     }
 
     /** {@link #coWritev}, waiting. */
     public void writev(long offset, IoVector qiov, int flags) {
-        blocking(() -> coWritev(offset, qiov, flags));
+        IoVector lent = BlockingCallerBuffers.lend(qiov, context());
+        blocking(() -> coWritev(offset, lent, flags));
     }
 
     /** {@link #coFlush}, waiting. */
@@ -447,6 +461,12 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             return;
         }
         AioContext ctx = context();
+        AioContext running = AioContext.current();
+        if (running != null && running != ctx && !MainLoop.isMainThread()) {
+            throw new IllegalStateException("a blocking request on '" + name + "' (context '" + ctx.name()
+                    + "') from the loop thread of context '" + running.name() + "': waiting would stop that loop, "
+                    + "and two loops waiting for each other never wake; use the *Async or co* methods there");
+        }
         CompletableFuture<Void> future = async(request);
         if (ctx.inHomeThread() || MainLoop.isMainThread()) {
             AioWait.waitWhile(ctx, () -> !future.isDone());
@@ -662,6 +682,9 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private void check(String op, long offset, long bytes, int ret) {
         if (ret == 0) {
             return;
+        }
+        if (ret == -Errno.ENOMEDIUM && closed) {
+            throw new BlockIoException(Errno.ENOMEDIUM, op + " on '" + name + "': the backend is closed");
         }
         long size = length();
         if (ret == -Errno.EIO && offset >= 0 && bytes >= 0 && (offset > size || bytes > size - offset)) {

@@ -5,6 +5,7 @@ import io.blockloop.aio.AioWait;
 import io.blockloop.aio.IOThread;
 import io.blockloop.block.BlockIoException;
 import io.blockloop.block.CacheMode;
+import io.blockloop.block.IoVector;
 import io.blockloop.block.Warnings;
 import io.blockloop.block.file.AioMode;
 import io.blockloop.block.file.FileDriver;
@@ -187,6 +188,125 @@ class BlockBackendThreadsTest {
                 blk.discard(0, 1 << 20);
                 blk.flush();
             }
+        }
+    }
+
+    /**
+     * The blocking API from a thread with a buffer of an arena confined to it, on a backend in an IOThread: aligned
+     * (the engine gets the address) and misaligned (the loop's thread copies through a bounce buffer, which threw
+     * WrongThreadException before the blocking methods lent such buffers to the loop for the call).
+     */
+    @Test
+    void blockingCallsTakeBuffersConfinedToTheCaller() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (IOThread io = new IOThread("io0").start();
+             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context())) {
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread caller = Thread.ofPlatform().start(() -> {
+                try (Arena confined = Arena.ofConfined()) {
+                    for (int misalign : new int[]{0, 1}) {
+                        byte[] data = BlockImages.randomBytes(misalign, 6000);
+                        blk.write(1000 + misalign, BlockImages.buffer(confined, data, misalign), 0);
+                        MemorySegment back = confined.allocate(6000 + 4096, 4096).asSlice(misalign, 6000);
+                        blk.read(1000 + misalign, back);
+                        assertArrayEquals(data, BlockImages.bytes(back), "misaligned by " + misalign);
+                        MemorySegment v1 = confined.allocate(3000 + 1).asSlice(1, 3000);
+                        MemorySegment v2 = confined.allocate(3000, 4096).asReadOnly();
+                        assertThrows(IllegalArgumentException.class, () -> blk.readv(0, IoVector.of(v1, v2)));
+                        MemorySegment w2 = confined.allocate(3000, 4096);
+                        blk.readv(1000 + misalign, IoVector.of(v1, w2));
+                        assertArrayEquals(java.util.Arrays.copyOf(data, 3000), BlockImages.bytes(v1));
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            caller.join();
+            assertEquals(null, failure.get());
+        }
+    }
+
+    /**
+     * Memory a request could not use safely is refused with a message before anything runs, on every API, and the
+     * backend goes on: a read into a read-only segment, a buffer whose arena is closed. A closed backend says so.
+     */
+    @Test
+    void unusableBuffersAndAClosedBackendAreRefusedClearly() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment readOnly = arena.allocate(4096, 4096).asReadOnly();
+            MemorySegment closed;
+            try (Arena gone = Arena.ofShared()) {
+                closed = gone.allocate(4096, 4096);
+            }
+            IllegalArgumentException ro = assertThrows(IllegalArgumentException.class, () -> blk.read(0, readOnly));
+            assertTrue(ro.getMessage().contains("read-only"), ro.getMessage());
+            java.util.concurrent.ExecutionException async = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> blk.readAsync(0, readOnly).get(10, TimeUnit.SECONDS));
+            assertTrue(async.getCause() instanceof IllegalArgumentException, String.valueOf(async.getCause()));
+            blk.write(0, readOnly, 0); // writing from a read-only buffer is fine
+            for (var call : java.util.List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> blk.read(0, closed), () -> blk.write(0, closed, 0))) {
+                IllegalStateException x = assertThrows(IllegalStateException.class, call);
+                assertTrue(x.getMessage().contains("arena is already closed"), x.getMessage());
+            }
+            byte[] data = BlockImages.randomBytes(7, 4096);
+            blk.write(8192, BlockImages.buffer(arena, data, 0), 0);
+            MemorySegment back = arena.allocate(4096, 4096);
+            blk.read(8192, back);
+            assertArrayEquals(data, BlockImages.bytes(back));
+            assertEquals(0, blk.inFlight());
+            blk.close();
+            BlockIoException x = assertThrows(BlockIoException.class, () -> blk.read(0, back));
+            assertTrue(x.getMessage().contains("the backend is closed"), x.getMessage());
+        } finally {
+            blk.close();
+        }
+    }
+
+    /** A request cannot be withdrawn: cancel() answers false and the future completes with the data read. */
+    @Test
+    void cancellingAnAsynchronousRequestLeavesItRunning() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (IOThread io = new IOThread("io0").start();
+             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
+             Arena arena = Arena.ofShared()) {
+            byte[] data = BlockImages.randomBytes(3, 4096);
+            blk.write(0, BlockImages.buffer(arena, data, 0), 0);
+            MemorySegment back = arena.allocate(4096, 4096);
+            CompletableFuture<Void> f = blk.readAsync(0, back);
+            assertEquals(false, f.cancel(true));
+            f.get(10, TimeUnit.SECONDS);
+            assertEquals(false, f.isCancelled());
+            assertArrayEquals(data, BlockImages.bytes(back));
+        }
+    }
+
+    /**
+     * The blocking API from the loop of another IOThread is refused at once: two IOThreads each blocking on the
+     * other's backend used to wait for each other forever.
+     */
+    @Test
+    void blockingFromAnotherContextsLoopIsRefused() throws Exception {
+        Path a = BlockImages.image(dir, "a", 1 << 20);
+        try (IOThread io0 = new IOThread("io0").start(); IOThread io1 = new IOThread("io1").start();
+             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(a.toString())), io0.context());
+             Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            io1.context().scheduleOneShot("blocking read", () -> {
+                try {
+                    blk.read(0, buf);
+                    outcome.complete(null);
+                } catch (Throwable t) {
+                    outcome.complete(t);
+                }
+            });
+            Throwable t = outcome.get(30, TimeUnit.SECONDS);
+            assertTrue(t instanceof IllegalStateException && t.getMessage().contains("loop thread of context 'io1'"),
+                    String.valueOf(t));
+            blk.read(0, buf); // the backend goes on
         }
     }
 }
