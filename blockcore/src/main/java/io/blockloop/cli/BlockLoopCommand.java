@@ -42,6 +42,10 @@ public final class BlockLoopCommand {
                 default -> throw CommandFailure.usage("unknown command '" + args.getFirst()
                         + "' (commands: " + String.join(", ", Arrays.asList("bench", "io", "probe", "help")) + ")");
             }
+            if (out.checkError()) { // PrintStream keeps write errors to itself (a full disk, a closed pipe)
+                err.println("blockloop: could not write the output (standard output failed)");
+                return CommandFailure.RUNTIME;
+            }
             return 0;
         } catch (CommandFailure f) {
             err.println("blockloop: " + f.getMessage());
@@ -52,6 +56,9 @@ public final class BlockLoopCommand {
             if (System.getenv("BLOCKLOOP_DEBUG") != null) {
                 e.printStackTrace(err);
             }
+            return CommandFailure.RUNTIME;
+        } catch (OutOfMemoryError e) {
+            err.println("blockloop: out of memory: " + e.getMessage() + " (-Xmx or smaller buffers may help)");
             return CommandFailure.RUNTIME;
         }
     }

@@ -29,10 +29,16 @@ final class ProbeCommand {
     void run(List<String> args) throws CommandFailure {
         boolean json = false;
         String path = null;
+        boolean options = true;
         for (String arg : args) {
-            if (arg.equals("--json")) {
+            if (options && arg.equals("--")) {
+                options = false; // a PATH may start with '-' after it
+            } else if (options && (arg.equals("--help") || arg.equals("-h"))) {
+                out.println("usage: blockloop probe [--json] [--] [PATH]");
+                return;
+            } else if (options && arg.equals("--json")) {
                 json = true;
-            } else if (arg.startsWith("-")) {
+            } else if (options && arg.startsWith("-")) {
                 throw CommandFailure.usage("probe: unknown option '" + arg + "' (usage: blockloop probe [--json] [PATH])");
             } else if (path == null) {
                 path = arg;

@@ -81,7 +81,8 @@ public final class FileDriver implements BlockDriver {
      *
      * @throws IllegalArgumentException for options that cannot work together, or a path that is neither a regular
      *                                  file nor a block device
-     * @throws IllegalStateException    when the image is locked by another user, or O_DIRECT is refused
+     * @throws IllegalStateException    when the image is locked by another user, O_DIRECT is refused, or a writable
+     *                                  O_DIRECT image's size is not a multiple of its request alignment
      * @throws NativeCallException      when the file cannot be opened (message names the path and errno)
      */
     public static FileDriver open(FileOptions options, AioContext context) {
@@ -109,6 +110,14 @@ public final class FileDriver implements BlockDriver {
                 ImageLock.acquire(fd, options.path(), perms[0], perms[1]);
             }
             DirectIoAlignment alignment = DirectIoAlignment.probe(fd, direct, blockDevice);
+            if (!options.readOnly() && length % alignment.requestAlignment() != 0) {
+                // A write padded to whole blocks at the end would make the file longer (it did: a 1000000-byte
+                // image grew to 1003520 bytes). QEMU refuses such an image for writing, with this message.
+                throw new IllegalStateException("Could not open '" + options.path() + "': Cannot get 'write' "
+                        + "permission without 'resize': Image size is not a multiple of request alignment ("
+                        + length + " bytes, request alignment " + alignment.requestAlignment() + " with cache="
+                        + options.cache().option() + "); open it read-only, or with cache=writeback");
+            }
             return new FileDriver(options.path(), fd, blockDevice, direct, options.readOnly(), length, alignment,
                     mode, context);
         } catch (RuntimeException | Error e) {

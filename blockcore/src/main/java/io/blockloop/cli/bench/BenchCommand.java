@@ -98,10 +98,27 @@ public final class BenchCommand {
         FileDriver fileDriver = fileDriverOf(blk.root());
         String engine = fileDriver == null ? "none" : fileDriver.engineMode().option();
         boolean direct = fileDriver != null && fileDriver.direct();
-        try (BenchRun run = new BenchRun(blk, slots, o.size(), o.pattern(), o.write(), offsets);
+        BenchRun buffersReady;
+        try {
+            buffersReady = new BenchRun(blk, slots, o.size(), o.pattern(), o.write(), offsets);
+        } catch (OutOfMemoryError e) {
+            throw CommandFailure.runtime("bench: cannot allocate " + slots + " buffers of " + o.size()
+                    + " bytes (one per request in flight): " + e.getMessage());
+        }
+        try (BenchRun run = buffersReady;
              LoopPin pin = LoopPin.apply(o.loopCpu())) {
             boolean registered = o.registerBuffers() && run.registerBuffers();
+            if (o.write()) {
+                // Write only where the measured run writes: the warm-up repeats its COUNT offsets, whatever its
+                // length (it wrote the whole image before, wrapping below -o, for a run of -c 16).
+                offsets.restartEvery(o.count());
+            }
             Warmup.Result warmup = Warmup.run(run, o);
+            if (o.write()) {
+                offsets.restartEvery(0); // the measured run writes from the first offset
+            }
+            // Reads continue the walk, so the measured run does not read again what the warm-up just read (a cache
+            // below, the host's for one, would serve it); the first line says where it starts.
             if (warmup != null) {
                 checkFailure(o, run);
                 if (!o.json()) {
@@ -109,7 +126,7 @@ public final class BenchCommand {
                 }
             }
             if (!o.json()) {
-                out.println(BenchReport.sendingLine(o, offsets.highest()));
+                out.println(BenchReport.sendingLine(o, offsets.highest(), offsets.upcoming()));
             }
             BenchRun.Measurement m = run.run(o.count(), Long.MAX_VALUE, o.depth(),
                     ProgressLine.forTerminal(err, o.count()));

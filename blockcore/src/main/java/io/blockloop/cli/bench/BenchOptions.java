@@ -22,7 +22,8 @@ import java.util.List;
  * @param count   {@code -c}: requests to complete (1 to {@code INT_MAX})
  * @param depth   {@code -d}: requests in flight at once (1 to {@code INT_MAX})
  * @param size    {@code -s}: bytes per request (1 to {@code INT_MAX}; suffixes k, M, G ...)
- * @param step    {@code -S}: bytes between consecutive offsets (0 to {@code INT_MAX}); {@code size} by default
+ * @param step    {@code -S}: bytes between consecutive offsets (1 to {@code INT_MAX}); {@code size} by default
+ *                or when given as 0 ({@code qemu-img bench}'s {@code step ?: bufsize})
  * @param offset  {@code -o}: the first offset
  * @param write   {@code -w}: write instead of read
  * @param random  {@code --random}: offsets {@code offset + k * step}, k uniform, instead of walking k = 0, 1, 2 ...
@@ -168,7 +169,11 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
             if (image.format().equals("null") && file != null) {
                 ByteCount.parse("bench: null device size", file); // a usage mistake, reported before anything runs
             }
-            return new BenchOptions(count, depth, size, step < 0 ? size : step, offset, write, random, seed, pattern,
+            if (write && image.forceShare()) {
+                throw CommandFailure.usage("bench: -U (force-share) needs a read-only image, and -w opens it for "
+                        + "writing (a read benchmark opens it read-only)");
+            }
+            return new BenchOptions(count, depth, size, step <= 0 ? size : step, offset, write, random, seed, pattern,
                     image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, registerBuffers, file);
         }
 
@@ -244,7 +249,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                 case 'c' -> count = (int) integer("request count", v, 1, INT_MAX);
                 case 'd' -> depth = (int) integer("queue depth", v, 1, INT_MAX);
                 case 's' -> size = (int) integer("buffer size", v, 1, INT_MAX);
-                case 'S' -> step = (int) integer("step size", v, 0, INT_MAX);
+                case 'S' -> step = (int) integer("step size", v, 0, INT_MAX); // 0: the size, as qemu-img
                 case 'o' -> offset = number("offset", v, Long.MAX_VALUE);
                 case 't' -> image = image.withCache(v);
                 case 'i' -> image = image.withAio(v);

@@ -34,12 +34,15 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
                    boolean registeredBuffers, String fdMonitor, int loopCpu, long pollMaxNs, long highestOffset,
                    Warmup.Result warmup, BenchRun.Measurement run) {
 
-    /** qemu-img bench's first line (for {@code --random}, the range instead of the start). */
-    static String sendingLine(BenchOptions o, long highestOffset) {
+    /**
+     * qemu-img bench's first line (for {@code --random}, the range instead of the start). {@code start}: where the
+     * measured walk starts, {@code -o} unless a read warm-up walked on from there.
+     */
+    static String sendingLine(BenchOptions o, long highestOffset, long start) {
         String where = o.random()
                 ? String.format(Locale.ROOT, "random offsets from %d to %d, step size %d, seed %d", o.offset(),
                 highestOffset, o.step(), o.seed())
-                : String.format(Locale.ROOT, "starting at offset %d, step size %d", o.offset(), o.step());
+                : String.format(Locale.ROOT, "starting at offset %d, step size %d", start, o.step());
         return String.format(Locale.ROOT, "Sending %d %s requests, %d bytes each, %d in parallel (%s)", o.count(),
                 o.write() ? "write" : "read", o.size(), o.depth(), where);
     }

@@ -13,6 +13,9 @@ package io.blockloop.cli.bench;
  *       repeats; the bound is applied with Lemire's unbiased multiply-and-reject.</li>
  * </ul>
  *
+ * <p>{@link #restartEvery} makes it start over after a number of offsets: a write benchmark's warm-up repeats the
+ * measured run's offsets and writes nothing else.
+ *
  * <p>Threads: one thread (the main loop's coroutines); not thread-safe.
  */
 final class OffsetSequence {
@@ -23,8 +26,12 @@ final class OffsetSequence {
     private final long imageSize;
     /** Random mode: how many distinct offsets there are ({@code kMax + 1}). */
     private final long choices;
+    private final long seed;
     private long current;
     private long state;
+    /** Offsets handed out since the last start; {@link #period} (0: no limit) of them before starting over. */
+    private long handedOut;
+    private long period;
 
     private OffsetSequence(boolean random, long offset, long step, long size, long imageSize, long seed) {
         this.random = random;
@@ -32,6 +39,7 @@ final class OffsetSequence {
         this.step = step;
         this.size = size;
         this.imageSize = imageSize;
+        this.seed = seed;
         this.current = offset;
         this.state = seed;
         this.choices = step == 0 ? 1 : (imageSize - size - offset) / step + 1;
@@ -57,17 +65,46 @@ final class OffsetSequence {
 
     /** The offset of the next request. */
     long next() {
+        if (period != 0 && handedOut == period) {
+            startOver();
+        }
+        handedOut++;
         if (random) {
             return offset + step * bounded(choices);
         }
         long o = current;
-        current += step;
-        if (imageSize <= size) {
-            current = 0;
-        } else {
-            current %= imageSize - size;
-        }
+        current = imageSize <= size ? 0 : addModulo(current, step, imageSize - size);
         return o;
+    }
+
+    /**
+     * Starts over from the first offset now, and again after every {@code period} offsets from here on (0: never
+     * again).
+     */
+    void restartEvery(long period) {
+        this.period = period;
+        startOver();
+    }
+
+    /** Sequential: the offset {@link #next()} returns next (where a run continuing the walk starts). */
+    long upcoming() {
+        return current;
+    }
+
+    private void startOver() {
+        current = offset;
+        state = seed;
+        handedOut = 0;
+    }
+
+    /**
+     * {@code (a + b) mod m} for {@code 0 <= a <= m}, {@code b >= 0}, {@code m > 0}, without the overflow of
+     * {@code a + b} (an image near 8 EiB with a large step made the walk negative).
+     */
+    static long addModulo(long a, long b, long m) {
+        long x = a % m;
+        long y = b % m;
+        return x >= m - y ? x - (m - y) : x + y;
     }
 
     /** Random mode: the highest offset it can return; sequential: -1 (it wraps). */

@@ -11,10 +11,14 @@ import java.lang.management.ManagementFactory;
  * <ul>
  *   <li>{@code --warmup N}: exactly N requests, at the run's queue depth.</li>
  *   <li>Default: requests at queue depth {@code max(DEPTH, 32)} (more requests per second, so the JIT's counters
- *       fill sooner; the slots beyond DEPTH are used only here) in slices of 100 ms, until the JIT compiler has
+ *       fill sooner; the slots beyond DEPTH are used only here, and only as many as 64 MiB of buffers allow) in
+ *       slices of 100 ms, until the JIT compiler has
  *       been quiet ({@link CompilationMXBean#getTotalCompilationTime()} unchanged) for 300 ms, after at least
  *       0.5 s and at most 5 s.</li>
  * </ul>
+ *
+ * <p>A write benchmark's warm-up writes only the offsets the measured run writes ({@link OffsetSequence#restartEvery}):
+ * before, it walked on for seconds and wrote the whole image, below {@code -o} too.
  *
  * <p>Threads: the main loop's thread (it drives {@link BenchRun}).
  */
@@ -33,10 +37,21 @@ final class Warmup {
     private Warmup() {
     }
 
-    /** The slots {@link BenchRun} needs for a run at {@code depth} warmed up as {@code options} asks. */
+    /** The most memory the default warm-up adds in buffers beyond the run's own (one request's at least). */
+    static final long EXTRA_BUFFER_BYTES = 64L << 20;
+
+    /**
+     * The slots {@link BenchRun} needs for a run at {@code depth} warmed up as {@code options} asks: up to
+     * {@link #DEPTH} for the default warm-up, as long as their buffers stay within {@link #EXTRA_BUFFER_BYTES}
+     * (a one-request run of 1 GiB requests asked for 32 GiB before).
+     */
     static int slots(BenchOptions options) {
         int depth = (int) Math.min(options.depth(), options.count());
-        return options.warmup() == BenchOptions.WARMUP_DEFAULT ? Math.max(depth, DEPTH) : depth;
+        if (options.warmup() != BenchOptions.WARMUP_DEFAULT) {
+            return depth;
+        }
+        long affordable = Math.max(1, EXTRA_BUFFER_BYTES / options.size());
+        return (int) Math.max(depth, Math.min(DEPTH, affordable));
     }
 
     /**

@@ -122,6 +122,27 @@ class BlockBackendThreadsTest {
         BlockBackend.open("e", new ImageSpec.Raw(options), main).close();
     }
 
+    /**
+     * An O_DIRECT image whose size is not a multiple of the request alignment is refused for writing with QEMU's
+     * message: a padded write at its end made the file longer (1000000 bytes became 1003520). Read-only, and with
+     * the page cache, it opens; its size stays.
+     */
+    @Test
+    void aWritableODirectImageOfUnalignedSizeIsRefusedAsQemuDoes() throws IOException {
+        Path file = BlockImages.image(dir, "odd", 1_000_000);
+        FileOptions options = FileOptions.of(file.toString());
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> BlockBackend.open("t", new ImageSpec.Raw(options), main));
+        assertTrue(e.getMessage().startsWith("Could not open '" + file + "': Cannot get 'write' permission without "
+                + "'resize': Image size is not a multiple of request alignment (1000000 bytes"), e.getMessage());
+        BlockBackend.open("r", new ImageSpec.Raw(options.withReadOnly(true)), main).close();
+        try (BlockBackend blk = BlockBackend.open("w", new ImageSpec.Raw(options.withCache(CacheMode.WRITEBACK)), main);
+             Arena arena = Arena.ofConfined()) {
+            blk.write(1_000_000 - 100, BlockImages.buffer(arena, BlockImages.randomBytes(5, 100), 0), 0);
+        }
+        assertEquals(1_000_000, java.nio.file.Files.size(file));
+    }
+
     @Test
     void twoReadersShareTheImage() throws IOException {
         Path file = BlockImages.image(dir, "img", 1 << 20);

@@ -202,7 +202,8 @@ class BenchCommandTest {
         bench("-c", "500", "-d", "2", "-s", "8k", "-S", "16k", "-o", "4096", "--warmup", "10", img.toString());
         List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
         assertTrue(lines.get(0).matches("Warm-up: 10 requests in [0-9.]+ seconds \\(not measured\\)"), lines.get(0));
-        assertEquals("Sending 500 read requests, 8192 bytes each, 2 in parallel (starting at offset 4096, step size 16384)",
+        // A read warm-up walks on (10 requests of the 16 KiB walk from 4096): the line says where the run starts.
+        assertEquals("Sending 500 read requests, 8192 bytes each, 2 in parallel (starting at offset 167936, step size 16384)",
                 lines.get(1));
         assertTrue(lines.get(2).matches("Run completed in [0-9]+\\.[0-9]{3} seconds\\."), lines.get(2));
         assertTrue(lines.get(3).matches("IOPS: +[0-9]+ \\([0-9.]+ MiB/s\\)"), lines.get(3));
@@ -216,6 +217,41 @@ class BenchCommandTest {
         assertTrue(lines.get(8).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(8));
         assertEquals(9, lines.size());
         assertEquals("", err.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * A write benchmark changes exactly the blocks of its COUNT requests, whatever its warm-up does (the default
+     * warm-up wrote for seconds and wrapped below -o: a run of -c 16 rewrote the whole image), and starts where the
+     * first line says.
+     */
+    @Test
+    void aWriteBenchmarkWritesOnlyItsOwnBlocksWarmUpIncluded() throws Exception {
+        Path img = image("w.img", 1 << 20);
+        bench("-w", "-c", "16", "-d", "1", "-s", "4096", "-S", "8192", "-o", "32768", "--pattern", "171",
+                "--warmup", "2000", img.toString());
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("(starting at offset 32768, step size 8192)"),
+                out.toString(StandardCharsets.UTF_8));
+        byte[] data = java.nio.file.Files.readAllBytes(img);
+        for (int block = 0; block < data.length / 4096; block++) {
+            long at = block * 4096L;
+            boolean ours = at >= 32768 && at < 32768 + 16 * 8192 && (at - 32768) % 8192 == 0;
+            for (int i = 0; i < 4096; i++) {
+                assertEquals(ours ? (byte) 171 : 0, data[(int) at + i], "byte " + i + " of the block at " + at);
+            }
+        }
+    }
+
+    /** Buffers that cannot be allocated are one line, not a stack trace; the default warm-up adds at most 64 MiB. */
+    @Test
+    void buffersThatCannotBeAllocatedAreOneLine() throws Exception {
+        CommandFailure f = assertThrows(CommandFailure.class,
+                () -> bench("-f", "null", "-c", "100000", "-d", "100000", "-s", "1G", "--warmup", "0"));
+        assertEquals(CommandFailure.RUNTIME, f.exitStatus());
+        assertTrue(f.getMessage().startsWith("bench: cannot allocate 100000 buffers of 1073741824 bytes"),
+                f.getMessage());
+        assertEquals(1, Warmup.slots(BenchOptions.parse(List.of("-s", "1G", "-c", "1", "-d", "1"))));
+        assertEquals(32, Warmup.slots(BenchOptions.parse(List.of("-s", "1M", "-c", "100", "-d", "1"))));
+        assertEquals(16, Warmup.slots(BenchOptions.parse(List.of("-s", "4M", "-c", "100", "-d", "1"))));
     }
 
     @Test

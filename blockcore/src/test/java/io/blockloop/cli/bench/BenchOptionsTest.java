@@ -49,7 +49,7 @@ class BenchOptionsTest {
     @Test
     void everyFlag() throws Exception {
         BenchOptions o = parse("-c", "1k", "-d", "32", "-s", "64k", "-S", "1M", "-o", "1G", "-w", "--random",
-                "--seed", "9", "--pattern=0xff", "-t", "writeback", "-i", "threads", "-U", "--fdmon", "epoll", "--poll-max-ns",
+                "--seed", "9", "--pattern=0xff", "-t", "writeback", "-i", "threads", "--fdmon", "epoll", "--poll-max-ns",
                 "32768", "-f", "file", "--warmup", "500", "--json", "/dev/loop0");
         assertEquals(1024, o.count());
         assertEquals(32, o.depth());
@@ -62,8 +62,13 @@ class BenchOptionsTest {
         assertEquals(255, o.pattern());
         assertEquals(CacheMode.WRITEBACK, o.image().cache());
         assertEquals(AioMode.THREADS, o.image().aio());
-        assertTrue(o.image().forceShare());
+        assertFalse(o.image().forceShare());
         assertFalse(o.image().readOnly());
+        BenchOptions shared = parse("-U");
+        assertTrue(shared.image().forceShare() && shared.image().readOnly(), "a read benchmark opens read-only");
+        CommandFailure writeShared = assertThrows(CommandFailure.class, () -> parse("-w", "-U"));
+        assertEquals(CommandFailure.USAGE, writeShared.exitStatus());
+        assertTrue(writeShared.getMessage().contains("-w opens it for writing"), writeShared.getMessage());
         assertEquals(FdMonitorKind.EPOLL, o.fdmon());
         assertEquals(32768, o.pollMaxNs());
         assertEquals("file", o.image().format());
@@ -75,9 +80,9 @@ class BenchOptionsTest {
 
     @Test
     void gluedAndGroupedShortOptionsAndLongOptionsWithEquals() throws Exception {
-        BenchOptions o = parse("-c100", "-wUd8", "-s", "512", "--fdmon=poll", "--seed=4", "-n", "--", "-odd-name");
+        BenchOptions o = parse("-c100", "-Ud8", "-s", "512", "--fdmon=poll", "--seed=4", "-n", "--", "-odd-name");
         assertEquals(100, o.count());
-        assertTrue(o.write());
+        assertFalse(o.write());
         assertTrue(o.image().forceShare());
         assertEquals(8, o.depth());
         assertEquals(512, o.size());
@@ -89,8 +94,9 @@ class BenchOptionsTest {
     }
 
     @Test
-    void stepZeroIsAllowedAndNullTakesItsSize() throws Exception {
-        assertEquals(0, parse("-S", "0").step());
+    void stepZeroMeansTheRequestSizeAsInQemuImgAndNullTakesItsSize() throws Exception {
+        assertEquals(4096, parse("-S", "0").step());
+        assertEquals(8192, parse("-s", "8k", "-S", "0").step());
         BenchOptions n = parse("-f", "null", "4G");
         assertEquals("4G", n.file());
         assertFalse(n.defaultTarget());

@@ -1,5 +1,7 @@
 package io.blockloop.cli.bench;
 
+import java.util.List;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.BitSet;
@@ -83,6 +85,41 @@ class OffsetSequenceTest {
             differs |= x != c.next();
         }
         assertTrue(differs, "another seed, another sequence");
+    }
+
+    @Test
+    void restartEveryRepeatsTheFirstOffsetsThenRewinds() {
+        for (OffsetSequence seq : List.of(OffsetSequence.sequential(8192, 4096, 4096, 1 << 20),
+                OffsetSequence.random(8192, 4096, 4096, 1 << 20, 7))) {
+            long[] first = new long[5];
+            for (int i = 0; i < first.length; i++) {
+                first[i] = seq.next();
+            }
+            seq.restartEvery(3); // starts over now, and after every 3
+            for (int round = 0; round < 4; round++) {
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(first[i], seq.next(), "round " + round + ", offset " + i);
+                }
+            }
+            seq.restartEvery(0); // starts over, then walks on
+            for (long expected : first) {
+                assertEquals(expected, seq.next());
+            }
+        }
+    }
+
+    @Test
+    void theWalkDoesNotOverflowOnAnImageNear8EiB() {
+        long image = Long.MAX_VALUE - 4095;
+        long start = image - 4096 - 4096;
+        OffsetSequence seq = OffsetSequence.sequential(start, Integer.MAX_VALUE, 4096, image);
+        for (int i = 0; i < 1000; i++) {
+            long o = seq.next();
+            assertTrue(o >= 0 && o <= image - 4096, "offset " + o);
+        }
+        assertEquals(20, OffsetSequence.addModulo(Long.MAX_VALUE - 10, Long.MAX_VALUE - 20, Long.MAX_VALUE - 25));
+        assertEquals(0, OffsetSequence.addModulo(10, 0, 10));
+        assertEquals(3, OffsetSequence.addModulo(7, 6, 10));
     }
 
     @Test
