@@ -68,6 +68,11 @@ final class RequestPadding {
     int writeZeroes(long offset, long bytes, int flags) {
         long align = node.limits().requestAlignment();
         long end = offset + bytes;
+        if ((flags & RequestFlags.NO_FALLBACK) != 0 && ((offset | end) & (align - 1)) != 0) {
+            // A partial block is zeroed by writing a buffer: the fallback the caller ruled out (QEMU answers
+            // ENOTSUP here too, and leaves the data alone; the padded writes below zeroed it anyway).
+            return -Errno.EOPNOTSUPP;
+        }
         long middleStart = roundUp(offset, align);
         long middleEnd = end & -align;
         if (middleStart >= middleEnd) {

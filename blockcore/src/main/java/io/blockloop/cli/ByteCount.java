@@ -1,11 +1,15 @@
 package io.blockloop.cli;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
+
 import java.util.Locale;
 
 /**
  * Parses the byte counts and offsets of the command line as QEMU's {@code cvtnum} does: a decimal (or {@code 0x}
- * hexadecimal) number with an optional 1024-based suffix {@code b k K M G T P E} ({@code 4k} = 4096), with the
- * messages {@code qemu-io} prints for bad ones.
+ * hexadecimal) number with an optional 1024-based suffix {@code b k K M G T P E} ({@code 4k} = 4096; a decimal
+ * fraction with a suffix, {@code 1.5k} = 1536), with the messages {@code qemu-io} prints for bad ones.
  *
  * <p>Stateless; any thread.
  */
@@ -27,7 +31,7 @@ public final class ByteCount {
         int shift = 0;
         char last = t.charAt(t.length() - 1);
         boolean hex = t.toLowerCase(Locale.ROOT).startsWith("0x");
-        if (!Character.isDigit(last) && !(hex && isHexDigit(last))) {
+        if (!Character.isDigit(last) && last != '.' && !(hex && isHexDigit(last))) {
             shift = switch (Character.toLowerCase(last)) {
                 case 'b' -> 0;
                 case 'k' -> 10;
@@ -39,6 +43,10 @@ public final class ByteCount {
                 default -> throw nonNumeric(what, text);
             };
             t = t.substring(0, t.length() - 1);
+        }
+        int dot = hex ? -1 : t.indexOf('.');
+        if (dot >= 0) {
+            return withFraction(what, text, t.substring(0, dot), t.substring(dot + 1), shift);
         }
         long value;
         try {
@@ -56,6 +64,29 @@ public final class ByteCount {
             throw tooLarge(what, text);
         }
         return value << shift;
+    }
+
+    /**
+     * A decimal fraction, as QEMU's {@code qemu_strtosz}: digits before the point, any digits after it, and a
+     * suffix above bytes unless the fraction is zero ({@code 1.5k} = 1536, {@code 1.} = 1, {@code 1.5} refused);
+     * the fractional bytes are rounded to the nearest ({@code 0.001M} = 1049, as qemu-io reads it).
+     */
+    private static long withFraction(String what, String text, String whole, String fraction, int shift)
+            throws CommandFailure {
+        if (whole.isEmpty() || !whole.chars().allMatch(c -> c >= '0' && c <= '9')
+                || !fraction.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw nonNumeric(what, text);
+        }
+        BigDecimal exact = new BigDecimal(whole + "." + (fraction.isEmpty() ? "0" : fraction));
+        if (shift == 0 && exact.stripTrailingZeros().scale() > 0) {
+            throw nonNumeric(what, text); // a fraction of a byte
+        }
+        BigInteger bytes = exact.multiply(BigDecimal.valueOf(2).pow(shift)).setScale(0, RoundingMode.HALF_UP)
+                .toBigIntegerExact();
+        if (bytes.bitLength() > 63) {
+            throw tooLarge(what, text);
+        }
+        return bytes.longValue();
     }
 
     /** {@link #parse} limited to {@code max}; "argument too large" above it. */

@@ -72,7 +72,7 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
     public BlockBackend open(String name, String file, AioContext ctx) throws CommandFailure {
         ImageSpec spec;
         if (format.equals("null")) {
-            spec = new ImageSpec.Null(ByteCount.parse("null device size", file), true);
+            spec = new ImageSpec.Null(ByteCount.parse("null device size", file), true, readOnly);
         } else {
             FileOptions options = new FileOptions(file, cache, aio, readOnly, true, forceShare);
             spec = format.equals("raw") ? new ImageSpec.Raw(options) : new ImageSpec.File(options);
@@ -80,7 +80,9 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
         try {
             return BlockBackend.open(name, spec, ctx);
         } catch (NativeCallException | IllegalStateException | FileKind.Unsupported e) {
-            throw CommandFailure.runtime("Could not open '" + file + "': " + e.getMessage());
+            String why = String.valueOf(e.getMessage());
+            throw CommandFailure.runtime(why.startsWith("Could not open '") ? why
+                    : "Could not open '" + file + "': " + why);
         } catch (IllegalArgumentException e) {
             throw CommandFailure.usage(e.getMessage());
         }

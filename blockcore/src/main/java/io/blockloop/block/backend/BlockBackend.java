@@ -126,7 +126,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 case ImageSpec.Null n -> {
                     BlockNode node = new BlockNode(null, NullDriver.open(n.size(), n.readZeroes()), ctx);
                     nodes.add(node);
-                    yield new BlockBackend(name, node, nodes, false, false, false);
+                    yield new BlockBackend(name, node, nodes, false, false, n.readOnly());
                 }
                 case ImageSpec.File f -> {
                     BlockNode file = new BlockNode(null, FileDriver.open(f.file(), ctx), ctx);

@@ -48,11 +48,11 @@ public sealed interface ImageSpec permits ImageSpec.Raw, ImageSpec.File, ImageSp
         }
     }
 
-    /** A null device. Immutable; any thread. */
-    record Null(long size, boolean readZeroes) implements ImageSpec {
-        @Override
-        public boolean readOnly() {
-            return false;
+    /** A null device; {@code readOnly} refuses writes, as for a file. Immutable; any thread. */
+    record Null(long size, boolean readZeroes, boolean readOnly) implements ImageSpec {
+        /** A writable null device. */
+        public Null(long size, boolean readZeroes) {
+            this(size, readZeroes, false);
         }
     }
 }

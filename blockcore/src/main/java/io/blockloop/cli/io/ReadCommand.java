@@ -69,7 +69,8 @@ final class ReadCommand implements IoSubcommand {
         if (!lengthGiven) {
             patternCount = count - patternOffset;
         }
-        if (patternCount < 0 || patternCount + patternOffset > count) {
+        // Compared without a sum: -s and -l near Long.MAX_VALUE overflowed it and got past the check.
+        if (patternOffset < 0 || patternCount < 0 || patternOffset > count || patternCount > count - patternOffset) {
             throw new ArgumentError("pattern verification range exceeds end of read data");
         }
         try (Arena arena = Arena.ofShared()) {

@@ -349,4 +349,46 @@ class IoCommandTest {
         assertTrue(help.lines().contains(WriteCommand.SYNOPSIS.helpLine()), help.out());
         assertEquals(0, io("-h").exit());
     }
+
+    /** {@code -s} and {@code -l} whose sum overflows: qemu-io's message, and the script goes on. */
+    @Test
+    void aPatternRangeThatOverflowsIsRefusedAndTheScriptGoesOn() {
+        IoRun r = io("-c", "read -P 0xff -s 1 -l 9223372036854775807 0 512", "-c", "length", img.toString());
+        assertEquals(1, r.exit(), r.err());
+        assertEquals(List.of("pattern verification range exceeds end of read data", "1 MiB"), r.lines());
+    }
+
+    /** Write-zeroes is not limited to one data request's 2 GiB - 512, as in qemu-io (it failed with EINVAL). */
+    @Test
+    void writeZeroesLongerThanTwoGigabytes() throws IOException {
+        Path big = IoRun.image(dir, "big.raw", 4L << 30);
+        java.nio.file.Files.write(big, filled(4096, 7), java.nio.file.StandardOpenOption.WRITE);
+        IoRun r = io("-c", "write -z -n 0 3G", "-c", "aio_write -z 0 3G", "-c", "aio_flush", big.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(List.of("wrote 3221225472/3221225472 bytes at offset 0", stats("3 GiB"),
+                "wrote 3221225472/3221225472 bytes at offset 0", stats("3 GiB")), r.lines());
+        assertArrayEquals(filled(4096, 0), IoRun.bytes(big, 0, 4096));
+    }
+
+    /**
+     * {@code write -z -n} (no fallback) on a range with partial blocks under O_DIRECT: zeroing a partial block
+     * means writing a buffer, the fallback ruled out, so it fails as in qemu-io and leaves the data (it zeroed it).
+     */
+    @Test
+    void writeZeroesWithoutFallbackRefusesPartialBlocksAndLeavesTheData() throws IOException {
+        IoRun r = io("-t", "none", "-c", "write -q -P 1 0 64k", "-c", "write -z -n 4096 5000", "-c",
+                "read -q -P 1 4096 5000", img.toString());
+        assertEquals(1, r.exit(), r.err());
+        assertEquals(List.of("write failed: Operation not supported"), r.lines());
+        assertArrayEquals(filled(65536, 1), IoRun.bytes(img, 0, 65536));
+    }
+
+    /** {@code -r} on the null device refuses writes, as on a file (it was ignored). */
+    @Test
+    void readOnlyNullDeviceRefusesWrites() {
+        IoRun r = io("-f", "null", "-r", "-c", "write 0 1", "-c", "read 0 1", "1M");
+        assertEquals(1, r.exit(), r.err());
+        assertEquals(List.of("blockloop: Block node is read-only", "blockloop: io: 1 of 2 commands failed"),
+                r.errLines());
+    }
 }
