@@ -49,7 +49,7 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
 
     /** The line naming the default target. */
     static String defaultTargetLine(DefaultTarget t) {
-        return "Default target: " + t.path() + " (" + ByteCount.format(DefaultTarget.SIZE) + ", "
+        return "Default target: " + t.description() + " (" + ByteCount.format(DefaultTarget.SIZE) + ", "
                 + (t.preallocated() ? "preallocated" : "sparse: this file system cannot preallocate")
                 + ", removed when the run ends)";
     }

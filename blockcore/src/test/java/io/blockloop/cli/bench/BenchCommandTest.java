@@ -259,7 +259,7 @@ class BenchCommandTest {
         JsonNode json = benchJson("-c", "2000", "-d", "16", "--warmup", "0");
         assertTrue(json.get("default_target").asBoolean());
         assertEquals(1L << 30, json.get("image_size").asLong());
-        assertTrue(json.get("target").asText().startsWith(dir.resolve("blockloop-bench-").toString()), json.toString());
+        assertTrue(json.get("target").asText().startsWith("/proc/self/fd/"), json.toString()); // unnamed: O_TMPFILE
         assertTrue(json.get("direct").asBoolean());
         assertEquals(2000, json.get("completed").asLong());
         assertNoImageLeft();
@@ -267,8 +267,30 @@ class BenchCommandTest {
         out.reset();
         bench("-c", "10", "--warmup", "0");
         String first = out.toString(StandardCharsets.UTF_8).lines().findFirst().orElseThrow();
-        assertTrue(first.matches("Default target: " + dir.toString().replace("/", "\\/")
-                + "/blockloop-bench-[0-9]+\\.img \\(1 GiB, preallocated, removed when the run ends\\)"), first);
+        assertEquals("Default target: an unnamed file in " + dir + " (1 GiB, preallocated, removed when the run ends)",
+                first);
+        assertNoImageLeft();
+    }
+
+    /**
+     * The default target never has a name (O_TMPFILE), so no kill can leave it behind: while it exists the
+     * directory stays empty. Where the file system cannot make unnamed files, a named one is removed by remove().
+     */
+    @Test
+    void defaultTargetIsUnnamedAndTheNamedFallbackIsRemoved() throws Exception {
+        DefaultTarget unnamed = DefaultTarget.create(dir);
+        try {
+            assertEquals(1L << 30, Files.size(unnamed.path()), unnamed.path().toString());
+            try (Stream<Path> files = Files.list(dir)) {
+                assertEquals(List.of(), files.toList());
+            }
+        } finally {
+            unnamed.remove();
+        }
+        DefaultTarget named = DefaultTarget.createNamed(dir);
+        assertTrue(named.path().getFileName().toString().matches("blockloop-bench-[0-9]+\\.img"), named.path().toString());
+        assertEquals(1L << 30, Files.size(named.path()));
+        named.remove();
         assertNoImageLeft();
     }
 
