@@ -1,7 +1,7 @@
 package io.blockloop.engine;
 
-import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.IoVec;
 import io.blockloop.ffm.libc.OpenFlags;
@@ -257,6 +257,8 @@ final class Request {
                 skip = 0;
             }
             return length;
+        } catch (IllegalStateException iovArrayClosed) {
+            return -Errno.EFAULT;
         } finally {
             FileIo.closeOrErrno(zeroes);
         }

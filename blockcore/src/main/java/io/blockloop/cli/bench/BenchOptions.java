@@ -64,7 +64,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               -i AIO        io_uring, native, threads, auto (default)
               -n            same as -i native
               -U            force-share: open even if another process uses the image
-              --fdmon MON   fd monitor of the main loop: poll, epoll, io_uring, auto (default)
+              --fdmon MON   fd monitor of the main loop: poll, epoll, io_uring, auto (default); epoll runs as
+                            poll until 64 fds are watched, as in QEMU, and the report names the one in use
               --poll-max-ns NS  busy-poll the main loop for up to NS ns before it blocks, adaptively
                             (default: as an IOThread, 32768 with 2 CPUs or more; 0: off, as qemu-img bench)
               --loop-cpu CPU  pin the main loop's thread to CPU (a number, or 'current': the CPU it runs on)
