@@ -123,7 +123,7 @@ final class DefaultTarget implements AutoCloseable {
 
     /** How the first line names it: the name, or the directory of the unnamed file. */
     String description() {
-        return unnamedFd >= 0 || hook == null ? "an unnamed file in " + dir : path.toString();
+        return hook == null ? "an unnamed file in " + dir : path.toString(); // only the named file needs a hook
     }
 
     /** Whether {@code fallocate} reserved the extents (false: a sparse file, on file systems without it). */

@@ -98,7 +98,7 @@ final class OffsetSequence {
     }
 
     /**
-     * {@code (a + b) mod m} for {@code 0 <= a <= m}, {@code b >= 0}, {@code m > 0}, without the overflow of
+     * {@code (a + b) mod m} for {@code a, b >= 0} and {@code m > 0}, without the overflow of
      * {@code a + b} (an image near 8 EiB with a large step made the walk negative).
      */
     static long addModulo(long a, long b, long m) {
