@@ -34,7 +34,16 @@ public final class BenchCommand {
     private final Path tempDir;
 
     public BenchCommand(PrintStream out, PrintStream err) {
-        this(out, err, Path.of(System.getProperty("java.io.tmpdir")));
+        this(out, err, temporaryDirectory(System.getenv("TMPDIR")));
+    }
+
+    /**
+     * Where the default target goes: {@code $TMPDIR} when set, as qemu-img and the other tools of the system
+     * decide, else {@code java.io.tmpdir} (which the JVM sets to /tmp whatever TMPDIR says).
+     */
+    static Path temporaryDirectory(String tmpdirVariable) {
+        return tmpdirVariable != null && !tmpdirVariable.isBlank() ? Path.of(tmpdirVariable)
+                : Path.of(System.getProperty("java.io.tmpdir"));
     }
 
     /** With the directory for the default target (tests). */

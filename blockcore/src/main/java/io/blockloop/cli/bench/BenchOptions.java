@@ -77,7 +77,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                             does; with io_uring they become fixed buffers, pinned once instead of per request)
               --json        print one JSON object
               FILE          image file or block device; without it a 1 GiB preallocated image is created in the
-                            temporary directory and removed afterwards""";
+                            temporary directory ($TMPDIR, else /tmp) and removed afterwards""";
 
     /** {@link #warmup()} when not given: until the JIT compiler is quiet ({@link Warmup}). */
     static final int WARMUP_DEFAULT = -1;

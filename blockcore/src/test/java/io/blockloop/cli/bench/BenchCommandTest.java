@@ -294,6 +294,15 @@ class BenchCommandTest {
         assertNoImageLeft();
     }
 
+    /** The default target goes to $TMPDIR when it is set (it went to java.io.tmpdir, /tmp, whatever TMPDIR said). */
+    @Test
+    void theTemporaryDirectoryIsTmpdirWhenSet() {
+        assertEquals(Path.of("/var/tmp/x"), BenchCommand.temporaryDirectory("/var/tmp/x"));
+        Path jvm = Path.of(System.getProperty("java.io.tmpdir"));
+        assertEquals(jvm, BenchCommand.temporaryDirectory(null));
+        assertEquals(jvm, BenchCommand.temporaryDirectory(" "));
+    }
+
     @Test
     void defaultTargetIsRemovedWhenTheRunFails() {
         CommandFailure f = assertThrows(CommandFailure.class, () -> bench("-o", "2G", "-c", "10"));
