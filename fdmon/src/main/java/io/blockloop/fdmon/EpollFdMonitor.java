@@ -74,7 +74,8 @@ public final class EpollFdMonitor implements FdMonitor {
     // ---- home thread only ----
     private boolean epfdClosed;
     private boolean pwait2Missing;
-    private boolean closed;
+    private volatile boolean closed;
+    private final WaitsInProgress waits = new WaitsInProgress();
 
     private EpollFdMonitor(int threshold) {
         if (threshold < 0) {
@@ -146,6 +147,9 @@ public final class EpollFdMonitor implements FdMonitor {
 
     @Override
     public synchronized void update(FdNode oldNode, FdNode newNode) {
+        if (closed) { // its fds (epoll's) may belong to other files by now
+            throw new IllegalStateException("epoll fd monitor is closed");
+        }
         // The poll set is kept in every mode: it is what a (permanent) fallback continues with.
         poll.update(oldNode, newNode);
         if (mode() != Mode.EPOLL) {
@@ -160,8 +164,8 @@ public final class EpollFdMonitor implements FdMonitor {
         }
         int fd = newNode != null ? newNode.fd() : oldNode.fd();
         int op;
-        if (oldEvents == newEvents && (oldEvents == 0 || oldNode.fd() == newNode.fd())) {
-            return; // same fd, same mask: the table now names the new node, the kernel needs nothing
+        if (oldEvents == newEvents && (oldEvents == 0 || oldNode == newNode)) {
+            return; // nothing changes for the kernel
         } else if (oldEvents == 0) {
             op = Epoll.EPOLL_CTL_ADD;
         } else if (newEvents == 0) {
@@ -169,7 +173,14 @@ public final class EpollFdMonitor implements FdMonitor {
         } else {
             op = Epoll.EPOLL_CTL_MOD;
         }
+        // A new node for the same fd is a MOD even with the same mask (QEMU's rule too): the fd may have been closed
+        // and its number reused, and then the kernel dropped the old registration with the old file. Skipping the
+        // call left the new file unwatched (its readiness was never reported); MOD says ENOENT, and ADD watches it.
         int r = Epoll.ctlOrErrno(epfd, op, fd, newEvents, fd);
+        if (r == -Errno.ENOENT && op == Epoll.EPOLL_CTL_MOD) {
+            op = Epoll.EPOLL_CTL_ADD;
+            r = Epoll.ctlOrErrno(epfd, op, fd, newEvents, fd);
+        }
         if (r < 0) {
             fallBackLocked(describe(op, fd, -r));
         }
@@ -196,6 +207,15 @@ public final class EpollFdMonitor implements FdMonitor {
 
     @Override
     public int wait(long timeoutNs, ReadySink sink, boolean nested) {
+        waits.enter();
+        try {
+            return waitInside(timeoutNs, sink, nested);
+        } finally {
+            waits.exit();
+        }
+    }
+
+    private int waitInside(long timeoutNs, ReadySink sink, boolean nested) {
         if (closed) {
             throw new IllegalStateException("epoll fd monitor is closed");
         }
@@ -296,6 +316,7 @@ public final class EpollFdMonitor implements FdMonitor {
         if (closed) {
             return;
         }
+        waits.checkNotWaiting("epoll fd monitor");
         closed = true;
         poll.close();
         if (!epfdClosed) {

@@ -89,7 +89,8 @@ public final class IoUringFdMonitor implements FdMonitor {
     private int slotHighWater;
     private int slotsInUse;
     private boolean ringFdRegistrationTried;
-    private boolean closed;
+    private volatile boolean closed;
+    private final WaitsInProgress waits = new WaitsInProgress();
     private int reported;
     private ReadySink sink;
     /** The ring's borrower, or null. */
@@ -179,6 +180,9 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     @Override
     public void update(FdNode oldNode, FdNode newNode) {
+        if (closed) { // its fds (epoll's) may belong to other files by now
+            throw new IllegalStateException("io_uring fd monitor is closed");
+        }
         if (newNode != null) {
             enqueue(newNode, ADD);
         }
@@ -203,6 +207,15 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     @Override
     public int wait(long timeoutNs, ReadySink sink, boolean nested) {
+        waits.enter();
+        try {
+            return waitInside(timeoutNs, sink, nested);
+        } finally {
+            waits.exit();
+        }
+    }
+
+    private int waitInside(long timeoutNs, ReadySink sink, boolean nested) {
         if (closed) {
             throw new IllegalStateException("io_uring fd monitor is closed");
         }
@@ -642,6 +655,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         if (closed) {
             return;
         }
+        waits.checkNotWaiting("io_uring fd monitor");
         closed = true;
         shared = null;
         client = null;

@@ -46,7 +46,8 @@ public final class PollFdMonitor implements FdMonitor {
     private FdNode[] polled = new FdNode[INITIAL_CAPACITY];
     private int polledCount;
     private FdNode[] builtFrom;
-    private boolean closed;
+    private volatile boolean closed;
+    private final WaitsInProgress waits = new WaitsInProgress();
 
     public PollFdMonitor() {
         pollfds = arena.allocate(Poll.POLLFD_SIZE * INITIAL_CAPACITY, 8);
@@ -64,6 +65,9 @@ public final class PollFdMonitor implements FdMonitor {
 
     @Override
     public synchronized void update(FdNode oldNode, FdNode newNode) {
+        if (closed) { // its fds (epoll's) may belong to other files by now
+            throw new IllegalStateException("poll fd monitor is closed");
+        }
         FdNode[] current = nodesAcquire();
         FdNode[] next;
         if (oldNode != null) {
@@ -118,6 +122,15 @@ public final class PollFdMonitor implements FdMonitor {
 
     @Override
     public int wait(long timeoutNs, ReadySink sink, boolean nested) {
+        waits.enter();
+        try {
+            return waitInside(timeoutNs, sink, nested);
+        } finally {
+            waits.exit();
+        }
+    }
+
+    private int waitInside(long timeoutNs, ReadySink sink, boolean nested) {
         if (closed) {
             throw new IllegalStateException("poll fd monitor is closed");
         }
@@ -186,6 +199,7 @@ public final class PollFdMonitor implements FdMonitor {
         if (closed) {
             return;
         }
+        waits.checkNotWaiting("poll fd monitor");
         closed = true;
         FdNode[] current;
         synchronized (this) {

@@ -319,4 +319,81 @@ class FdMonitorContractTest {
             monitor.update(node, null);
         }
     }
+
+    /** After close() an update is refused: epoll's fd number may belong to another monitor's epoll fd by then. */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void updateAfterCloseIsRefused(TestMonitor which) {
+        try (EventFd e = EventFd.create()) {
+            FdMonitor monitor = which.open();
+            monitor.wait(0, new RecordingSink(), false);
+            monitor.close();
+            IllegalStateException x = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> monitor.update(null, new FdNode(e.fd(), FdNode.READ_EVENTS, "late")));
+            assertTrue(x.getMessage().contains("is closed"), x.getMessage());
+        }
+    }
+
+    /**
+     * close() from another thread while the home thread waits is refused, and the wait goes on and returns normally.
+     * The io_uring monitor used to unmap its ring under the wait (SIGSEGV); poll and epoll were left half closed.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void closeFromAnotherThreadDuringAWaitIsRefused(TestMonitor which) throws Exception {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, "wake");
+            monitor.update(null, node);
+            CountDownLatch waiting = new CountDownLatch(1);
+            List<Throwable> refused = new ArrayList<>();
+            Thread closer = Thread.ofPlatform().start(() -> {
+                try {
+                    waiting.await();
+                    Thread.sleep(200); // the home thread is (almost surely) blocked in the wait by now
+                    monitor.close();
+                } catch (Throwable t) {
+                    refused.add(t);
+                } finally {
+                    e.signal();
+                }
+            });
+            RecordingSink sink = new RecordingSink();
+            waiting.countDown();
+            waitForReports(monitor, sink);
+            closer.join();
+            assertEquals(List.of(node), sink.nodes());
+            // If the close came before the wait (a rare schedule), it succeeded and the wait above would have thrown.
+            assertEquals(1, refused.size(), String.valueOf(refused));
+            assertTrue(refused.getFirst() instanceof IllegalStateException
+                    && refused.getFirst().getMessage().contains("while its home thread waits"), String.valueOf(refused));
+            monitor.update(node, null);
+        }
+    }
+
+    /**
+     * A handler replaced on an fd number that was closed and reused (the old registration went with the old file):
+     * the new file's readiness is reported. epoll skipped the kernel call (same fd, same mask) and never reported it.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aNewNodeForAReusedFdNumberIsWatched(TestMonitor which) {
+        try (FdMonitor monitor = which.open()) {
+            EventFd first = EventFd.create();
+            int fd = first.fd();
+            FdNode old = new FdNode(fd, FdNode.READ_EVENTS, "old");
+            monitor.update(null, old);
+            monitor.wait(0, new RecordingSink(), false);
+            first.close();
+            try (EventFd second = EventFd.create()) {
+                assertEquals(fd, second.fd(), "POSIX gives the lowest free number: the one just closed");
+                FdNode replacement = new FdNode(fd, FdNode.READ_EVENTS, "new");
+                monitor.update(old, replacement);
+                second.signal();
+                RecordingSink sink = new RecordingSink();
+                waitForReports(monitor, sink);
+                assertEquals(List.of(replacement), sink.nodes());
+                monitor.update(replacement, null);
+            }
+        }
+    }
 }

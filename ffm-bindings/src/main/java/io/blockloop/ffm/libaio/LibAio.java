@@ -3,6 +3,7 @@ package io.blockloop.ffm.libaio;
 import io.blockloop.ffm.call.Availability;
 import io.blockloop.ffm.call.NativeLibrary;
 import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -102,6 +103,7 @@ public final class LibAio {
      * retry later; any other: the first iocb is bad).
      */
     public static int submitOrErrno(long ctx, long count, MemorySegment iocbPointers) {
+        SegmentBounds.checkElements(iocbPointers, count, Long.BYTES, "io_submit");
         try {
             return (int) IO_SUBMIT.invokeExact(ctx, count, iocbPointers);
         } catch (Throwable t) {
@@ -114,6 +116,7 @@ public final class LibAio {
      * or NULL to wait for {@code min}. Returns the event count or a negative errno.
      */
     public static int getEventsOrErrno(long ctx, long min, long max, MemorySegment events, MemorySegment timeout) {
+        SegmentBounds.checkElements(events, max, IoEvent.SIZE, "io_getevents");
         try {
             return (int) IO_GETEVENTS.invokeExact(ctx, min, max, events, timeout);
         } catch (Throwable t) {

@@ -3,6 +3,7 @@ package io.blockloop.ffm.libc;
 import io.blockloop.ffm.call.ErrnoCapture;
 import io.blockloop.ffm.call.NativeLibrary;
 import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -115,6 +116,7 @@ public final class Epoll {
 
     /** {@code epoll_wait} with a millisecond timeout; returns the event count or a negative errno. */
     public static int waitOrErrno(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
+        SegmentBounds.checkElements(events, maxEvents, EVENT_SIZE, "epoll_wait");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             int r = (int) WAIT.invokeExact(errno, epfd, events, maxEvents, timeoutMillis);
@@ -129,6 +131,7 @@ public final class Epoll {
      * returns the event count or a negative errno ({@code -ENOSYS} on older kernels).
      */
     public static int pwait2OrErrno(int epfd, MemorySegment events, int maxEvents, long timeoutNanos) {
+        SegmentBounds.checkElements(events, maxEvents, EVENT_SIZE, "epoll_pwait2");
         MemorySegment timespec = MemorySegment.NULL;
         if (timeoutNanos >= 0) {
             timespec = SCRATCH.get();

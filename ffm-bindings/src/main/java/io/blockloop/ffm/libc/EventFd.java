@@ -17,7 +17,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * An {@code eventfd(2)} counter: the kernel object BlockLoop uses to wake a sleeping loop and to signal
  * completions (linux-aio's {@code IOCB_FLAG_RESFD}, the thread pool).
  *
- * <p>Thread safety: {@link #signal()} may be called from any thread at any time before {@link #close()};
+ * <p>Thread safety: {@link #signal()} may be called from any thread at any time before {@link #close()}, and
+ * throws {@link IllegalStateException} after it, as {@link #drain()} does;
  * {@link #drain()} belongs to the single thread that watches the fd. Each thread uses its own 8-byte
  * scratch buffer, so neither call allocates after the first on a thread. {@link #close()} once, by the owner.
  */
@@ -72,6 +73,7 @@ public final class EventFd implements AutoCloseable {
 
     /** Adds {@code value} to the counter. {@code EAGAIN} (counter saturated) is ignored: the fd is readable anyway. */
     public void add(long value) {
+        checkOpen();
         MemorySegment buffer = SCRATCH.get();
         buffer.set(JAVA_LONG, 0, value);
         long r = FileIo.writeOrErrno(fd, buffer, 8);
@@ -82,6 +84,7 @@ public final class EventFd implements AutoCloseable {
 
     /** Reads and resets the counter; returns 0 when it was already 0 (non-blocking fd). Owner thread. */
     public long drain() {
+        checkOpen();
         MemorySegment buffer = SCRATCH.get();
         // The raw-address read allocates nothing even when C2 does not remove the errno capture slice (an empty
         // eventfd's EAGAIN takes the repeat-with-capture path, which is rare on a readable fd).
@@ -93,6 +96,17 @@ public final class EventFd implements AutoCloseable {
             throw new NativeCallException("read(eventfd)", (int) -r);
         }
         return buffer.get(JAVA_LONG, 0);
+    }
+
+    /**
+     * After {@link #close()} the fd number may already belong to another file of the process: writing or reading
+     * it would touch that file (an audit saw {@code signal()} after close write 16 bytes into a regular file).
+     * Volatile read of {@code closed}, which close() writes before it closes the fd.
+     */
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("eventfd " + fd + " is closed");
+        }
     }
 
     @Override

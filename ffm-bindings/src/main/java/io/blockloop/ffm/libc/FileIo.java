@@ -3,6 +3,7 @@ package io.blockloop.ffm.libc;
 import io.blockloop.ffm.call.ErrnoCapture;
 import io.blockloop.ffm.call.NativeLibrary;
 import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -122,6 +123,9 @@ public final class FileIo {
     public static int open(String path, int flags, int mode) {
         MemorySegment errno = ErrnoCapture.segment();
         int fd;
+        if (path.indexOf('\0') >= 0) { // C would open the path up to the NUL: another file than the one named
+            throw new IllegalArgumentException("open: a path with a NUL character: " + path.replace('\0', '?'));
+        }
         try (Arena arena = Arena.ofConfined()) {
             fd = (int) OPEN.invokeExact(errno, arena.allocateFrom(path), flags, mode);
         } catch (Throwable t) {
@@ -152,6 +156,7 @@ public final class FileIo {
     }
 
     public static long preadOrErrno(int fd, MemorySegment buffer, long length, long offset) {
+        SegmentBounds.checkLength(buffer, length, "pread");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) PREAD.invokeExact(errno, fd, buffer, length, offset), errno);
@@ -166,6 +171,7 @@ public final class FileIo {
     }
 
     public static long pwriteOrErrno(int fd, MemorySegment buffer, long length, long offset) {
+        SegmentBounds.checkLength(buffer, length, "pwrite");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) PWRITE.invokeExact(errno, fd, buffer, length, offset), errno);
@@ -180,6 +186,7 @@ public final class FileIo {
     }
 
     public static long preadvOrErrno(int fd, MemorySegment iov, int iovCount, long offset, int rwFlags) {
+        SegmentBounds.checkElements(iov, iovCount, IoVec.SIZE, "preadv2");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) PREADV2.invokeExact(errno, fd, iov, iovCount, offset, rwFlags), errno);
@@ -194,6 +201,7 @@ public final class FileIo {
     }
 
     public static long pwritevOrErrno(int fd, MemorySegment iov, int iovCount, long offset, int rwFlags) {
+        SegmentBounds.checkElements(iov, iovCount, IoVec.SIZE, "pwritev2");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) PWRITEV2.invokeExact(errno, fd, iov, iovCount, offset, rwFlags), errno);
@@ -337,6 +345,7 @@ public final class FileIo {
 
     /** {@code read(fd, buffer, length)}, returning the count or a negative errno ({@code -EAGAIN} on an empty non-blocking fd). */
     public static long readOrErrno(int fd, MemorySegment buffer, long length) {
+        SegmentBounds.checkLength(buffer, length, "read");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) READ.invokeExact(errno, fd, buffer, length), errno);
@@ -347,6 +356,7 @@ public final class FileIo {
 
     /** {@code write(fd, buffer, length)}, returning the count or a negative errno. */
     public static long writeOrErrno(int fd, MemorySegment buffer, long length) {
+        SegmentBounds.checkLength(buffer, length, "write");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) WRITE.invokeExact(errno, fd, buffer, length), errno);

@@ -3,6 +3,7 @@ package io.blockloop.ffm.libc;
 import io.blockloop.ffm.call.ErrnoCapture;
 import io.blockloop.ffm.call.NativeLibrary;
 import io.blockloop.ffm.errno.NativeCallException;
+import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -63,6 +64,7 @@ public final class Poll {
 
     /** {@code poll(fds, n, timeoutMillis)}; returns the ready count. {@code EINTR} is thrown like any error. */
     public static int poll(MemorySegment pollfds, int count, int timeoutMillis) {
+        SegmentBounds.checkElements(pollfds, count, POLLFD_SIZE, "poll");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             int r = (int) POLL.invokeExact(errno, pollfds, (long) count, timeoutMillis);
@@ -82,6 +84,7 @@ public final class Poll {
      * signal mask change. Returns the ready count or a negative errno ({@code -EINTR}).
      */
     public static int ppollOrErrno(MemorySegment pollfds, int count, long timeoutNanos) {
+        SegmentBounds.checkElements(pollfds, count, POLLFD_SIZE, "ppoll");
         MemorySegment errno = ErrnoCapture.segment();
         MemorySegment timespec = MemorySegment.NULL;
         if (timeoutNanos >= 0) {

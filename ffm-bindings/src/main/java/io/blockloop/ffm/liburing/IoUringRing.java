@@ -11,6 +11,7 @@ import io.blockloop.ffm.liburing.generated.io_uring_cqe;
 import io.blockloop.ffm.liburing.generated.io_uring_params;
 import io.blockloop.ffm.liburing.generated.io_uring_sq;
 import io.blockloop.ffm.liburing.generated.io_uring_sqe;
+import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -492,6 +493,7 @@ public final class IoUringRing implements AutoCloseable {
      * {@code EBUSY}: buffers are registered already; {@code EFAULT}, {@code EINVAL}: a bad iovec). Submitter thread.
      */
     public int registerBuffersOrErrno(MemorySegment iovecs, int count) {
+        SegmentBounds.checkElements(iovecs, count, 16, "io_uring_register_buffers");
         return LibUring.io_uring_register_buffers(ring, iovecs, count);
     }
 
@@ -511,6 +513,7 @@ public final class IoUringRing implements AutoCloseable {
      * {@code RLIMIT_NOFILE} once and retries. Submitter thread.
      */
     public void registerFiles(MemorySegment fds, int count) {
+        SegmentBounds.checkElements(fds, count, Integer.BYTES, "io_uring_register_files");
         NativeCallException.check("io_uring_register_files", LibUring.io_uring_register_files(ring, fds, count));
     }
 

@@ -12,6 +12,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class EventFdTest {
+    /** After close the number may be another file's: signal, add and drain refuse instead of touching it. */
+    @Test
+    void useAfterCloseIsRefused() {
+        EventFd e = EventFd.create();
+        e.close();
+        e.close(); // idempotent
+        for (Runnable call : new Runnable[]{e::signal, () -> e.add(5), e::drain}) {
+            IllegalStateException x = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    call::run);
+            org.junit.jupiter.api.Assertions.assertTrue(x.getMessage().contains("is closed"), x.getMessage());
+        }
+    }
+
     @Test
     void signalsAddUpAndDrainResetsTheCounter() {
         try (EventFd e = EventFd.create()) {

@@ -29,6 +29,39 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class FileIoTest {
+    /**
+     * A length or count beyond the segment handed with it is refused before the system call: the kernel would
+     * write past the segment (read into 16 bytes with a length of 4096 crashed the JVM; so did epoll_wait told of
+     * 300 events for one).
+     */
+    @Test
+    void lengthsAndCountsBeyondTheirSegmentAreRefused() throws Exception {
+        try (Arena arena = Arena.ofConfined(); Pipe pipe = Pipe.create(OpenFlags.O_NONBLOCK)) {
+            MemorySegment small = arena.allocate(16);
+            for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> FileIo.readOrErrno(pipe.readFd(), small, 4096),
+                    () -> FileIo.writeOrErrno(pipe.writeFd(), small, 17),
+                    () -> FileIo.readOrErrno(pipe.readFd(), small, -1),
+                    () -> FileIo.preadOrErrno(pipe.readFd(), small, 32, 0),
+                    () -> FileIo.pwriteOrErrno(pipe.writeFd(), small, 32, 0),
+                    () -> FileIo.preadvOrErrno(pipe.readFd(), small, 2, 0, 0),
+                    () -> Poll.ppollOrErrno(arena.allocate(Poll.POLLFD_SIZE), 64, 0),
+                    () -> Poll.poll(arena.allocate(Poll.POLLFD_SIZE), 2, 0),
+                    () -> Epoll.waitOrErrno(-1, arena.allocate(Epoll.EVENT_SIZE), 300, 0))) {
+                org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, call);
+            }
+            assertEquals(16, FileIo.writeOrErrno(pipe.writeFd(), small, 16)); // within bounds: works
+        }
+    }
+
+    /** C would open the path up to the NUL, another file than the one named: refused. */
+    @Test
+    void aPathWithANulIsRefused(@TempDir Path tmp) {
+        IllegalArgumentException x = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> FileIo.open(tmp.resolve("a").toString() + "\0b", OpenFlags.O_RDONLY, 0));
+        assertTrue(x.getMessage().contains("NUL"), x.getMessage());
+    }
+
     @TempDir
     Path dir;
 
