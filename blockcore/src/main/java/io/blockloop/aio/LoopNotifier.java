@@ -32,18 +32,22 @@ import java.lang.invoke.VarHandle;
  * unseen: it either lands before the clear (and the work it published is visible to the look that follows),
  * or after (and the flag stays set for the next iteration).
  *
- * <p>Threads: {@link #notifyLoop()} any thread; everything else the home thread. The eventfd is drained only
- * by the notifier's read handler on the home thread.
+ * <p>Threads: {@link #notifyLoop()} any thread, also during and after {@link #close()} (it then writes nothing);
+ * everything else the home thread. The eventfd is drained only by the notifier's read handler on the home thread.
  */
 final class LoopNotifier implements AutoCloseable {
     private static final VarHandle NOTIFY_ME;
     private static final VarHandle NOTIFIED;
+    private static final VarHandle SIGNALLING;
+    private static final VarHandle CLOSING;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             NOTIFY_ME = lookup.findVarHandle(LoopNotifier.class, "notifyMe", int.class);
             NOTIFIED = lookup.findVarHandle(LoopNotifier.class, "notified", boolean.class);
+            SIGNALLING = lookup.findVarHandle(LoopNotifier.class, "signalling", int.class);
+            CLOSING = lookup.findVarHandle(LoopNotifier.class, "closing", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -57,6 +61,13 @@ final class LoopNotifier implements AutoCloseable {
     @SuppressWarnings("unused")
     private boolean notified;
 
+    /** Notifiers between their look at {@code closing} and the end of their eventfd write. Through SIGNALLING. */
+    @SuppressWarnings("unused")
+    private int signalling;
+    /** Set once by {@link #close()}. Through CLOSING. */
+    @SuppressWarnings("unused")
+    private boolean closing;
+
     EventFd eventFd() {
         return eventFd;
     }
@@ -69,7 +80,27 @@ final class LoopNotifier implements AutoCloseable {
         // Volatile load after a volatile store: the store-load order QEMU gets from smp_mb(). Pairs with the
         // volatile increment of notifyMe in announceBlockingWaitVolatile().
         if ((int) NOTIFY_ME.getVolatile(this) != 0) {
-            eventFd.signal();
+            signalUnlessClosing();
+        }
+    }
+
+    /**
+     * Writes the eventfd unless the context is closing. A notifier that had seen the loop about to block could
+     * otherwise write after the loop had closed its eventfd (an IOThread's close() schedules the stop and then
+     * notifies; the loop may run the stop, exit and close in between): EBADF, or 8 bytes into whatever file had
+     * reused the number. Dekker with {@link #close()}: this side's volatile increment of {@code signalling} comes
+     * before its volatile load of {@code closing}; close()'s volatile store of {@code closing} comes before its
+     * volatile loads of {@code signalling}. Either the load here sees the close, or close waits for the decrement.
+     * Two atomic operations, paid only on the path that makes a system call anyway.
+     */
+    private void signalUnlessClosing() {
+        SIGNALLING.getAndAdd(this, 1);
+        try {
+            if (!(boolean) CLOSING.getVolatile(this)) {
+                eventFd.signal();
+            }
+        } finally {
+            SIGNALLING.getAndAdd(this, -1);
         }
     }
 
@@ -116,8 +147,13 @@ final class LoopNotifier implements AutoCloseable {
         return (int) NOTIFY_ME.getVolatile(this) != 0;
     }
 
+    /** Home thread. Waits (briefly: one write) for notifiers inside their eventfd write, then closes it. */
     @Override
     public void close() {
+        CLOSING.setVolatile(this, true); // pairs with the volatile load in signalUnlessClosing()
+        while ((int) SIGNALLING.getVolatile(this) != 0) {
+            Thread.onSpinWait();
+        }
         eventFd.close();
     }
 }

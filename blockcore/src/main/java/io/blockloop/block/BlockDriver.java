@@ -33,6 +33,14 @@ public interface BlockDriver {
     /** The driver's name as {@code qemu-io info} prints it: {@code file}, {@code host_device}, {@code raw}, {@code null-co}. */
     String formatName();
 
+    /**
+     * Whether this driver passes requests through to its one child (QEMU's {@code is_filter}): only such a node may
+     * be removed from between its parents and its child ({@code BlockGraph.removeFilter}).
+     */
+    default boolean isFilter() {
+        return false;
+    }
+
     /** Length of the node in bytes. Any thread (the value is fixed while the node is open). */
     long length();
 

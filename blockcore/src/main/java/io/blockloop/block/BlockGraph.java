@@ -114,6 +114,11 @@ public final class BlockGraph {
      */
     @GlobalStateCode
     public static void removeFilter(BlockNode filter) {
+        if (!filter.driver().isFilter()) {
+            // A raw window removed this way let writes at offset 0 land at the file's offset 0, outside the image.
+            throw new IllegalArgumentException("node '" + filter.name() + "' (" + filter.driver().formatName()
+                    + ") is not a filter: removing it would change what its parents read and write");
+        }
         List<BlockChild> children = filter.children();
         if (children.size() != 1) {
             throw new IllegalArgumentException("node '" + filter.name() + "' has " + children.size()

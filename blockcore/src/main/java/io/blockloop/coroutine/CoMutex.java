@@ -125,6 +125,11 @@ public final class CoMutex {
         AioContext here = self.context();
         int seen = (int) LOCKED.compareAndExchange(this, 0, 1); // volatile CAS: pairs with unlock's decrement
         if (seen != 0) {
+            // Before anything counts us as a waiter. The holder field is exact here when we are the holder (we
+            // wrote it): locking again would wait for ourselves forever.
+            if (HOLDER.getOpaque(this) == self) {
+                throw new IllegalStateException("CoMutex.lock by " + self + ", which holds it already (not reentrant)");
+            }
             seen = spinThenCount(here, seen);
         }
         if (seen == 0) {
@@ -230,10 +235,11 @@ public final class CoMutex {
 
     /**
      * Releases the lock; if coroutines wait, hands it to the first one and wakes it (QEMU's
-     * {@code qemu_co_mutex_unlock}). Coroutine only, the holder (checked by an assertion, as in QEMU: the fast
-     * path does not look up the running coroutine).
+     * {@code qemu_co_mutex_unlock}). Coroutine only, the holder.
      *
-     * @throws IllegalStateException if the mutex is not locked
+     * @throws IllegalStateException if the mutex is not locked, or the caller is not its holder (checked with or
+     *                               without {@code -ea}: QEMU asserts it, and without the check another coroutine
+     *                               could release it and let two in)
      */
     public void unlock() {
         // The holder field names the caller (it wrote it in lock()): no lookup of the running coroutine needed.
@@ -241,8 +247,11 @@ public final class CoMutex {
         if (self == null) {
             throw new IllegalStateException("CoMutex.unlock of a mutex that is not locked (" + Coroutine.self() + ")");
         }
-        assert self == Coroutine.self() : "CoMutex.unlock by " + Coroutine.self() + ", which does not hold it (holder: "
-                + self + ")";
+        Coroutine caller = Coroutine.self();
+        if (caller != self) {
+            throw new IllegalStateException("CoMutex.unlock by " + (caller == null ? "plain code" : caller)
+                    + ", which does not hold it (holder: " + self + ")");
+        }
         CTX.setOpaque(this, null);
         HOLDER.setOpaque(this, null);
         self.lockReleased();

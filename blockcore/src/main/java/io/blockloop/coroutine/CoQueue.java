@@ -33,6 +33,11 @@ public final class CoQueue {
      */
     public void await(CoMutex lock) {
         Coroutine self = Coroutine.requireSelf("CoQueue.await");
+        // Before the caller joins the queue: a waiter left on it after the failed unlock was restarted later in
+        // place of whatever coroutine reused it.
+        if (lock != null && lock.holder() != self) {
+            throw new IllegalStateException("CoQueue.await by " + self + " with a CoMutex it does not hold");
+        }
         self.waitNext = null;
         if (tail == null) {
             head = self;

@@ -27,6 +27,8 @@ public final class CoRwLock {
     /** The ticket queue, linked through {@link Coroutine#waitNext}. Guarded by {@code mutex}. */
     private Coroutine ticketsHead;
     private Coroutine ticketsTail;
+    /** The writer while {@code owners == -1}. Guarded by {@code mutex}. */
+    private Coroutine writer;
 
     /** Takes the lock for reading (QEMU's {@code qemu_co_rwlock_rdlock}). Coroutine only. */
     public void readLock() {
@@ -52,6 +54,7 @@ public final class CoRwLock {
         mutex.lock();
         if (owners == 0) {
             owners = -1;
+            writer = self;
             mutex.unlock();
         } else {
             enqueue(self, false);
@@ -69,13 +72,14 @@ public final class CoRwLock {
     public void upgrade() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.upgrade");
         mutex.lock();
-        if (owners <= 0) {
+        if (owners <= 0 || self.locksHeld() == 0) {
             int o = owners;
             mutex.unlock();
             throw new IllegalStateException("CoRwLock.upgrade by " + self + " without a read lock (owners=" + o + ")");
         }
         if (owners == 1 && ticketsHead == null) {
             owners = -1;
+            writer = self;
             mutex.unlock();
             return;
         }
@@ -93,23 +97,32 @@ public final class CoRwLock {
     public void downgrade() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.downgrade");
         mutex.lock();
-        if (owners != -1) {
+        if (owners != -1 || writer != self) {
             int o = owners;
             mutex.unlock();
             throw new IllegalStateException("CoRwLock.downgrade by " + self + " without the write lock (owners=" + o + ")");
         }
         owners = 1;
+        writer = null;
         admitNextAndUnlock();
     }
 
     /** Releases a read or the write lock and admits whoever is next (QEMU's {@code qemu_co_rwlock_unlock}). */
     public void unlock() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.unlock");
+        if (self.locksHeld() == 0) { // holds no lock at all, so not this one (checked before the internal mutex)
+            throw new IllegalStateException("CoRwLock.unlock by " + self + ", which holds no lock");
+        }
         mutex.lock();
-        if (owners > 0) {
+        if (owners > 0 && writer == null) {
             owners--;
-        } else if (owners == -1) {
+        } else if (owners == -1 && writer == self) {
             owners = 0;
+            writer = null;
+        } else if (owners == -1) {
+            Coroutine w = writer;
+            mutex.unlock();
+            throw new IllegalStateException("CoRwLock.unlock by " + self + ": the write lock is held by " + w);
         } else {
             mutex.unlock();
             throw new IllegalStateException("CoRwLock.unlock by " + self + ": the lock is not held");
@@ -139,6 +152,7 @@ public final class CoRwLock {
         if (first != null) {
             if (first.waitsToRead ? owners >= 0 : owners == 0) {
                 owners = first.waitsToRead ? owners + 1 : -1;
+                writer = first.waitsToRead ? null : first;
                 ticketsHead = first.waitNext;
                 if (ticketsHead == null) {
                     ticketsTail = null;

@@ -18,6 +18,11 @@ public interface FilterDriver extends BlockDriver {
     BlockChild file();
 
     @Override
+    default boolean isFilter() {
+        return true;
+    }
+
+    @Override
     default List<BlockChild> children() {
         return List.of(file());
     }

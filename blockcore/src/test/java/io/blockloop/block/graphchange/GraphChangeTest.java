@@ -64,6 +64,22 @@ class GraphChangeTest {
         assertTrue(AioWait.waitWhile(main, () -> !f.isDone(), BOUND_NS), "did not finish within 10 s");
     }
 
+    /**
+     * Only a filter can be removed from between its parents and its child: a raw window removed that way let
+     * writes at offset 0 land at its file's offset 0, outside the image.
+     */
+    @Test
+    void removingANodeThatIsNotAFilterIsRefused() {
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);
+        BlockNode base = blk.root();
+        BlockNode filter = BlockGraph.insertFilter(base, "debug", ErrorInjectionDriver::open);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BlockGraph.removeFilter(base));
+        assertTrue(e.getMessage().contains("is not a filter"), e.getMessage());
+        assertSame(filter, blk.root(), "nothing changed");
+        BlockGraph.removeFilter(filter);
+        blk.close();
+    }
+
     @Test
     void aFilterInsertedAndRemovedUnderABackendSeesItsRequests() {
         BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);

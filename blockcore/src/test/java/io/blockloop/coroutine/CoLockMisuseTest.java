@@ -1,0 +1,103 @@
+package io.blockloop.coroutine;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Misuse of the coroutine locks is refused with or without {@code -ea}, before it can wedge a lock or let two
+ * coroutines in (found by an audit: each of these used to hang or break mutual exclusion).
+ */
+class CoLockMisuseTest {
+
+    /** Runs {@code body} in a coroutine entered from plain code, keeping what it throws. */
+    private static Throwable inCoroutine(Runnable body) {
+        Throwable[] thrown = new Throwable[1];
+        Coroutine.create(() -> {
+            try {
+                body.run();
+            } catch (Throwable t) {
+                thrown[0] = t;
+            }
+        }).enter();
+        return thrown[0];
+    }
+
+    @Test
+    void aCoMutexIsReleasedOnlyByItsHolder() {
+        CoMutex m = new CoMutex();
+        Coroutine holder = Coroutine.create(() -> {
+            m.lock();
+            Coroutine.yield();
+            m.unlock();
+        });
+        holder.enter();
+        Throwable stranger = inCoroutine(m::unlock);
+        assertTrue(stranger instanceof IllegalStateException && stranger.getMessage().contains("does not hold it"),
+                String.valueOf(stranger));
+        IllegalStateException plain = assertThrows(IllegalStateException.class, m::unlock);
+        assertTrue(plain.getMessage().contains("plain code"), plain.getMessage());
+        assertTrue(m.isLocked());
+        holder.enter(); // the holder goes on and releases it
+        assertFalse(m.isLocked());
+    }
+
+    @Test
+    void lockingACoMutexTwiceIsRefusedNotAHang() {
+        CoMutex m = new CoMutex();
+        Throwable t = inCoroutine(() -> {
+            m.lock();
+            try {
+                m.lock();
+            } finally {
+                m.unlock();
+            }
+        });
+        assertTrue(t instanceof IllegalStateException && t.getMessage().contains("not reentrant"), String.valueOf(t));
+        assertFalse(m.isLocked());
+    }
+
+    @Test
+    void awaitingWithACoMutexNotHeldIsRefusedBeforeQueueing() {
+        CoMutex m = new CoMutex();
+        CoQueue q = new CoQueue();
+        Throwable t = inCoroutine(() -> q.await(m));
+        assertTrue(t instanceof IllegalStateException && t.getMessage().contains("does not hold"), String.valueOf(t));
+        assertTrue(q.isEmpty());
+    }
+
+    @Test
+    void aCoRwLockIsReleasedOrDowngradedOnlyByAHolder() {
+        CoRwLock rw = new CoRwLock();
+        Coroutine writer = Coroutine.create(() -> {
+            rw.writeLock();
+            Coroutine.yield();
+            rw.unlock();
+        });
+        writer.enter();
+        Throwable stranger = inCoroutine(rw::unlock);
+        assertTrue(stranger instanceof IllegalStateException && stranger.getMessage().contains("holds no lock"),
+                String.valueOf(stranger));
+        Throwable downgrade = inCoroutine(rw::downgrade);
+        assertTrue(downgrade instanceof IllegalStateException, String.valueOf(downgrade));
+        CoMutex other = new CoMutex();
+        Throwable holdsAnotherLock = inCoroutine(() -> {
+            other.lock();
+            try {
+                rw.unlock();
+            } finally {
+                other.unlock();
+            }
+        });
+        assertTrue(holdsAnotherLock instanceof IllegalStateException
+                && holdsAnotherLock.getMessage().contains("the write lock is held by"), String.valueOf(holdsAnotherLock));
+        writer.enter();
+        assertEquals(null, inCoroutine(() -> { // free again
+            rw.writeLock();
+            rw.unlock();
+        }));
+    }
+}
