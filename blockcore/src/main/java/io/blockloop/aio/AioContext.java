@@ -1,13 +1,16 @@
 package io.blockloop.aio;
 
+import io.blockloop.coroutine.ScheduledCoroutines;
 import io.blockloop.fdmon.FdMonitor;
 import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.fdmon.FdNode;
 import io.blockloop.fdmon.IoUringFdMonitor;
 import io.blockloop.fdmon.RingClient;
 import io.blockloop.fdmon.SharedRing;
+import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libc.EventFd;
-import io.blockloop.coroutine.ScheduledCoroutines;
+import io.blockloop.ffm.libc.Fcntl;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -311,6 +314,10 @@ public final class AioContext implements AutoCloseable {
         if (fd == notifier.eventFd().fd()) {
             throw new IllegalArgumentException("fd " + fd + " is the context's own notifier");
         }
+        if (!Objects.requireNonNull(callbacks, "callbacks").removesHandler() && !isOpen(fd)) {
+            // poll reports POLLNVAL for it on every wait (an idle loop spun at 100 % CPU); io_uring dropped it.
+            throw new IllegalArgumentException("fd " + fd + " is not open (AioContext '" + name + "')");
+        }
         handlers.set(fd, Objects.requireNonNull(callbacks, "callbacks"), false);
         notifyLoop(); // a blocked wait must pick up the new fd set
     }
@@ -446,11 +453,12 @@ public final class AioContext implements AutoCloseable {
         checkHomeThread();
         checkOpen();
         boolean progress;
-        depth++;
+        // Release stores (plain on x86): written by the home thread only, read by close() from another thread.
+        DEPTH.setRelease(this, depth + 1);
         try {
             progress = pollOnce(blocking);
         } finally {
-            depth--;
+            DEPTH.setRelease(this, depth - 1);
         }
         // Timers run after the handler walk is over, as in QEMU (after list_lock is dropped).
         return runTimers() | progress;
@@ -599,10 +607,12 @@ public final class AioContext implements AutoCloseable {
     // ------------------------------------------------------------------ context-local values
 
     private static final VarHandle LOCALS;
+    private static final VarHandle DEPTH;
 
     static {
         try {
             LOCALS = MethodHandles.lookup().findVarHandle(AioContext.class, "locals", Object[].class);
+            DEPTH = MethodHandles.lookup().findVarHandle(AioContext.class, "depth", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -671,6 +681,13 @@ public final class AioContext implements AutoCloseable {
         if (depth != 0 && inHomeThread()) {
             throw new IllegalStateException("AioContext '" + name + "' closed from inside its own poll");
         }
+        if (!inHomeThread() && (int) DEPTH.getVolatile(this) != 0) {
+            // The home thread would go on into a closed monitor: with io_uring, a SIGSEGV on its unmapped ring.
+            // A guard for the usual mistake; a close racing the very start of a poll is not caught.
+            throw new IllegalStateException("AioContext '" + name + "' closed from thread '"
+                    + Thread.currentThread().getName() + "' while its home thread polls it; stop the loop first "
+                    + "(IOThread.close does)");
+        }
         // Context-local values first (engines remove their fd handlers here, while the context still works).
         cleanUpLocals();
         closed = true;
@@ -706,6 +723,16 @@ public final class AioContext implements AutoCloseable {
                 message.append(leaked.isEmpty() ? "" : "; ").append(coroutinesLeft);
             }
             throw new IllegalStateException(message.toString());
+        }
+    }
+
+    /** Whether {@code fd} is an open descriptor of this process ({@code fcntl(F_GETFL)} does not say EBADF). */
+    private static boolean isOpen(int fd) {
+        try {
+            Fcntl.getFlags(fd);
+            return true;
+        } catch (NativeCallException e) {
+            return e.errno() != Errno.EBADF;
         }
     }
 

@@ -69,7 +69,8 @@ public final class AioWait {
      */
     public static boolean waitWhile(AioContext ctx, BooleanSupplier condition, long timeoutNs) {
         AioContext loop = loopFor(ctx);
-        long deadline = loop.nowNs() + timeoutNs;
+        // A negative timeout has run out at once (Long.MIN_VALUE overflowed the deadline into the far future).
+        long deadline = loop.nowNs() + Math.max(0, timeoutNs);
         Timer alarm = loop.newTimer("aio-wait-deadline", () -> {
         });
         WAITERS.getAndAdd(1); // volatile RMW; pairs with the fence in kick()

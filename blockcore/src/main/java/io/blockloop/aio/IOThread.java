@@ -129,7 +129,12 @@ public final class IOThread implements AutoCloseable {
                 ctx.poll(true);
             }
         } catch (Throwable t) {
+            // A VM error in a callback (callbacks' exceptions are reported and the loop goes on) ends the loop.
+            // Say so now: before, the thread ended silently, isRunning() stayed true and close() hid the cause.
             failure = t;
+            running = false;
+            System.getLogger(IOThread.class.getName()).log(System.Logger.Level.ERROR,
+                    "IOThread '" + name + "' stopped: its loop failed", t);
         } finally {
             try {
                 ctx.close();
@@ -231,17 +236,27 @@ public final class IOThread implements AutoCloseable {
 
     /** Waits for the thread to end. Throws if the loop failed or its context closed with leaked BHs. */
     public void join() throws InterruptedException {
+        checkNotSelf("join()");
         thread.join();
         rethrowFailure();
     }
 
     /** Waits up to {@code timeout}; returns false if the thread is still running. */
     public boolean join(Duration timeout) throws InterruptedException {
+        checkNotSelf("join()");
         if (!thread.join(timeout)) {
             return false;
         }
         rethrowFailure();
         return true;
+    }
+
+    /** Waiting for this thread on itself would never return (a BH calling close() hung its IOThread). */
+    private void checkNotSelf(String what) {
+        if (Thread.currentThread() == thread) {
+            throw new IllegalStateException("IOThread '" + name + "': " + what + " on its own thread would wait for "
+                    + "itself; call stop() there");
+        }
     }
 
     private void rethrowFailure() {
@@ -257,8 +272,13 @@ public final class IOThread implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (context != null) {
-            stop();
+        checkNotSelf("close()");
+        if (context != null && thread.isAlive()) {
+            try {
+                stop();
+            } catch (IllegalStateException endedMeanwhile) {
+                // The loop failed and closed its context on its own: the join below reports why.
+            }
         }
         if (!started.get()) {
             return;

@@ -100,6 +100,84 @@ class IOThreadTest {
         }
     }
 
+    /** close() and join() from the IOThread itself are refused: they waited for themselves forever. */
+    @Test
+    void closeOrJoinFromItsOwnThreadIsRefused() throws Exception {
+        try (IOThread io = new IOThread("self").start()) {
+            AtomicReference<Throwable> close = new AtomicReference<>();
+            AtomicReference<Throwable> join = new AtomicReference<>();
+            CountDownLatch ran = new CountDownLatch(1);
+            io.context().scheduleOneShot("self-close", () -> {
+                close.set(assertThrows(IllegalStateException.class, io::close));
+                join.set(assertThrows(IllegalStateException.class, io::join));
+                ran.countDown();
+            });
+            assertTrue(ran.await(30, TimeUnit.SECONDS));
+            assertTrue(close.get().getMessage().contains("would wait for itself"), close.get().getMessage());
+            assertTrue(join.get().getMessage().contains("would wait for itself"), join.get().getMessage());
+            assertTrue(io.isRunning(), "the loop goes on");
+        }
+    }
+
+    /** A VM error in a callback ends the IOThread visibly: isRunning() turns false and close() names the error. */
+    @Test
+    void anErrorThatEndsTheLoopIsReportedByClose() throws Exception {
+        IOThread io = new IOThread("err").start();
+        io.context().scheduleOneShot("overflow", () -> {
+            throw new StackOverflowError("test");
+        });
+        io.thread().join(TimeUnit.SECONDS.toMillis(30));
+        assertFalse(io.isRunning());
+        IllegalStateException e = assertThrows(IllegalStateException.class, io::close);
+        assertTrue(e.getCause() instanceof StackOverflowError, String.valueOf(e.getCause()));
+    }
+
+    /**
+     * close() of an IOThread's context from another thread while the IOThread polls it is refused (with io_uring
+     * the loop then crashed on the unmapped ring); IOThread.close() stops the loop first and works.
+     */
+    @Test
+    void closingAContextFromAnotherThreadWhileItPollsIsRefused() throws Exception {
+        IOThread io = new IOThread("busy").start();
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        io.context().scheduleOneShot("hold the poll", () -> { // a BH runs inside poll(): the loop is polling
+            inside.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertTrue(inside.await(30, TimeUnit.SECONDS));
+        try {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> io.context().close());
+            assertTrue(e.getMessage().contains("while its home thread polls it"), e.getMessage());
+        } finally {
+            release.countDown();
+        }
+        io.close();
+    }
+
+    /** A handler on an fd that is not open is refused: poll reported POLLNVAL forever, an idle loop spun. */
+    @Test
+    void aHandlerOnAClosedFdIsRefused() {
+        io.blockloop.ffm.libc.EventFd e = io.blockloop.ffm.libc.EventFd.create();
+        int fd = e.fd();
+        e.close();
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                () -> main.setFdHandler(fd, FdCallbacks.read(() -> { })));
+        assertTrue(x.getMessage().contains("is not open"), x.getMessage());
+        main.removeFdHandler(fd); // removing needs no open fd
+    }
+
+    /** A negative timeout has run out at once; Long.MIN_VALUE overflowed the deadline and waited forever. */
+    @Test
+    void waitWhileWithTheMostNegativeTimeoutReturnsAtOnce() {
+        assertFalse(AioWait.waitWhile(main, () -> true, Long.MIN_VALUE));
+        assertFalse(AioWait.waitWhile(main, () -> true, -1));
+    }
+
     @Test
     void pinToCpuPinsTheLoopThreadAndRefusesACpuItMayNotUse() throws Exception {
         BitSet allowed = CpuAffinity.currentThreadCpus();
