@@ -71,8 +71,9 @@ public final class CoRwLock {
      */
     public void upgrade() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.upgrade");
+        int heldBefore = self.locksHeld(); // read before the internal mutex, which counts in it too
         mutex.lock();
-        if (owners <= 0 || self.locksHeld() == 0) {
+        if (owners <= 0 || heldBefore == 0) {
             int o = owners;
             mutex.unlock();
             throw new IllegalStateException("CoRwLock.upgrade by " + self + " without a read lock (owners=" + o + ")");

@@ -83,6 +83,9 @@ class CoLockMisuseTest {
                 String.valueOf(stranger));
         Throwable downgrade = inCoroutine(rw::downgrade);
         assertTrue(downgrade instanceof IllegalStateException, String.valueOf(downgrade));
+        Throwable upgrade = inCoroutine(rw::upgrade);
+        assertTrue(upgrade instanceof IllegalStateException && upgrade.getMessage().contains("without a read lock"),
+                String.valueOf(upgrade));
         CoMutex other = new CoMutex();
         Throwable holdsAnotherLock = inCoroutine(() -> {
             other.lock();
