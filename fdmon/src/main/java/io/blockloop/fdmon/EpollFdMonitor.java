@@ -147,7 +147,7 @@ public final class EpollFdMonitor implements FdMonitor {
 
     @Override
     public synchronized void update(FdNode oldNode, FdNode newNode) {
-        if (closed) { // its fds (epoll's) may belong to other files by now
+        if (closed) { // its epoll fd number may be another file's by now
             throw new IllegalStateException("epoll fd monitor is closed");
         }
         // The poll set is kept in every mode: it is what a (permanent) fallback continues with.

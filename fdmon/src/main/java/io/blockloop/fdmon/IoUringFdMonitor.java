@@ -180,7 +180,7 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     @Override
     public void update(FdNode oldNode, FdNode newNode) {
-        if (closed) { // its fds (epoll's) may belong to other files by now
+        if (closed) { // a closed monitor takes no node: it would never be released
             throw new IllegalStateException("io_uring fd monitor is closed");
         }
         if (newNode != null) {

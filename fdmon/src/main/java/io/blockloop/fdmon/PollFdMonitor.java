@@ -65,7 +65,7 @@ public final class PollFdMonitor implements FdMonitor {
 
     @Override
     public synchronized void update(FdNode oldNode, FdNode newNode) {
-        if (closed) { // its fds (epoll's) may belong to other files by now
+        if (closed) { // a closed monitor takes no node: it would never be released
             throw new IllegalStateException("poll fd monitor is closed");
         }
         FdNode[] current = nodesAcquire();
