@@ -8,7 +8,6 @@ import io.blockloop.fdmon.IoUringFdMonitor;
 import io.blockloop.fdmon.RingClient;
 import io.blockloop.fdmon.SharedRing;
 import io.blockloop.ffm.errno.Errno;
-import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.ffm.libc.Fcntl;
 
@@ -728,12 +727,7 @@ public final class AioContext implements AutoCloseable {
 
     /** Whether {@code fd} is an open descriptor of this process ({@code fcntl(F_GETFL)} does not say EBADF). */
     private static boolean isOpen(int fd) {
-        try {
-            Fcntl.getFlags(fd);
-            return true;
-        } catch (NativeCallException e) {
-            return e.errno() != Errno.EBADF;
-        }
+        return Fcntl.getFlagsOrErrno(fd) != -Errno.EBADF;
     }
 
     private void checkHomeThread() {

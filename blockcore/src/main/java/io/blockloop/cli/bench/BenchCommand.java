@@ -117,17 +117,7 @@ public final class BenchCommand {
         try (BenchRun run = buffersReady;
              LoopPin pin = LoopPin.apply(o.loopCpu())) {
             boolean registered = o.registerBuffers() && run.registerBuffers();
-            if (o.write()) {
-                // Write only where the measured run writes: the warm-up repeats its COUNT offsets, whatever its
-                // length (it wrote the whole image before, wrapping below -o, for a run of -c 16).
-                offsets.restartEvery(o.count());
-            }
-            Warmup.Result warmup = Warmup.run(run, o);
-            if (o.write()) {
-                offsets.restartEvery(0); // the measured run writes from the first offset
-            }
-            // Reads continue the walk, so the measured run does not read again what the warm-up just read (a cache
-            // below, the host's for one, would serve it); the first line says where it starts.
+            Warmup.Result warmup = Warmup.run(run, offsets, o);
             if (warmup != null) {
                 checkFailure(o, run);
                 if (!o.json()) {

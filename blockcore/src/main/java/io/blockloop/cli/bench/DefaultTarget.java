@@ -29,9 +29,6 @@ import java.nio.file.Path;
 final class DefaultTarget implements AutoCloseable {
     static final long SIZE = 1L << 30;
 
-    /** {@code O_TMPFILE}: an unnamed regular file in the directory given ({@code __O_TMPFILE | O_DIRECTORY}). */
-    static final int O_TMPFILE = 020000000 | OpenFlags.O_DIRECTORY;
-
     private final Path path;
     private final Path dir;
     /** The unnamed file's descriptor (its only reference until the caller opens it), or -1 for a named file. */
@@ -56,7 +53,7 @@ final class DefaultTarget implements AutoCloseable {
     static DefaultTarget create(Path dir) throws CommandFailure {
         int fd;
         try {
-            fd = FileIo.open(dir.toString(), O_TMPFILE | OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0600);
+            fd = FileIo.open(dir.toString(), OpenFlags.O_TMPFILE | OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0600);
         } catch (NativeCallException e) {
             fd = -1; // no O_TMPFILE on this file system (EOPNOTSUPP), or a bad directory: the named way says which
         }

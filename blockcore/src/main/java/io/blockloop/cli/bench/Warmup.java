@@ -55,13 +55,28 @@ final class Warmup {
     }
 
     /**
-     * Runs the warm-up {@code options} asks for on {@code run}; null when there is none ({@code --warmup 0}). A
-     * failed request ends it early: the caller checks {@link BenchRun#failure()}.
+     * Runs the warm-up {@code options} asks for on {@code run}, whose requests take their offsets from
+     * {@code offsets}; null when there is none ({@code --warmup 0}). A write warm-up repeats the measured run's
+     * COUNT offsets and leaves {@code offsets} at the first one again; a read warm-up walks on (the measured run
+     * does not read again what it just read, which a cache below, the host's for one, would serve). A failed
+     * request ends it early: the caller checks {@link BenchRun#failure()}.
      */
-    static Result run(BenchRun run, BenchOptions options) {
+    static Result run(BenchRun run, OffsetSequence offsets, BenchOptions options) {
         if (options.warmup() == 0) {
             return null;
         }
+        if (!options.write()) {
+            return warmUp(run, options);
+        }
+        offsets.restartEvery(options.count());
+        try {
+            return warmUp(run, options);
+        } finally {
+            offsets.restartEvery(0); // the measured run writes from the first offset
+        }
+    }
+
+    private static Result warmUp(BenchRun run, BenchOptions options) {
         if (options.warmup() > 0) {
             BenchRun.Measurement m = run.run(options.warmup(), Long.MAX_VALUE, options.depth(), ProgressLine.none());
             return new Result(m.requests(), m.wallNanos(), false);

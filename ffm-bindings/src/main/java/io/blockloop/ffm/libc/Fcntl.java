@@ -49,7 +49,12 @@ public final class Fcntl {
 
     /** The file status flags and access mode ({@code F_GETFL}). */
     public static int getFlags(int fd) {
-        return NativeCallException.check("fcntl(F_GETFL)", intCall(fd, F_GETFL, 0));
+        return NativeCallException.check("fcntl(F_GETFL)", getFlagsOrErrno(fd));
+    }
+
+    /** {@link #getFlags}, returning a negative errno instead of throwing ({@code -EBADF}: not an open fd). */
+    public static int getFlagsOrErrno(int fd) {
+        return intCall(fd, F_GETFL, 0);
     }
 
     /** Sets the status flags ({@code F_SETFL}: O_APPEND, O_NONBLOCK, O_DIRECT, ...). */

@@ -26,6 +26,11 @@ public final class OpenFlags {
      * blocks (a FIFO's read-only open waits for a writer) nor needs read or write permission.
      */
     public static final int O_PATH = 010000000;
+    /**
+     * {@code O_TMPFILE} ({@code __O_TMPFILE | O_DIRECTORY}): an unnamed regular file in the directory given as the
+     * path, freed by the kernel when its last descriptor closes.
+     */
+    public static final int O_TMPFILE = 020000000 | O_DIRECTORY;
     /** {@code openat}'s "relative to the current directory". */
     public static final int AT_FDCWD = -100;
 
