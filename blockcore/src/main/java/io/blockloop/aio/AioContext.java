@@ -92,6 +92,8 @@ public final class AioContext implements AutoCloseable {
     private final Object localsLock = new Object();
     /** ContextLocals in creation order, for cleanup at close (guarded by localsLock). */
     private final List<ContextLocal<?>> localKeys = new ArrayList<>();
+    /** Set when close() starts the cleanups: no value may be created after that (guarded by localsLock). */
+    private boolean localsClosed;
     // ---- home thread ----
     private int depth;
     private PollPass[] passes = new PollPass[4];
@@ -270,6 +272,19 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
+     * For a loop that has ended for good, before {@link #close()}: refuses BHs from now on (their scheduler gets
+     * {@link IllegalStateException}) and runs, once, those accepted until now. A BH scheduled while the loop stops
+     * therefore either runs or is refused; none is accepted and then dropped. BHs these callbacks schedule are
+     * refused. {@link IOThread} calls this after its last iteration. Home thread.
+     */
+    void runLastBottomHalves() {
+        checkHomeThread();
+        checkOpen();
+        bottomHalves.seal();
+        runBottomHalves();
+    }
+
+    /**
      * The coroutines scheduled to be entered in this context ({@code aio_co_schedule}'s list and BH), owned by
      * the coroutine package. Any thread.
      */
@@ -373,6 +388,7 @@ public final class AioContext implements AutoCloseable {
 
     /** {@link #setPollParams(long, long, long)} from a record. Any thread. */
     public void setPollParams(PollParams params) {
+        checkOpen();
         poller.setParams(Objects.requireNonNull(params, "params"));
         notifyLoop();
     }
@@ -633,6 +649,10 @@ public final class AioContext implements AutoCloseable {
                 return existing;
             }
             checkOpen();
+            if (localsClosed) {
+                // Created now, it would miss the cleanup that is running or has run, and leak what it holds.
+                throw new IllegalStateException("AioContext '" + name + "' is closing: " + key + " cannot be created");
+            }
             T value = key.create(this);
             Object[] grown = Arrays.copyOf(slots, Math.max(slots.length, key.index() + 1));
             grown[key.index()] = value;
@@ -647,6 +667,7 @@ public final class AioContext implements AutoCloseable {
         List<ContextLocal<?>> keys;
         Object[] slots;
         synchronized (localsLock) {
+            localsClosed = true;
             keys = new ArrayList<>(localKeys);
             slots = locals;
             localKeys.clear();

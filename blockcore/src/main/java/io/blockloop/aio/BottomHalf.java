@@ -64,7 +64,11 @@ public final class BottomHalf {
         return callback;
     }
 
-    /** Runs the callback at the next loop iteration (QEMU's {@code qemu_bh_schedule}). Any thread. */
+    /**
+     * Runs the callback at the next loop iteration (QEMU's {@code qemu_bh_schedule}). Any thread.
+     *
+     * @throws IllegalStateException when the context is closed or closing (see {@link #enqueue})
+     */
     public void schedule() {
         enqueue(SCHEDULED);
     }
@@ -104,28 +108,47 @@ public final class BottomHalf {
         return ((int) FLAGS.getVolatile(this) & DELETED) != 0;
     }
 
-    /** QEMU's {@code aio_bh_enqueue}: sets the flags and queues the BH unless it is queued already. Any thread. */
+    /**
+     * QEMU's {@code aio_bh_enqueue}: sets the flags and queues the BH unless it is queued already. Any thread.
+     *
+     * @throws IllegalStateException when the context's queue is sealed (the context is closed, or its IOThread is
+     *                               running its last pass): nothing would run the BH. Deleting is always allowed.
+     *                               If two threads schedule the same BH just as the seal lands, one may be refused
+     *                               while the other's call returns, merged into the refused one; the BH then does
+     *                               not run. A one-shot BH has a single scheduler: this concerns persistent BHs.
+     */
     void enqueue(int newFlags) {
-        if (newFlags != DELETED && context.isClosed()) {
-            throw new IllegalStateException("BH '" + name + "': context '" + context.name() + "' is closed");
+        boolean deleting = newFlags == DELETED;
+        if (!deleting && context.bottomHalves().isSealed()) {
+            throw closed();
         }
         // Volatile RMW, ordered with takeFlagsForPass(): only the caller that finds PENDING clear pushes the BH.
         int old = (int) FLAGS.getAndBitwiseOr(this, PENDING | newFlags);
         if ((old & DELETED) != 0) {
-            if (newFlags == DELETED) {
+            if (deleting) {
                 return; // deleting twice is harmless
             }
             throw new IllegalStateException("BH '" + name + "' was deleted and cannot be scheduled");
         }
-        if (newFlags == DELETED) {
+        if (deleting) {
             context.bottomHalfDeleted(this);
         }
-        if ((old & PENDING) == 0) {
-            context.bottomHalves().push(this);
+        if ((old & PENDING) == 0 && !context.bottomHalves().push(this)) {
+            // The context sealed its queue between the check above and the push: nothing will run this BH. Undo
+            // PENDING, so that a later schedule meets the seal as well instead of taking the BH for queued.
+            FLAGS.getAndBitwiseAnd(this, ~(PENDING | SCHEDULED | IDLE));
+            if (!deleting) {
+                throw closed();
+            }
+            return; // a deleted BH of a closed context needs no pass to free it
         }
         // Always notify, even if already queued: a cancelled-then-rescheduled BH must wake a loop that went to
         // sleep after seeing it cancelled.
         context.notifyLoop();
+    }
+
+    private IllegalStateException closed() {
+        return new IllegalStateException("BH '" + name + "': context '" + context.name() + "' is closed");
     }
 
     /** Takes the flags a pass acts on and clears PENDING/SCHEDULED/IDLE (volatile RMW). Home thread. */

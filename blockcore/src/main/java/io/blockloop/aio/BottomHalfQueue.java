@@ -17,17 +17,25 @@ import java.util.List;
  * runs a nested event loop therefore runs a nested pass that also drains the outer pass's unfinished slice:
  * every pending BH runs exactly once, and the outer pass finds nothing left when the callback returns.
  *
- * <p>Threads: {@link #push} any thread; everything else the home thread. Memory ordering: {@link #push} links
- * the BH with a plain store and publishes it with a volatile CAS of the head; {@link #runPass} takes the stack
- * with a volatile {@code getAndSet}, which pairs with that CAS (the links and the BH's flags are visible).
- * {@link #timeoutNs()} walks the stack from an acquire load of the head; links of published BHs never change
- * until the home thread itself steals them.
+ * <p>When the context closes, the queue is <em>sealed</em> ({@link #seal()}): the head becomes {@link #SEALED}, a
+ * marker no push can replace, so every push from then on is refused and its caller told, while every push before
+ * it is in the queue for a last pass or for the close's leak report. The marker is the whole mechanism: a separate
+ * "closed" flag checked before the push would let a push that passed the check land after the last look.
+ *
+ * <p>Threads: {@link #push} and {@link #isSealed()} any thread; everything else the home thread. Memory ordering:
+ * {@link #push} links the BH with a plain store and publishes it with a volatile CAS of the head; {@link #runPass}
+ * takes the stack with a volatile {@code getAndSet}, which pairs with that CAS (the links and the BH's flags are
+ * visible); {@link #seal()} does the same with {@link #SEALED} as the new head. {@link #timeoutNs()} walks the
+ * stack from an acquire load of the head; links of published BHs never change until the home thread itself steals
+ * them.
  */
 final class BottomHalfQueue {
     /** How long an idle BH may wait at most: it is polled at least every 10 ms. */
     static final long IDLE_TIMEOUT_NS = 10_000_000L;
 
     private static final VarHandle HEAD;
+    /** The head of a sealed queue: never run, never linked to anything, only compared with. */
+    private static final BottomHalf SEALED = new BottomHalf(null, "sealed", () -> { }, 0);
 
     static {
         try {
@@ -47,14 +55,48 @@ final class BottomHalfQueue {
     private final ArrayDeque<Slice> slices = new ArrayDeque<>();
     private Slice[] slicePool = new Slice[4];
 
-    /** Any thread. */
-    void push(BottomHalf bh) {
+    /** Queues {@code bh}; false, and nothing queued, once the queue is sealed. Any thread. */
+    boolean push(BottomHalf bh) {
         BottomHalf h;
         do {
             h = (BottomHalf) HEAD.getAcquire(this); // the head another pusher's CAS published; re-checked by our CAS
+            if (h == SEALED) {
+                return false;
+            }
             bh.next = h;
-            // Volatile CAS publishes bh.next and the flags set before; pairs with getAndSet in runPass().
+            // Volatile CAS publishes bh.next and the flags set before; pairs with getAndSet in runPass() and
+            // seal(). It fails if the queue was sealed meanwhile, and the next look sees the marker.
         } while (!HEAD.compareAndSet(this, h, bh));
+        return true;
+    }
+
+    /** Whether {@link #seal()} ran (acquire load of the head). Any thread. */
+    boolean isSealed() {
+        return HEAD.getAcquire(this) == SEALED;
+    }
+
+    /**
+     * Refuses every later {@link #push}; the BHs pushed so far stay queued for {@link #runPass} or
+     * {@link #drainForClose}. Idempotent. Home thread.
+     */
+    void seal() {
+        // Volatile swap: pairs with the pushers' CAS, as runPass's does; from here on their CAS meets SEALED.
+        BottomHalf stolen = (BottomHalf) HEAD.getAndSet(this, SEALED);
+        if (stolen != SEALED && stolen != null) {
+            Slice held = new Slice(); // once per context, at close
+            held.first = reverse(stolen);
+            slices.addLast(held);
+        }
+    }
+
+    /** Takes the pushed stack, leaving an empty one (or the seal). Home thread. */
+    private BottomHalf steal() {
+        // Only the home thread seals, so a head that is not SEALED now cannot become SEALED before the swap.
+        if (HEAD.getAcquire(this) == SEALED) {
+            return null;
+        }
+        // Volatile swap pairs with the CAS in push(): every pushed BH is complete.
+        return (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null);
     }
 
     /**
@@ -62,8 +104,7 @@ final class BottomHalfQueue {
      * (QEMU's progress). Home thread.
      */
     boolean runPass(int depth, AioContext context) {
-        // Volatile swap pairs with the CAS in push(): every pushed BH is complete.
-        BottomHalf stolen = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null);
+        BottomHalf stolen = steal();
         Slice mine = slice(depth);
         mine.first = reverse(stolen);
         slices.addLast(mine);
@@ -122,7 +163,7 @@ final class BottomHalfQueue {
     long timeoutNs() {
         long timeout = -1;
         // Acquire: pairs with the CAS in push(), so the links of pushed BHs are visible.
-        for (BottomHalf bh = (BottomHalf) HEAD.getAcquire(this); bh != null; bh = bh.next) {
+        for (BottomHalf bh = (BottomHalf) HEAD.getAcquire(this); bh != null && bh != SEALED; bh = bh.next) {
             int flags = bh.flagsAcquire();
             if ((flags & (BottomHalf.SCHEDULED | BottomHalf.DELETED)) == BottomHalf.SCHEDULED) {
                 if ((flags & BottomHalf.IDLE) == 0) {
@@ -146,12 +187,13 @@ final class BottomHalfQueue {
     }
 
     /**
-     * At close: empties the queue and returns the BHs that were still queued without having been deleted
-     * (QEMU aborts on those: "BH leaked"). Home thread, after the last pass.
+     * At close: seals the queue, empties it and returns the BHs that were still queued without having been
+     * deleted (QEMU aborts on those: "BH leaked"). Home thread, after the last pass.
      */
     List<BottomHalf> drainForClose(AioContext context) {
         List<BottomHalf> leaked = new ArrayList<>();
-        BottomHalf bh = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null); // pairs with the CAS in push()
+        seal();
+        BottomHalf bh = null;
         for (Slice s : slices) {
             bh = append(bh, s.first);
             s.first = null;

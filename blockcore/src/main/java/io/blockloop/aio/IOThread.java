@@ -128,6 +128,8 @@ public final class IOThread implements AutoCloseable {
             while (running) {
                 ctx.poll(true);
             }
+            // BHs scheduled after the last pass took its batch, before close: run them, refuse later ones.
+            ctx.runLastBottomHalves();
         } catch (Throwable t) {
             // A VM error in a callback (callbacks' exceptions are reported and the loop goes on) ends the loop.
             // Say so now: before, the thread ended silently, isRunning() stayed true and close() hid the cause.
@@ -225,7 +227,9 @@ public final class IOThread implements AutoCloseable {
 
     /**
      * Asks the loop to end after its current iteration (QEMU's {@code iothread_stop}, without the join);
-     * idempotent. Pending BHs scheduled before this run first. Any thread.
+     * idempotent. BHs scheduled before the context closes still run, in one last pass after the loop's last
+     * iteration; from that pass on, scheduling a BH here throws {@link IllegalStateException} (QEMU aborts at
+     * finalization on a BH left queued). Any thread.
      */
     public void stop() {
         AioContext ctx = context();

@@ -40,8 +40,15 @@ public final class Timer {
         return callback;
     }
 
-    /** Arms (or re-arms) the timer to expire at {@code deadlineNanos} on {@link AioContext#nowNs()}'s clock. */
+    /**
+     * Arms (or re-arms) the timer to expire at {@code deadlineNanos} on {@link AioContext#nowNs()}'s clock.
+     *
+     * @throws IllegalStateException when the timer was deleted or its context is closed (nothing would run it)
+     */
     public void modNs(long deadlineNanos) {
+        if (context.isClosed()) {
+            throw new IllegalStateException("timer '" + name + "': context '" + context.name() + "' is closed");
+        }
         if (context.timers().mod(this, deadlineNanos)) {
             context.notifyLoop();
         }

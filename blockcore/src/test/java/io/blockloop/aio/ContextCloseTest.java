@@ -1,0 +1,113 @@
+package io.blockloop.aio;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What a context accepts while it closes and after: every BH, timer, poll setting or context-local value is either
+ * taken into account or refused to its caller, never accepted and then forgotten.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ContextCloseTest {
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void theLastPassRunsWhatWasScheduledAndRefusesWhatComesAfter(TestMonitor monitor) {
+        AioContext ctx = monitor.newContext("last-pass");
+        List<CallbackFailure> failures = new ArrayList<>();
+        ctx.setCallbackFailureListener(failures::add);
+        List<String> ran = new ArrayList<>();
+        BottomHalf persistent = ctx.newBottomHalf("persistent", () -> ran.add("persistent"));
+        persistent.schedule();
+        ctx.scheduleOneShot("accepted", () -> {
+            ran.add("accepted");
+            // Scheduled from inside the last pass: refused, so the callback fails and says why.
+            ctx.scheduleOneShot("too-late", () -> ran.add("too-late"));
+        });
+
+        ctx.runLastBottomHalves();
+
+        assertEquals(List.of("persistent", "accepted"), ran, "both BHs accepted before the seal ran, in order");
+        assertEquals(1, failures.size(), failures.toString());
+        assertTrue(failures.get(0).error().getMessage().contains("is closed"), failures.get(0).error().getMessage());
+        IllegalStateException late = assertThrows(IllegalStateException.class, () -> ctx.scheduleOneShot("late",
+                () -> ran.add("late")));
+        assertTrue(late.getMessage().contains("'late'") && late.getMessage().contains("is closed"), late.getMessage());
+        assertThrows(IllegalStateException.class, persistent::schedule);
+        assertThrows(IllegalStateException.class, persistent::schedule, "a refusal leaves no stale PENDING behind");
+
+        persistent.delete(); // still allowed: the owner's duty before close
+        ctx.close(); // nothing leaked: the refused BHs were never queued
+        assertEquals(List.of("persistent", "accepted"), ran);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aBhScheduledAfterCloseIsRefusedEvenWhenItPassedTheOpenCheck(TestMonitor monitor) {
+        AioContext ctx = monitor.newContext("sealed-by-close");
+        BottomHalf bh = ctx.newBottomHalf("kept", () -> {
+        });
+        bh.delete();
+        ctx.close();
+        // enqueue() is what a schedule racing close() reaches after its open check passed: the seal refuses it.
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> new BottomHalf(ctx, "racer", () -> {
+        }, BottomHalf.ONESHOT).enqueue(BottomHalf.SCHEDULED));
+        assertTrue(e.getMessage().contains("is closed"), e.getMessage());
+        assertFalse(ctx.bottomHalves().push(new BottomHalf(ctx, "x", () -> {
+        }, 0)), "a sealed queue takes nothing");
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void timersAndPollSettingsOfAClosedContextAreRefused(TestMonitor monitor) {
+        AioContext ctx = monitor.newContext("closed-timer");
+        Timer timer = ctx.newTimer("t", () -> {
+        });
+        ctx.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> timer.modAfterNs(1_000));
+        assertTrue(e.getMessage().contains("timer 't'") && e.getMessage().contains("is closed"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> timer.modNs(0));
+        assertThrows(IllegalStateException.class, () -> ctx.setPollParams(PollParams.OFF));
+        assertThrows(IllegalStateException.class, () -> ctx.newTimer("late", () -> {
+        }));
+    }
+
+    @Test
+    void aContextLocalFirstUsedByAnotherOnesCleanupIsRefused() {
+        AtomicInteger created = new AtomicInteger();
+        AtomicBoolean cleanedUp = new AtomicBoolean();
+        ContextLocal<Object> late = ContextLocal.of("late", c -> {
+            created.incrementAndGet();
+            return new Object();
+        }, v -> cleanedUp.set(true));
+        List<Throwable> seenByCleanup = new ArrayList<>();
+        AioContext ctx = TestMonitor.POLL.newContext("local-in-cleanup");
+        ContextLocal<AioContext> first = ContextLocal.of("first", c -> c, c -> {
+            try {
+                late.get(c);
+            } catch (IllegalStateException e) {
+                seenByCleanup.add(e);
+            }
+        });
+        first.get(ctx);
+        ctx.close();
+        assertEquals(0, created.get(), "no value is created once the cleanups have begun");
+        assertFalse(cleanedUp.get());
+        assertEquals(1, seenByCleanup.size());
+        assertTrue(seenByCleanup.get(0).getMessage().contains("is closing") && seenByCleanup.get(0).getMessage()
+                .contains("late"), seenByCleanup.get(0).getMessage());
+    }
+}
