@@ -39,6 +39,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       worker's vCPU does not halt in between; {@code blockloop bench -i threads -d 1} reads gained a quarter
  *       or more ({@code docs/qd1-reads-on-loop-devices.md}). Under load it does not run: other workers are
  *       running.</li>
+ *   <li>The owner spins too (not in QEMU), in {@link #awaitCompletions} only, for the completion of its only
+ *       request, before it sleeps on the eventfd: adaptive up to the same {@code maxSpin} ({@link SpinWindow}),
+ *       yielding like the worker's spin. With both spinning, a queue-depth-1 round trip wakes nobody. An event
+ *       loop does not call {@link #awaitCompletions}: it busy-polls {@link #poll()} itself. With more than one
+ *       request in flight the owner does not spin (measured: a spinning owner took a CPU from the workers, and
+ *       QD 32 lost 10–25 %); with requests slower than {@code maxSpin} the window stays at 0.</li>
  *   <li>Completion: a worker stores the result, pushes the request onto a lock-free done stack and, if the stack
  *       was empty, adds 1 to the engine's eventfd ({@link #completionFd()}), so one wake-up covers a burst.</li>
  *   <li>No allocation on the workers, by construction rather than by escape analysis: they use only the raw
@@ -134,6 +140,8 @@ public final class ThreadPoolEngine implements IoEngine {
 
     /** Spin-before-park of the worker that finishes the only running request. */
     private final WorkerSpin spin;
+    /** The owner's spin in {@link #awaitCompletions} while one request is in flight. Owner thread only. */
+    private final SpinWindow ownerSpin;
     /**
      * {@code work.size()}, written under the monitor whenever the queue changes, read without it by a spinning
      * worker. It only ends the spin: the request itself is taken under the monitor.
@@ -143,12 +151,17 @@ public final class ThreadPoolEngine implements IoEngine {
     private final AtomicInteger running = new AtomicInteger();
     /** Statistics for tests: requests a spinning worker found without being woken. Written by the spinner only. */
     volatile long spinCatches;
+    /** Statistics for tests: completions the owner's spin found, and the owner's sleeps on the eventfd. Owner. */
+    long ownerSpinCatches;
+    long ownerSleeps;
 
-    private ThreadPoolEngine(int minThreads, int maxThreads, Duration idleTimeout, WorkerSpin spin) {
+    private ThreadPoolEngine(int minThreads, int maxThreads, Duration idleTimeout, WorkerSpin spin,
+                             SpinWindow ownerSpin) {
         if (minThreads < 0 || maxThreads < 1 || minThreads > maxThreads) {
             throw new IllegalArgumentException("need 0 <= minThreads <= maxThreads, maxThreads >= 1");
         }
         this.spin = spin;
+        this.ownerSpin = ownerSpin;
         this.minThreads = minThreads;
         this.maxThreads = maxThreads;
         this.idleNanos = idleTimeout.toNanos();
@@ -194,14 +207,24 @@ public final class ThreadPoolEngine implements IoEngine {
         return open(minThreads, maxThreads, idleTimeout, DEFAULT_MAX_SPIN);
     }
 
-    /** {@code maxSpin}: the longest a finishing worker spins for the next request ({@link Duration#ZERO}: never). */
+    /**
+     * {@code maxSpin}: the longest a finishing worker spins for the next request, and the owner in
+     * {@link #awaitCompletions} for the completion of its only request ({@link Duration#ZERO}: never).
+     */
     public static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout, Duration maxSpin) {
-        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, new WorkerSpin(maxSpin.toNanos()));
+        long nanos = maxSpin.toNanos();
+        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, new WorkerSpin(nanos), new SpinWindow(nanos, 0));
     }
 
-    /** For tests: a pool whose spin window starts where the test needs it. */
+    /** For tests: a pool whose workers' spin window starts where the test needs it; the owner does not spin. */
     static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout, WorkerSpin spin) {
-        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, spin);
+        return open(minThreads, maxThreads, idleTimeout, spin, new SpinWindow(0, 0));
+    }
+
+    /** For tests: the workers' and the owner's spin windows as the test needs them. */
+    static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout, WorkerSpin spin,
+                                 SpinWindow ownerSpin) {
+        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, spin, ownerSpin);
     }
 
     @Override
@@ -501,6 +524,9 @@ public final class ThreadPoolEngine implements IoEngine {
         long deadline = timeoutNanos < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutNanos;
         for (;;) {
             int n = reap();
+            if (n > 0 && ownerSpin.missPending()) {
+                ownerSpin.arrived(System.nanoTime()); // how long the completion took after a spin that missed it
+            }
             if (n > 0 || pool.inUse() == 0) {
                 return n;
             }
@@ -508,8 +534,35 @@ public final class ThreadPoolEngine implements IoEngine {
             if (deadline != Long.MAX_VALUE && left <= 0) {
                 return 0;
             }
+            if (pool.inUse() == 1 && ownerSpin.maxNanos() > 0) {
+                // The only request in flight: spin for its completion before sleeping, as a finishing worker spins
+                // for the next request. With both spinning, a queue-depth-1 round trip wakes nobody.
+                long start = System.nanoTime();
+                long window = deadline == Long.MAX_VALUE ? ownerSpin.window() : Math.min(ownerSpin.window(), left);
+                if (window > 0 && spinForDone(start + window)) {
+                    ownerSpinCatches++;
+                    continue; // found: reaped at the top; the window stays
+                }
+                ownerSpin.missed(start);
+            }
+            ownerSleeps++;
             waitReadable(left);
         }
+    }
+
+    /**
+     * Owner: spins until a worker has published a completion (true) or {@code deadline} ({@link System#nanoTime()})
+     * has passed (false). It yields rather than pausing, like the worker's spin: the worker it waits for may have
+     * been woken onto this very CPU.
+     */
+    private boolean spinForDone(long deadline) {
+        while (done.get() == null) { // acquire: pairs with the workers' CAS in publish(); reap() takes it again
+            if (System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            Thread.yield();
+        }
+        return true;
     }
 
     private void waitReadable(long timeoutNanos) {
@@ -528,6 +581,11 @@ public final class ThreadPoolEngine implements IoEngine {
         synchronized (lock) {
             return idleThreads;
         }
+    }
+
+    /** The owner's current spin window in nanoseconds (for tests). Owner thread. */
+    long ownerSpinWindow() {
+        return ownerSpin.window();
     }
 
     /** Live worker threads (for tests). */

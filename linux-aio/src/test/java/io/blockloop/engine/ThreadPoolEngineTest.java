@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -330,6 +331,74 @@ class ThreadPoolEngineTest {
             assertEquals(0, engine.spinCatches, "a worker spun while three others were running");
             release.countDown();
             blocked.awaitCompleted(engine, 3);
+        }
+    }
+
+    /**
+     * The owner's spin in {@code awaitCompletions}: with a window it cannot outgrow (10 s), the owner catches every
+     * completion of its only request by spinning, and never sleeps on the eventfd.
+     */
+    @Test
+    void theOwnerSpinsForTheCompletionOfItsOnlyRequest() {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(1, 4, Duration.ofSeconds(10), new WorkerSpin(0),
+                new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
+            Recorder rec = new Recorder(50);
+            for (int i = 0; i < 50; i++) {
+                long value = i;
+                engine.submitCall(() -> value, rec, i);
+                rec.awaitCompleted(engine, i + 1);
+                assertEquals(i, rec.results[i]);
+            }
+            assertTrue(engine.ownerSpinCatches > 0, "the owner never caught a completion spinning");
+            assertEquals(0, engine.ownerSleeps, "the owner slept although its spin could not run out");
+        }
+    }
+
+    /**
+     * The owner does not spin while more than one request is in flight (it would take a CPU from the workers):
+     * the same one-at-a-time requests beside three long-running calls are all waited for on the eventfd.
+     */
+    @Test
+    void theOwnerDoesNotSpinBesideOtherRequests() throws Exception {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 8, Duration.ofSeconds(10), new WorkerSpin(0),
+                new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
+            CountDownLatch release = new CountDownLatch(1);
+            Recorder blocked = new Recorder(3);
+            holdWorkers(engine, 3, release, blocked);
+            Recorder rec = new Recorder(20);
+            for (int i = 0; i < 20; i++) {
+                long value = i;
+                engine.submitCall(() -> value, rec, i);
+                rec.awaitCompleted(engine, i + 1);
+                assertEquals(i, rec.results[i]);
+            }
+            assertEquals(0, engine.ownerSpinCatches, "the owner spun beside three running requests");
+            release.countDown();
+            blocked.awaitCompleted(engine, 3);
+        }
+    }
+
+    /**
+     * With the default window (from 0, at most 50 µs), requests slower than the maximum (5 ms calls, as a slow
+     * disk's reads) never open it: the owner sleeps for each and burns no CPU spinning.
+     */
+    @Test
+    void theOwnersWindowStaysClosedForRequestsSlowerThanItsMaximum() {
+        try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 4, Duration.ofSeconds(10))) {
+            Recorder rec = new Recorder(20);
+            for (int i = 0; i < 20; i++) {
+                engine.submitCall(() -> {
+                    long end = System.nanoTime() + 5_000_000;
+                    for (long left; (left = end - System.nanoTime()) > 0; ) {
+                        LockSupport.parkNanos(left);
+                    }
+                    return 0;
+                }, rec, i);
+                rec.awaitCompleted(engine, i + 1);
+                assertEquals(0, rec.results[i]);
+            }
+            assertEquals(0, engine.ownerSpinCatches);
+            assertEquals(0, engine.ownerSpinWindow(), "the window opened for requests slower than its maximum");
         }
     }
 
