@@ -544,6 +544,12 @@ public final class ThreadPoolEngine implements IoEngine {
                     continue; // found: reaped at the top; the window stays
                 }
                 ownerSpin.missed(start);
+                if (deadline != Long.MAX_VALUE) {
+                    left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        continue; // the spin used up the timeout: one more reap at the top, then return
+                    }
+                }
             }
             ownerSleeps++;
             waitReadable(left);

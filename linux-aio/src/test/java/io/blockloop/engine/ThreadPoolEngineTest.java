@@ -321,13 +321,7 @@ class ThreadPoolEngineTest {
             CountDownLatch release = new CountDownLatch(1);
             Recorder blocked = new Recorder(3);
             holdWorkers(engine, 3, release, blocked);
-            Recorder rec = new Recorder(100);
-            for (int i = 0; i < 100; i++) {
-                long value = i;
-                engine.submitCall(() -> value, rec, i);
-                rec.awaitCompleted(engine, i + 1);
-                assertEquals(i, rec.results[i]);
-            }
+            runOneAtATime(engine, 100);
             assertEquals(0, engine.spinCatches, "a worker spun while three others were running");
             release.countDown();
             blocked.awaitCompleted(engine, 3);
@@ -342,13 +336,7 @@ class ThreadPoolEngineTest {
     void theOwnerSpinsForTheCompletionOfItsOnlyRequest() {
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(1, 4, Duration.ofSeconds(10), new WorkerSpin(0),
                 new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
-            Recorder rec = new Recorder(50);
-            for (int i = 0; i < 50; i++) {
-                long value = i;
-                engine.submitCall(() -> value, rec, i);
-                rec.awaitCompleted(engine, i + 1);
-                assertEquals(i, rec.results[i]);
-            }
+            runOneAtATime(engine, 50);
             assertTrue(engine.ownerSpinCatches > 0, "the owner never caught a completion spinning");
             assertEquals(0, engine.ownerSleeps, "the owner slept although its spin could not run out");
         }
@@ -365,13 +353,7 @@ class ThreadPoolEngineTest {
             CountDownLatch release = new CountDownLatch(1);
             Recorder blocked = new Recorder(3);
             holdWorkers(engine, 3, release, blocked);
-            Recorder rec = new Recorder(20);
-            for (int i = 0; i < 20; i++) {
-                long value = i;
-                engine.submitCall(() -> value, rec, i);
-                rec.awaitCompleted(engine, i + 1);
-                assertEquals(i, rec.results[i]);
-            }
+            runOneAtATime(engine, 20);
             assertEquals(0, engine.ownerSpinCatches, "the owner spun beside three running requests");
             release.countDown();
             blocked.awaitCompleted(engine, 3);
@@ -399,6 +381,17 @@ class ThreadPoolEngineTest {
             }
             assertEquals(0, engine.ownerSpinCatches);
             assertEquals(0, engine.ownerSpinWindow(), "the window opened for requests slower than its maximum");
+        }
+    }
+
+    /** Runs {@code n} calls one at a time, call i returning i, each awaited before the next is submitted. */
+    private static void runOneAtATime(ThreadPoolEngine engine, int n) {
+        Recorder rec = new Recorder(n);
+        for (int i = 0; i < n; i++) {
+            long value = i;
+            engine.submitCall(() -> value, rec, i);
+            rec.awaitCompleted(engine, i + 1);
+            assertEquals(i, rec.results[i]);
         }
     }
 
