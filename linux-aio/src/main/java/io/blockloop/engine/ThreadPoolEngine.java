@@ -213,7 +213,8 @@ public final class ThreadPoolEngine implements IoEngine {
      */
     public static ThreadPoolEngine open(int minThreads, int maxThreads, Duration idleTimeout, Duration maxSpin) {
         long nanos = maxSpin.toNanos();
-        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, new WorkerSpin(nanos), new SpinWindow(nanos, 0));
+        return new ThreadPoolEngine(minThreads, maxThreads, idleTimeout, new WorkerSpin(nanos),
+                new SpinWindow(nanos, 0));
     }
 
     /** For tests: a pool whose workers' spin window starts where the test needs it; the owner does not spin. */
