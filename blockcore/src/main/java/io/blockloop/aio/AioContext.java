@@ -222,6 +222,14 @@ public final class AioContext implements AutoCloseable {
         return closed;
     }
 
+    /**
+     * Whether the context refuses new work: it is closed, or its IOThread has ended its loop and runs its last BHs
+     * (acquire load of the sealed BH queue). Any thread; a call racing the seal may still pass.
+     */
+    public boolean isClosing() {
+        return bottomHalves.isSealed();
+    }
+
     // ------------------------------------------------------------------ notify
 
     /**

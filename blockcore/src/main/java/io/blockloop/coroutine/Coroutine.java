@@ -388,13 +388,20 @@ public final class Coroutine {
      * running it right before it yields (the context cannot enter it before it yields if it runs there). Any
      * thread.
      *
-     * @throws IllegalStateException if it is already scheduled; the message says where and by what
+     * @throws IllegalStateException if it is already scheduled (the message says where and by what), or if
+     *                               {@code ctx} is closing ({@link AioContext#isClosing()}): nothing would enter it
      */
     public void schedule(AioContext ctx) {
         scheduleBy(ctx, "Coroutine.schedule");
     }
 
     void scheduleBy(AioContext ctx, String by) {
+        // Refused before the coroutine is marked and listed: refused later, by the list's BH, it would stay listed,
+        // and the context's close would report it as left behind although its scheduler was told.
+        if (ctx.isClosing()) {
+            throw new IllegalStateException("cannot schedule " + this + " in context '" + ctx.name()
+                    + "': it is closing");
+        }
         markScheduled(ctx, by);
         ctx.scheduledCoroutines().push(this);
     }

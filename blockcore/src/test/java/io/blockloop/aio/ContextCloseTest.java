@@ -1,5 +1,6 @@
 package io.blockloop.aio;
 
+import io.blockloop.coroutine.Coroutine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -52,6 +53,25 @@ class ContextCloseTest {
         persistent.delete(); // still allowed: the owner's duty before close
         ctx.close(); // nothing leaked: the refused BHs were never queued
         assertEquals(List.of("persistent", "accepted"), ran);
+    }
+
+    /**
+     * A coroutine scheduled into a context that runs its last BHs is refused before it is listed, so the close
+     * does not report it as left behind (its scheduler was already told).
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aCoroutineScheduledIntoAClosingContextIsRefusedAndNotLeftBehind(TestMonitor monitor) {
+        AioContext ctx = monitor.newContext("closing-coroutine");
+        ctx.runLastBottomHalves();
+        assertTrue(ctx.isClosing());
+        assertFalse(ctx.isClosed());
+        Coroutine co = Coroutine.create(() -> {
+        });
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> co.schedule(ctx));
+        assertTrue(e.getMessage().contains("is closing"), e.getMessage());
+        ctx.close(); // would throw "scheduled coroutines left" had the coroutine been listed
+        assertTrue(ctx.isClosing());
     }
 
     @ParameterizedTest
