@@ -318,13 +318,8 @@ class ThreadPoolEngineTest {
     @Test
     void noWorkerSpinsWhileOthersRun() throws Exception {
         try (ThreadPoolEngine engine = spinningPool(60_000_000_000L, 60_000_000_000L)) {
-            CountDownLatch release = new CountDownLatch(1);
-            Recorder blocked = new Recorder(3);
-            holdWorkers(engine, 3, release, blocked);
-            runOneAtATime(engine, 100);
+            runOneAtATimeBesideThreeRunning(engine, 100);
             assertEquals(0, engine.spinCatches, "a worker spun while three others were running");
-            release.countDown();
-            blocked.awaitCompleted(engine, 3);
         }
     }
 
@@ -350,13 +345,8 @@ class ThreadPoolEngineTest {
     void theOwnerDoesNotSpinBesideOtherRequests() throws Exception {
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 8, Duration.ofSeconds(10), new WorkerSpin(0),
                 new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
-            CountDownLatch release = new CountDownLatch(1);
-            Recorder blocked = new Recorder(3);
-            holdWorkers(engine, 3, release, blocked);
-            runOneAtATime(engine, 20);
+            runOneAtATimeBesideThreeRunning(engine, 20);
             assertEquals(0, engine.ownerSpinCatches, "the owner spun beside three running requests");
-            release.countDown();
-            blocked.awaitCompleted(engine, 3);
         }
     }
 
@@ -393,6 +383,19 @@ class ThreadPoolEngineTest {
             rec.awaitCompleted(engine, i + 1);
             assertEquals(i, rec.results[i]);
         }
+    }
+
+    /**
+     * {@link #runOneAtATime} while three long-running calls hold workers (so more than one request is always in
+     * flight), then lets those three finish.
+     */
+    private static void runOneAtATimeBesideThreeRunning(ThreadPoolEngine engine, int n) throws InterruptedException {
+        CountDownLatch release = new CountDownLatch(1);
+        Recorder blocked = new Recorder(3);
+        holdWorkers(engine, 3, release, blocked);
+        runOneAtATime(engine, n);
+        release.countDown();
+        blocked.awaitCompleted(engine, 3);
     }
 
     /**
