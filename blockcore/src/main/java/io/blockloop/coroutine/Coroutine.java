@@ -38,7 +38,8 @@ import java.util.function.Consumer;
  * <p><b>Failures.</b> A body that throws terminates its coroutine; the exception is reported through
  * {@link System.Logger} (logger {@code io.blockloop.coroutine.Coroutine}, level ERROR) and the coroutine is
  * discarded instead of being pooled. A coroutine must hold no coroutine lock when it terminates
- * ({@link #locksHeld()}; asserted with {@code -ea}); one that does is not pooled either. Entering a coroutine
+ * ({@link #locksHeld()}); one that does is reported at level ERROR (and fails an assertion with {@code -ea}),
+ * and is not pooled either. Entering a coroutine
  * that is already entered, that has terminated, that is queued to be woken or scheduled in a context is a bug
  * and throws an {@link IllegalStateException} saying which; so does scheduling one that is already scheduled
  * (the message says where).
@@ -351,6 +352,11 @@ public final class Coroutine {
         int graphHeld = graphReadLocks;
         if (failed || held != 0 || graphHeld != 0) {
             // Discarded: its stack stays suspended at the end of its body loop and is collected with it.
+            if (held != 0 || graphHeld != 0) {
+                // Said with or without -ea: without it, this was silent, and the next locker simply hung.
+                LOG.log(Level.ERROR, this + " terminated holding " + held + " coroutine lock(s) and " + graphHeld
+                        + " graph read lock(s): they stay taken, and whoever waits for them waits forever");
+            }
             assert held == 0 : this + " terminated holding " + held + " coroutine lock(s)";
             assert graphHeld == 0 : this + " terminated holding " + graphHeld + " graph read lock(s)";
             return;

@@ -69,25 +69,7 @@ class CoroutineMisuseTest {
 
     @Test
     void aFailingBodyIsReportedAndTheCoroutineIsNotReused() {
-        Logger jul = Logger.getLogger(Coroutine.class.getName());
-        List<LogRecord> records = new ArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                records.add(record);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        jul.addHandler(capture);
-        jul.setUseParentHandlers(false); // keep the expected stack trace out of the build log
-        try {
+        try (CapturedLog log = new CapturedLog()) {
             RuntimeException boom = new RuntimeException("boom");
             Coroutine failing = Coroutine.create(() -> {
                 Coroutine.yield();
@@ -95,9 +77,9 @@ class CoroutineMisuseTest {
             });
             failing.enter();
             failing.enter(); // throws inside; enter itself returns normally
-            assertEquals(1, records.size());
-            assertEquals(Level.SEVERE, records.get(0).getLevel());
-            assertSame(boom, records.get(0).getThrown());
+            assertEquals(1, log.records.size());
+            assertEquals(Level.SEVERE, log.records.get(0).getLevel());
+            assertSame(boom, log.records.get(0).getThrown());
             assertTrue(failing.toString().contains("failed"), failing.toString());
 
             IllegalStateException e = assertThrows(IllegalStateException.class, failing::enter);
@@ -107,23 +89,53 @@ class CoroutineMisuseTest {
                 assertNotSame(failing, next, "a failed coroutine never comes back from the pool");
                 next.enter();
             }
-        } finally {
-            jul.removeHandler(capture);
-            jul.setUseParentHandlers(true);
         }
     }
 
+    /** Reported as an error, which is all there is without {@code -ea}; with it (as here) the assertion fails too. */
     @Test
-    void aCoroutineTerminatingWithALockHeldFailsTheAssertionAndIsNotPooled() {
-        Coroutine[] holder = new Coroutine[1];
-        Coroutine co = Coroutine.create(() -> {
-            holder[0] = Coroutine.self();
-            Coroutine.self().lockAcquired(); // what a coroutine lock does on acquisition
-        });
-        AssertionError e = assertThrows(AssertionError.class, co::enter);
-        assertTrue(e.getMessage().contains("holding 1 coroutine lock"), e.getMessage());
-        Coroutine next = Coroutine.create(() -> { });
-        assertNotSame(holder[0], next);
-        next.enter();
+    void aCoroutineTerminatingWithALockHeldIsReportedAndNotPooled() {
+        try (CapturedLog log = new CapturedLog()) {
+            Coroutine[] holder = new Coroutine[1];
+            Coroutine co = Coroutine.create(() -> {
+                holder[0] = Coroutine.self();
+                Coroutine.self().lockAcquired(); // what a coroutine lock does on acquisition
+            });
+            AssertionError e = assertThrows(AssertionError.class, co::enter);
+            assertTrue(e.getMessage().contains("holding 1 coroutine lock"), e.getMessage());
+            assertEquals(1, log.records.size());
+            assertEquals(Level.SEVERE, log.records.get(0).getLevel());
+            assertTrue(log.records.get(0).getMessage().contains("holding 1 coroutine lock(s) and 0 graph read"),
+                    log.records.get(0).getMessage());
+            Coroutine next = Coroutine.create(() -> { });
+            assertNotSame(holder[0], next);
+            next.enter();
+        }
+    }
+
+    /** The coroutine logger's records while open, kept out of the build log. Test thread. */
+    private static final class CapturedLog extends Handler implements AutoCloseable {
+        final List<LogRecord> records = new ArrayList<>();
+        private final Logger jul = Logger.getLogger(Coroutine.class.getName());
+
+        CapturedLog() {
+            jul.addHandler(this);
+            jul.setUseParentHandlers(false); // keep the expected stack traces out of the build log
+        }
+
+        @Override
+        public void publish(LogRecord record) {
+            records.add(record);
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+            jul.removeHandler(this);
+            jul.setUseParentHandlers(true);
+        }
     }
 }
