@@ -143,7 +143,8 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
     /**
      * Blocks until at least one completion has been delivered or {@code timeoutNanos} passed ({@code < 0}: no
      * limit), for callers without an event loop (tests, benchmarks, {@link #close()}). Returns the number
-     * delivered; 0 at once when nothing is outstanding. Owner thread.
+     * delivered; 0 at once when nothing is outstanding. The thread pool may spin briefly before it sleeps (up to
+     * its {@code maxSpin}, with one request in flight: {@link ThreadPoolEngine}). Owner thread.
      */
     int awaitCompletions(long timeoutNanos);
 
