@@ -112,16 +112,16 @@ public final class BottomHalf {
      * QEMU's {@code aio_bh_enqueue}: sets the flags and queues the BH unless it is queued already. Any thread.
      *
      * @throws IllegalStateException when the context's queue is sealed (the context is closed, or its IOThread is
-     *                               running its last pass): nothing would run the BH. Deleting is always allowed.
+     *                               running its last pass) and the BH is not queued from before: nothing would run
+     *                               it. Deleting is always allowed.
      *                               If two threads schedule the same BH just as the seal lands, one may be refused
      *                               while the other's call returns, merged into the refused one; the BH then does
      *                               not run. A one-shot BH has a single scheduler: this concerns persistent BHs.
      */
     void enqueue(int newFlags) {
         boolean deleting = newFlags == DELETED;
-        if (!deleting && context.bottomHalves().isSealed()) {
-            throw closed();
-        }
+        // No "is it sealed?" check first: a BH still queued from before the seal will run in the last pass, so
+        // scheduling it again is rightly accepted; one that is not queued meets the seal at the push below.
         // Volatile RMW, ordered with takeFlagsForPass(): only the caller that finds PENDING clear pushes the BH.
         int old = (int) FLAGS.getAndBitwiseOr(this, PENDING | newFlags);
         if ((old & DELETED) != 0) {
@@ -134,8 +134,8 @@ public final class BottomHalf {
             context.bottomHalfDeleted(this);
         }
         if ((old & PENDING) == 0 && !context.bottomHalves().push(this)) {
-            // The context sealed its queue between the check above and the push: nothing will run this BH. Undo
-            // PENDING, so that a later schedule meets the seal as well instead of taking the BH for queued.
+            // The context has sealed its queue: nothing will run this BH. Undo PENDING, so that a later schedule
+            // meets the seal as well instead of taking the BH for queued.
             FLAGS.getAndBitwiseAnd(this, ~(PENDING | SCHEDULED | IDLE));
             if (!deleting) {
                 throw closed();

@@ -39,6 +39,8 @@ class ContextCloseTest {
             ctx.scheduleOneShot("too-late", () -> ran.add("too-late"));
         });
 
+        ctx.bottomHalves().seal();
+        persistent.schedule(); // queued from before the seal, so it will run: accepted (merged)
         ctx.runLastBottomHalves();
 
         assertEquals(List.of("persistent", "accepted"), ran, "both BHs accepted before the seal ran, in order");
@@ -48,7 +50,8 @@ class ContextCloseTest {
                 () -> ran.add("late")));
         assertTrue(late.getMessage().contains("'late'") && late.getMessage().contains("is closed"), late.getMessage());
         assertThrows(IllegalStateException.class, persistent::schedule);
-        assertThrows(IllegalStateException.class, persistent::schedule, "a refusal leaves no stale PENDING behind");
+        // The refusal undid the PENDING flag its attempt set; otherwise this one would be taken for queued.
+        assertThrows(IllegalStateException.class, persistent::schedule, "a refusal left a stale PENDING behind");
 
         persistent.delete(); // still allowed: the owner's duty before close
         ctx.close(); // nothing leaked: the refused BHs were never queued
