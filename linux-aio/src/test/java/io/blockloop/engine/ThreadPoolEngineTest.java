@@ -318,8 +318,8 @@ class ThreadPoolEngineTest {
     @Test
     void noWorkerSpinsWhileOthersRun() throws Exception {
         try (ThreadPoolEngine engine = spinningPool(60_000_000_000L, 60_000_000_000L)) {
-            runOneAtATimeBesideThreeRunning(engine, 100);
-            assertEquals(0, engine.spinCatches, "a worker spun while three others were running");
+            runOneAtATimeBesideThreeRunning(engine, 100,
+                    () -> assertEquals(0, engine.spinCatches, "a worker spun while three others were running"));
         }
     }
 
@@ -345,8 +345,8 @@ class ThreadPoolEngineTest {
     void theOwnerDoesNotSpinBesideOtherRequests() throws Exception {
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 8, Duration.ofSeconds(10), new WorkerSpin(0),
                 new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
-            runOneAtATimeBesideThreeRunning(engine, 20);
-            assertEquals(0, engine.ownerSpinCatches, "the owner spun beside three running requests");
+            runOneAtATimeBesideThreeRunning(engine, 20,
+                    () -> assertEquals(0, engine.ownerSpinCatches, "the owner spun beside three running requests"));
         }
     }
 
@@ -387,13 +387,16 @@ class ThreadPoolEngineTest {
 
     /**
      * {@link #runOneAtATime} while three long-running calls hold workers (so more than one request is always in
-     * flight), then lets those three finish.
+     * flight), then {@code check} while they still do, then lets those three finish. (Not after: as the three
+     * finish, the last is the only request in flight, and the owner may rightly spin for it.)
      */
-    private static void runOneAtATimeBesideThreeRunning(ThreadPoolEngine engine, int n) throws InterruptedException {
+    private static void runOneAtATimeBesideThreeRunning(ThreadPoolEngine engine, int n, Runnable check)
+            throws InterruptedException {
         CountDownLatch release = new CountDownLatch(1);
         Recorder blocked = new Recorder(3);
         holdWorkers(engine, 3, release, blocked);
         runOneAtATime(engine, n);
+        check.run();
         release.countDown();
         blocked.awaitCompleted(engine, 3);
     }
