@@ -8,6 +8,7 @@ import io.blockloop.ffm.libc.IoVec;
 import io.blockloop.ffm.libc.OpenFlags;
 import io.blockloop.ffm.libc.Poll;
 import io.blockloop.ffm.memory.AlignedBuffer;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -17,6 +18,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.SynchronousQueue;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -577,7 +580,7 @@ class EngineBehaviourTest {
                 closedIov = gone.allocate(IoVec.SIZE);
                 IoVec.set(closedIov, 0, ok);
             }
-            for (var submit : List.<org.junit.jupiter.api.function.Executable>of(
+            for (var submit : List.<Executable>of(
                     () -> engine.read(fd, closed, 0, h, 0),
                     () -> engine.write(fd, closed, 0, 0, h, 0),
                     () -> engine.readv(fd, closedIov, 1, 0, h, 0))) {
@@ -603,8 +606,8 @@ class EngineBehaviourTest {
         int size = 64 * 1024;
         int fd = TestFiles.createWithPattern(dir.resolve("f.img"), size, DIRECT);
         try (IoEngine engine = e.open()) {
-            java.util.concurrent.SynchronousQueue<MemorySegment> handOver = new java.util.concurrent.SynchronousQueue<>();
-            java.util.concurrent.CountDownLatch readDone = new java.util.concurrent.CountDownLatch(1);
+            SynchronousQueue<MemorySegment> handOver = new SynchronousQueue<>();
+            CountDownLatch readDone = new CountDownLatch(1);
             String[] seenByOwner = new String[1];
             Thread bufferOwner = Thread.ofPlatform().start(() -> {
                 try (Arena confined = Arena.ofConfined()) {
@@ -670,7 +673,7 @@ class EngineBehaviourTest {
             engine.read(fd, buf, 0, rec, 0); // binds the owner
             List<Throwable> thrown = new ArrayList<>();
             Thread other = Thread.ofPlatform().start(() -> {
-                for (var call : List.<org.junit.jupiter.api.function.Executable>of(
+                for (var call : List.<Executable>of(
                         () -> engine.read(fd, buf, 0, rec, 0), engine::poll, engine::processCompletions,
                         () -> engine.awaitCompletions(0), engine::plug, () -> engine.cancel(0))) {
                     try {
@@ -705,7 +708,7 @@ class EngineBehaviourTest {
     void reapingAfterCloseIsRefused(EngineUnderTest e) {
         IoEngine engine = e.open();
         engine.close();
-        for (var call : List.<org.junit.jupiter.api.function.Executable>of(
+        for (var call : List.<Executable>of(
                 engine::poll, engine::processCompletions, () -> engine.awaitCompletions(1_000_000))) {
             IllegalStateException x = assertThrows(IllegalStateException.class, call);
             assertTrue(x.getMessage().contains("engine is closed"), x.getMessage());
