@@ -13,6 +13,7 @@ import io.blockloop.ffm.liburing.Sqe;
 import io.blockloop.ffm.liburing.generated.LibUring;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -40,6 +41,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   <li>Registered buffers ({@link #registerBuffer}, {@link FixedBuffers}): a read or write of one piece of
  *       memory inside one goes out as {@code READ_FIXED}/{@code WRITE_FIXED}, the others as {@code READ}/
  *       {@code WRITE} (a one-element vector too) or {@code READV}/{@code WRITEV}.</li>
+ *   <li>Spin (not in QEMU): on its own ring, {@link #awaitCompletions} first spins on the CQ tail for the
+ *       completion of its only request in flight, for an adaptive window of at most {@code maxSpin} (default
+ *       50 µs; {@link CompletionSpin}). An event loop does not call it: it busy-polls {@link #poll()} itself.</li>
  *   <li>{@link #availability()} says why io_uring cannot be used (no {@code liburing.so.2}, sysctl
  *       {@code kernel.io_uring_disabled}, seccomp, ENOSYS) and {@link #open} refuses then.</li>
  * </ul>
@@ -80,6 +84,16 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class IoUringEngine implements IoEngine {
     /** QEMU's {@code MAX_ENTRIES}: SQ ring size. */
     public static final int DEFAULT_ENTRIES = 128;
+    /** The longest {@link #awaitCompletions} spins for its only request's completion ({@link CompletionSpin}). */
+    public static final Duration DEFAULT_MAX_SPIN = Duration.ofNanos(50_000);
+    /**
+     * The ring of {@link #openDeferred}: completions wait as task work until the owner enters the ring
+     * ({@code DEFER_TASKRUN}, which needs {@code SINGLE_ISSUER}); {@code COOP_TASKRUN | TASKRUN_FLAG} raise
+     * {@code IORING_SQ_TASKRUN} meanwhile, so the owner knows when to enter without a system call to ask.
+     */
+    private static final int DEFERRED_SETUP_FLAGS = LibUring.IORING_SETUP_COOP_TASKRUN()
+            | LibUring.IORING_SETUP_TASKRUN_FLAG() | LibUring.IORING_SETUP_SINGLE_ISSUER()
+            | LibUring.IORING_SETUP_DEFER_TASKRUN();
 
     private final OwnerThread owner = new OwnerThread();
     private final EngineMemory memory;
@@ -90,7 +104,11 @@ public final class IoUringEngine implements IoEngine {
     /** Completions the loop's monitor reaped for us, not delivered yet (on the loop's ring). Owner thread. */
     private final RequestQueue reaped = new RequestQueue();
     private final MemorySegment pollFd;
+    /** {@link #awaitCompletions}'s spin; off on the loop's ring (the loop polls). Owner thread. */
+    private final CompletionSpin ownerSpin;
     private final int maxInFlight;
+    /** Own ring set up with {@link #DEFERRED_SETUP_FLAGS} ({@link #openDeferred}). */
+    private final boolean deferred;
     private final RequestPool pool;
     private final RequestAdmission admission;
     /** Finished requests (from CQEs, cancellations) and their handlers. Owner thread. */
@@ -112,7 +130,8 @@ public final class IoUringEngine implements IoEngine {
     long backlogCount;
     long resubmitCount;
 
-    private IoUringEngine(int entries, Function<RingClient, SharedRing> lender) {
+    private IoUringEngine(int entries, Function<RingClient, SharedRing> lender, SpinWindow spinWindow,
+                          boolean deferred) {
         if (entries < 1) {
             throw new IllegalArgumentException("entries must be positive");
         }
@@ -128,7 +147,7 @@ public final class IoUringEngine implements IoEngine {
             if (lender != null) {
                 s = lender.apply(this::hostCompletion);
             } else {
-                r = IoUringRing.create(entries);
+                r = IoUringRing.create(entries, deferred ? DEFERRED_SETUP_FLAGS : 0);
             }
         } catch (RuntimeException | Error e) {
             mem.close();
@@ -137,7 +156,12 @@ public final class IoUringEngine implements IoEngine {
         memory = mem;
         ring = r;
         shared = s;
+        this.deferred = deferred;
+        if (deferred) {
+            owner.check(); // SINGLE_ISSUER: the ring belongs to the task that set it up
+        }
         maxInFlight = s != null ? Math.max(1, s.cqEntries() / 2) : ring.cqEntries();
+        ownerSpin = new CompletionSpin(s == null ? spinWindow : new SpinWindow(0, 0), this::completionWaiting);
         pool = new RequestPool(mem, 0);
         admission = new RequestAdmission("io_uring", owner, pool);
         delivery = new CompletionDelivery(pool);
@@ -168,7 +192,58 @@ public final class IoUringEngine implements IoEngine {
 
     /** An engine with an SQ ring of {@code entries} (rounded up to a power of two by the kernel). */
     public static IoUringEngine open(int entries) {
-        return new IoUringEngine(entries, null);
+        return open(entries, DEFAULT_MAX_SPIN);
+    }
+
+    /**
+     * As {@link #open(int)}, with {@link #awaitCompletions}'s spin for the only request in flight at most
+     * {@code maxSpin} ({@link Duration#ZERO}: never spin).
+     */
+    public static IoUringEngine open(int entries, Duration maxSpin) {
+        return open(entries, new SpinWindow(maxSpin.toNanos(), 0));
+    }
+
+    /** Test seam: {@link #awaitCompletions}'s spin window as the test needs it. */
+    static IoUringEngine open(int entries, SpinWindow spinWindow) {
+        return new IoUringEngine(entries, null, spinWindow, false);
+    }
+
+    /** {@link #openDeferred(int, Duration)} with {@value #DEFAULT_ENTRIES} entries and a spin of up to 50 µs. */
+    public static IoUringEngine openDeferred() {
+        return openDeferred(DEFAULT_ENTRIES, DEFAULT_MAX_SPIN);
+    }
+
+    /**
+     * An engine for a thread that drives it by {@link #awaitCompletions} alone, without an event loop: its ring is
+     * set up the way fio sets up its own ({@code DEFER_TASKRUN}), so the kernel posts a completion when the owner
+     * enters the ring to wait or reap, instead of interrupting it with task work as it arrives. Measured on the test
+     * machine's busy host: about twice the queue-depth-1 rate of {@link #open(int, Duration)}
+     * ({@code linux-aio/README.md}). The price:
+     * <ul>
+     *   <li>the calling thread becomes the owner (the ring belongs to the task that set it up);</li>
+     *   <li>{@link #completionFd()} is refused: the ring fd does not become readable while completions wait for the
+     *       owner, so an event loop could sleep through them. An event loop uses {@link #open} or
+     *       {@link #openShared};</li>
+     *   <li>{@link #poll()} and {@link #processCompletions()} enter the ring when the kernel flags waiting
+     *       completions ({@code IORING_SQ_TASKRUN}), and make no system call otherwise;</li>
+     *   <li>{@link #close()} with requests in flight must run on the owner thread while it lives: only it can
+     *       collect their completions. Another thread is refused then, and the engine stays open. After the owner
+     *       ended, another thread's close completes those requests with {@code -ECANCELED}.</li>
+     * </ul>
+     * Throws if io_uring is unavailable or the kernel is older than 6.1 ({@code EINVAL}).
+     */
+    public static IoUringEngine openDeferred(int entries, Duration maxSpin) {
+        return openDeferred(entries, new SpinWindow(maxSpin.toNanos(), 0));
+    }
+
+    /** Test seam: {@link #openDeferred(int, Duration)} with the spin window the test needs. */
+    static IoUringEngine openDeferred(int entries, SpinWindow spinWindow) {
+        return new IoUringEngine(entries, null, spinWindow, true);
+    }
+
+    /** Whether the engine's ring defers completions to its owner's entries ({@link #openDeferred}). Any thread. */
+    public boolean deferred() {
+        return deferred;
     }
 
     /**
@@ -177,7 +252,8 @@ public final class IoUringEngine implements IoEngine {
      * be the loop's home thread, which becomes the owner.
      */
     public static IoUringEngine openShared(Function<RingClient, SharedRing> lender) {
-        return new IoUringEngine(DEFAULT_ENTRIES, Objects.requireNonNull(lender, "lender"));
+        return new IoUringEngine(DEFAULT_ENTRIES, Objects.requireNonNull(lender, "lender"), new SpinWindow(0, 0),
+                false);
     }
 
     /** Whether the engine's requests go on an event loop's ring ({@link #openShared}). Any thread. */
@@ -436,8 +512,9 @@ public final class IoUringEngine implements IoEngine {
 
     /**
      * Closing on a thread that may not enter the ring while the only requests left sit in SQEs the kernel never
-     * consumed (an earlier submit answered EAGAIN), or on the loop's ring after the loop's monitor closed (which
-     * took every request on it down): they will never complete, so they are finished here. Every request still
+     * consumed (an earlier submit answered EAGAIN), on the loop's ring after the loop's monitor closed (which
+     * took every request on it down), or on a deferred ring after its owner ended (whose completions nobody can
+     * post any more): they will never complete, so they are finished here. Every request still
      * {@code STARTED} is one of them, since all others have completed.
      */
     private void finishUnsubmittedSqes() {
@@ -555,6 +632,11 @@ public final class IoUringEngine implements IoEngine {
      */
     @Override
     public int completionFd() {
+        if (deferred) {
+            throw new UnsupportedOperationException("io_uring engine opened with openDeferred: its completions are "
+                    + "posted only when its owner enters the ring, so no fd reports them; drive it with "
+                    + "awaitCompletions, or open it with open() or openShared() for an event loop");
+        }
         return shared != null ? shared.fd() : ring.fd();
     }
 
@@ -589,6 +671,7 @@ public final class IoUringEngine implements IoEngine {
         owner.check();
         admission.checkNotReleased();
         int delivered = reap(0);
+        ownerSpin.reaped(delivered);
         if (shared != null && delivered == 0 && inFlight > 0) {
             // The loop's next wait would submit what is queued; without the loop, submit it now.
             shared.submitOrErrno();
@@ -596,7 +679,42 @@ public final class IoUringEngine implements IoEngine {
         if (delivered > 0 || inFlight == 0) {
             return delivered;
         }
-        return reap(timeoutNanos < 0 ? -1 : Math.max(1, timeoutNanos));
+        long left = timeoutNanos;
+        if (inFlight == 1 && pool.inUse() == 1 && ownerSpin.enabled()) {
+            long start = System.nanoTime();
+            if (ownerSpin.spin(left)) {
+                return reap(0);
+            }
+            if (left >= 0 && (left -= System.nanoTime() - start) <= 0) {
+                delivered = reap(0); // the spin used up the timeout
+                ownerSpin.reaped(delivered);
+                return delivered;
+            }
+        }
+        ownerSpin.sleeping();
+        delivered = reap(left < 0 ? -1 : Math.max(1, left));
+        ownerSpin.reaped(delivered);
+        return delivered;
+    }
+
+    /**
+     * Owner, spinning on its own ring: whether a CQE is posted or, on a deferred ring, a completion waits for the
+     * owner to enter ({@code IORING_SQ_TASKRUN}). The CQ tail's acquire load pairs with the kernel's
+     * {@code smp_store_release} of {@code cq.tail} ({@link IoUringRing#cqReady()}); the reap that follows loads
+     * it again, after entering if needed.
+     */
+    private boolean completionWaiting() {
+        return ring.cqReady() > 0 || (deferred && ring.taskRunPending());
+    }
+
+    /** The fd of the engine's own ring (for tests; -1 on the loop's ring). Any thread. */
+    int ringFd() {
+        return ring != null ? ring.fd() : -1;
+    }
+
+    /** {@link #awaitCompletions}'s spin (for tests). Owner thread. */
+    CompletionSpin ownerSpin() {
+        return ownerSpin;
     }
 
     @Override
@@ -618,6 +736,9 @@ public final class IoUringEngine implements IoEngine {
         delivery.enterReap();
         int delivered = 0;
         try {
+            if (deferred && ring.taskRunPending() && !owner.isAnotherThread()) { // only the owner may post them
+                postDeferredCompletions();
+            }
             if (waitNanos != 0 && (shared != null ? reaped.isEmpty() : ring.cqReady() == 0)) {
                 waitForCqe(waitNanos);
             }
@@ -632,6 +753,18 @@ public final class IoUringEngine implements IoEngine {
         }
         delivery.rethrowIfOutermost();
         return delivered;
+    }
+
+    /**
+     * Deferred ring, owner: has the kernel post the completions that wait for the owner ({@code IORING_SQ_TASKRUN}
+     * is up). liburing's submit enters the ring with {@code GETEVENTS} when that flag is up, even with nothing to
+     * submit; SQEs left in the SQ ring by an earlier {@code EAGAIN} go with it, and were counted in flight already.
+     */
+    private void postDeferredCompletions() {
+        int ret = ring.submitOrErrno();
+        if (ret < 0 && ret != -Errno.EAGAIN && ret != -Errno.EBUSY && ret != -Errno.EINTR) {
+            throw new NativeCallException("io_uring_submit (post deferred completions)", -ret);
+        }
     }
 
     private void waitForCqe(long waitNanos) {
@@ -724,12 +857,20 @@ public final class IoUringEngine implements IoEngine {
      * Cancels the requests still in the pending queue ({@code -ECANCELED}), waits for the ones in the ring
      * (resubmitting EAGAIN and short-read remainders as usual when the calling thread may enter the ring),
      * delivers every completion, then unmaps and closes the ring and frees the engine's native memory. From a
-     * thread other than the owner, see the class comment: it waits with {@code ppoll} on the ring fd.
+     * thread other than the owner, see the class comment: it waits with {@code ppoll} on the ring fd. A deferred
+     * ring ({@link #openDeferred}) with requests in flight is closed by its owner; another thread is refused while
+     * the owner lives, and after the owner ended those requests complete with {@code -ECANCELED} (the owner's exit
+     * made the kernel finish them, but only the owner could have posted their results).
      */
     @Override
     public void close() {
         if (admission.isClosed()) {
             return;
+        }
+        if (deferred && inFlight > 0 && owner.isAnotherLiveThread()) {
+            throw new IllegalStateException(owner.describe() + ": " + inFlight + " requests in flight on a deferred "
+                    + "ring (openDeferred), whose completions only the owner can collect: close it on the owner "
+                    + "thread, or after that thread ended (the engine stays open)");
         }
         delivery.checkNotReaping(name());
         admission.close();
@@ -737,6 +878,12 @@ public final class IoUringEngine implements IoEngine {
         Throwable thrown = null;
         try {
             delivery.cancelAll(pending);
+            if (deferred && inFlight > 0 && owner.isAnotherThread()) {
+                // A deferred ring closed after its owner ended (while it lives, the close was refused above). The
+                // owner's exit made the kernel finish or cancel each of its requests before the thread was gone,
+                // but their completions wait for the owner, who alone could post them: they end as cancelled.
+                finishUnsubmittedSqes();
+            }
             while (inFlight > 0 || delivery.hasFinishedLocally() || !pending.isEmpty() || !reaped.isEmpty()) {
                 if (inFlight > 0 && ring != null && inFlight == ring.sqReady() && !mayEnter()) {
                     finishUnsubmittedSqes();

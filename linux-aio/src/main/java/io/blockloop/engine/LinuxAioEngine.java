@@ -9,6 +9,7 @@ import io.blockloop.ffm.libaio.LibAio;
 import io.blockloop.ffm.libc.EventFd;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -20,8 +21,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       {@code maxEvents} requests are in the kernel, the rest wait in the engine's pending queue.</li>
  *   <li>Every iocb carries {@code IOCB_FLAG_RESFD} with the engine's eventfd: {@link #completionFd()}.</li>
  *   <li>Completions are reaped from the kernel's shared {@code aio_ring} when its header is one we understand
- *       ({@link AioCompletionRing}), with {@code io_getevents} otherwise; {@link #awaitCompletions} always blocks
- *       in {@code io_getevents}.</li>
+ *       ({@link AioCompletionRing}), with {@code io_getevents} otherwise; {@link #awaitCompletions} blocks in
+ *       {@code io_getevents}.</li>
+ *   <li>Spin (not in QEMU): with the shared ring, {@link #awaitCompletions} first spins for the completion of its
+ *       only request in flight, for an adaptive window of at most {@code maxSpin} (default 50 µs;
+ *       {@link CompletionSpin}). An event loop does not call it: it busy-polls {@link #poll()} itself.</li>
  *   <li>Submission is batched: inside {@link #plug()}/{@link #unplug()}, queued iocbs go out together in one
  *       {@code io_submit} at the outermost unplug, or as soon as {@code maxBatch} (default
  *       {@value #DEFAULT_MAX_BATCH}) are queued. {@code io_submit} taking only a prefix leaves the rest queued;
@@ -41,12 +45,16 @@ public final class LinuxAioEngine implements IoEngine {
     public static final int DEFAULT_MAX_EVENTS = 1024;
     /** QEMU's {@code DEFAULT_MAX_BATCH}: queued iocbs that force an {@code io_submit} inside a batch. */
     public static final int DEFAULT_MAX_BATCH = 32;
+    /** The longest {@link #awaitCompletions} spins for its only request's completion ({@link CompletionSpin}). */
+    public static final Duration DEFAULT_MAX_SPIN = Duration.ofNanos(50_000);
 
     private final OwnerThread owner = new OwnerThread();
     private final EngineMemory memory;
     private final EventFd eventFd;
     private final long ctx;
     private final AioCompletionRing ring;
+    /** {@link #awaitCompletions}'s spin; off without the shared ring (nothing to watch). Owner thread. */
+    private final CompletionSpin ownerSpin;
     private final int maxEvents;
     private final int maxBatch;
     /** {@code struct iocb *[maxEvents]} for io_submit. */
@@ -69,7 +77,8 @@ public final class LinuxAioEngine implements IoEngine {
     long eagainCount;
     long backlogCount;
 
-    private LinuxAioEngine(int kernelEvents, int maxEvents, int maxBatch, boolean userspaceReap) {
+    private LinuxAioEngine(int kernelEvents, int maxEvents, int maxBatch, boolean userspaceReap,
+                           SpinWindow spinWindow) {
         if (kernelEvents < 1 || maxEvents < 1 || maxBatch < 1) {
             throw new IllegalArgumentException("kernelEvents, maxEvents and maxBatch must be positive");
         }
@@ -99,6 +108,7 @@ public final class LinuxAioEngine implements IoEngine {
         this.eventFd = efd;
         this.ctx = context;
         this.ring = userspaceReap ? AioCompletionRing.attach(context) : null;
+        this.ownerSpin = new CompletionSpin(ring != null ? spinWindow : new SpinWindow(0, 0), this::eventPublished);
         this.pool = new RequestPool(mem, Iocb.SIZE);
         this.admission = new RequestAdmission("linux-aio", owner, pool);
         this.delivery = new CompletionDelivery(pool);
@@ -116,12 +126,26 @@ public final class LinuxAioEngine implements IoEngine {
 
     /** An engine whose kernel context holds {@code maxEvents} requests, submitting in batches of {@code maxBatch}. */
     public static LinuxAioEngine open(int maxEvents, int maxBatch) {
-        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, true);
+        return open(maxEvents, maxBatch, DEFAULT_MAX_SPIN);
+    }
+
+    /**
+     * As {@link #open(int, int)}, with {@link #awaitCompletions}'s spin for the only request in flight at most
+     * {@code maxSpin} ({@link Duration#ZERO}: never spin).
+     */
+    public static LinuxAioEngine open(int maxEvents, int maxBatch, Duration maxSpin) {
+        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, true, new SpinWindow(maxSpin.toNanos(), 0));
     }
 
     /** Test seam: {@code userspaceReap = false} forces the {@code io_getevents} path. */
     static LinuxAioEngine open(int maxEvents, int maxBatch, boolean userspaceReap) {
-        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, userspaceReap);
+        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, userspaceReap,
+                new SpinWindow(DEFAULT_MAX_SPIN.toNanos(), 0));
+    }
+
+    /** Test seam: {@link #awaitCompletions}'s spin window as the test needs it. */
+    static LinuxAioEngine open(int maxEvents, int maxBatch, SpinWindow spinWindow) {
+        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, true, spinWindow);
     }
 
     /**
@@ -129,7 +153,7 @@ public final class LinuxAioEngine implements IoEngine {
      * kernel holds, so that {@code io_submit} answers {@code EAGAIN} and the retry path runs.
      */
     static LinuxAioEngine openOversubscribed(int kernelEvents, int maxEvents, int maxBatch) {
-        return new LinuxAioEngine(kernelEvents, maxEvents, maxBatch, true);
+        return new LinuxAioEngine(kernelEvents, maxEvents, maxBatch, true, new SpinWindow(0, 0));
     }
 
     @Override
@@ -332,15 +356,45 @@ public final class LinuxAioEngine implements IoEngine {
         owner.check();
         admission.checkNotReleased();
         int delivered = reap(0);
+        ownerSpin.reaped(delivered);
         if (delivered > 0 || inFlight == 0) {
             return delivered;
         }
-        return reap(timeoutNanos < 0 ? Long.MAX_VALUE : Math.max(1, timeoutNanos));
+        long left = timeoutNanos;
+        if (inFlight == 1 && pool.inUse() == 1 && ownerSpin.enabled()) {
+            long start = System.nanoTime();
+            if (ownerSpin.spin(left)) {
+                return reap(0);
+            }
+            if (left >= 0 && (left -= System.nanoTime() - start) <= 0) {
+                delivered = reap(0); // the spin used up the timeout
+                ownerSpin.reaped(delivered);
+                return delivered;
+            }
+        }
+        ownerSpin.sleeping();
+        delivered = reap(left < 0 ? Long.MAX_VALUE : Math.max(1, left));
+        ownerSpin.reaped(delivered);
+        return delivered;
+    }
+
+    /**
+     * Owner, spinning: whether the shared ring holds an event. The tail's acquire load pairs with the kernel's
+     * {@code smp_wmb()} before its tail store in {@code aio_complete()} ({@link AioCompletionRing#tailAcquire()});
+     * the reap that follows loads it again.
+     */
+    private boolean eventPublished() {
+        return ring.tailAcquire() != ring.head();
     }
 
     @Override
     public int outstanding() {
         return pool.inUse();
+    }
+
+    /** {@link #awaitCompletions}'s spin (for tests). Owner thread. */
+    CompletionSpin ownerSpin() {
+        return ownerSpin;
     }
 
     /** Requests in the kernel. Owner thread. */

@@ -41,6 +41,16 @@ final class OwnerThread {
         }
     }
 
+    /** True when the owner is bound and is not the calling thread. */
+    boolean isAnotherThread() {
+        return owner != null && !ThreadId.isCurrent(owner, ownerTid);
+    }
+
+    /** True when the owner is bound, alive, and not the calling thread. */
+    boolean isAnotherLiveThread() {
+        return isAnotherThread() && owner.isAlive();
+    }
+
     String describe() {
         return "engine owned by " + owner + " (tid " + ownerTid + "), called from " + Thread.currentThread()
                 + " (tid " + ThreadId.current() + ")";

@@ -2,9 +2,9 @@ package io.blockloop.engine;
 
 /**
  * How long a thread spins for work before it sleeps, adapted the way QEMU's adaptive {@code AioContext} polling
- * adapts {@code poll-max-ns} (grow, shrink). The thread pool has two: its finishing worker waits for the owner's
- * next request ({@link WorkerSpin}), and its owner waits for a worker's completion
- * ({@link ThreadPoolEngine#awaitCompletions}).
+ * adapts {@code poll-max-ns} (grow, shrink). Used by the thread pool's finishing worker, which waits for the owner's
+ * next request ({@link WorkerSpin}), and by every engine's owner waiting in {@code awaitCompletions} for the
+ * completion of its only request ({@link CompletionSpin}).
  *
  * <p>A spin that finds its work leaves the window as it is. A spin that misses records when it began
  * ({@link #missed(long)}); when the work then arrives, {@link #arrived(long)} measures how long the thread really

@@ -40,8 +40,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       or more ({@code docs/qd1-reads-on-loop-devices.md}). Under load it does not run: other workers are
  *       running.</li>
  *   <li>The owner spins too (not in QEMU), in {@link #awaitCompletions} only, for the completion of its only
- *       request, before it sleeps on the eventfd: adaptive up to the same {@code maxSpin} ({@link SpinWindow}),
- *       yielding like the worker's spin. With both spinning, a queue-depth-1 round trip wakes nobody. An event
+ *       request, before it sleeps on the eventfd: adaptive up to the same {@code maxSpin} ({@link CompletionSpin},
+ *       as the other two engines do), yielding like the worker's spin. With both spinning, a queue-depth-1 round trip wakes nobody. An event
  *       loop does not call {@link #awaitCompletions}: it busy-polls {@link #poll()} itself. With more than one
  *       request in flight the owner does not spin (measured: a spinning owner took a CPU from the workers, and
  *       QD 32 lost 10–25 %); with requests slower than {@code maxSpin} the window stays at 0.</li>
@@ -141,7 +141,7 @@ public final class ThreadPoolEngine implements IoEngine {
     /** Spin-before-park of the worker that finishes the only running request. */
     private final WorkerSpin spin;
     /** The owner's spin in {@link #awaitCompletions} while one request is in flight. Owner thread only. */
-    private final SpinWindow ownerSpin;
+    private final CompletionSpin ownerSpin;
     /**
      * {@code work.size()}, written under the monitor whenever the queue changes, read without it by a spinning
      * worker. It only ends the spin: the request itself is taken under the monitor.
@@ -151,9 +151,6 @@ public final class ThreadPoolEngine implements IoEngine {
     private final AtomicInteger running = new AtomicInteger();
     /** Statistics for tests: requests a spinning worker found without being woken. Written by the spinner only. */
     volatile long spinCatches;
-    /** Statistics for tests: completions the owner's spin found, and the owner's sleeps on the eventfd. Owner. */
-    long ownerSpinCatches;
-    long ownerSleeps;
 
     private ThreadPoolEngine(int minThreads, int maxThreads, Duration idleTimeout, WorkerSpin spin,
                              SpinWindow ownerSpin) {
@@ -161,7 +158,7 @@ public final class ThreadPoolEngine implements IoEngine {
             throw new IllegalArgumentException("need 0 <= minThreads <= maxThreads, maxThreads >= 1");
         }
         this.spin = spin;
-        this.ownerSpin = ownerSpin;
+        this.ownerSpin = new CompletionSpin(ownerSpin, this::completionPublished);
         this.minThreads = minThreads;
         this.maxThreads = maxThreads;
         this.idleNanos = idleTimeout.toNanos();
@@ -525,9 +522,7 @@ public final class ThreadPoolEngine implements IoEngine {
         long deadline = timeoutNanos < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutNanos;
         for (;;) {
             int n = reap();
-            if (n > 0 && ownerSpin.missPending()) {
-                ownerSpin.arrived(System.nanoTime()); // how long the completion took after a spin that missed it
-            }
+            ownerSpin.reaped(n);
             if (n > 0 || pool.inUse() == 0) {
                 return n;
             }
@@ -535,16 +530,12 @@ public final class ThreadPoolEngine implements IoEngine {
             if (deadline != Long.MAX_VALUE && left <= 0) {
                 return 0;
             }
-            if (pool.inUse() == 1 && ownerSpin.maxNanos() > 0) {
+            if (pool.inUse() == 1 && ownerSpin.enabled()) {
                 // The only request in flight: spin for its completion before sleeping, as a finishing worker spins
                 // for the next request. With both spinning, a queue-depth-1 round trip wakes nobody.
-                long start = System.nanoTime();
-                long window = deadline == Long.MAX_VALUE ? ownerSpin.window() : Math.min(ownerSpin.window(), left);
-                if (window > 0 && spinForDone(start + window)) {
-                    ownerSpinCatches++;
-                    continue; // found: reaped at the top; the window stays
+                if (ownerSpin.spin(left)) {
+                    continue; // found: reaped at the top
                 }
-                ownerSpin.missed(start);
                 if (deadline != Long.MAX_VALUE) {
                     left = deadline - System.nanoTime();
                     if (left <= 0) {
@@ -552,24 +543,17 @@ public final class ThreadPoolEngine implements IoEngine {
                     }
                 }
             }
-            ownerSleeps++;
+            ownerSpin.sleeping();
             waitReadable(left);
         }
     }
 
     /**
-     * Owner: spins until a worker has published a completion (true) or {@code deadline} ({@link System#nanoTime()})
-     * has passed (false). It yields rather than pausing, like the worker's spin: the worker it waits for may have
-     * been woken onto this very CPU.
+     * Owner, spinning: whether a worker has published a completion. Acquire (a volatile read): pairs with the
+     * workers' CAS in {@link #publish}; {@link #reapDone()} takes the stack again with its own acquire.
      */
-    private boolean spinForDone(long deadline) {
-        while (done.get() == null) { // acquire: pairs with the workers' CAS in publish(); reap() takes it again
-            if (System.nanoTime() - deadline >= 0) {
-                return false;
-            }
-            Thread.yield();
-        }
-        return true;
+    private boolean completionPublished() {
+        return done.get() != null;
     }
 
     private void waitReadable(long timeoutNanos) {
@@ -590,9 +574,9 @@ public final class ThreadPoolEngine implements IoEngine {
         }
     }
 
-    /** The owner's current spin window in nanoseconds (for tests). Owner thread. */
-    long ownerSpinWindow() {
-        return ownerSpin.window();
+    /** The owner's spin in {@link #awaitCompletions} (for tests). Owner thread. */
+    CompletionSpin ownerSpin() {
+        return ownerSpin;
     }
 
     /** Live worker threads (for tests). */

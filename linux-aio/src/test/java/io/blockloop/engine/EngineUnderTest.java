@@ -31,6 +31,16 @@ enum EngineUnderTest {
         }
     },
     /**
+     * io_uring with a 32-entry SQ set up for its owner's waits ({@link IoUringEngine#openDeferred}); the opening
+     * thread owns it.
+     */
+    IO_URING_DEFERRED {
+        @Override
+        IoEngine open() {
+            return IoUringEngine.openDeferred(32, IoUringEngine.DEFAULT_MAX_SPIN);
+        }
+    },
+    /**
      * io_uring on an event loop's ring: the calling thread's {@link #loopMonitor()} (128 SQEs, 256 CQEs, so at
      * most 128 in flight). Closing the engine ends the loan, so the next engine of the thread borrows it again.
      */

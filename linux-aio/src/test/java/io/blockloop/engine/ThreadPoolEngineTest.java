@@ -332,8 +332,8 @@ class ThreadPoolEngineTest {
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(1, 4, Duration.ofSeconds(10), new WorkerSpin(0),
                 new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
             runOneAtATime(engine, 50);
-            assertTrue(engine.ownerSpinCatches > 0, "the owner never caught a completion spinning");
-            assertEquals(0, engine.ownerSleeps, "the owner slept although its spin could not run out");
+            assertTrue(engine.ownerSpin().catches() > 0, "the owner never caught a completion spinning");
+            assertEquals(0, engine.ownerSpin().sleeps(), "the owner slept although its spin could not run out");
         }
     }
 
@@ -346,7 +346,7 @@ class ThreadPoolEngineTest {
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 8, Duration.ofSeconds(10), new WorkerSpin(0),
                 new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
             runOneAtATimeBesideThreeRunning(engine, 20,
-                    () -> assertEquals(0, engine.ownerSpinCatches, "the owner spun beside three running requests"));
+                    () -> assertEquals(0, engine.ownerSpin().catches(), "the owner spun beside three running requests"));
         }
     }
 
@@ -369,8 +369,8 @@ class ThreadPoolEngineTest {
                 rec.awaitCompleted(engine, i + 1);
                 assertEquals(0, rec.results[i]);
             }
-            assertEquals(0, engine.ownerSpinCatches);
-            assertEquals(0, engine.ownerSpinWindow(), "the window opened for requests slower than its maximum");
+            assertEquals(0, engine.ownerSpin().catches());
+            assertEquals(0, engine.ownerSpin().window(), "the window opened for requests slower than its maximum");
         }
     }
 

@@ -42,10 +42,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
  * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
- * [--engines io_uring,linux-aio,threads,io_uring-loop-ring,java-psync] [--rw randread,randwrite] [--qd 1,32]
- * [--no-fio] [--await-ns N] [--pin-owner] [--pool-max-spin-ns N]}. {@code io_uring-loop-ring} is io_uring on an fd monitor's
- * ring driven as an event loop drives it ({@link #LOOP_RING}); {@code java-psync} is fio psync's shape in Java,
- * without an engine ({@link #DIRECT_THREADS}). Neither is in the default list.
+ * [--engines io_uring,io_uring-deferred,linux-aio,threads,io_uring-loop-ring,java-psync] [--rw randread,randwrite]
+ * [--qd 1,32] [--no-fio] [--await-ns N] [--pin-owner] [--max-spin-ns N]}. {@code io_uring} is
+ * {@link IoUringEngine#open(int, Duration)} (the ring an event loop can watch), {@code io_uring-deferred}
+ * {@link IoUringEngine#openDeferred(int, Duration)} (the ring for a thread that only awaits, set up as fio sets up
+ * its own). {@code io_uring-loop-ring} is io_uring on an fd monitor's ring driven as an event loop drives it
+ * ({@link #LOOP_RING}); {@code java-psync} is fio psync's shape in Java, without an engine ({@link #DIRECT_THREADS}).
+ * Neither of these two is in the default list.
  * Each cell runs {@code rounds} alternating pairs (fio, then the engine), so drifts of a shared machine hit both;
  * the IOPS shown are the means. Before every run on the sparse device it is discarded ({@code blkdiscard}), so
  * every run, ours or fio's, starts from the same all-hole file.
@@ -57,8 +60,11 @@ public final class EngineDriver {
     private static final int BLOCK = 4096;
     /** How long one awaitCompletions call may block ({@code --await-ns}; negative: no timeout). */
     private static long awaitNanos = 100_000_000L;
-    /** The pool's spin before parking ({@code --pool-max-spin-ns}; 0: park at once, as QEMU's pool). */
-    private static Duration poolMaxSpin = ThreadPoolEngine.DEFAULT_MAX_SPIN;
+    /**
+     * {@code --max-spin-ns}: every engine's spin in {@code awaitCompletions} for its only request, and the pool
+     * workers' spin for the next request (0: never spin; the engines sleep at once, as QEMU's pool and fio do).
+     */
+    private static Duration maxSpin = ThreadPoolEngine.DEFAULT_MAX_SPIN;
     /** {@code --fixed-buffers}: register the buffers with the engine (io_uring's fixed buffers). */
     private static boolean fixedBuffers;
 
@@ -80,7 +86,7 @@ public final class EngineDriver {
         int rounds = 3;
         boolean withFio = true;
         boolean pinOwner = false;
-        List<String> engines = List.of("io_uring", "linux-aio", "threads");
+        List<String> engines = List.of("io_uring", "io_uring-deferred", "linux-aio", "threads");
         List<String> rws = List.of("randread", "randwrite");
         List<Integer> depths = List.of(1, 32);
         for (int i = 0; i < args.length; i++) {
@@ -96,12 +102,12 @@ public final class EngineDriver {
                 case "--await-ns" -> awaitNanos = Long.parseLong(args[++i]);
                 case "--qd" -> depths = List.of(args[++i].split(",")).stream().map(Integer::valueOf).toList();
                 case "--pin-owner" -> pinOwner = true;
-                case "--pool-max-spin-ns" -> poolMaxSpin = Duration.ofNanos(Long.parseLong(args[++i]));
+                case "--max-spin-ns" -> maxSpin = Duration.ofNanos(Long.parseLong(args[++i]));
                 case "--fixed-buffers" -> fixedBuffers = true;
                 default -> {
                     System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S]"
                             + " [--rounds N] [--engines io_uring,linux-aio,threads] [--rw randread,randwrite]"
-                            + " [--qd 1,32] [--pin-owner] [--pool-max-spin-ns N] [--fixed-buffers]");
+                            + " [--qd 1,32] [--pin-owner] [--max-spin-ns N] [--fixed-buffers]");
                     System.exit(2);
                 }
             }
@@ -136,7 +142,7 @@ public final class EngineDriver {
             runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 32), 0, 1);
             runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 1), 0, 0.5);
         }
-        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
+        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-17s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
                 "engine IOPS", "fio IOPS", "ratio", "each round");
         List<Result> results = new ArrayList<>();
         for (Cell cell : cells) {
@@ -162,7 +168,7 @@ public final class EngineDriver {
         System.out.println("=== BlockLoop engines vs fio: 4 KiB random I/O, O_DIRECT, loop devices; per cell "
                 + rounds + " alternating rounds of fio then engine, " + seconds + " s each after " + ramp
                 + " s ramp; ratio: of the means; each round: the lowest and highest ratio of one round ===");
-        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-10s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
+        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-17s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
                 "engine IOPS", "fio IOPS", "ratio", "each round");
         for (Result r : results) {
             System.out.println(row(r));
@@ -173,14 +179,14 @@ public final class EngineDriver {
         Cell c = r.cell();
         String spread = Double.isNaN(r.lowestRatio()) ? "-"
                 : String.format(Locale.ROOT, "%.2f-%.2f", r.lowestRatio(), r.highestRatio());
-        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-10s %12.0f %12.0f %6.2fx %11s", c.device(),
+        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-17s %12.0f %12.0f %6.2fx %11s", c.device(),
                 c.write() ? "randwrite" : "randread", c.qd(), c.engine(), r.engineIops(), r.fioIops(),
                 r.engineIops() / r.fioIops(), spread);
     }
 
     private static String fioEngine(String engine) {
         return switch (engine) {
-            case "io_uring", LOOP_RING, SHARED_RING -> "io_uring";
+            case "io_uring", "io_uring-deferred", LOOP_RING, SHARED_RING -> "io_uring";
             case "linux-aio" -> "libaio";
             case "threads", DIRECT_THREADS -> "psync";
             default -> throw new IllegalArgumentException("unknown engine " + engine);
@@ -225,9 +231,11 @@ public final class EngineDriver {
 
     private static IoEngine open(String engine) {
         return switch (engine) {
-            case "io_uring" -> IoUringEngine.open();
-            case "linux-aio" -> LinuxAioEngine.open();
-            case "threads" -> ThreadPoolEngine.open(poolMaxSpin);
+            case "io_uring" -> IoUringEngine.open(IoUringEngine.DEFAULT_ENTRIES, maxSpin);
+            case "io_uring-deferred" -> IoUringEngine.openDeferred(IoUringEngine.DEFAULT_ENTRIES, maxSpin);
+            case "linux-aio" -> LinuxAioEngine.open(LinuxAioEngine.DEFAULT_MAX_EVENTS, LinuxAioEngine.DEFAULT_MAX_BATCH,
+                    maxSpin);
+            case "threads" -> ThreadPoolEngine.open(maxSpin);
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };
     }
