@@ -44,6 +44,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   <li>Spin (not in QEMU): on its own ring, {@link #awaitCompletions} first spins on the CQ tail for the
  *       completion of its only request in flight, for an adaptive window of at most {@code maxSpin} (default
  *       50 µs; {@link CompletionSpin}). An event loop does not call it: it busy-polls {@link #poll()} itself.</li>
+ *   <li>A deferred ring ({@link #openDeferred}, {@code DEFER_TASKRUN} as fio sets up its own) for an owner that
+ *       only awaits: completions are posted when the owner enters the ring, so it has no completion fd.</li>
  *   <li>{@link #availability()} says why io_uring cannot be used (no {@code liburing.so.2}, sysctl
  *       {@code kernel.io_uring_disabled}, seccomp, ENOSYS) and {@link #open} refuses then.</li>
  * </ul>
