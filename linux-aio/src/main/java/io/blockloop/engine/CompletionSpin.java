@@ -1,6 +1,7 @@
 package io.blockloop.engine;
 
 import java.util.function.BooleanSupplier;
+import java.util.function.LongToIntFunction;
 
 /**
  * The owner's spin in {@link IoEngine#awaitCompletions}: while exactly one request is in flight, the owner spins
@@ -67,6 +68,31 @@ final class CompletionSpin {
     /** The owner is about to sleep in the kernel for a completion. */
     void sleeping() {
         sleeps++;
+    }
+
+    /**
+     * The rest of a kernel engine's {@code awaitCompletions}, after a reap that found nothing: spins if
+     * {@code onlyRequestInFlight}, then waits in the kernel for what is left of {@code timeoutNanos} (negative: no
+     * limit). {@code reap.applyAsInt(w)} reaps after waiting up to {@code w} ns for a completion ({@code w < 0}: no
+     * limit; 0: no wait) and returns what it delivered, which this returns.
+     */
+    int await(long timeoutNanos, boolean onlyRequestInFlight, LongToIntFunction reap) {
+        long left = timeoutNanos;
+        if (onlyRequestInFlight && enabled()) {
+            long start = System.nanoTime();
+            if (spin(left)) {
+                return reap.applyAsInt(0);
+            }
+            if (left >= 0 && (left -= System.nanoTime() - start) <= 0) {
+                int delivered = reap.applyAsInt(0); // the spin used up the timeout
+                reaped(delivered);
+                return delivered;
+            }
+        }
+        sleeps++;
+        int delivered = reap.applyAsInt(left < 0 ? -1 : Math.max(1, left));
+        reaped(delivered);
+        return delivered;
     }
 
     /** A reap in {@code awaitCompletions} delivered {@code delivered} completions: adapts the window to a miss. */

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.LongToIntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -108,6 +109,8 @@ public final class IoUringEngine implements IoEngine {
     private final MemorySegment pollFd;
     /** {@link #awaitCompletions}'s spin; off on the loop's ring (the loop polls). Owner thread. */
     private final CompletionSpin ownerSpin;
+    /** {@link #reap(long)}, whose wait already reads as {@link CompletionSpin#await} passes it. */
+    private final LongToIntFunction reapWaiting = this::reap;
     private final int maxInFlight;
     /** Own ring set up with {@link #DEFERRED_SETUP_FLAGS} ({@link #openDeferred}). */
     private final boolean deferred;
@@ -681,22 +684,7 @@ public final class IoUringEngine implements IoEngine {
         if (delivered > 0 || inFlight == 0) {
             return delivered;
         }
-        long left = timeoutNanos;
-        if (inFlight == 1 && pool.inUse() == 1 && ownerSpin.enabled()) {
-            long start = System.nanoTime();
-            if (ownerSpin.spin(left)) {
-                return reap(0);
-            }
-            if (left >= 0 && (left -= System.nanoTime() - start) <= 0) {
-                delivered = reap(0); // the spin used up the timeout
-                ownerSpin.reaped(delivered);
-                return delivered;
-            }
-        }
-        ownerSpin.sleeping();
-        delivered = reap(left < 0 ? -1 : Math.max(1, left));
-        ownerSpin.reaped(delivered);
-        return delivered;
+        return ownerSpin.await(timeoutNanos, inFlight == 1 && pool.inUse() == 1, reapWaiting);
     }
 
     /**

@@ -10,6 +10,7 @@ import io.blockloop.ffm.libc.EventFd;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.function.LongToIntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -55,6 +56,8 @@ public final class LinuxAioEngine implements IoEngine {
     private final AioCompletionRing ring;
     /** {@link #awaitCompletions}'s spin; off without the shared ring (nothing to watch). Owner thread. */
     private final CompletionSpin ownerSpin;
+    /** {@link #reap(long)} in {@link CompletionSpin#await}'s terms (a negative wait: no limit). */
+    private final LongToIntFunction reapWaiting = waitNanos -> reap(waitNanos < 0 ? Long.MAX_VALUE : waitNanos);
     private final int maxEvents;
     private final int maxBatch;
     /** {@code struct iocb *[maxEvents]} for io_submit. */
@@ -360,22 +363,7 @@ public final class LinuxAioEngine implements IoEngine {
         if (delivered > 0 || inFlight == 0) {
             return delivered;
         }
-        long left = timeoutNanos;
-        if (inFlight == 1 && pool.inUse() == 1 && ownerSpin.enabled()) {
-            long start = System.nanoTime();
-            if (ownerSpin.spin(left)) {
-                return reap(0);
-            }
-            if (left >= 0 && (left -= System.nanoTime() - start) <= 0) {
-                delivered = reap(0); // the spin used up the timeout
-                ownerSpin.reaped(delivered);
-                return delivered;
-            }
-        }
-        ownerSpin.sleeping();
-        delivered = reap(left < 0 ? Long.MAX_VALUE : Math.max(1, left));
-        ownerSpin.reaped(delivered);
-        return delivered;
+        return ownerSpin.await(timeoutNanos, inFlight == 1 && pool.inUse() == 1, reapWaiting);
     }
 
     /**

@@ -7,6 +7,8 @@ import io.blockloop.ffm.memory.AlignedBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -71,26 +73,26 @@ class CompletionSpinTest {
 
     // ---- in the kernel engines ---------------------------------------------------------------------------------
 
-    /** With a window it cannot outgrow, linux-aio's owner catches every completion of its only read spinning. */
-    @Test
-    void linuxAioCatchesTheCompletionOfItsOnlyRequestSpinning() {
-        int fd = TestFiles.createWithPattern(dir.resolve("a.img"), 1 << 20, DIRECT);
-        try (LinuxAioEngine engine = LinuxAioEngine.open(64, 16, new SpinWindow(TEN_SECONDS, TEN_SECONDS))) {
+    /**
+     * With a window it cannot outgrow, the owner of each kernel engine catches every completion of its only read
+     * spinning: on linux-aio's shared ring, on io_uring's CQ ring, and on a deferred io_uring ring through
+     * {@code IORING_SQ_TASKRUN}.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"linux-aio", "io_uring", "io_uring-deferred"})
+    void theOwnerCatchesTheCompletionOfItsOnlyRequestSpinning(String kind) {
+        int fd = TestFiles.createWithPattern(dir.resolve("c.img"), 1 << 20, DIRECT);
+        SpinWindow unending = new SpinWindow(TEN_SECONDS, TEN_SECONDS);
+        try (IoEngine engine = switch (kind) {
+            case "linux-aio" -> LinuxAioEngine.open(64, 16, unending);
+            case "io_uring" -> IoUringEngine.open(32, unending);
+            default -> IoUringEngine.openDeferred(32, unending);
+        }) {
             readOneAtATime(engine, fd, 50);
-            assertTrue(engine.ownerSpin().catches() > 0, "the owner never caught a completion spinning");
-            assertEquals(0, engine.ownerSpin().sleeps(), "the owner slept although its spin could not run out");
-        } finally {
-            FileIo.close(fd);
-        }
-    }
-
-    @Test
-    void ioUringCatchesTheCompletionOfItsOnlyRequestSpinning() {
-        int fd = TestFiles.createWithPattern(dir.resolve("u.img"), 1 << 20, DIRECT);
-        try (IoUringEngine engine = IoUringEngine.open(32, new SpinWindow(TEN_SECONDS, TEN_SECONDS))) {
-            readOneAtATime(engine, fd, 50);
-            assertTrue(engine.ownerSpin().catches() > 0, "the owner never caught a completion spinning");
-            assertEquals(0, engine.ownerSpin().sleeps(), "the owner slept although its spin could not run out");
+            CompletionSpin spin = engine instanceof LinuxAioEngine aio ? aio.ownerSpin()
+                    : ((IoUringEngine) engine).ownerSpin();
+            assertTrue(spin.catches() > 0, "the owner never caught a completion spinning");
+            assertEquals(0, spin.sleeps(), "the owner slept although its spin could not run out");
         } finally {
             FileIo.close(fd);
         }

@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * What only the io_uring engine on a deferred ring does ({@link IoUringEngine#openDeferred}): the opening thread
  * owns it, its completion fd is refused, {@code poll()} enters the ring when completions wait for the owner, and a
  * close with requests in flight belongs to the owner. (Reads, writes, errors and the rest run for it in the
- * parameterized engine tests, {@link EngineUnderTest#IO_URING_DEFERRED}.) Requests that stay in flight are reads of
+ * parameterized engine tests, {@link EngineUnderTest#IO_URING_DEFERRED}; its owner's spin in
+ * {@link CompletionSpinTest}.) Requests that stay in flight are reads of
  * a blocking eventfd, which complete when the test writes to it.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -86,26 +87,6 @@ class DeferredRingTest {
                 assertNull(TestFiles.checkPatternThenZeros(buf.segment().asSlice(i * 4096L, 4096), i * 8192L,
                         1 << 20));
             }
-        } finally {
-            FileIo.close(fd);
-        }
-    }
-
-    /** The owner's spin sees a deferred completion through {@code IORING_SQ_TASKRUN} and needs no sleep. */
-    @Test
-    void theOwnersSpinCatchesDeferredCompletions() {
-        int fd = TestFiles.createWithPattern(dir.resolve("s.img"), 1 << 20, DIRECT);
-        try (IoUringEngine engine = IoUringEngine.openDeferred(32,
-                new SpinWindow(10_000_000_000L, 10_000_000_000L));
-             AlignedBuffer buf = AlignedBuffer.allocate(4096, 4096)) {
-            Recorder rec = new Recorder(50);
-            for (int i = 0; i < 50; i++) {
-                engine.read(fd, buf.segment(), i * 4096L, rec, i);
-                rec.awaitCompleted(engine, i + 1);
-                assertEquals(4096, rec.results[i]);
-            }
-            assertTrue(engine.ownerSpin().catches() > 0, "the owner never caught a completion spinning");
-            assertEquals(0, engine.ownerSpin().sleeps(), "the owner slept although its spin could not run out");
         } finally {
             FileIo.close(fd);
         }
