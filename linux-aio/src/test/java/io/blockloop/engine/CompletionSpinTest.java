@@ -57,7 +57,7 @@ class CompletionSpinTest {
     void aCompletionSlowerThanTheMaximumClosesTheWindow() {
         CompletionSpin spin = new CompletionSpin(new SpinWindow(1_000, 1_000), () -> false);
         assertFalse(spin.spin(-1));
-        LockSupport.parkNanos(2_000_000); // the completion takes 2 ms, twice a thousand times the maximum
+        LockSupport.parkNanos(2_000_000); // the completion takes 2 ms, 2000 times the maximum
         spin.reaped(1);
         assertEquals(0, spin.window());
     }

@@ -25,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * owns it, its completion fd is refused, {@code poll()} enters the ring when completions wait for the owner, and a
  * close with requests in flight belongs to the owner. (Reads, writes, errors and the rest run for it in the
  * parameterized engine tests, {@link EngineUnderTest#IO_URING_DEFERRED}; its owner's spin in
- * {@link CompletionSpinTest}.) Requests that stay in flight are reads of
- * a blocking eventfd, which complete when the test writes to it.
+ * {@link CompletionSpinTest}.) Requests that stay in flight are reads of a blocking eventfd, which complete when
+ * the test writes to it.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DeferredRingTest {
