@@ -41,10 +41,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       running.</li>
  *   <li>The owner spins too (not in QEMU), in {@link #awaitCompletions} only, for the completion of its only
  *       request, before it sleeps on the eventfd: adaptive up to the same {@code maxSpin} ({@link CompletionSpin},
- *       as the other two engines do), yielding like the worker's spin. With both spinning, a queue-depth-1 round trip wakes nobody. An event
- *       loop does not call {@link #awaitCompletions}: it busy-polls {@link #poll()} itself. With more than one
- *       request in flight the owner does not spin (measured: a spinning owner took a CPU from the workers, and
- *       QD 32 lost 10–25 %); with requests slower than {@code maxSpin} the window stays at 0.</li>
+ *       as the other two engines do), yielding like the worker's spin. With both spinning, a queue-depth-1 round
+ *       trip wakes nobody. An event loop does not call {@link #awaitCompletions}: it busy-polls {@link #poll()}
+ *       itself. With more than one request in flight the owner does not spin (measured: a spinning owner took a
+ *       CPU from the workers, and QD 32 lost 10–25 %); with requests slower than {@code maxSpin} the window stays
+ *       at 0.</li>
  *   <li>Completion: a worker stores the result, pushes the request onto a lock-free done stack and, if the stack
  *       was empty, adds 1 to the engine's eventfd ({@link #completionFd()}), so one wake-up covers a burst.</li>
  *   <li>No allocation on the workers, by construction rather than by escape analysis: they use only the raw

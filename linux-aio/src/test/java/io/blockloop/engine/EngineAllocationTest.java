@@ -31,7 +31,8 @@ class EngineAllocationTest {
     Path dir;
 
     @ParameterizedTest
-    @EnumSource(value = EngineUnderTest.class, names = {"LINUX_AIO", "IO_URING", "IO_URING_DEFERRED", "IO_URING_SHARED", "THREADS"})
+    @EnumSource(value = EngineUnderTest.class,
+            names = {"LINUX_AIO", "IO_URING", "IO_URING_DEFERRED", "IO_URING_SHARED", "THREADS"})
     void steadyStateRequestsAllocateNothing(EngineUnderTest e) {
         // Reads of a sparse file's holes: O_DIRECT, but no disk I/O, so the loop is fast.
         int fd = FileIo.open(dir.resolve("holes.img").toString(),

@@ -41,7 +41,8 @@ class EngineLeakTest {
     Path dir;
 
     @ParameterizedTest
-    @EnumSource(value = EngineUnderTest.class, names = {"LINUX_AIO", "IO_URING", "IO_URING_DEFERRED", "IO_URING_SHARED", "THREADS"})
+    @EnumSource(value = EngineUnderTest.class,
+            names = {"LINUX_AIO", "IO_URING", "IO_URING_DEFERRED", "IO_URING_SHARED", "THREADS"})
     void openCloseCyclesLeakNothing(EngineUnderTest e) throws Exception {
         boolean shared = e == EngineUnderTest.IO_URING_SHARED;
         int fd = TestFiles.createWithPattern(dir.resolve("leak.img"), 64 * 1024,

@@ -346,7 +346,8 @@ class ThreadPoolEngineTest {
         try (ThreadPoolEngine engine = ThreadPoolEngine.open(0, 8, Duration.ofSeconds(10), new WorkerSpin(0),
                 new SpinWindow(10_000_000_000L, 10_000_000_000L))) {
             runOneAtATimeBesideThreeRunning(engine, 20,
-                    () -> assertEquals(0, engine.ownerSpin().catches(), "the owner spun beside three running requests"));
+                    () -> assertEquals(0, engine.ownerSpin().catches(),
+                            "the owner spun beside three running requests"));
         }
     }
 
