@@ -43,7 +43,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Usage (see {@code linux-aio/bench/engines-vs-fio.sh}, which sets up the loop devices):
  * {@code EngineDriver --sparse /dev/loopA --full /dev/loopB [--rounds 3] [--seconds 1] [--ramp 0.25]
  * [--engines io_uring,io_uring-deferred,linux-aio,threads,io_uring-loop-ring,java-psync] [--rw randread,randwrite]
- * [--qd 1,32] [--no-fio] [--await-ns N] [--pin-owner] [--max-spin-ns N]}. {@code io_uring} is
+ * [--qd 1,32] [--no-fio] [--await-ns N] [--pin-owner] [--max-spin-ns N] [--pool-max-threads N]}.
+ * {@code io_uring} is
  * {@link IoUringEngine#open(int, Duration)} (the ring an event loop can watch), {@code io_uring-deferred}
  * {@link IoUringEngine#openDeferred(int, Duration)} (the ring for a thread that only awaits, set up as fio sets up
  * its own). {@code io_uring-loop-ring} is io_uring on an fd monitor's ring driven as an event loop drives it
@@ -65,6 +66,8 @@ public final class EngineDriver {
      * workers' spin for the next request (0: never spin; the engines sleep at once, as QEMU's pool and fio do).
      */
     private static Duration maxSpin = ThreadPoolEngine.DEFAULT_MAX_SPIN;
+    /** {@code --pool-max-threads}: the pool's largest number of workers (QEMU's 64 by default). */
+    private static int poolMaxThreads = ThreadPoolEngine.DEFAULT_MAX_THREADS;
     /** {@code --fixed-buffers}: register the buffers with the engine (io_uring's fixed buffers). */
     private static boolean fixedBuffers;
 
@@ -103,11 +106,12 @@ public final class EngineDriver {
                 case "--qd" -> depths = List.of(args[++i].split(",")).stream().map(Integer::valueOf).toList();
                 case "--pin-owner" -> pinOwner = true;
                 case "--max-spin-ns" -> maxSpin = Duration.ofNanos(Long.parseLong(args[++i]));
+                case "--pool-max-threads" -> poolMaxThreads = Integer.parseInt(args[++i]);
                 case "--fixed-buffers" -> fixedBuffers = true;
                 default -> {
                     System.err.println("usage: EngineDriver --sparse DEV --full DEV [--seconds S] [--ramp S]"
                             + " [--rounds N] [--engines io_uring,linux-aio,threads] [--rw randread,randwrite]"
-                            + " [--qd 1,32] [--pin-owner] [--max-spin-ns N] [--fixed-buffers]");
+                            + " [--qd 1,32] [--pin-owner] [--max-spin-ns N] [--pool-max-threads N] [--fixed-buffers]");
                     System.exit(2);
                 }
             }
@@ -235,7 +239,8 @@ public final class EngineDriver {
             case "io_uring-deferred" -> IoUringEngine.openDeferred(IoUringEngine.DEFAULT_ENTRIES, maxSpin);
             case "linux-aio" -> LinuxAioEngine.open(LinuxAioEngine.DEFAULT_MAX_EVENTS, LinuxAioEngine.DEFAULT_MAX_BATCH,
                     maxSpin);
-            case "threads" -> ThreadPoolEngine.open(maxSpin);
+            case "threads" -> ThreadPoolEngine.open(ThreadPoolEngine.DEFAULT_MIN_THREADS, poolMaxThreads,
+                    ThreadPoolEngine.DEFAULT_IDLE_TIMEOUT, maxSpin);
             default -> throw new IllegalArgumentException("unknown engine " + engine);
         };
     }
