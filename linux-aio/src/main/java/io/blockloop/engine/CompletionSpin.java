@@ -65,13 +65,8 @@ final class CompletionSpin {
         return false;
     }
 
-    /** The owner is about to sleep in the kernel for a completion. */
-    void sleeping() {
-        sleeps++;
-    }
-
     /**
-     * The rest of a kernel engine's {@code awaitCompletions}, after a reap that found nothing: spins if
+     * The rest of an engine's {@code awaitCompletions}, after a reap that found nothing: spins if
      * {@code onlyRequestInFlight}, then waits in the kernel for what is left of {@code timeoutNanos} (negative: no
      * limit). {@code reap.applyAsInt(w)} reaps after waiting up to {@code w} ns for a completion ({@code w < 0}: no
      * limit; 0: no wait) and returns what it delivered, which this returns.

@@ -1,6 +1,7 @@
 package io.blockloop.engine;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 
 /**
  * An asynchronous block I/O engine: the part of QEMU's {@code LinuxAioState}, {@code LuringState} and
@@ -63,6 +64,12 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
 
     /** Most iovec elements in one vectored request ({@code IOV_MAX}). */
     int MAX_IOV = 1024;
+
+    /**
+     * The default longest spin of an owner in {@link #awaitCompletions} for the completion of its only request
+     * ({@code CompletionSpin}), and of a pool worker for the next request; each engine's {@code open} takes another.
+     */
+    Duration DEFAULT_MAX_SPIN = Duration.ofNanos(50_000);
 
     /** The engine's short name: {@code "linux-aio"}, {@code "io_uring"} or {@code "threads"}. */
     String name();

@@ -87,8 +87,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class IoUringEngine implements IoEngine {
     /** QEMU's {@code MAX_ENTRIES}: SQ ring size. */
     public static final int DEFAULT_ENTRIES = 128;
-    /** The longest {@link #awaitCompletions} spins for its only request's completion ({@link CompletionSpin}). */
-    public static final Duration DEFAULT_MAX_SPIN = Duration.ofNanos(50_000);
     /**
      * The ring of {@link #openDeferred}: completions wait as task work until the owner enters the ring
      * ({@code DEFER_TASKRUN}, which needs {@code SINGLE_ISSUER}); {@code COOP_TASKRUN | TASKRUN_FLAG} raise

@@ -46,8 +46,6 @@ public final class LinuxAioEngine implements IoEngine {
     public static final int DEFAULT_MAX_EVENTS = 1024;
     /** QEMU's {@code DEFAULT_MAX_BATCH}: queued iocbs that force an {@code io_submit} inside a batch. */
     public static final int DEFAULT_MAX_BATCH = 32;
-    /** The longest {@link #awaitCompletions} spins for its only request's completion ({@link CompletionSpin}). */
-    public static final Duration DEFAULT_MAX_SPIN = Duration.ofNanos(50_000);
 
     private final OwnerThread owner = new OwnerThread();
     private final EngineMemory memory;

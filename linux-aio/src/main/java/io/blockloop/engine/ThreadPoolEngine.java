@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongToIntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -86,8 +87,6 @@ public final class ThreadPoolEngine implements IoEngine {
     public static final int DEFAULT_MIN_THREADS = 0;
     public static final int DEFAULT_MAX_THREADS = 64;
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(10);
-    /** The longest a worker spins for the next request before it parks ({@link WorkerSpin}); zero: never. */
-    public static final Duration DEFAULT_MAX_SPIN = Duration.ofNanos(50_000);
     /** Staged requests that force a hand-off to the workers inside a batch. */
     static final int MAX_BATCH = 32;
 
@@ -143,6 +142,13 @@ public final class ThreadPoolEngine implements IoEngine {
     private final WorkerSpin spin;
     /** The owner's spin in {@link #awaitCompletions} while one request is in flight. Owner thread only. */
     private final CompletionSpin ownerSpin;
+    /** Waits up to the given nanoseconds for the eventfd ({@code < 0}: no limit; 0: not at all), then reaps. */
+    private final LongToIntFunction reapAfterWait = waitNanos -> {
+        if (waitNanos != 0) {
+            waitReadable(waitNanos);
+        }
+        return reap();
+    };
     /**
      * {@code work.size()}, written under the monitor whenever the queue changes, read without it by a spinning
      * worker. It only ends the spin: the request itself is taken under the monitor.
@@ -531,21 +537,13 @@ public final class ThreadPoolEngine implements IoEngine {
             if (deadline != Long.MAX_VALUE && left <= 0) {
                 return 0;
             }
-            if (pool.inUse() == 1 && ownerSpin.enabled()) {
-                // The only request in flight: spin for its completion before sleeping, as a finishing worker spins
-                // for the next request. With both spinning, a queue-depth-1 round trip wakes nobody.
-                if (ownerSpin.spin(left)) {
-                    continue; // found: reaped at the top
-                }
-                if (deadline != Long.MAX_VALUE) {
-                    left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        continue; // the spin used up the timeout: one more reap at the top, then return
-                    }
-                }
+            // The only request in flight: spin for its completion before sleeping, as a finishing worker spins for
+            // the next request. With both spinning, a queue-depth-1 round trip wakes nobody. A wake-up that finds
+            // nothing (another eventfd reader, a signal) loops while time is left.
+            n = ownerSpin.await(left, pool.inUse() == 1, reapAfterWait);
+            if (n > 0) {
+                return n;
             }
-            ownerSpin.sleeping();
-            waitReadable(left);
         }
     }
 
