@@ -21,6 +21,18 @@ import io.blockloop.ffm.errno.Errno;
  * calls {@link #deliver}.
  */
 final class CompletionDelivery {
+    /**
+     * How deep reaping calls may run inside one another: a handler that reaps again, one of whose handlers reaps
+     * again, and so on. A reaping call that would be nested deeper delivers nothing and returns 0 at once, without
+     * touching the completion fd; the calls below it deliver what it leaves, and an event loop still sees the fd
+     * readable for it. Why a bound: when the kernel completes requests as they are submitted (O_DIRECT reads on
+     * tmpfs do), a chain of handlers that each submit and reap again recurses once per request. Without the bound,
+     * 400 such requests overflowed a test thread's stack, and the {@link StackOverflowError}, thrown half-way
+     * through an engine's bookkeeping, lost completions without a word. 32 is far deeper than any nested event
+     * loop goes, and far shallower than a stack.
+     */
+    static final int MAX_REAP_DEPTH = 32;
+
     private final RequestPool pool;
     /** Finished without the kernel or a worker (cancelled, refused at submission), waiting for delivery. */
     private final RequestQueue finishedLocally = new RequestQueue();
@@ -77,6 +89,14 @@ final class CompletionDelivery {
             failure = Handlers.add(failure, callFailure);
         }
         failure = Handlers.invoke(handler, tag, result, failure);
+    }
+
+    /**
+     * Whether a reaping call starting now would be nested deeper than {@link #MAX_REAP_DEPTH}: it must return 0
+     * before it delivers or resets anything.
+     */
+    boolean tooDeepToReap() {
+        return reapDepth >= MAX_REAP_DEPTH;
     }
 
     /** Starts a reaping call (they nest: a handler may reap again). */

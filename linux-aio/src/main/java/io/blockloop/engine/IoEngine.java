@@ -43,6 +43,14 @@ import java.time.Duration;
  * (QEMU's {@code defer_call_begin/end}). Reaping runs inside such a section, so requests submitted by handlers
  * leave in one system call.
  *
+ * <h2>Reaping inside handlers</h2>
+ * A {@link CompletionHandler} may submit and may reap again ({@link #poll()}, {@link #processCompletions()},
+ * {@link #awaitCompletions}): the calls nest, and no completion is delivered twice. Nesting is bounded at 32
+ * calls ({@code CompletionDelivery.MAX_REAP_DEPTH}): a reaping call nested deeper returns 0 at once and leaves the
+ * completions (and the completion fd's readiness) to the calls below it. A kernel that completes requests as they
+ * are submitted would otherwise let a chain of handlers that submit and reap again recurse once per request, until
+ * the thread's stack overflowed.
+ *
  * <h2>Memory ordering</h2>
  * What the caller stores into a write buffer (or iovec array) before the submitting call is what the kernel or a
  * worker reads: the submitting system call, or the pool lock, orders it. What the kernel or a worker stores into
@@ -150,8 +158,9 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
     /**
      * Blocks until at least one completion has been delivered or {@code timeoutNanos} passed ({@code < 0}: no
      * limit), for callers without an event loop (tests, benchmarks, {@link #close()}). Returns the number
-     * delivered; 0 at once when nothing is outstanding. The thread pool may spin briefly before it sleeps (up to
-     * its {@code maxSpin}, with one request in flight: {@link ThreadPoolEngine}). Owner thread.
+     * delivered; 0 at once when nothing is outstanding, or when nested too deep in handlers (see the class
+     * comment). With one request in flight an engine may spin briefly before it sleeps (up to its {@code maxSpin},
+     * {@code CompletionSpin}). Owner thread.
      */
     int awaitCompletions(long timeoutNanos);
 

@@ -270,6 +270,36 @@ public final class IoUringEngine implements IoEngine {
     }
 
     /**
+     * The engine's state, for diagnostics (a test that waited in vain prints it): requests outstanding, in the
+     * kernel and queued; on the owner thread of an open engine also its own ring's unconsumed SQEs, ready CQEs and
+     * task-run flag. Any thread: from another thread the counters are a racy snapshot and the ring is not read
+     * ({@link #close()} may unmap it meanwhile).
+     */
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder("io_uring engine (")
+                .append(shared != null ? "on the loop's ring" : deferred ? "deferred ring" : "own ring")
+                .append("): outstanding ").append(pool.inUse())
+                .append(", in the kernel ").append(inFlight)
+                .append(", queued ").append(pending.size());
+        if (blocked) {
+            s.append(", blocked until a completion (EAGAIN)");
+        }
+        if (shared != null) {
+            s.append(", reaped by the loop ").append(reaped.size());
+        } else if (!admission.isReleased() && !owner.isAnotherThread()) {
+            s.append(", SQEs unconsumed ").append(ring.sqReady()).append(", CQEs ready ").append(ring.cqReady());
+            if (deferred) {
+                s.append(", task run pending ").append(ring.taskRunPending());
+            }
+        }
+        if (admission.isClosed()) {
+            s.append(", closed");
+        }
+        return s.append(')').toString();
+    }
+
+    /**
      * SQ ring size; on the loop's ring, the engine's share of it (requests it keeps in the kernel at most, half the
      * CQ ring). Any thread.
      */
@@ -658,6 +688,9 @@ public final class IoUringEngine implements IoEngine {
     public int poll() {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         return reap(0);
     }
 
@@ -666,6 +699,9 @@ public final class IoUringEngine implements IoEngine {
     public int processCompletions() {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         return reap(0);
     }
 
@@ -673,6 +709,9 @@ public final class IoUringEngine implements IoEngine {
     public int awaitCompletions(long timeoutNanos) {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         int delivered = reap(0);
         ownerSpin.reaped(delivered);
         if (shared != null && delivered == 0 && inFlight > 0) {

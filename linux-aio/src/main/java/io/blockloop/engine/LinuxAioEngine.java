@@ -162,6 +162,30 @@ public final class LinuxAioEngine implements IoEngine {
         return "linux-aio";
     }
 
+    /**
+     * The engine's state, for diagnostics (a test that waited in vain prints it): requests outstanding, in the
+     * kernel and queued; on the owner thread of an open engine also the events waiting in the kernel's
+     * {@code aio_ring}. Any thread: from another thread the counters are a racy snapshot and the ring is not read
+     * ({@link #close()} may unmap it meanwhile).
+     */
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder("linux-aio engine: outstanding ").append(pool.inUse())
+                .append(", in the kernel ").append(inFlight)
+                .append(", queued ").append(pending.size());
+        if (blocked) {
+            s.append(", blocked until a completion (EAGAIN)");
+        }
+        if (ring != null && !admission.isReleased() && !owner.isAnotherThread()) {
+            int ready = ring.tailAcquire() - ring.head();
+            s.append(", events in the aio_ring ").append(ready < 0 ? ready + ring.size() : ready);
+        }
+        if (admission.isClosed()) {
+            s.append(", closed");
+        }
+        return s.toString();
+    }
+
     /** Whether completions are reaped from the shared ring (true) or with io_getevents. */
     public boolean reapsFromUserspace() {
         return ring != null;
@@ -323,6 +347,9 @@ public final class LinuxAioEngine implements IoEngine {
     public int poll() {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         return reap(0);
     }
 
@@ -338,6 +365,9 @@ public final class LinuxAioEngine implements IoEngine {
     public int processCompletions() {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         if (ring == null) {
             eventFd.drain();
             return reap(0);
@@ -356,6 +386,9 @@ public final class LinuxAioEngine implements IoEngine {
     public int awaitCompletions(long timeoutNanos) {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         int delivered = reap(0);
         ownerSpin.reaped(delivered);
         if (delivered > 0 || inFlight == 0) {

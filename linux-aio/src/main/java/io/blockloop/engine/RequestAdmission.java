@@ -91,6 +91,11 @@ final class RequestAdmission {
         released = true;
     }
 
+    /** Whether {@link #markReleased()} ran: the engine's ring, fds and native memory are gone. */
+    boolean isReleased() {
+        return released;
+    }
+
     /**
      * For the reaping calls: throws {@link IllegalStateException} once {@code close()} released what they walk (an
      * unmapped {@code aio_ring} is a SIGSEGV; a completion fd number the process has reused is someone else's

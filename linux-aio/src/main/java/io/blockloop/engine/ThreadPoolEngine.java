@@ -237,6 +237,27 @@ public final class ThreadPoolEngine implements IoEngine {
         return "threads";
     }
 
+    /**
+     * The engine's state, for diagnostics (a test that waited in vain prints it): requests outstanding, staged in
+     * a batch, queued for a worker and running, and the workers. Any thread: the owner's counters are a racy
+     * snapshot from another thread; the workers' are read under their monitor.
+     */
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder("thread pool engine: outstanding ").append(pool.inUse())
+                .append(", staged ").append(staged.size());
+        synchronized (lock) {
+            s.append(", queued ").append(work.size())
+                    .append(", running ").append(running.get())
+                    .append(", workers ").append(workers.size()).append(" (idle ").append(idleThreads).append(')');
+        }
+        s.append(", finished not reaped ").append(done.get() != null ? "some" : "none");
+        if (admission.isClosed()) {
+            s.append(", closed");
+        }
+        return s.toString();
+    }
+
     // ---- submission -------------------------------------------------------------------------------------------
 
     @Override
@@ -511,6 +532,9 @@ public final class ThreadPoolEngine implements IoEngine {
     public int poll() {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         return reap();
     }
 
@@ -518,6 +542,9 @@ public final class ThreadPoolEngine implements IoEngine {
     public int processCompletions() {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         eventFd.drain();
         return reap();
     }
@@ -526,6 +553,9 @@ public final class ThreadPoolEngine implements IoEngine {
     public int awaitCompletions(long timeoutNanos) {
         owner.check();
         admission.checkNotReleased();
+        if (delivery.tooDeepToReap()) {
+            return 0;
+        }
         long deadline = timeoutNanos < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutNanos;
         for (;;) {
             int n = reap();

@@ -37,7 +37,7 @@ final class Recorder implements CompletionHandler {
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (completed < count) {
             if (System.nanoTime() > deadline) {
-                fail(engine.name() + ": only " + completed + " of " + count + " completions after 60 s");
+                fail(engine.name() + ": only " + completed + " of " + count + " completions after 60 s; " + engine);
             }
             engine.awaitCompletions(100_000_000L);
         }
@@ -48,7 +48,7 @@ final class Recorder implements CompletionHandler {
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (engine.outstanding() > 0) {
             if (System.nanoTime() > deadline) {
-                fail(engine.name() + ": " + engine.outstanding() + " requests still outstanding after 60 s");
+                fail(engine.name() + ": " + engine.outstanding() + " requests still outstanding after 60 s; " + engine);
             }
             engine.awaitCompletions(100_000_000L);
         }
