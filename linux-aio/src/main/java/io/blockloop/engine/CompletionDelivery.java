@@ -22,14 +22,14 @@ import io.blockloop.ffm.errno.Errno;
  */
 final class CompletionDelivery {
     /**
-     * How deep reaping calls may run inside one another: a handler that reaps again, one of whose handlers reaps
-     * again, and so on. A reaping call that would be nested deeper delivers nothing and returns 0 at once, without
-     * touching the completion fd; the calls below it or the next reaping call deliver what it leaves, and an event
-     * loop still sees the fd readable for it. Why a bound: when the kernel completes requests as they are submitted (O_DIRECT reads on
-     * tmpfs do), a chain of handlers that each submit and reap again recurses once per request. Without the bound,
-     * 400 such requests overflowed a test thread's stack, and the {@link StackOverflowError}, thrown half-way
-     * through an engine's bookkeeping, lost completions without a word. 32 is far deeper than any nested event
-     * loop goes, and far shallower than a stack.
+     * How deep reaping calls may run inside one another: a handler that reaps again, one of whose handlers reaps again,
+     * and so on. A reaping call that would be nested deeper delivers nothing and returns 0 at once, without touching
+     * the completion fd; the calls below it or the next reaping call deliver what it leaves, and an event loop still
+     * sees the fd readable for it. Why a bound: when the kernel completes requests as they are submitted (O_DIRECT
+     * reads on tmpfs do), a chain of handlers that each submit and reap again recurses once per request. Without the
+     * bound, 400 such requests overflowed a test thread's stack, and the {@link StackOverflowError}, thrown half-way
+     * through an engine's bookkeeping, lost completions without a word. 32 is far deeper than any nested event loop
+     * goes, and far shallower than a stack.
      */
     static final int MAX_REAP_DEPTH = 32;
 

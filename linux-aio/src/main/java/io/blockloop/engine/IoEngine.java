@@ -47,9 +47,9 @@ import java.time.Duration;
  * A {@link CompletionHandler} may submit and may reap again ({@link #poll()}, {@link #processCompletions()},
  * {@link #awaitCompletions}): the calls nest, and no completion is delivered twice. Nesting is bounded at 32
  * calls ({@code CompletionDelivery.MAX_REAP_DEPTH}): a reaping call nested deeper returns 0 at once and leaves the
- * completions (and the completion fd's readiness) to the calls below it or the next reaping call. A kernel that completes requests as they
- * are submitted would otherwise let a chain of handlers that submit and reap again recurse once per request, until
- * the thread's stack overflowed.
+ * completions (and the completion fd's readiness) to the calls below it or the next reaping call. A kernel that
+ * completes requests as they are submitted would otherwise let a chain of handlers that submit and reap again
+ * recurse once per request, until the thread's stack overflowed.
  *
  * <h2>Memory ordering</h2>
  * What the caller stores into a write buffer (or iovec array) before the submitting call is what the kernel or a
