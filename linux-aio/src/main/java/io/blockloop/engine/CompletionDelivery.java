@@ -99,6 +99,11 @@ final class CompletionDelivery {
         return reapDepth >= MAX_REAP_DEPTH;
     }
 
+    /** Whether a reaping call is running (the caller may be one of its handlers). */
+    boolean reaping() {
+        return reapDepth > 0;
+    }
+
     /** Starts a reaping call (they nest: a handler may reap again). */
     void enterReap() {
         reapDepth++;

@@ -68,6 +68,44 @@ class KernelEngineTest {
         }
     }
 
+    /**
+     * While a reaping pass delivers completions, the requests its handlers submit go to the kernel every
+     * {@link LinuxAioEngine#REAP_SUBMIT_BATCH}, not only when the pass ends (the device's queue would run low
+     * meanwhile), and the rest at its end.
+     */
+    @Test
+    void linuxAioHandsHandlersRequestsToTheKernelEveryFewWhileReaping() throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("r.img"), 256 * 1024, DIRECT);
+        int first = 20;
+        try (LinuxAioEngine engine = LinuxAioEngine.open(64, 32);
+             AlignedBuffer buf = AlignedBuffer.allocate(2 * first * 4096L, 4096)) {
+            Recorder rec = new Recorder(2 * first);
+            int[] inKernelAfterSubmit = new int[first];
+            CompletionHandler resubmits = (tag, result) -> {
+                rec.complete(tag, result);
+                int t = (int) tag + first;
+                engine.read(fd, buf.segment().asSlice(t * 4096L, 4096), (t % 64) * 4096L, rec, t);
+                inKernelAfterSubmit[(int) tag] = engine.inFlight();
+            };
+            for (int i = 0; i < first; i++) {
+                engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, resubmits, i);
+            }
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (engine.eventsInRing() < first) { // all 20 completed, none reaped yet
+                assertTrue(System.nanoTime() < deadline, "only " + engine.eventsInRing() + " events in 60 s");
+                Thread.sleep(1);
+            }
+            assertEquals(first, engine.poll(), "one pass delivers the 20");
+            int batch = LinuxAioEngine.REAP_SUBMIT_BATCH;
+            assertEquals(first - batch + 1, inKernelAfterSubmit[batch - 2], "held until " + batch + " are queued");
+            assertEquals(first, inKernelAfterSubmit[batch - 1], "the " + batch + "th goes out with the 7 before it");
+            assertEquals(first, engine.inFlight(), "the pass's end submits the rest");
+            rec.awaitCompleted(engine, 2 * first);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     @Test
     void ioUringHoldsABatchUntilUnplugAndRegistersTheRingFd() {
         int fd = TestFiles.createWithPattern(dir.resolve("u.img"), 256 * 1024, DIRECT);
