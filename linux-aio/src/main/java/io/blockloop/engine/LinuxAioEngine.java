@@ -29,10 +29,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       {@link CompletionSpin}). An event loop does not call it: it busy-polls {@link #poll()} itself.</li>
  *   <li>Submission is batched: inside {@link #plug()}/{@link #unplug()}, queued iocbs go out together in one
  *       {@code io_submit} at the outermost unplug, or as soon as {@code maxBatch} (default
- *       {@value #DEFAULT_MAX_BATCH}; {@value #REAP_SUBMIT_BATCH} while reaping, so that handlers' new requests reach
- *       the device during a long reaping pass) are queued. {@code io_submit} taking only a prefix leaves the rest queued;
- *       {@code -EAGAIN} leaves everything queued until a completion makes room; any other error belongs to the
- *       first iocb, which completes with it while the others go on.</li>
+ *       {@value #DEFAULT_MAX_BATCH}) are queued; while reaping, as soon as {@value #REAP_SUBMIT_BATCH} are, so that
+ *       handlers' new requests reach the device during a long reaping pass. {@code io_submit} taking only a prefix
+ *       leaves the rest queued; {@code -EAGAIN} leaves everything queued until a completion makes room; any other
+ *       error belongs to the first iocb, which completes with it while the others go on.</li>
  *   <li>A short read is the end of the file: the tail is zero-filled. A short write completes with
  *       {@code -ENOSPC}.</li>
  * </ul>
@@ -51,10 +51,11 @@ public final class LinuxAioEngine implements IoEngine {
      * Queued iocbs that force an {@code io_submit} while completions are being reaped (not in QEMU, whose
      * completion callbacks submit one iocb per {@code io_submit}). A reaping pass that delivers many completions
      * would otherwise hold back every request its handlers submit until the pass ends, and the device's queue runs
-     * low meanwhile: an event loop at queue depth 32 on a loop device reaped about 21 completions per pass. Measured
-     * with {@code blockloop bench} against fio libaio (device-bound QD 32 writes, four alternating rounds): 32 gave
-     * 0.93x–1.05x of fio, 8 gave 1.02x–1.40x; on the CPU-bound device 8 was also ahead for reads (1.40x–1.65x against
-     * 1.32x–1.49x) and level for writes. 1 (QEMU's shape) and 4 were not better than 8 and cost more system calls.
+     * low meanwhile: an event loop at queue depth 32 on a loop device reaped about 21 completions per pass.
+     * Measured with {@code blockloop bench} against fio libaio (device-bound QD 32 writes, four alternating
+     * rounds): 32 gave 0.93x–1.05x of fio, 8 gave 1.02x–1.40x; on the CPU-bound device 8 was also ahead for reads
+     * (1.40x–1.65x against 1.32x–1.49x) and level for writes. 1 (QEMU's shape) and 4 were not better than 8 and
+     * cost more system calls ({@code linux-aio/README.md}, engine notes).
      */
     static final int REAP_SUBMIT_BATCH = 8;
 
@@ -431,7 +432,10 @@ public final class LinuxAioEngine implements IoEngine {
         return ownerSpin;
     }
 
-    /** Completions waiting in the shared {@code aio_ring} (for tests and {@link #toString()}). Owner thread. */
+    /**
+     * Completions waiting in the shared {@code aio_ring} (for tests and {@link #toString()}); only when the engine
+     * reaps from it ({@link #reapsFromUserspace()}). Owner thread.
+     */
     int eventsInRing() {
         int ready = ring.tailAcquire() - ring.head();
         return ready < 0 ? ready + ring.size() : ready;
