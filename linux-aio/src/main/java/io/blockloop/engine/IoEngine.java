@@ -41,7 +41,8 @@ import java.time.Duration;
  * Outside a {@link #plug()}/{@link #unplug()} section a request goes to the kernel at once. Inside one, requests
  * are queued and handed over together when the outermost section ends, or earlier when the engine's batch is full
  * (QEMU's {@code defer_call_begin/end}). Reaping runs inside such a section, so requests submitted by handlers
- * leave in one system call.
+ * leave together; linux-aio's batch is smaller while reaping ({@code REAP_SUBMIT_BATCH}), so that a long reaping
+ * pass does not starve the device of the requests its handlers submit.
  *
  * <h2>Reaping inside handlers</h2>
  * A {@link CompletionHandler} may submit and may reap again ({@link #poll()}, {@link #processCompletions()},
