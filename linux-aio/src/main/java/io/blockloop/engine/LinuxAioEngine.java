@@ -433,8 +433,9 @@ public final class LinuxAioEngine implements IoEngine {
     }
 
     /**
-     * Completions waiting in the shared {@code aio_ring} (for tests and {@link #toString()}); only when the engine
-     * reaps from it ({@link #reapsFromUserspace()}). Owner thread.
+     * Completions waiting in the shared {@code aio_ring} (for {@link #reapRing()}, {@link #toString()} and tests);
+     * only when the engine reaps from it ({@link #reapsFromUserspace()}). The tail's acquire load is the one
+     * {@link AioCompletionRing#tailAcquire()} describes. Owner thread.
      */
     int eventsInRing() {
         int ready = ring.tailAcquire() - ring.head();
@@ -480,14 +481,10 @@ public final class LinuxAioEngine implements IoEngine {
      * anything cached here.
      */
     private int reapRing() {
-        int head = ring.head();
-        int ready = ring.tailAcquire() - head;
-        if (ready < 0) {
-            ready += ring.size();
-        }
+        int ready = eventsInRing();
         int n = 0;
         while (n < ready) {
-            head = ring.head();
+            int head = ring.head();
             if (head == ring.tailAcquire()) {
                 break; // a nested reaping call took the rest
             }
