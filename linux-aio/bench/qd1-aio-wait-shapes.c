@@ -8,11 +8,18 @@
 //              each completion: BlockLoop's and QEMU's shape with the io_uring fd monitor, system call for system call
 //              (io_submit, io_uring_enter, read);
 //   spin:      no eventfd, no sleep: read the aio ring in a loop until the event is there (the lower bound of the
-//              wait's cost).
+//              wait's cost);
+//   aiopoll:   no eventfd: the aio context also holds an IOCB_CMD_POLL on a second eventfd that nobody signals (an
+//              event loop's notifier), and the wait is io_getevents for either: the shape of an fd monitor built on
+//              linux-aio, whose wait is fio's;
+//   hybrid:    io_getevents with a timeout of DELAY_US microseconds (environment), then, if nothing came, spin on
+//              the aio ring: sleep through most of the request and be awake when it completes (the block layer's
+//              hybrid polling).
 // RW is read (the default) or write; write overwrites random blocks of DEVICE.
 //
 // Build: gcc -O2 -o /tmp/qd1-aio-wait-shapes linux-aio/bench/qd1-aio-wait-shapes.c -luring   (Debian: liburing-dev)
-// Run:   /tmp/qd1-aio-wait-shapes DEVICE getevents|ppoll|epoll|uring|spin SECONDS [read|write]   prints IOPS
+// Run:   [DELAY_US=N] /tmp/qd1-aio-wait-shapes DEVICE getevents|ppoll|epoll|uring|spin|aiopoll|hybrid
+//            SECONDS [read|write]                                                                     prints IOPS
 #define _GNU_SOURCE
 #include <linux/aio_abi.h>
 #include <liburing.h>
@@ -31,7 +38,15 @@ struct aio_ring {
     struct io_event events[];
 };
 
-enum wait_mode { GETEVENTS, PPOLL, EPOLL, URING, SPIN };
+enum wait_mode { GETEVENTS, PPOLL, EPOLL, URING, SPIN, AIOPOLL, HYBRID };
+
+// The aio opcode of a one-shot poll (linux/aio_abi.h since 4.18: IOCB_CMD_POLL); its event's res is the revents.
+#define QD1_IOCB_CMD_POLL 5
+
+// Every request moves one 4 KiB block: anything else ends the run.
+static void check_result(long res) {
+    if (res != 4096) die("short or failed request", res < 0 ? (int) -res : EIO);
+}
 
 // Takes the events in the ring, as BlockLoop's engine does: acquire load of the tail (pairs with the kernel's
 // store of the tail after it wrote the event), release store of the head (pairs with the kernel's read of the
@@ -42,8 +57,7 @@ static int reap_ring(aio_context_t ctx) {
     unsigned tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
     int n = 0;
     while (head != tail) {
-        long res = (long) ring->events[head].res;
-        if (res != 4096) die("short or failed request", res < 0 ? (int) -res : EIO);
+        check_result((long) ring->events[head].res);
         head = (head + 1) % ring->nr;
         n++;
     }
@@ -58,14 +72,24 @@ static void arm_poll(struct io_uring *ring, int efd) {
 
 int main(int argc, char **argv) {
     qd1_tool = "qd1-aio-wait-shapes";
-    static const char *names[] = {"getevents", "ppoll", "epoll", "uring", "spin"};
+    static const char *names[] = {"getevents", "ppoll", "epoll", "uring", "spin", "aiopoll", "hybrid"};
     int mode = -1;
-    for (int i = 0; argc >= 4 && i < 5; i++) {
+    for (int i = 0; argc >= 4 && i < 7; i++) {
         if (strcmp(argv[2], names[i]) == 0) mode = i;
     }
     if (mode < 0) {
-        fprintf(stderr, "usage: %s DEVICE getevents|ppoll|epoll|uring|spin SECONDS [read|write]\n", argv[0]);
+        fprintf(stderr, "usage: [DELAY_US=N] %s DEVICE getevents|ppoll|epoll|uring|spin|aiopoll|hybrid SECONDS"
+                " [read|write]\n", argv[0]);
         return 2;
+    }
+    long long delay_ns = 0;
+    if (mode == HYBRID) {
+        const char *d = getenv("DELAY_US");
+        if (d == NULL || atoll(d) <= 0 || atoll(d) >= 1000000) {
+            fprintf(stderr, "%s: hybrid needs DELAY_US between 1 and 999999\n", argv[0]);
+            return 2;
+        }
+        delay_ns = atoll(d) * 1000;
     }
     double seconds = atof(argv[3]);
     int write = parse_rw(argc > 4 ? argv[4] : NULL);
@@ -85,6 +109,19 @@ int main(int argc, char **argv) {
         int r = io_uring_queue_init(64, &ring, 0);
         if (r < 0) die("io_uring_queue_init", -r);
         arm_poll(&ring, efd);
+    }
+    // aiopoll: the notifier's poll waits in the aio context for the whole run (nobody signals it), so every wait
+    // watches it as an event loop's would.
+    struct iocb notifier_poll = {0};
+    if (mode == AIOPOLL) {
+        int nfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (nfd < 0) die("eventfd", errno);
+        notifier_poll.aio_fildes = nfd;
+        notifier_poll.aio_lio_opcode = QD1_IOCB_CMD_POLL;
+        notifier_poll.aio_buf = POLLIN;
+        notifier_poll.aio_data = 1; // the reads' aio_data is 0
+        struct iocb *cbs[1] = {&notifier_poll};
+        if (syscall(SYS_io_submit, ctx, 1, cbs) != 1) die("io_submit(IOCB_CMD_POLL)", errno);
     }
 
     long done = 0;
@@ -106,7 +143,30 @@ int main(int argc, char **argv) {
         if (mode == GETEVENTS) {
             struct io_event ev;
             if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) != 1) die("io_getevents", errno);
-            if ((long) ev.res != 4096) die("short or failed request", (long) ev.res < 0 ? (int) -(long) ev.res : EIO);
+            check_result((long) ev.res);
+        } else if (mode == AIOPOLL) {
+            struct io_event ev[2];
+            int got = 0;
+            while (!got) {
+                long n = syscall(SYS_io_getevents, ctx, 1, 2, ev, NULL);
+                if (n < 0 && errno != EINTR) die("io_getevents", errno);
+                for (long i = 0; i < n; i++) {
+                    if (ev[i].data != 0) die("the notifier's poll completed", EPROTO);
+                    check_result((long) ev[i].res);
+                    got = 1;
+                }
+            }
+        } else if (mode == HYBRID) {
+            struct io_event ev;
+            struct timespec delay = {delay_ns / 1000000000, delay_ns % 1000000000};
+            long n = syscall(SYS_io_getevents, ctx, 1, 1, &ev, &delay);
+            if (n < 0 && errno != EINTR) die("io_getevents", errno);
+            if (n == 1) {
+                check_result((long) ev.res);
+            } else {
+                while (reap_ring(ctx) == 0) {
+                }
+            }
         } else if (mode == SPIN) {
             while (reap_ring(ctx) == 0) {
             }
