@@ -15,8 +15,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * Block-device {@code ioctl}s ({@code linux/fs.h}): size, logical and physical sector size, discard and
- * zero-out of a byte range.
+ * Block-device {@code ioctl}s ({@code linux/fs.h}): size, logical and physical sector size, the read-only flag,
+ * discard and zero-out of a byte range.
  *
  * <p>Thread safety: stateless; any thread. Each call allocates a small confined argument buffer.
  */
@@ -27,6 +27,8 @@ public final class BlockDevice {
     public static final long BLKSSZGET = 0x1268;
     /** {@code _IO(0x12, 123)}: physical sector size ({@code unsigned int}). */
     public static final long BLKPBSZGET = 0x127b;
+    /** {@code _IO(0x12, 94)}: whether the device is read-only ({@code int}, non-zero: read-only). */
+    public static final long BLKROGET = 0x125e;
     /** {@code _IO(0x12, 119)}: discard {@code u64 range[2]} = {start, length}. */
     public static final long BLKDISCARD = 0x1277;
     /** {@code _IO(0x12, 127)}: write zeroes over {@code u64 range[2]}. */
@@ -64,6 +66,18 @@ public final class BlockDevice {
             MemorySegment out = arena.allocate(JAVA_INT);
             ioctl(fd, BLKPBSZGET, out, "BLKPBSZGET");
             return out.get(JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * Whether the device refuses writes ({@code BLKROGET}: {@code blockdev --setro}, {@code losetup -r}, a
+     * write-protected disk). Such a device still opens {@code O_RDWR}; every write then fails with {@code EPERM}.
+     */
+    public static boolean isReadOnly(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(JAVA_INT);
+            ioctl(fd, BLKROGET, out, "BLKROGET");
+            return out.get(JAVA_INT, 0) != 0;
         }
     }
 

@@ -67,6 +67,7 @@ public final class FileIo {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle FSYNC = errnoCall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FDATASYNC = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle ISATTY = LIBC.downcall("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FALLOCATE = errnoCall("fallocate",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FTRUNCATE = errnoCall("ftruncate",
@@ -145,6 +146,18 @@ public final class FileIo {
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((int) CLOSE.invokeExact(errno, fd), errno);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Whether {@code fd} is a terminal ({@code isatty(3)}); false for anything else, a closed fd included. For a
+     * stream the JVM's {@code System.console()} cannot answer about: it looks at standard input and output only.
+     */
+    public static boolean isTerminal(int fd) {
+        try {
+            return (int) ISATTY.invokeExact(fd) == 1;
         } catch (Throwable t) {
             throw rethrow(t);
         }

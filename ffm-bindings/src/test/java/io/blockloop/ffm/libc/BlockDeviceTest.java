@@ -34,6 +34,7 @@ class BlockDeviceTest {
                 assertEquals(Integer.parseInt(Commands.run("blockdev", "--getss", dev).trim()), BlockDevice.logicalBlockSize(fd));
                 assertEquals(Integer.parseInt(Commands.run("blockdev", "--getpbsz", dev).trim()), BlockDevice.physicalBlockSize(fd));
                 assertTrue(FileIo.fstat(fd).isBlockDevice());
+                assertEquals(false, BlockDevice.isReadOnly(fd));
 
                 buf.segment().fill((byte) 0x5a);
                 assertEquals(4096, FileIo.pwrite(fd, buf.segment(), 1 << 20));
@@ -44,6 +45,25 @@ class BlockDeviceTest {
                 int discard = BlockDevice.discardOrErrno(fd, 0, 1 << 20);
                 assertTrue(discard == 0 || discard == -io.blockloop.ffm.errno.Errno.EOPNOTSUPP,
                         "a loop device discards (punches the backing file) or says it cannot: " + discard);
+            } finally {
+                FileIo.close(fd);
+            }
+        }
+    }
+
+    /** A read-only device opens O_RDWR all the same; BLKROGET tells, as {@code blockdev --getro} does. */
+    @Test
+    void readOnlyLoopDeviceSaysSo() throws Exception {
+        Path backing = dir.resolve("ro.img");
+        try (RandomAccessFile f = new RandomAccessFile(backing.toFile(), "rw")) {
+            f.setLength(1L << 20);
+        }
+        try (LoopDevice loop = LoopDevice.attachReadOnly(backing)) {
+            String dev = loop.path().toString();
+            int fd = FileIo.open(dev, OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
+            try {
+                assertEquals("1", Commands.run("blockdev", "--getro", dev).trim());
+                assertEquals(true, BlockDevice.isReadOnly(fd));
             } finally {
                 FileIo.close(fd);
             }

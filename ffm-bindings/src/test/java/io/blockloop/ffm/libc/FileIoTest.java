@@ -54,6 +54,29 @@ class FileIoTest {
         }
     }
 
+    /** A pseudo-terminal is a terminal; a pipe, a file, /dev/null and a closed fd are not. */
+    @Test
+    void isTerminalTellsTerminalsFromOtherFds(@TempDir Path tmp) throws Exception {
+        int pty = FileIo.open("/dev/ptmx", OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC | O_NOCTTY, 0);
+        int devNull = FileIo.open("/dev/null", OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
+        Path plain = Files.write(tmp.resolve("plain"), new byte[1]);
+        int file = FileIo.open(plain.toString(), OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0);
+        try (Pipe pipe = Pipe.create(0)) {
+            assertTrue(FileIo.isTerminal(pty));
+            for (int fd : new int[]{devNull, file, pipe.readFd(), pipe.writeFd()}) {
+                assertEquals(false, FileIo.isTerminal(fd), "fd " + fd);
+            }
+        } finally {
+            FileIo.close(pty);
+            FileIo.close(devNull);
+            FileIo.close(file);
+        }
+        assertEquals(false, FileIo.isTerminal(pty), "closed");
+    }
+
+    /** {@code O_NOCTTY} (asm-generic/fcntl.h): opening the pseudo-terminal must not make it this process's. */
+    private static final int O_NOCTTY = 0400;
+
     /** C would open the path up to the NUL, another file than the one named: refused. */
     @Test
     void aPathWithANulIsRefused(@TempDir Path tmp) {

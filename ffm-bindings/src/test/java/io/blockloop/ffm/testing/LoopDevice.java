@@ -31,6 +31,17 @@ public final class LoopDevice implements AutoCloseable {
         return new LoopDevice(Path.of(out));
     }
 
+    /**
+     * Attaches a read-only loop device over {@code backingFile} ({@code losetup -r}): it still opens
+     * {@code O_RDWR}, and writes fail with {@code EPERM}. The flag goes with the attachment, so the next user of
+     * the device number gets a writable device (unlike {@code blockdev --setro}, which survives detach and re-attach).
+     */
+    public static LoopDevice attachReadOnly(Path backingFile) throws IOException, InterruptedException {
+        String out = Commands.run("losetup", "-f", "--show", "--direct-io=on", "--read-only",
+                backingFile.toString()).trim();
+        return new LoopDevice(Path.of(out));
+    }
+
     public Path path() {
         return device;
     }
