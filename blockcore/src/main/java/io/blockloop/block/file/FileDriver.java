@@ -81,8 +81,9 @@ public final class FileDriver implements BlockDriver {
      *
      * @throws IllegalArgumentException for options that cannot work together, or a path that is neither a regular
      *                                  file nor a block device
-     * @throws IllegalStateException    when the image is locked by another user, O_DIRECT is refused, or a writable
-     *                                  O_DIRECT image's size is not a multiple of its request alignment
+     * @throws IllegalStateException    when the image is locked by another user, O_DIRECT is refused, a block device
+     *                                  opened for writing is read-only, or a writable O_DIRECT image's size is not
+     *                                  a multiple of its request alignment
      * @throws NativeCallException      when the file cannot be opened (message names the path and errno)
      */
     public static FileDriver open(FileOptions options, AioContext context) {
@@ -104,6 +105,11 @@ public final class FileDriver implements BlockDriver {
         try {
             FileStat stat = FileIo.fstat(fd);
             boolean blockDevice = FileKind.of(stat, options.path()) == FileKind.BLOCK_DEVICE;
+            if (blockDevice && !options.readOnly() && BlockDevice.isReadOnly(fd)) {
+                // It opened O_RDWR all the same, and every write would fail with EPERM; QEMU refuses it at open.
+                throw new IllegalStateException("Could not open '" + options.path()
+                        + "': The device is not writable: Permission denied; open it read-only");
+            }
             long length = blockDevice ? BlockDevice.size(fd) : stat.size();
             if (options.locking()) {
                 int[] perms = ImageLock.permissions(options.readOnly(), options.forceShare());

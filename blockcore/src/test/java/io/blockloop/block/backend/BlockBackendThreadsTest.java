@@ -212,6 +212,23 @@ class BlockBackendThreadsTest {
         }
     }
 
+    /** A read-only block device opens O_RDWR and then fails every write with EPERM; QEMU refuses it at open. */
+    @Test
+    void aReadOnlyBlockDeviceIsRefusedForWritingAsQemuDoes() throws Exception {
+        Path backing = BlockImages.image(dir, "backing", 1 << 20);
+        try (LoopDevice loop = LoopDevice.attachReadOnly(backing)) {
+            String dev = loop.path().toString();
+            FileOptions options = FileOptions.of(dev);
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> BlockBackend.open("w", new ImageSpec.Raw(options), main));
+            assertEquals("Could not open '" + dev + "': The device is not writable: Permission denied; open it "
+                    + "read-only", e.getMessage());
+            try (BlockBackend blk = BlockBackend.open("r", new ImageSpec.Raw(options.withReadOnly(true)), main)) {
+                assertEquals(1 << 20, blk.length());
+            }
+        }
+    }
+
     /**
      * The blocking API from a thread with a buffer of an arena confined to it, on a backend in an IOThread: aligned
      * (the engine gets the address) and misaligned (the loop's thread copies through a bounce buffer, which threw
