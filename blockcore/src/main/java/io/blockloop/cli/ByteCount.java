@@ -25,21 +25,24 @@ public final class ByteCount {
      */
     public static long parse(String what, String text) throws CommandFailure {
         String t = text.trim();
+        if (t.length() > 1 && t.charAt(0) == '+' && isDigit(t.charAt(1))) {
+            t = t.substring(1); // a plus sign, as strtoull (and so qemu-io) accepts it
+        }
         if (t.isEmpty()) {
             throw nonNumeric(what, text);
         }
         int shift = 0;
         char last = t.charAt(t.length() - 1);
         boolean hex = t.toLowerCase(Locale.ROOT).startsWith("0x");
-        if (!Character.isDigit(last) && last != '.' && !(hex && isHexDigit(last))) {
-            shift = switch (Character.toLowerCase(last)) {
-                case 'b' -> 0;
-                case 'k' -> 10;
-                case 'm' -> 20;
-                case 'g' -> 30;
-                case 't' -> 40;
-                case 'p' -> 50;
-                case 'e' -> 60;
+        if (!isDigit(last) && last != '.' && !(hex && isHexDigit(last))) {
+            shift = switch (last) { // ASCII only: Character.toLowerCase would turn the Kelvin sign into 'k'
+                case 'b', 'B' -> 0;
+                case 'k', 'K' -> 10;
+                case 'm', 'M' -> 20;
+                case 'g', 'G' -> 30;
+                case 't', 'T' -> 40;
+                case 'p', 'P' -> 50;
+                case 'e', 'E' -> 60;
                 default -> throw nonNumeric(what, text);
             };
             t = t.substring(0, t.length() - 1);
@@ -48,14 +51,16 @@ public final class ByteCount {
         if (dot >= 0) {
             return withFraction(what, text, t.substring(0, dot), t.substring(dot + 1), shift);
         }
+        // Only ASCII digits: Long.parseLong would also take other scripts' digits and a sign after "0x".
+        String digits = hex ? t.substring(2) : t.startsWith("-") ? t.substring(1) : t;
+        if (digits.isEmpty() || !digits.chars().allMatch(c -> hex ? isHexDigit((char) c) : isDigit((char) c))) {
+            throw nonNumeric(what, text);
+        }
         long value;
         try {
-            value = hex ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+            value = hex ? Long.parseLong(digits, 16) : Long.parseLong(t);
         } catch (NumberFormatException e) {
-            if (t.matches("\\d+")) {
-                throw tooLarge(what, text);
-            }
-            throw nonNumeric(what, text);
+            throw tooLarge(what, text); // only digits are left, so the number does not fit
         }
         if (value < 0) {
             throw CommandFailure.usage(what + ": negative value -- " + text);
@@ -73,8 +78,8 @@ public final class ByteCount {
      */
     private static long withFraction(String what, String text, String whole, String fraction, int shift)
             throws CommandFailure {
-        if (whole.isEmpty() || !whole.chars().allMatch(c -> c >= '0' && c <= '9')
-                || !fraction.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        if (whole.isEmpty() || !whole.chars().allMatch(c -> isDigit((char) c))
+                || !fraction.chars().allMatch(c -> isDigit((char) c))) {
             throw nonNumeric(what, text);
         }
         BigDecimal exact = new BigDecimal(whole + "." + (fraction.isEmpty() ? "0" : fraction));
@@ -115,8 +120,14 @@ public final class ByteCount {
         return bytes + " bytes";
     }
 
+    /** An ASCII decimal digit ({@link Character#isDigit} would take any script's). */
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
+    /** An ASCII hexadecimal digit. */
     private static boolean isHexDigit(char c) {
-        return Character.digit(c, 16) >= 0;
+        return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     }
 
     private static CommandFailure nonNumeric(String what, String text) {

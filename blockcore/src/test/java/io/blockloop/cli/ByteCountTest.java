@@ -21,6 +21,25 @@ class ByteCountTest {
     }
 
     @Test
+    void aPlusSignIsAcceptedAsQemuIoAcceptsIt() throws Exception {
+        assertEquals(512, ByteCount.parse("x", "+512"));
+        assertEquals(16, ByteCount.parse("x", "+0x10"));
+        assertEquals(1536, ByteCount.parse("x", "+1.5k"));
+    }
+
+    @Test
+    void onlyAsciiDigitsCount() {
+        // Arabic-Indic five, full-width 512, Devanagari 4 before a suffix, a sign after 0x, the Kelvin sign as a
+        // suffix: qemu-io refuses them all
+        for (String bad : new String[]{"\u0665", "\uff15\uff11\uff12", "\u096ak", "1.\u0665k", "0x+200", "0x-1",
+                "0x\uff11", "4\u212a", "++1", "+-1", "0x"}) {
+            CommandFailure f = assertThrows(CommandFailure.class, () -> ByteCount.parse("x", bad), bad);
+            assertTrue(f.getMessage().contains("non-numeric argument, or extraneous/unrecognized suffix -- " + bad),
+                    f.getMessage());
+        }
+    }
+
+    @Test
     void decimalFractionsWithASuffixAsQemuIo() throws Exception {
         assertEquals(1536, ByteCount.parse("x", "1.5k"));
         assertEquals(1331, ByteCount.parse("x", "1.3k"));
