@@ -33,10 +33,14 @@ public enum CacheMode {
         this.ignoreFlush = ignoreFlush;
     }
 
-    /** Parses a {@code -t} argument. */
+    /** Parses a {@code -t} argument: a mode's name, or {@code off} for {@code none} as QEMU accepts it. */
     public static CacheMode parse(String text) {
+        String t = text.toLowerCase(Locale.ROOT);
+        if (t.equals("off")) {
+            return NONE; // QEMU's other name for none (bdrv_parse_cache_mode)
+        }
         for (CacheMode m : values()) {
-            if (m.option.equals(text.toLowerCase(Locale.ROOT))) {
+            if (m.option.equals(t)) {
                 return m;
             }
         }

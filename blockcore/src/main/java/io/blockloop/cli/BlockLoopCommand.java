@@ -4,7 +4,6 @@ import io.blockloop.cli.bench.BenchCommand;
 import io.blockloop.cli.io.IoCommand;
 
 import java.io.PrintStream;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -19,6 +18,8 @@ public final class BlockLoopCommand {
               probe [--json] [PATH]   what this machine offers BlockLoop; with PATH, its size, block sizes and O_DIRECT alignment
               help                    this text""";
 
+    private static final String COMMANDS = "bench, io, probe, help";
+
     private BlockLoopCommand() {
     }
 
@@ -29,7 +30,7 @@ public final class BlockLoopCommand {
     /** Runs one command line; returns the exit status. */
     static int run(List<String> args, PrintStream out, PrintStream err) {
         if (args.isEmpty()) {
-            err.println(USAGE);
+            err.println("blockloop: no command given (commands: " + COMMANDS + "; see blockloop help)");
             return CommandFailure.USAGE;
         }
         List<String> rest = args.subList(1, args.size());
@@ -40,7 +41,7 @@ public final class BlockLoopCommand {
                 case "probe" -> new ProbeCommand(out).run(rest);
                 case "help", "-h", "--help" -> out.println(USAGE);
                 default -> throw CommandFailure.usage("unknown command '" + args.getFirst()
-                        + "' (commands: " + String.join(", ", Arrays.asList("bench", "io", "probe", "help")) + ")");
+                        + "' (commands: " + COMMANDS + ")");
             }
             if (out.checkError()) { // PrintStream keeps write errors to itself (a full disk, a closed pipe)
                 err.println("blockloop: could not write the output (standard output failed)");
@@ -58,7 +59,7 @@ public final class BlockLoopCommand {
             }
             return CommandFailure.RUNTIME;
         } catch (OutOfMemoryError e) {
-            err.println("blockloop: out of memory: " + e.getMessage() + " (-Xmx or smaller buffers may help)");
+            err.println("blockloop: out of memory: " + e.getMessage() + " (smaller buffers may help)");
             return CommandFailure.RUNTIME;
         }
     }

@@ -7,6 +7,7 @@ import io.blockloop.block.backend.ImageSpec;
 import io.blockloop.block.file.AioMode;
 import io.blockloop.block.file.FileKind;
 import io.blockloop.block.file.FileOptions;
+import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.errno.NativeCallException;
 
 import java.util.Locale;
@@ -64,27 +65,46 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
     }
 
     /**
-     * Opens {@code file} as described, its nodes in {@code ctx}, as a backend named {@code name}. Main loop.
+     * Opens {@code file} as described, its nodes in {@code ctx}, as a backend named after {@code command}
+     * ({@code bench} or {@code io}), which also starts the message of a usage mistake. Main loop.
      *
      * @throws CommandFailure (runtime) with one line when the image cannot be opened (missing file, not a file or
      *                        block device, lock held, O_DIRECT refused, ...), (usage) for inconsistent options
      */
-    public BlockBackend open(String name, String file, AioContext ctx) throws CommandFailure {
-        ImageSpec spec;
-        if (format.equals("null")) {
-            spec = new ImageSpec.Null(ByteCount.parse("null device size", file), true, readOnly);
-        } else {
-            FileOptions options = new FileOptions(file, cache, aio, readOnly, true, forceShare);
-            spec = format.equals("raw") ? new ImageSpec.Raw(options) : new ImageSpec.File(options);
-        }
+    public BlockBackend open(String command, String file, AioContext ctx) throws CommandFailure {
+        long nullSize = format.equals("null") ? ByteCount.parse(command + ": null device size", file) : 0;
         try {
-            return BlockBackend.open(name, spec, ctx);
-        } catch (NativeCallException | IllegalStateException | FileKind.Unsupported e) {
+            ImageSpec spec;
+            if (format.equals("null")) {
+                spec = new ImageSpec.Null(nullSize, true, readOnly);
+            } else {
+                // Inside the try: inconsistent options (-U without -r) are refused here, as a usage mistake.
+                FileOptions options = new FileOptions(file, cache, aio, readOnly, true, forceShare);
+                spec = format.equals("raw") ? new ImageSpec.Raw(options) : new ImageSpec.File(options);
+            }
+            return BlockBackend.open(command, spec, ctx);
+        } catch (NativeCallException e) {
+            throw CommandFailure.runtime(openFailure(file, e));
+        } catch (IllegalStateException | FileKind.Unsupported e) {
             String why = String.valueOf(e.getMessage());
             throw CommandFailure.runtime(why.startsWith("Could not open '") ? why
                     : "Could not open '" + file + "': " + why);
         } catch (IllegalArgumentException e) {
-            throw CommandFailure.usage(e.getMessage());
+            throw CommandFailure.usage(command + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * QEMU's line for a failed {@code open(2)}, "Could not open 'FILE': No such file or directory"; other calls
+     * keep their name and errno symbol. A name holding U+FFFD came from bytes the JVM could not decode: it passed
+     * the file system a different name, which the line says.
+     */
+    private static String openFailure(String file, NativeCallException e) {
+        String why = e.call().equals("open") ? Errno.text(e.errno()) : e.getMessage();
+        if (file.indexOf('\uFFFD') >= 0) {
+            why += " (the name has bytes that are not valid in the JVM's file name encoding, "
+                    + System.getProperty("sun.jnu.encoding") + ", so the JVM could not pass it on as it was given)";
+        }
+        return "Could not open '" + file + "': " + why;
     }
 }

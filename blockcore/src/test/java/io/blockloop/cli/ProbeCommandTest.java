@@ -74,7 +74,10 @@ class ProbeCommandTest {
         assertEquals(2, run("probe", "--bogus"));
         assertEquals(2, run("probe", "a", "b"));
         assertEquals(2, run("frobnicate"));
-        assertEquals(2, run());
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown command 'frobnicate'"));
+        err.reset();
+        assertEquals(2, run());
+        assertEquals("blockloop: no command given (commands: bench, io, probe, help; see blockloop help)\n",
+                err.toString(StandardCharsets.UTF_8), "one line");
     }
 }

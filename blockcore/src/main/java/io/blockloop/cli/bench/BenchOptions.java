@@ -252,10 +252,21 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                 case 's' -> size = (int) integer("buffer size", v, 1, INT_MAX);
                 case 'S' -> step = (int) integer("step size", v, 0, INT_MAX); // 0: the size, as qemu-img
                 case 'o' -> offset = number("offset", v, Long.MAX_VALUE);
-                case 't' -> image = image.withCache(v);
-                case 'i' -> image = image.withAio(v);
-                case 'f' -> image = image.withFormat(v);
+                case 't', 'i', 'f' -> image = imageOption(option, v);
                 default -> throw new AssertionError(option);
+            }
+        }
+
+        /** {@code -t}, {@code -i} or {@code -f}; their mistakes are the image's, so they get this command's prefix. */
+        private ImageArguments imageOption(char option, String v) throws CommandFailure {
+            try {
+                return switch (option) {
+                    case 't' -> image.withCache(v);
+                    case 'i' -> image.withAio(v);
+                    default -> image.withFormat(v);
+                };
+            } catch (CommandFailure f) {
+                throw CommandFailure.usage("bench: " + f.getMessage());
             }
         }
 

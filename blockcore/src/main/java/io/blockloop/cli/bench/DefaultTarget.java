@@ -8,7 +8,11 @@ import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.OpenFlags;
 
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 
 /**
@@ -55,7 +59,11 @@ final class DefaultTarget implements AutoCloseable {
         try {
             fd = FileIo.open(dir.toString(), OpenFlags.O_TMPFILE | OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0600);
         } catch (NativeCallException e) {
-            fd = -1; // no O_TMPFILE on this file system (EOPNOTSUPP), or a bad directory: the named way says which
+            if (e.errno() != Errno.EOPNOTSUPP && e.errno() != Errno.EISDIR) { // missing, not a directory, no access
+                throw CommandFailure.runtime("bench: cannot create the " + ByteCount.format(SIZE)
+                        + " default target in " + dir + ": " + Errno.text(e.errno()) + " (give a FILE to run on)");
+            }
+            fd = -1; // the file system (EOPNOTSUPP) or the kernel (EISDIR) cannot make unnamed files
         }
         if (fd >= 0) {
             try {
@@ -66,7 +74,7 @@ final class DefaultTarget implements AutoCloseable {
                         + " default target in " + dir + ": " + e.getMessage() + " (give a FILE to run on)");
             }
         }
-        return createNamed(dir); // the file system cannot make unnamed files (EOPNOTSUPP), or the directory is bad
+        return createNamed(dir);
     }
 
     /** The named way, for file systems without {@code O_TMPFILE}. */
@@ -75,7 +83,7 @@ final class DefaultTarget implements AutoCloseable {
         try {
             path = Files.createTempFile(dir, "blockloop-bench-", ".img");
         } catch (IOException | RuntimeException e) {
-            throw CommandFailure.runtime("bench: cannot create the default target in " + dir + ": " + e.getMessage());
+            throw CommandFailure.runtime("bench: cannot create the default target in " + dir + ": " + reason(e));
         }
         Thread hook = new Thread(() -> deleteQuietly(path), "blockloop-bench-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -91,6 +99,17 @@ final class DefaultTarget implements AutoCloseable {
                 new DefaultTarget(path, dir, -1, hook, false).remove();
             }
         }
+    }
+
+    /** Why NIO failed: its file system exceptions carry only the path as their message. */
+    private static String reason(Exception e) {
+        return switch (e) {
+            case NoSuchFileException x -> "No such file or directory";
+            case AccessDeniedException x -> "Permission denied";
+            case NotDirectoryException x -> "Not a directory";
+            case FileSystemException x when x.getReason() != null -> x.getReason();
+            default -> String.valueOf(e.getMessage());
+        };
     }
 
     private static boolean allocate(Path path) {

@@ -1,5 +1,7 @@
 package io.blockloop.cli.bench;
 
+import io.blockloop.ffm.libc.FileIo;
+
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.LongSupplier;
@@ -13,6 +15,7 @@ import java.util.function.LongSupplier;
  * <p>Threads: the main loop's thread only.
  */
 final class ProgressLine {
+    private static final int STDERR_FD = 2;
     private static final long FIRST_NS = 1_000_000_000L;
     private static final long EVERY_NS = 500_000_000L;
 
@@ -37,10 +40,12 @@ final class ProgressLine {
         this.clock = clock;
     }
 
-    /** A line on {@code out} when the JVM runs on a terminal ({@link System#console()}), else a no-op. */
+    /**
+     * A line on {@code out} when it is the process's standard error and that is a terminal, else a no-op: a
+     * redirected stderr keeps only the messages. ({@link System#console()} would answer for stdin and stdout.)
+     */
     static ProgressLine forTerminal(PrintStream out, long total) {
-        java.io.Console console = System.console();
-        return new ProgressLine(out, console != null && console.isTerminal(), total);
+        return new ProgressLine(out, out == System.err && FileIo.isTerminal(STDERR_FD), total);
     }
 
     /** A progress line that never prints. */

@@ -70,6 +70,10 @@ final class CommandTable {
             }
             session.out().println(e.outputLine());
             return false;
+        } catch (OutOfMemoryError e) {
+            // A buffer too large for this machine fails this command only; the script goes on (qemu-io aborts).
+            session.err().println("blockloop: " + typed + ": out of memory: " + e.getMessage());
+            return false;
         }
     }
 

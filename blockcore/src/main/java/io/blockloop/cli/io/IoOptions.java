@@ -1,5 +1,6 @@
 package io.blockloop.cli.io;
 
+import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.cli.ImageArguments;
 
@@ -69,6 +70,12 @@ record IoOptions(ImageArguments image, boolean misalign, List<String> commands, 
         }
         if (commands.isEmpty()) {
             throw CommandFailure.usage("io: no command given: add -c CMD (" + USAGE + ")");
+        }
+        if (image.forceShare() && !image.readOnly()) {
+            throw CommandFailure.usage("io: -U (force-share) needs a read-only image (-r)");
+        }
+        if (image.format().equals("null")) {
+            ByteCount.parse("io: null device size", files.getFirst()); // a usage mistake, reported before opening
         }
         return new IoOptions(image, misalign, List.copyOf(commands), files.getFirst());
     }

@@ -7,9 +7,9 @@ import java.util.Map;
 /**
  * Walks a command line the way GNU {@code getopt_long} does for qemu-io: short options clustered ({@code -qv}),
  * an option's argument attached ({@code -P0xa}) or next ({@code -P 0xa}), long options ({@code --cache=none} or
- * {@code --cache none}), operands anywhere (GNU permutation: {@code read 0 512 -v} works), and {@code --} ending
- * the options. Options are handed out one at a time, so that a caller can act on each as it comes (qemu-io
- * reports a bad {@code -P} before a later unknown option).
+ * {@code --cache none}, or any unambiguous prefix: {@code --cach none}), operands anywhere (GNU permutation:
+ * {@code read 0 512 -v} works), and {@code --} ending the options. Options are handed out one at a time, so that
+ * a caller can act on each as it comes (qemu-io reports a bad {@code -P} before a later unknown option).
  *
  * <p>Threads: a scanner is used by one thread, for one command line.
  */
@@ -125,14 +125,39 @@ final class OptionScanner {
         }
     }
 
+    /**
+     * The long option {@code given} names: itself, or the only one it abbreviates ({@code --form} is
+     * {@code --format}), as getopt_long takes any unambiguous prefix. Null, with {@link #error} set, when it names
+     * none or several; several that stand for the same short option are not ambiguous.
+     */
+    private String matchLongOption(String given) {
+        if (longOptions.containsKey(given)) {
+            return given;
+        }
+        List<String> candidates = given.isEmpty() ? List.of() : longOptions.keySet().stream()
+                .filter(n -> n.startsWith(given)).sorted().toList();
+        if (candidates.isEmpty()) {
+            error = program + ": unrecognized option '--" + given + "'";
+            return null;
+        }
+        if (candidates.stream().map(longOptions::get).distinct().count() > 1) {
+            StringBuilder e = new StringBuilder(program).append(": option '--").append(given)
+                    .append("' is ambiguous; possibilities:");
+            candidates.forEach(n -> e.append(" '--").append(n).append('\''));
+            error = e.toString();
+            return null;
+        }
+        return candidates.getFirst();
+    }
+
     private int longOption(String text) {
         int eq = text.indexOf('=');
-        String name = eq < 0 ? text : text.substring(0, eq);
-        Character c = longOptions.get(name);
-        if (c == null) {
-            error = program + ": unrecognized option '--" + name + "'";
+        String given = eq < 0 ? text : text.substring(0, eq);
+        String name = matchLongOption(given);
+        if (name == null) {
             return BAD;
         }
+        Character c = longOptions.get(name);
         int at = shortOptions.indexOf(c);
         boolean takesArgument = at >= 0 && at + 1 < shortOptions.length() && shortOptions.charAt(at + 1) == ':';
         if (!takesArgument) {

@@ -47,6 +47,11 @@ class BenchOptionsTest {
     }
 
     @Test
+    void cacheOffIsNoneAsInQemu() throws Exception {
+        assertEquals(CacheMode.NONE, parse("-t", "off").image().cache());
+    }
+
+    @Test
     void everyFlag() throws Exception {
         BenchOptions o = parse("-c", "1k", "-d", "32", "-s", "64k", "-S", "1M", "-o", "1G", "-w", "--random",
                 "--seed", "9", "--pattern=0xff", "-t", "writeback", "-i", "threads", "--fdmon", "epoll", "--poll-max-ns",
@@ -133,14 +138,15 @@ class BenchOptionsTest {
             "-S -1|bench: step size: negative value -- -1",
             "-o -5|bench: offset: negative value -- -5",
             "--pattern=256|bench: pattern: argument too large -- 256",
-            "-t sometimes|invalid cache mode 'sometimes' (expected none, writeback, writethrough, directsync or unsafe)",
-            "-i magic|invalid aio mode 'magic' (expected io_uring, native, threads or auto)",
-            "-f qcow2|unknown format 'qcow2' (formats: raw, file, null)",
+            "-t sometimes|bench: invalid cache mode 'sometimes' (expected none, writeback, writethrough, directsync or unsafe)",
+            "-i magic|bench: invalid aio mode 'magic' (expected io_uring, native, threads or auto)",
+            "-f qcow2|bench: unknown format 'qcow2' (formats: raw, file, null)",
             "--fdmon kqueue|bench: unknown fd monitor 'kqueue' (expected poll, epoll, io_uring or auto)",
             "--loop-cpu -1|bench: loop CPU: negative value -- -1",
             "--loop-cpu 1024|bench: loop CPU: argument too large -- 1024",
             "--loop-cpu=first|bench: loop CPU: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- first",
             "a.img b.img|bench: expecting one image file name, got 'a.img' and 'b.img'",
+            "-c \u0665|bench: request count: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- \u0665",
             "-f null lots|bench: null device size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- lots",
     })
     void usageMistakesAreOneLineWithExitStatusTwo(String args, String message) {

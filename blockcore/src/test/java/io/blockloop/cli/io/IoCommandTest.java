@@ -299,7 +299,8 @@ class IoCommandTest {
         IoRun r = io("-c", "read 0 1", dir.resolve("missing.raw").toString());
         assertEquals(1, r.exit());
         assertEquals(1, r.errLines().size(), r.err());
-        assertTrue(r.err().startsWith("blockloop: Could not open '" + dir.resolve("missing.raw") + "'"), r.err());
+        assertEquals(List.of("blockloop: Could not open '" + dir.resolve("missing.raw") + "': No such file or "
+                + "directory"), r.errLines(), "qemu-io's words, the path once");
         assertEquals("", r.out());
     }
 
@@ -328,7 +329,12 @@ class IoCommandTest {
         assertUsage(io("-t", "bogus", "-c", "length", img.toString()), "blockloop: io: invalid cache mode 'bogus'");
         assertUsage(io("-i", "bogus", "-c", "length", img.toString()), "blockloop: io: ");
         assertUsage(io("-f", "qcow2", "-c", "length", img.toString()), "blockloop: io: unknown format 'qcow2'");
-        assertUsage(io("-f", "null", "-c", "length", "12x"), "blockloop: ");
+        assertUsage(io("-f", "null", "-c", "length", "12x"), "blockloop: io: null device size: Parsing error: "
+                + "non-numeric argument, or extraneous/unrecognized suffix -- 12x");
+        assertUsage(io("-U", "-c", "length", img.toString()), "blockloop: io: -U (force-share) needs a read-only "
+                + "image (-r)");
+        assertUsage(io("-k", "-t", "writeback", "-c", "length", img.toString()), "blockloop: io: aio=native "
+                + "requires cache=none or cache=directsync (O_DIRECT)");
     }
 
     private static void assertUsage(IoRun r, String errorStart) {

@@ -57,6 +57,20 @@ class OptionScannerTest {
     }
 
     @Test
+    void longOptionsMayBeAbbreviatedWhileUnambiguousAsWithGetoptLong() {
+        assertEquals("t=none q t=directsync | f", scan("qt:", "--ca=none", "--q", "--cach", "directsync", "f"));
+        assertEquals("BAD(cmd: option '--quiet' doesn't allow an argument) | ", scan("qt:", "--qu=1"));
+        OptionScanner s = new OptionScanner("cmd", List.of("--c", "x", "--cm", "y", "--=z"), "c:t:C",
+                Map.of("cmd", 'c', "cache", 't', "copy-on-read", 'C'));
+        assertEquals(OptionScanner.BAD, s.next());
+        assertEquals("cmd: option '--c' is ambiguous; possibilities: '--cache' '--cmd' '--copy-on-read'", s.error());
+        assertEquals('c', s.next());
+        assertEquals("y", s.argument());
+        assertEquals(OptionScanner.BAD, s.next());
+        assertEquals("cmd: unrecognized option '--'", s.error());
+    }
+
+    @Test
     void noArgumentBeforeTheFirstOption() {
         OptionScanner s = new OptionScanner("cmd", List.of("-q"), "q");
         assertEquals('q', s.next());
