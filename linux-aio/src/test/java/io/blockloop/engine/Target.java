@@ -66,6 +66,18 @@ final class Target implements AutoCloseable {
         return size;
     }
 
+    /** For failure messages: the path, and for a loop device whether it is read-only now (writes fail with EPERM). */
+    String describe() {
+        if (loop == null) {
+            return path.toString();
+        }
+        try {
+            return path + (loop.isReadOnly() ? " (read-only now)" : " (writable)");
+        } catch (IOException e) {
+            return path + " (read-only state unknown: " + e.getMessage() + ")";
+        }
+    }
+
     /** Closes the fd and detaches the loop device (an interrupt while losetup runs becomes an IOException). */
     @Override
     public void close() throws IOException {

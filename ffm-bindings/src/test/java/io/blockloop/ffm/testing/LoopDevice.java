@@ -1,6 +1,7 @@
 package io.blockloop.ffm.testing;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -28,7 +29,13 @@ public final class LoopDevice implements AutoCloseable {
     public static LoopDevice attach(Path backingFile, int sectorSize) throws IOException, InterruptedException {
         String out = Commands.run("losetup", "-f", "--show", "--direct-io=on", "--sector-size",
                 Integer.toString(sectorSize), backingFile.toString()).trim();
-        return new LoopDevice(Path.of(out));
+        LoopDevice loop = new LoopDevice(Path.of(out));
+        if (loop.isReadOnly()) { // every write would fail with EPERM: say why here, not as a data failure later
+            loop.close();
+            throw new IOException(out + " came up read-only although attached read-write: a read-only flag set with "
+                    + "blockdev --setro outlives losetup -d (docs/testing-in-containers.md)");
+        }
+        return loop;
     }
 
     /**
@@ -40,6 +47,15 @@ public final class LoopDevice implements AutoCloseable {
         String out = Commands.run("losetup", "-f", "--show", "--direct-io=on", "--read-only",
                 backingFile.toString()).trim();
         return new LoopDevice(Path.of(out));
+    }
+
+    /**
+     * Whether the device refuses writes now ({@code /sys/block/loopN/ro}: the disk's flag from {@code losetup -r}
+     * or the device's from {@code blockdev --setro}). For failure messages: a write that fails with {@code EPERM}
+     * on a device that should be writable.
+     */
+    public boolean isReadOnly() throws IOException {
+        return Files.readString(Path.of("/sys/block", device.getFileName().toString(), "ro")).trim().equals("1");
     }
 
     public Path path() {
