@@ -119,6 +119,9 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
 
     /** The getopt-like walk over the arguments. Not thread-safe; one per parse. */
     private static final class Parser {
+        /** Every long option of the switch in {@link #longOption}: what an abbreviation may stand for. */
+        private static final List<String> LONG_OPTIONS = List.of("--help", "--random", "--json", "--seed", "--pattern",
+                "--fdmon", "--poll-max-ns", "--loop-cpu", "--warmup", "--force-share", "--no-register-buffers");
         private final List<String> args;
         private int next;
         private int count = 75000;
@@ -178,10 +181,10 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                     image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, registerBuffers, file);
         }
 
-        /** One {@code --name[=value]}; false for {@code --help}. */
+        /** One {@code --name[=value]}, the name or an unambiguous prefix of it (getopt_long); false for --help. */
         private boolean longOption(String arg) throws CommandFailure {
             int eq = arg.indexOf('=');
-            String name = eq < 0 ? arg : arg.substring(0, eq);
+            String name = longName(eq < 0 ? arg : arg.substring(0, eq));
             String inline = eq < 0 ? null : arg.substring(eq + 1);
             switch (name) {
                 case "--help" -> {
@@ -268,6 +271,19 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
             } catch (CommandFailure f) {
                 throw CommandFailure.usage("bench: " + f.getMessage());
             }
+        }
+
+        /** {@code given} itself, or the only long option it abbreviates; left as it is when it names none. */
+        private static String longName(String given) throws CommandFailure {
+            if (LONG_OPTIONS.contains(given) || given.length() <= 2) {
+                return given;
+            }
+            List<String> candidates = LONG_OPTIONS.stream().filter(n -> n.startsWith(given)).toList();
+            if (candidates.size() > 1) {
+                throw CommandFailure.usage("bench: option '" + given + "' is ambiguous; possibilities: '"
+                        + String.join("' '", candidates) + "'");
+            }
+            return candidates.isEmpty() ? given : candidates.getFirst();
         }
 
         private String value(String name, String inline) throws CommandFailure {

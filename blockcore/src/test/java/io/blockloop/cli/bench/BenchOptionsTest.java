@@ -47,6 +47,21 @@ class BenchOptionsTest {
     }
 
     @Test
+    void longOptionsMayBeAbbreviatedWhileUnambiguousAsWithGetoptLong() throws Exception {
+        BenchOptions o = parse("--rand", "--js", "--se=9", "--poll-max=0", "--war", "5", "--no-reg", "img");
+        assertTrue(o.random());
+        assertTrue(o.json());
+        assertEquals(9, o.seed());
+        assertEquals(0, o.pollMaxNs());
+        assertEquals(5, o.warmup());
+        assertFalse(o.registerBuffers());
+        CommandFailure f = assertThrows(CommandFailure.class, () -> parse("--p", "1"));
+        assertEquals("bench: option '--p' is ambiguous; possibilities: '--pattern' '--poll-max-ns'", f.getMessage());
+        assertEquals("bench: unknown option '--nope' (see blockloop bench --help)",
+                assertThrows(CommandFailure.class, () -> parse("--nope")).getMessage());
+    }
+
+    @Test
     void cacheOffIsNoneAsInQemu() throws Exception {
         assertEquals(CacheMode.NONE, parse("-t", "off").image().cache());
     }
