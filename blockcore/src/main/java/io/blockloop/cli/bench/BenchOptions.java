@@ -4,6 +4,7 @@ import io.blockloop.aio.PollParams;
 import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.cli.ImageArguments;
+import io.blockloop.cli.LongOptionNames;
 import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.ffm.libc.CpuAffinity;
 
@@ -275,10 +276,10 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
 
         /** {@code given} itself, or the only long option it abbreviates; left as it is when it names none. */
         private static String longName(String given) throws CommandFailure {
-            if (LONG_OPTIONS.contains(given) || given.length() <= 2) {
-                return given;
+            if (given.length() <= 2) {
+                return given; // "--" alone would abbreviate every option
             }
-            List<String> candidates = LONG_OPTIONS.stream().filter(n -> n.startsWith(given)).toList();
+            List<String> candidates = LongOptionNames.matching(given, LONG_OPTIONS);
             if (candidates.size() > 1) {
                 throw CommandFailure.usage("bench: option '" + given + "' is ambiguous; possibilities: '"
                         + String.join("' '", candidates) + "'");

@@ -1,5 +1,7 @@
 package io.blockloop.cli.io;
 
+import io.blockloop.cli.LongOptionNames;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -131,11 +133,7 @@ final class OptionScanner {
      * none or several; several that stand for the same short option are not ambiguous.
      */
     private String matchLongOption(String given) {
-        if (longOptions.containsKey(given)) {
-            return given;
-        }
-        List<String> candidates = given.isEmpty() ? List.of() : longOptions.keySet().stream()
-                .filter(n -> n.startsWith(given)).sorted().toList();
+        List<String> candidates = LongOptionNames.matching(given, longOptions.keySet());
         if (candidates.isEmpty()) {
             error = program + ": unrecognized option '--" + given + "'";
             return null;

@@ -7,6 +7,7 @@ import io.blockloop.ffm.testing.LoopDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -21,10 +22,7 @@ class BlockDeviceTest {
 
     @Test
     void ioctlsOnALoopDeviceMatchBlockdev() throws Exception {
-        Path backing = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(backing.toFile(), "rw")) {
-            f.setLength(16L << 20);
-        }
+        Path backing = sparseFile("disk.img", 16L << 20);
         try (LoopDevice loop = LoopDevice.attach(backing)) {
             String dev = loop.path().toString();
             int fd = FileIo.open(dev, OpenFlags.O_RDWR | OpenFlags.O_DIRECT | OpenFlags.O_CLOEXEC, 0);
@@ -54,10 +52,7 @@ class BlockDeviceTest {
     /** A read-only device opens O_RDWR all the same; BLKROGET tells, as {@code blockdev --getro} does. */
     @Test
     void readOnlyLoopDeviceSaysSo() throws Exception {
-        Path backing = dir.resolve("ro.img");
-        try (RandomAccessFile f = new RandomAccessFile(backing.toFile(), "rw")) {
-            f.setLength(1L << 20);
-        }
+        Path backing = sparseFile("ro.img", 1L << 20);
         try (LoopDevice loop = LoopDevice.attachReadOnly(backing)) {
             String dev = loop.path().toString();
             int fd = FileIo.open(dev, OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
@@ -68,6 +63,14 @@ class BlockDeviceTest {
                 FileIo.close(fd);
             }
         }
+    }
+
+    private Path sparseFile(String name, long size) throws IOException {
+        Path file = dir.resolve(name);
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(size);
+        }
+        return file;
     }
 
     @Test
