@@ -22,7 +22,8 @@
 # (both zero the read buffers), with N = qemu-img's IOPS in a 200000-request calibration run x SECONDS.
 # Each cell runs ROUNDS rounds of fio, qemu-img, blockloop in turn (so drifts of a shared machine hit all three);
 # the table shows mean IOPS, the ratios blockloop/fio and blockloop/qemu-img of the means, the lowest and highest
-# blockloop/fio ratio of a single round (how far the rounds spread), and blockloop's CPU time and main-thread
+# blockloop/fio ratio of a single round (how far the rounds spread), the mean of the rounds' blockloop/fio ratios
+# with the half-width of its 95 % confidence interval (from 2 rounds on), and blockloop's CPU time and main-thread
 # allocation per request.
 #
 # Usage: blockcore/bench/bench-vs-fio-qemu.sh [--quick] [--seconds S] [--rounds N] [--dir DIR]
@@ -64,7 +65,7 @@ while [ $# -gt 0 ]; do
     --qd) depths=$2; shift 2 ;;
     --loop-cpu) loop_cpu_args=(--loop-cpu "$2"); shift 2 ;;
     --poll-max-ns) poll_args=(--poll-max-ns "$2"); shift 2 ;;
-    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) printf 'bench-vs-fio-qemu: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
   esac
 done
@@ -145,8 +146,20 @@ run_blockloop() {
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $(json_field allocated_bytes_per_request <<<"$json")"
 }
 
-header=$(printf '%-7s %-10s %-3s %-9s %10s %10s %10s %8s %11s %8s %7s %6s' device rw qd engine fio qemu-img blockloop \
-  'bl/fio' 'bl/fio each' 'bl/qemu' 'us/req' 'B/req')
+# awk function: "MEANx+-H" for the space-separated ratios in R, H the half-width of the mean's 95 % confidence
+# interval (Student's t for the rounds' count: 2.78 standard errors for 5 rounds, 2.20 for 12); "MEANx" for one ratio.
+awk_mean_ci='function mean_ci(r,   v, k, i, m, ss, t) {
+  k = split(r, v, " "); m = 0; ss = 0
+  for (i = 1; i <= k; i++) m += v[i]
+  m /= k
+  if (k < 2) return sprintf("%.2fx", m)
+  for (i = 1; i <= k; i++) ss += (v[i] - m) ^ 2
+  split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09", t, " ")
+  return sprintf("%.2fx+-%.2f", m, (k - 1 <= 19 ? t[k - 1] : 2.05) * sqrt(ss / (k - 1) / k))
+}'
+
+header=$(printf '%-7s %-10s %-3s %-9s %10s %10s %10s %8s %11s %12s %8s %7s %6s' device rw qd engine fio qemu-img \
+  blockloop 'bl/fio' 'bl/fio each' 'each mean' 'bl/qemu' 'us/req' 'B/req')
 rows=()
 print_row() { rows+=("$1"); echo "$1"; }
 echo
@@ -168,7 +181,7 @@ for dev_name in full sparse; do
       for engine in ${engines//,/ }; do
         w=()
         [ "$rw" = randwrite ] && w=(-w)
-        f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0; ratio_min=; ratio_max=
+        f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0; ratio_min=; ratio_max=; ratios=
         for ((r = 0; r < rounds; r++)); do
           f=$(run_fio "$dev_name" "$dev" "$rw" "$qd" "$engine")
           count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s); if (c < 1000) c = 1000; print c }')
@@ -177,13 +190,16 @@ for dev_name in full sparse; do
             -c "$count" "${w[@]}" "$dev")"
           f_sum=$(add "$f_sum" "$f"); q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
           cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
-          read -r ratio_min ratio_max <<<"$(min_max "$ratio_min" "$ratio_max" "$(awk -v b="$b" -v f="$f" \
-            'BEGIN { printf "%.2f", (f > 0 ? b / f : 0) }')")"
+          ratio=$(awk -v b="$b" -v f="$f" 'BEGIN { printf "%.4f", (f > 0 ? b / f : 0) }')
+          ratios="$ratios $ratio"
+          read -r ratio_min ratio_max <<<"$(min_max "$ratio_min" "$ratio_max" "$(printf '%.2f' "$ratio")")"
         done
         print_row "$(awk -v d="$dev_name" -v rw="$rw" -v qd="$qd" -v e="$engine" -v f="$f_sum" -v q="$q_sum" \
-          -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" -v n="$rounds" -v lo="$ratio_min" -v hi="$ratio_max" 'BEGIN {
-            printf "%-7s %-10s %-3s %-9s %10.0f %10.0f %10.0f %7.2fx %11s %7.2fx %7.2f %6.2f",
-              d, rw, qd, e, f / n, q / n, b / n, b / f, lo "-" hi, b / q, c / n, a / n }')"
+          -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" -v n="$rounds" -v lo="$ratio_min" -v hi="$ratio_max" \
+          -v r="$ratios" 'BEGIN {
+            printf "%-7s %-10s %-3s %-9s %10.0f %10.0f %10.0f %7.2fx %11s %12s %7.2fx %7.2f %6.2f",
+              d, rw, qd, e, f / n, q / n, b / n, b / f, lo "-" hi, mean_ci(r), b / q, c / n, a / n }
+            '"$awk_mean_ci")"
       done
     done
   done
@@ -205,8 +221,8 @@ if has "$devices" null; then
       done
       print_row "$(awk -v rw="$rw" -v qd="$qd" -v q="$q_sum" -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" \
         -v n="$rounds" 'BEGIN {
-          printf "%-7s %-10s %-3s %-9s %10s %10.0f %10.0f %8s %11s %7.2fx %7.2f %6.2f",
-            "null", rw, qd, "null-co", "-", q / n, b / n, "-", "-", b / q, c / n, a / n }')"
+          printf "%-7s %-10s %-3s %-9s %10s %10.0f %10.0f %8s %11s %12s %7.2fx %7.2f %6.2f",
+            "null", rw, qd, "null-co", "-", q / n, b / n, "-", "-", "-", b / q, c / n, a / n }')"
     done
   done
 fi
@@ -216,7 +232,9 @@ echo "=== blockloop bench vs fio vs qemu-img bench: 4 KiB, O_DIRECT, loop device
   "$rounds round(s) of $seconds s ==="
 echo "    fio and blockloop: random offsets; qemu-img: strided walk (step $stride_blocks blocks), it has no random mode."
 echo "    bl/fio: ratio of the means; bl/fio each: the lowest and highest ratio of one round's blockloop to the same"
-echo "    round's fio (the spread of the rounds)."
+echo "    round's fio (the spread of the rounds); each mean: the mean of those ratios +- the half-width of its 95 %"
+echo "    confidence interval (Student's t, from 2 rounds on): where the interval contains a goal, this run cannot"
+echo "    tell the cell from it."
 echo "    threads: fio psync with numjobs=QD; native: fio libaio. us/req: blockloop's process CPU time per request;"
 echo "    B/req: bytes blockloop's main thread allocated per request. null rows: -f null vs qemu-img null-co."
 echo "$header"

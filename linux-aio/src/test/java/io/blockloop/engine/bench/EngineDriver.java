@@ -34,7 +34,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * depth 1 and 32, on a loop device over a sparse file (CPU-bound: reads of holes never touch the disk) and over a
  * fully written file (device-bound), each BlockLoop engine against fio with the matching engine (io_uring,
  * libaio, psync with {@code numjobs} = queue depth). Prints one table with IOPS, the ratio engine / fio of the means,
- * and the lowest and highest ratio of a single round (fio and the engine alternate, so each round pairs them).
+ * the lowest and highest ratio of a single round (fio and the engine alternate, so each round pairs them), and the
+ * mean of the rounds' ratios with its 95 % confidence interval ({@link RoundRatios}).
  *
  * <p>Each BlockLoop engine runs alone, without an event loop: {@code qd} requests are submitted, and the
  * completion handler (called inside {@link IoEngine#awaitCompletions}) submits the next random request for the
@@ -77,8 +78,8 @@ public final class EngineDriver {
     private record Cell(String device, String path, boolean discard, String engine, boolean write, int qd) {
     }
 
-    /** Mean IOPS of the rounds, and the lowest and highest engine/fio ratio of a single round (NaN without fio). */
-    private record Result(Cell cell, double engineIops, double fioIops, double lowestRatio, double highestRatio) {
+    /** Mean IOPS of the rounds, and the engine/fio ratios of the single rounds (none without fio). */
+    private record Result(Cell cell, double engineIops, double fioIops, RoundRatios ratios) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -146,46 +147,46 @@ public final class EngineDriver {
             runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 32), 0, 1);
             runEngine(new Cell("warm-up", warm, sparse != null, engine, false, 1), 0, 0.5);
         }
-        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-17s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
-                "engine IOPS", "fio IOPS", "ratio", "each round");
+        System.out.println(header());
         List<Result> results = new ArrayList<>();
         for (Cell cell : cells) {
             // fio and the engine alternate, so slow drifts of the machine hit both alike; IOPS are the means.
-            // The spread: the lowest and highest ratio of one round's engine to the same round's fio.
+            // Each round pairs them: the ratio of one round's engine to the same round's fio.
             double fio = 0;
             double ours = 0;
-            double lowest = Double.POSITIVE_INFINITY;
-            double highest = Double.NEGATIVE_INFINITY;
+            RoundRatios ratios = new RoundRatios();
             for (int round = 0; round < rounds; round++) {
                 double f = withFio ? runFio(cell, ramp, seconds) : Double.NaN;
                 double e = runEngine(cell, ramp, seconds);
                 fio += f / rounds;
                 ours += e / rounds;
-                lowest = Math.min(lowest, e / f);
-                highest = Math.max(highest, e / f);
+                ratios.add(e / f);
             }
-            Result r = new Result(cell, ours, fio, lowest, highest);
+            Result r = new Result(cell, ours, fio, ratios);
             results.add(r);
             System.out.println(row(r));
         }
         System.out.println();
         System.out.println("=== BlockLoop engines vs fio: 4 KiB random I/O, O_DIRECT, loop devices; per cell "
                 + rounds + " alternating rounds of fio then engine, " + seconds + " s each after " + ramp
-                + " s ramp; ratio: of the means; each round: the lowest and highest ratio of one round ===");
-        System.out.printf(Locale.ROOT, "%-7s %-10s %-3s %-17s %12s %12s %7s %11s%n", "device", "rw", "qd", "engine",
-                "engine IOPS", "fio IOPS", "ratio", "each round");
+                + " s ramp; ratio: of the means; each round: the lowest and highest ratio of one round; each mean: their"
+                + " mean +- the half-width of its 95 % confidence interval (Student's t) ===");
+        System.out.println(header());
         for (Result r : results) {
             System.out.println(row(r));
         }
     }
 
+    private static String header() {
+        return String.format(Locale.ROOT, "%-7s %-10s %-3s %-17s %12s %12s %7s %11s %12s", "device", "rw", "qd",
+                "engine", "engine IOPS", "fio IOPS", "ratio", "each round", "each mean");
+    }
+
     private static String row(Result r) {
         Cell c = r.cell();
-        String spread = Double.isNaN(r.lowestRatio()) ? "-"
-                : String.format(Locale.ROOT, "%.2f-%.2f", r.lowestRatio(), r.highestRatio());
-        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-17s %12.0f %12.0f %6.2fx %11s", c.device(),
+        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-17s %12.0f %12.0f %6.2fx %11s %12s", c.device(),
                 c.write() ? "randwrite" : "randread", c.qd(), c.engine(), r.engineIops(), r.fioIops(),
-                r.engineIops() / r.fioIops(), spread);
+                r.engineIops() / r.fioIops(), r.ratios().spread(), r.ratios().meanWithInterval());
     }
 
     private static String fioEngine(String engine) {
