@@ -147,15 +147,17 @@ run_blockloop() {
 }
 
 # awk function: "MEANx+-H" for the space-separated ratios in R, H the half-width of the mean's 95 % confidence
-# interval (Student's t for the rounds' count: 2.78 standard errors for 5 rounds, 2.20 for 12); "MEANx" for one ratio.
+# interval (Student's t for the rounds' count: 2.78 standard errors for 5 rounds, 2.20 for 12, 2.04 from 31 on);
+# "MEANx" for one ratio.
 awk_mean_ci='function mean_ci(r,   v, k, i, m, ss, t) {
   k = split(r, v, " "); m = 0; ss = 0
   for (i = 1; i <= k; i++) m += v[i]
   m /= k
   if (k < 2) return sprintf("%.2fx", m)
   for (i = 1; i <= k; i++) ss += (v[i] - m) ^ 2
-  split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09", t, " ")
-  return sprintf("%.2fx+-%.2f", m, (k - 1 <= 19 ? t[k - 1] : 2.05) * sqrt(ss / (k - 1) / k))
+  split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09" \
+    " 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", t, " ")
+  return sprintf("%.2fx+-%.2f", m, t[k - 1 <= 30 ? k - 1 : 30] * sqrt(ss / (k - 1) / k))
 }'
 
 header=$(printf '%-7s %-10s %-3s %-9s %10s %10s %10s %8s %11s %12s %8s %7s %6s' device rw qd engine fio qemu-img \

@@ -12,9 +12,12 @@ import java.util.Locale;
  * <p>Threads: one thread (the driver's main thread).
  */
 final class RoundRatios {
-    /** Two-sided 95 % quantiles of Student's t for 1 to 19 degrees of freedom; 2.05 beyond (about 2.0 at 30+). */
+    /**
+     * Two-sided 95 % quantiles of Student's t for 1 to 30 degrees of freedom; beyond, the value for 30 (an interval
+     * a little too wide: the quantile falls to 2.00 at 60 and 1.96 in the limit).
+     */
     private static final double[] T_975 = {12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18,
-        2.16, 2.14, 2.13, 2.12, 2.11, 2.10, 2.09};
+        2.16, 2.14, 2.13, 2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04};
 
     private int count;
     private double sum;
@@ -50,7 +53,7 @@ final class RoundRatios {
         }
         double mean = sum / count;
         double variance = Math.max(0, (sumOfSquares - count * mean * mean) / (count - 1));
-        double t = count - 1 <= T_975.length ? T_975[count - 2] : 2.05;
+        double t = T_975[Math.min(count - 1, T_975.length) - 1];
         return t * Math.sqrt(variance / count);
     }
 

@@ -20,13 +20,13 @@ class RoundRatiosTest {
     }
 
     @Test
-    void manyRoundsUseTheLargeSampleQuantile() {
+    void moreThan31RoundsUseTheQuantileFor30DegreesOfFreedom() {
         RoundRatios r = new RoundRatios();
         for (int i = 0; i < 40; i++) {
             r.add(i % 2 == 0 ? 0.95 : 1.05);
         }
         double s = Math.sqrt(40 * 0.05 * 0.05 / 39);
-        assertEquals(2.05 * s / Math.sqrt(40), r.halfWidth(), 1e-9);
+        assertEquals(2.04 * s / Math.sqrt(40), r.halfWidth(), 1e-9); // 39 degrees of freedom: t for 30, 2.04
     }
 
     @Test
