@@ -96,10 +96,8 @@ class KernelEngineTest {
                 Thread.sleep(1);
             }
             assertEquals(first, engine.poll(), "one pass delivers the 20");
-            int batch = LinuxAioEngine.REAP_SUBMIT_BATCH;
-            assertEquals(first - batch + 1, inKernelAfterSubmit[batch - 2], "held until " + batch + " are queued");
-            assertEquals(first, inKernelAfterSubmit[batch - 1], "the " + batch + "th goes out with the 7 before it");
-            assertEquals(first, engine.inFlight(), "the pass's end submits the rest");
+            SubmitsWhileReaping.assertEvery(LinuxAioEngine.REAP_SUBMIT_BATCH, first, inKernelAfterSubmit,
+                    engine.inFlight());
             rec.awaitCompleted(engine, 2 * first);
         } finally {
             FileIo.close(fd);

@@ -169,8 +169,8 @@ public final class EngineDriver {
         System.out.println();
         System.out.println("=== BlockLoop engines vs fio: 4 KiB random I/O, O_DIRECT, loop devices; per cell "
                 + rounds + " alternating rounds of fio then engine, " + seconds + " s each after " + ramp
-                + " s ramp; ratio: of the means; each round: the lowest and highest ratio of one round; each mean: their"
-                + " mean +- the half-width of its 95 % confidence interval (Student's t) ===");
+                + " s ramp; ratio: of the means; each round: the lowest and highest ratio of one round; each mean:"
+                + " their mean +- the half-width of its 95 % confidence interval (Student's t) ===");
         System.out.println(header());
         for (Result r : results) {
             System.out.println(row(r));
