@@ -42,13 +42,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   <li>Registered buffers ({@link #registerBuffer}, {@link FixedBuffers}): a read or write of one piece of
  *       memory inside one goes out as {@code READ_FIXED}/{@code WRITE_FIXED}, the others as {@code READ}/
  *       {@code WRITE} (a one-element vector too) or {@code READV}/{@code WRITEV}.</li>
- *   <li>Spin (not in QEMU): on its own ring, {@link #awaitCompletions} first spins on the CQ tail for the
- *       completion of its only request in flight, for an adaptive window of at most {@code maxSpin} (default
- *       50 µs; {@link CompletionSpin}). An event loop does not call it: it busy-polls {@link #poll()} itself.</li>
+ *   <li>Spin (not in QEMU): on its own ring, {@link #awaitCompletions} first spins on the CQ tail (and
+ *       {@code IORING_SQ_TASKRUN}) for the completion of its only request in flight, for an adaptive window of at
+ *       most {@code maxSpin} (default 50 µs; {@link CompletionSpin}). An event loop does not call it: it busy-polls
+ *       {@link #poll()} itself.</li>
+ *   <li>Its own ring ({@link #open}) runs completions as task work cooperatively ({@code COOP_TASKRUN |
+ *       TASKRUN_FLAG}, where the kernel has them): a completion does not interrupt the owner while it runs; the
+ *       next enter posts it, and {@link #poll()} enters when {@code IORING_SQ_TASKRUN} says one waits.</li>
  *   <li>A deferred ring ({@link #openDeferred}, {@code DEFER_TASKRUN} as fio sets up its own) for an owner that
- *       only awaits: completions are posted when the owner enters the ring, so it has no completion fd. While
- *       reaping, it submits every {@value #DEFERRED_REAP_SUBMIT_BATCH} requests the handlers queue, and each such
- *       entry posts the completions that came in meanwhile.</li>
+ *       only awaits: completions are posted when the owner enters the ring, so it has no completion fd.</li>
+ *   <li>On either own ring, while reaping, it submits every {@value #REAP_SUBMIT_BATCH} requests the handlers
+ *       queue, and each such entry posts the completions that came in meanwhile.</li>
  *   <li>{@link #availability()} says why io_uring cannot be used (no {@code liburing.so.2}, sysctl
  *       {@code kernel.io_uring_disabled}, seccomp, ENOSYS) and {@link #open} refuses then.</li>
  * </ul>
@@ -95,16 +99,26 @@ public final class IoUringEngine implements IoEngine {
      * {@code IORING_SQ_TASKRUN} meanwhile, so the owner knows when to enter without a system call to ask.
      */
     /**
-     * On a deferred ring, while reaping: queued requests that go to the kernel at once, without waiting for the
-     * pass to end. Such a submit enters the ring with {@code GETEVENTS} when completions wait
-     * ({@code IORING_SQ_TASKRUN}), so it also posts the completions that came in since the pass began, and the
-     * owner's next call finds them instead of sleeping. Measured with the engine alone on a CPU-bound loop device
-     * at QD 32 (about 20 completions per pass): reads 1.10x-1.39x fio against 0.78x-0.87x when only the pass's
-     * end submitted, writes level or ahead; 1 (submit each) did no better for reads ({@code linux-aio/README.md},
-     * Analysis). On the other rings the kernel posts completions as they come, and the extra entries bought
-     * nothing measurable; {@link LinuxAioEngine#REAP_SUBMIT_BATCH} is linux-aio's counterpart.
+     * On an own ring that runs task work cooperatively (both of ours since session 15), while reaping: queued
+     * requests that go to the kernel at once, without waiting for the pass to end. Such a submit enters the ring
+     * with {@code GETEVENTS} when completions wait ({@code IORING_SQ_TASKRUN}), so it also posts the completions
+     * that came in since the pass began, and the owner's next call finds them instead of sleeping. Measured with the
+     * engine alone on a CPU-bound loop device at QD 32 (about 20 completions per pass): reads 1.10x-1.39x fio against
+     * 0.78x-0.96x when only the pass's end submitted; 1 (submit each) did no better ({@code linux-aio/README.md}).
+     * On the interrupt-driven ring the extra entries bought nothing: the kernel posted completions as they came.
+     * {@link LinuxAioEngine#REAP_SUBMIT_BATCH} is linux-aio's counterpart. Not on the loop's ring, whose wait
+     * submits right after the pass.
      */
-    static final int DEFERRED_REAP_SUBMIT_BATCH = 8;
+    static final int REAP_SUBMIT_BATCH = 8;
+    /**
+     * The ring of {@link #open}: completions run as task work cooperatively ({@code COOP_TASKRUN}): a completion
+     * that arrives while the owner runs in user space does not interrupt it; the kernel raises
+     * {@code IORING_SQ_TASKRUN} ({@code TASKRUN_FLAG}) and the CQE is posted at the owner's next system call, which
+     * {@link #poll()} makes when it sees the flag. A sleeping owner is woken as before, so the ring fd still wakes
+     * an event loop's {@code epoll}/{@code poll} (its wait returns {@code EINTR} and the next one sees the fd ready).
+     */
+    private static final int COOPERATIVE_SETUP_FLAGS = LibUring.IORING_SETUP_COOP_TASKRUN()
+            | LibUring.IORING_SETUP_TASKRUN_FLAG();
     private static final int DEFERRED_SETUP_FLAGS = LibUring.IORING_SETUP_COOP_TASKRUN()
             | LibUring.IORING_SETUP_TASKRUN_FLAG() | LibUring.IORING_SETUP_SINGLE_ISSUER()
             | LibUring.IORING_SETUP_DEFER_TASKRUN();
@@ -125,6 +139,11 @@ public final class IoUringEngine implements IoEngine {
     private final int maxInFlight;
     /** Own ring set up with {@link #DEFERRED_SETUP_FLAGS} ({@link #openDeferred}). */
     private final boolean deferred;
+    /**
+     * An own ring whose completions wait as task work for the owner ({@code TASKRUN_FLAG}: deferred, or
+     * {@code COOP_TASKRUN} where the kernel has it); false on the loop's ring and on a plain ring.
+     */
+    private final boolean cooperative;
     private final RequestPool pool;
     private final RequestAdmission admission;
     /** Finished requests (from CQEs, cancellations) and their handlers. Owner thread. */
@@ -163,7 +182,7 @@ public final class IoUringEngine implements IoEngine {
             if (lender != null) {
                 s = lender.apply(this::hostCompletion);
             } else {
-                r = IoUringRing.create(entries, deferred ? DEFERRED_SETUP_FLAGS : 0);
+                r = deferred ? IoUringRing.create(entries, DEFERRED_SETUP_FLAGS) : createCooperativeRing(entries);
             }
         } catch (RuntimeException | Error e) {
             mem.close();
@@ -173,6 +192,7 @@ public final class IoUringEngine implements IoEngine {
         ring = r;
         shared = s;
         this.deferred = deferred;
+        this.cooperative = r != null && (r.setupFlags() & LibUring.IORING_SETUP_TASKRUN_FLAG()) != 0;
         if (deferred) {
             owner.check(); // SINGLE_ISSUER: the ring belongs to the task that set it up
         }
@@ -422,10 +442,10 @@ public final class IoUringEngine implements IoEngine {
     private long enqueue(Request r) {
         long id = r.id();
         pending.add(r);
-        // QEMU's luring_do_submit: submit now outside a batch, or when the ring would be full anyway; a deferred ring
-        // also every DEFERRED_REAP_SUBMIT_BATCH requests that handlers queue while reaping.
+        // QEMU's luring_do_submit: submit now outside a batch, or when the ring would be full anyway; a cooperative
+        // ring also every REAP_SUBMIT_BATCH requests that handlers queue while reaping.
         if (!blocked && (plugDepth == 0 || inFlight + pending.size() >= sqEntries()
-                || (deferred && delivery.reaping() && pending.size() >= DEFERRED_REAP_SUBMIT_BATCH))) {
+                || (cooperative && delivery.reaping() && pending.size() >= REAP_SUBMIT_BATCH))) {
             submitPending();
         }
         return id;
@@ -740,13 +760,18 @@ public final class IoUringEngine implements IoEngine {
     }
 
     /**
-     * Owner, spinning on its own ring: whether a CQE is posted or, on a deferred ring, a completion waits for the
+     * Owner, spinning on its own ring: whether a CQE is posted or, on a cooperative ring, a completion waits for the
      * owner to enter ({@code IORING_SQ_TASKRUN}). The CQ tail's acquire load pairs with the kernel's
      * {@code smp_store_release} of {@code cq.tail} ({@link IoUringRing#cqReady()}); the reap that follows loads
      * it again, after entering if needed.
      */
     private boolean completionWaiting() {
-        return ring.cqReady() > 0 || (deferred && ring.taskRunPending());
+        return ring.cqReady() > 0 || (cooperative && ring.taskRunPending());
+    }
+
+    /** The {@code IORING_SETUP_*} flags of the engine's own ring (for tests; 0 on the loop's ring). Any thread. */
+    int ringSetupFlags() {
+        return ring != null ? ring.setupFlags() : 0;
     }
 
     /** The fd of the engine's own ring (for tests; -1 on the loop's ring). Any thread. */
@@ -778,8 +803,8 @@ public final class IoUringEngine implements IoEngine {
         delivery.enterReap();
         int delivered = 0;
         try {
-            if (deferred && ring.taskRunPending() && !owner.isAnotherThread()) { // only the owner may post them
-                postDeferredCompletions();
+            if (cooperative && ring.taskRunPending() && !owner.isAnotherThread()) { // only the owner may post them
+                postWaitingCompletions();
             }
             if (waitNanos != 0 && (shared != null ? reaped.isEmpty() : ring.cqReady() == 0)) {
                 waitForCqe(waitNanos);
@@ -798,14 +823,26 @@ public final class IoUringEngine implements IoEngine {
     }
 
     /**
-     * Deferred ring, owner: has the kernel post the completions that wait for the owner ({@code IORING_SQ_TASKRUN}
+     * Cooperative ring, owner: has the kernel post the completions that wait for the owner ({@code IORING_SQ_TASKRUN}
      * is up). liburing's submit enters the ring with {@code GETEVENTS} when that flag is up, even with nothing to
      * submit; SQEs left in the SQ ring by an earlier {@code EAGAIN} go with it, and were counted in flight already.
      */
-    private void postDeferredCompletions() {
+    private void postWaitingCompletions() {
         int ret = ring.submitOrErrno();
         if (ret < 0 && ret != -Errno.EAGAIN && ret != -Errno.EBUSY && ret != -Errno.EINTR) {
-            throw new NativeCallException("io_uring_submit (post deferred completions)", -ret);
+            throw new NativeCallException("io_uring_submit (post waiting completions)", -ret);
+        }
+    }
+
+    /** {@link #COOPERATIVE_SETUP_FLAGS} where the kernel has them (5.19 and later), a plain ring before. */
+    private static IoUringRing createCooperativeRing(int entries) {
+        try {
+            return IoUringRing.create(entries, COOPERATIVE_SETUP_FLAGS);
+        } catch (NativeCallException e) {
+            if (e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            return IoUringRing.create(entries, 0);
         }
     }
 

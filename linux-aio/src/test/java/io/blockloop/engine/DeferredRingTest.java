@@ -93,52 +93,6 @@ class DeferredRingTest {
     }
 
     /**
-     * While reaping, the requests the handlers queue go to the kernel every
-     * {@link IoUringEngine#DEFERRED_REAP_SUBMIT_BATCH}, not all at the pass's end: 20 eventfd reads complete at once
-     * (their completions wait for the owner), one pass delivers them, and each handler reads the file.
-     */
-    @Test
-    void handlersRequestsLeaveEveryFewWhileReaping() throws Exception {
-        int first = 20;
-        int fd = TestFiles.createWithPattern(dir.resolve("b.img"), 256 * 1024, DIRECT);
-        EventFd[] ready = new EventFd[first];
-        try (IoUringEngine engine = IoUringEngine.openDeferred();
-             AlignedBuffer counters = AlignedBuffer.allocate(first * 8L, 8);
-             AlignedBuffer buf = AlignedBuffer.allocate(first * 4096L, 4096)) {
-            Recorder rec = new Recorder(2 * first);
-            int[] inKernelAfterSubmit = new int[first];
-            CompletionHandler readsTheFile = (tag, result) -> {
-                rec.complete(tag, result);
-                engine.read(fd, buf.segment().asSlice(tag * 4096L, 4096), tag * 4096L, rec, tag + first);
-                inKernelAfterSubmit[(int) tag] = engine.inFlight();
-            };
-            for (int i = 0; i < first; i++) {
-                ready[i] = EventFd.create(0, EventFd.EFD_CLOEXEC);
-                engine.read(ready[i].fd(), counters.segment().asSlice(i * 8L, 8), 0, readsTheFile, i);
-            }
-            assertEquals(first, engine.inFlight());
-            for (EventFd e : ready) {
-                e.signal(); // its read completes, and the completion waits for the owner to enter the ring
-            }
-            assertEquals(first, engine.poll(), "one pass delivers the 20");
-            SubmitsWhileReaping.assertEvery(IoUringEngine.DEFERRED_REAP_SUBMIT_BATCH, first, inKernelAfterSubmit,
-                    engine.inFlight());
-            rec.awaitCompleted(engine, 2 * first);
-            for (int i = 0; i < first; i++) {
-                assertEquals(8, rec.results[i]);
-                assertEquals(4096, rec.results[first + i]);
-            }
-        } finally {
-            for (EventFd e : ready) {
-                if (e != null) {
-                    e.close();
-                }
-            }
-            FileIo.close(fd);
-        }
-    }
-
-    /**
      * Another thread closing while the owner lives and a request is in flight is refused, and loses nothing: the
      * engine stays open, and the owner collects the completion and closes it.
      */

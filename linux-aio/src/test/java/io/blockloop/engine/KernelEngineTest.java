@@ -6,9 +6,12 @@ import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.liburing.generated.LibUring;
 import io.blockloop.ffm.memory.AlignedBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -101,6 +104,62 @@ class KernelEngineTest {
             rec.awaitCompleted(engine, 2 * first);
         } finally {
             FileIo.close(fd);
+        }
+    }
+
+    /**
+     * On both own rings, while reaping, the requests the handlers queue go to the kernel every
+     * {@link IoUringEngine#REAP_SUBMIT_BATCH}, not all at the pass's end: 20 eventfd reads complete at once
+     * (their completions wait for the owner), one pass delivers them, and each handler reads the file.
+     */
+    @ParameterizedTest(name = "deferred={0}")
+    @ValueSource(booleans = {false, true})
+    void ioUringHandsHandlersRequestsToTheKernelEveryFewWhileReaping(boolean deferred) throws Exception {
+        int first = 20;
+        int fd = TestFiles.createWithPattern(dir.resolve("b" + deferred + ".img"), 256 * 1024, DIRECT);
+        EventFd[] ready = new EventFd[first];
+        try (IoUringEngine engine = deferred ? IoUringEngine.openDeferred() : IoUringEngine.open();
+             AlignedBuffer counters = AlignedBuffer.allocate(first * 8L, 8);
+             AlignedBuffer buf = AlignedBuffer.allocate(first * 4096L, 4096)) {
+            Recorder rec = new Recorder(2 * first);
+            int[] inKernelAfterSubmit = new int[first];
+            CompletionHandler readsTheFile = (tag, result) -> {
+                rec.complete(tag, result);
+                engine.read(fd, buf.segment().asSlice(tag * 4096L, 4096), tag * 4096L, rec, tag + first);
+                inKernelAfterSubmit[(int) tag] = engine.inFlight();
+            };
+            for (int i = 0; i < first; i++) {
+                ready[i] = EventFd.create(0, EventFd.EFD_CLOEXEC);
+                engine.read(ready[i].fd(), counters.segment().asSlice(i * 8L, 8), 0, readsTheFile, i);
+            }
+            assertEquals(first, engine.inFlight());
+            for (EventFd e : ready) {
+                e.signal(); // its read completes; the completion is posted by this write's return or the next enter
+            }
+            assertEquals(first, engine.poll(), "one pass delivers the 20");
+            SubmitsWhileReaping.assertEvery(IoUringEngine.REAP_SUBMIT_BATCH, first, inKernelAfterSubmit,
+                    engine.inFlight());
+            rec.awaitCompleted(engine, 2 * first);
+            for (int i = 0; i < first; i++) {
+                assertEquals(8, rec.results[i]);
+                assertEquals(4096, rec.results[first + i]);
+            }
+        } finally {
+            for (EventFd e : ready) {
+                if (e != null) {
+                    e.close();
+                }
+            }
+            FileIo.close(fd);
+        }
+    }
+
+    @Test
+    void ioUringsOwnRingRunsTaskWorkCooperatively() {
+        // Kernel 5.19 or later (the test machine runs 6.x): completions do not interrupt the owner.
+        try (IoUringEngine engine = IoUringEngine.open()) {
+            int coop = LibUring.IORING_SETUP_COOP_TASKRUN() | LibUring.IORING_SETUP_TASKRUN_FLAG();
+            assertEquals(coop, engine.ringSetupFlags() & coop);
         }
     }
 

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * The check shared by the engines that hand the handlers' requests to the kernel every few while reaping
- * ({@link LinuxAioEngine#REAP_SUBMIT_BATCH}, {@link IoUringEngine#DEFERRED_REAP_SUBMIT_BATCH}): one pass delivered
+ * ({@link LinuxAioEngine#REAP_SUBMIT_BATCH}, {@link IoUringEngine#REAP_SUBMIT_BATCH}): one pass delivered
  * {@code first} completions, and the handler of the i-th recorded the requests in the kernel right after it
  * submitted a new one. Threads: the test's (the engine's owner).
  */
