@@ -94,12 +94,7 @@ public final class IoUringEngine implements IoEngine {
     /** QEMU's {@code MAX_ENTRIES}: SQ ring size. */
     public static final int DEFAULT_ENTRIES = 128;
     /**
-     * The ring of {@link #openDeferred}: completions wait as task work until the owner enters the ring
-     * ({@code DEFER_TASKRUN}, which needs {@code SINGLE_ISSUER}); {@code COOP_TASKRUN | TASKRUN_FLAG} raise
-     * {@code IORING_SQ_TASKRUN} meanwhile, so the owner knows when to enter without a system call to ask.
-     */
-    /**
-     * On an own ring that runs task work cooperatively (both of ours since session 15), while reaping: queued
+     * On an own ring that runs task work cooperatively (both kinds since session 15), while reaping: queued
      * requests that go to the kernel at once, without waiting for the pass to end. Such a submit enters the ring
      * with {@code GETEVENTS} when completions wait ({@code IORING_SQ_TASKRUN}), so it also posts the completions
      * that came in since the pass began, and the owner's next call finds them instead of sleeping. Measured with the
@@ -115,10 +110,16 @@ public final class IoUringEngine implements IoEngine {
      * that arrives while the owner runs in user space does not interrupt it; the kernel raises
      * {@code IORING_SQ_TASKRUN} ({@code TASKRUN_FLAG}) and the CQE is posted at the owner's next system call, which
      * {@link #poll()} makes when it sees the flag. A sleeping owner is woken as before, so the ring fd still wakes
-     * an event loop's {@code epoll}/{@code poll} (its wait returns {@code EINTR} and the next one sees the fd ready).
+     * an event loop's {@code epoll}/{@code poll}: {@code strace} of {@code blockloop bench --fdmon poll -i io_uring}
+     * shows each {@code ppoll} return with the ring fd readable, then one enter reaping the CQE.
      */
     private static final int COOPERATIVE_SETUP_FLAGS = LibUring.IORING_SETUP_COOP_TASKRUN()
             | LibUring.IORING_SETUP_TASKRUN_FLAG();
+    /**
+     * The ring of {@link #openDeferred}: completions wait as task work until the owner enters the ring
+     * ({@code DEFER_TASKRUN}, which needs {@code SINGLE_ISSUER}); {@code COOP_TASKRUN | TASKRUN_FLAG} raise
+     * {@code IORING_SQ_TASKRUN} meanwhile, so the owner knows when to enter without a system call to ask.
+     */
     private static final int DEFERRED_SETUP_FLAGS = LibUring.IORING_SETUP_COOP_TASKRUN()
             | LibUring.IORING_SETUP_TASKRUN_FLAG() | LibUring.IORING_SETUP_SINGLE_ISSUER()
             | LibUring.IORING_SETUP_DEFER_TASKRUN();
