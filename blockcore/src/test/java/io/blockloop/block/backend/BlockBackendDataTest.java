@@ -8,12 +8,15 @@ import io.blockloop.block.RequestFlags;
 import io.blockloop.block.file.AioMode;
 import io.blockloop.block.file.FileDriver;
 import io.blockloop.block.file.FileOptions;
+import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.ffm.errno.Errno;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
@@ -23,6 +26,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -86,6 +90,25 @@ class BlockBackendDataTest {
                     ? blk.root().driver() : blk.root().children().getFirst().node().driver());
             assertEquals(aio, driver.engineMode());
             model = PatternWorkload.writeAndReadBack(blk, (int) SIZE, random);
+        }
+        assertArrayEquals(model, BlockImages.readDirect(file, 0, (int) SIZE), "file contents");
+    }
+
+    /**
+     * io_uring on a ring of its own, as under a poll or epoll monitor (the ring is the loop's only with an io_uring
+     * monitor): that ring runs task work cooperatively, and the monitor must still see its fd become readable.
+     */
+    @ParameterizedTest(name = "fdmon={0}")
+    @EnumSource(value = FdMonitorKind.class, names = {"POLL", "EPOLL"})
+    @Timeout(value = 120, unit = TimeUnit.SECONDS) // a ring fd that stopped waking the monitor would hang the loop
+    void ioUringOnARingOfItsOwnUnderEachOtherMonitor(FdMonitorKind kind) throws IOException {
+        main.close();
+        main = BlockImages.mainLoop(kind);
+        assertFalse(main.canShareRing(), "a " + kind + " monitor has no ring to lend");
+        Path file = BlockImages.image(dir, "img", SIZE);
+        byte[] model;
+        try (BlockBackend blk = open("raw", file, AioMode.IO_URING, CacheMode.NONE)) {
+            model = PatternWorkload.writeAndReadBack(blk, (int) SIZE, new Random(kind.ordinal()));
         }
         assertArrayEquals(model, BlockImages.readDirect(file, 0, (int) SIZE), "file contents");
     }

@@ -19,11 +19,16 @@ final class BlockImages {
 
     /** A new main loop on the calling (test) thread. Close it at the end of the test. */
     static AioContext mainLoop() {
+        return mainLoop(FdMonitorKind.AUTO);
+    }
+
+    /** A new main loop on the calling (test) thread with the given fd monitor. Close it at the end of the test. */
+    static AioContext mainLoop(FdMonitorKind kind) {
         AioContext existing = MainLoop.context();
         if (existing != null) {
             existing.close();
         }
-        return MainLoop.init(FdMonitorKind.AUTO);
+        return MainLoop.init(kind);
     }
 
     /** A sparse image of {@code size} bytes in {@code dir}. */
