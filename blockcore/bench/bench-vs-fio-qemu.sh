@@ -96,10 +96,6 @@ echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) CPUs ($
 echo "==> $(fio --version); $(qemu-img --version | head -1); $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
 echo "==> sparse: ${sparse_dev:--}  full: ${full_dev:--}  seconds per run: $seconds  rounds: $rounds  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-mean() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.0f", s / n }'; }
-# min_max MIN MAX VALUE -> "MIN MAX" with VALUE taken in (MIN and MAX empty before the first value)
-min_max() { awk -v lo="$1" -v hi="$2" -v v="$3" 'BEGIN {
-  if (lo == "" || v + 0 < lo + 0) lo = v; if (hi == "" || v + 0 > hi + 0) hi = v; print lo, hi }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
 
 discard_if_sparse() { [ "$1" = sparse ] && blkdiscard "$sparse_dev"; return 0; }
@@ -146,10 +142,15 @@ run_blockloop() {
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $(json_field allocated_bytes_per_request <<<"$json")"
 }
 
-# awk function: "MEANx+-H" for the space-separated ratios in R, H the half-width of the mean's 95 % confidence
-# interval (Student's t for the rounds' count: 2.78 standard errors for 5 rounds, 2.20 for 12, 2.04 from 31 on);
-# "MEANx" for one ratio.
-awk_mean_ci='function mean_ci(r,   v, k, i, m, ss, t) {
+# awk functions over the rounds' blockloop/fio ratios R (space-separated): spread(R), "LO-HI" of a single round;
+# mean_ci(R), "MEANx+-H", H the half-width of the mean's 95 % confidence interval (Student's t for the rounds'
+# count: 2.78 standard errors for 5 rounds, 2.20 for 12, 2.04 from 31 on), "MEANx" for one ratio.
+awk_round_ratios='function spread(r,   v, k, i, lo, hi) {
+  k = split(r, v, " "); lo = hi = v[1]
+  for (i = 2; i <= k; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }
+  return sprintf("%.2f-%.2f", lo, hi)
+}
+function mean_ci(r,   v, k, i, m, ss, t) {
   k = split(r, v, " "); m = 0; ss = 0
   for (i = 1; i <= k; i++) m += v[i]
   m /= k
@@ -183,7 +184,7 @@ for dev_name in full sparse; do
       for engine in ${engines//,/ }; do
         w=()
         [ "$rw" = randwrite ] && w=(-w)
-        f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0; ratio_min=; ratio_max=; ratios=
+        f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0; ratios=
         for ((r = 0; r < rounds; r++)); do
           f=$(run_fio "$dev_name" "$dev" "$rw" "$qd" "$engine")
           count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s); if (c < 1000) c = 1000; print c }')
@@ -194,14 +195,12 @@ for dev_name in full sparse; do
           cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
           ratio=$(awk -v b="$b" -v f="$f" 'BEGIN { printf "%.4f", (f > 0 ? b / f : 0) }')
           ratios="$ratios $ratio"
-          read -r ratio_min ratio_max <<<"$(min_max "$ratio_min" "$ratio_max" "$(printf '%.2f' "$ratio")")"
         done
         print_row "$(awk -v d="$dev_name" -v rw="$rw" -v qd="$qd" -v e="$engine" -v f="$f_sum" -v q="$q_sum" \
-          -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" -v n="$rounds" -v lo="$ratio_min" -v hi="$ratio_max" \
-          -v r="$ratios" 'BEGIN {
+          -v b="$b_sum" -v c="$cpu_sum" -v a="$alloc_sum" -v n="$rounds" -v r="$ratios" 'BEGIN {
             printf "%-7s %-10s %-3s %-9s %10.0f %10.0f %10.0f %7.2fx %11s %12s %7.2fx %7.2f %6.2f",
-              d, rw, qd, e, f / n, q / n, b / n, b / f, lo "-" hi, mean_ci(r), b / q, c / n, a / n }
-            '"$awk_mean_ci")"
+              d, rw, qd, e, f / n, q / n, b / n, b / f, spread(r), mean_ci(r), b / q, c / n, a / n }
+            '"$awk_round_ratios")"
       done
     done
   done
