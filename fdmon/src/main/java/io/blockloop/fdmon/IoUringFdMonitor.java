@@ -131,22 +131,13 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     /**
      * The ring, set up with {@code IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG} where the kernel has them
-     * (5.19 and later), plain before. With them, a completion that arrives while the home thread runs in user
-     * space does not interrupt it (no IPI): the kernel sets {@code IORING_SQ_TASKRUN} instead, and the next enter
-     * posts the CQE. {@link #needWait} reads that flag, so a busy-polling loop stops and enters when a completion is
-     * due; a sleeping home thread is woken as before. (The flags are read here, not in a static field: touching
-     * {@code LibUring} loads liburing, and {@link #availability} must work without it.)
+     * (5.19 and later), plain before ({@link IoUringRing#createCooperative}). With them, a completion that arrives
+     * while the home thread runs in user space does not interrupt it (no IPI): the kernel sets
+     * {@code IORING_SQ_TASKRUN} instead, and the next enter posts the CQE. {@link #needWait} reads that flag, so a
+     * busy-polling loop stops and enters when a completion is due; a sleeping home thread is woken as before.
      */
     private static IoUringRing createRing() {
-        try {
-            return IoUringRing.create(ENTRIES,
-                    LibUring.IORING_SETUP_COOP_TASKRUN() | LibUring.IORING_SETUP_TASKRUN_FLAG());
-        } catch (NativeCallException e) {
-            if (e.errno() != Errno.EINVAL) {
-                throw e;
-            }
-            return IoUringRing.create(ENTRIES); // a kernel that does not know the flags
-        }
+        return IoUringRing.createCooperative(ENTRIES);
     }
 
     /**

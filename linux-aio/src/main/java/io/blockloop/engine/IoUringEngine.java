@@ -106,16 +106,6 @@ public final class IoUringEngine implements IoEngine {
      */
     static final int REAP_SUBMIT_BATCH = 8;
     /**
-     * The ring of {@link #open}: completions run as task work cooperatively ({@code COOP_TASKRUN}): a completion
-     * that arrives while the owner runs in user space does not interrupt it; the kernel raises
-     * {@code IORING_SQ_TASKRUN} ({@code TASKRUN_FLAG}) and the CQE is posted at the owner's next system call, which
-     * {@link #poll()} makes when it sees the flag. A sleeping owner is woken as before, so the ring fd still wakes
-     * an event loop's {@code epoll}/{@code poll}: {@code strace} of {@code blockloop bench --fdmon poll -i io_uring}
-     * shows each {@code ppoll} return with the ring fd readable, then one enter reaping the CQE.
-     */
-    private static final int COOPERATIVE_SETUP_FLAGS = LibUring.IORING_SETUP_COOP_TASKRUN()
-            | LibUring.IORING_SETUP_TASKRUN_FLAG();
-    /**
      * The ring of {@link #openDeferred}: completions wait as task work until the owner enters the ring
      * ({@code DEFER_TASKRUN}, which needs {@code SINGLE_ISSUER}); {@code COOP_TASKRUN | TASKRUN_FLAG} raise
      * {@code IORING_SQ_TASKRUN} meanwhile, so the owner knows when to enter without a system call to ask.
@@ -183,7 +173,12 @@ public final class IoUringEngine implements IoEngine {
             if (lender != null) {
                 s = lender.apply(this::hostCompletion);
             } else {
-                r = deferred ? IoUringRing.create(entries, DEFERRED_SETUP_FLAGS) : createCooperativeRing(entries);
+                // open()'s ring runs task work cooperatively (IoUringRing.createCooperative): poll() enters when
+                // IORING_SQ_TASKRUN says a completion waits. A sleeping owner is still woken, so the ring fd still
+                // wakes an event loop's epoll/poll (strace of blockloop bench --fdmon poll -i io_uring: each ppoll
+                // returns with the ring fd readable, then one enter reaps the CQE).
+                r = deferred ? IoUringRing.create(entries, DEFERRED_SETUP_FLAGS)
+                        : IoUringRing.createCooperative(entries);
             }
         } catch (RuntimeException | Error e) {
             mem.close();
@@ -832,18 +827,6 @@ public final class IoUringEngine implements IoEngine {
         int ret = ring.submitOrErrno();
         if (ret < 0 && ret != -Errno.EAGAIN && ret != -Errno.EBUSY && ret != -Errno.EINTR) {
             throw new NativeCallException("io_uring_submit (post waiting completions)", -ret);
-        }
-    }
-
-    /** {@link #COOPERATIVE_SETUP_FLAGS} where the kernel has them (5.19 and later), a plain ring before. */
-    private static IoUringRing createCooperativeRing(int entries) {
-        try {
-            return IoUringRing.create(entries, COOPERATIVE_SETUP_FLAGS);
-        } catch (NativeCallException e) {
-            if (e.errno() != Errno.EINVAL) {
-                throw e;
-            }
-            return IoUringRing.create(entries, 0);
         }
     }
 

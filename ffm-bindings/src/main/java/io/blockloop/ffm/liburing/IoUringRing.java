@@ -197,6 +197,27 @@ public final class IoUringRing implements AutoCloseable {
         return create(entries, 0);
     }
 
+    /**
+     * A ring that runs completions as task work cooperatively, {@code IORING_SETUP_COOP_TASKRUN |
+     * IORING_SETUP_TASKRUN_FLAG}, where the kernel has them (5.19 and later), and a plain ring before (the kernel
+     * answers {@code EINVAL} to flags it does not know). A completion that arrives while the submitting thread runs
+     * in user space then does not interrupt it: the kernel raises {@code IORING_SQ_TASKRUN}
+     * ({@link #taskRunPending()}) and the thread's next system call posts the CQE. A sleeping thread is woken as
+     * before. {@link #setupFlags()} tells which ring it got.
+     *
+     * @throws NativeCallException as {@link #create(int, int)}, other than {@code EINVAL} for the flags
+     */
+    public static IoUringRing createCooperative(int entries) {
+        try {
+            return create(entries, LibUring.IORING_SETUP_COOP_TASKRUN() | LibUring.IORING_SETUP_TASKRUN_FLAG());
+        } catch (NativeCallException e) {
+            if (e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            return create(entries, 0);
+        }
+    }
+
     /** The ring fd (not the registered index). Any thread. */
     public int fd() {
         return fd;

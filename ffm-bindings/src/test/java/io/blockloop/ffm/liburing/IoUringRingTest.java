@@ -85,6 +85,22 @@ class IoUringRingTest {
     }
 
     @Test
+    void aCooperativeRingHasTheTaskRunFlagsAndCompletesANop() {
+        // Kernel 5.19 or later (the test machine runs 6.x): the flags are taken, not dropped by the fallback.
+        try (IoUringRing ring = IoUringRing.createCooperative(8)) {
+            int coop = LibUring.IORING_SETUP_COOP_TASKRUN() | LibUring.IORING_SETUP_TASKRUN_FLAG();
+            assertEquals(coop, ring.setupFlags() & coop);
+            MemorySegment sqe = ring.nextSqe();
+            Sqe.prepNop(sqe);
+            Sqe.setUserData(sqe, 7);
+            assertEquals(1, ring.submitAndWait(1));
+            assertEquals(7, ring.cqeUserData(ring.cqHead()));
+            ring.cqAdvance(1);
+            assertFalse(ring.taskRunPending());
+        }
+    }
+
+    @Test
     void readOfAnODirectFileReturnsTheBytesOnDisk() throws IOException {
         Path file = patternFile("read", 2 * BLOCK);
         int fd = FileIo.open(file.toString(), OpenFlags.O_RDONLY | OpenFlags.O_DIRECT, 0);
