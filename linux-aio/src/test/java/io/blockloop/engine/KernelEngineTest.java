@@ -2,6 +2,7 @@ package io.blockloop.engine;
 
 import io.blockloop.fdmon.FdNode;
 import io.blockloop.fdmon.IoUringFdMonitor;
+import io.blockloop.fdmon.SharedRing;
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.ffm.libc.FileIo;
@@ -251,6 +252,72 @@ class KernelEngineTest {
         return reported;
     }
 
+    /**
+     * On the loop's ring too, while the engine delivers completions, the requests its handlers queue go to the kernel
+     * every {@link IoUringEngine#REAP_SUBMIT_BATCH}: the engine submits them itself instead of leaving them for the
+     * loop's next wait. 20 eventfd reads complete at once, one pass delivers them, each handler reads the file; the 4
+     * after the last full batch wait in the SQ ring for the loop's wait.
+     */
+    @Test
+    void ioUringOnTheLoopsRingHandsHandlersRequestsToTheKernelEveryFewWhileReaping() throws Exception {
+        int first = 20;
+        int fd = TestFiles.createWithPattern(dir.resolve("lb.img"), 256 * 1024, DIRECT);
+        EventFd[] ready = new EventFd[first];
+        AtomicReference<SharedRing> ring = new AtomicReference<>();
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open();
+             IoUringEngine engine = IoUringEngine.openShared(client -> {
+                 ring.set(monitor.share(client));
+                 return ring.get();
+             });
+             AlignedBuffer counters = AlignedBuffer.allocate(first * 8L, 8);
+             AlignedBuffer buf = AlignedBuffer.allocate(first * 4096L, 4096)) {
+            FdNode handler = new FdNode(engine.completionFd(), FdNode.READ_EVENTS, "engine");
+            monitor.update(null, handler);
+            Recorder rec = new Recorder(2 * first);
+            int[] inKernelAfterSubmit = new int[first];
+            CompletionHandler readsTheFile = (tag, result) -> {
+                rec.complete(tag, result);
+                engine.read(fd, buf.segment().asSlice(tag * 4096L, 4096), tag * 4096L, rec, tag + first);
+                inKernelAfterSubmit[(int) tag] = engine.inFlight() - ring.get().sqReady();
+            };
+            for (int i = 0; i < first; i++) {
+                ready[i] = EventFd.create(0, EventFd.EFD_CLOEXEC);
+                engine.read(ready[i].fd(), counters.segment().asSlice(i * 8L, 8), 0, readsTheFile, i);
+            }
+            monitor.wait(0, (n, revents) -> fail("nothing is ready yet: " + n), false); // submits the 20
+            assertEquals(0, ring.get().sqReady());
+            for (EventFd e : ready) {
+                e.signal(); // its read completes; the loop's next enter posts the completion
+            }
+            assertEquals(List.of(handler), waitUntilReported(monitor, handler));
+            assertEquals(first, engine.processCompletions(), "one pass delivers the 20");
+            SubmitsWhileReaping.assertBatches(IoUringEngine.REAP_SUBMIT_BATCH, first, inKernelAfterSubmit);
+            int rest = first % IoUringEngine.REAP_SUBMIT_BATCH;
+            assertEquals(first, engine.inFlight(), "the pass's end places the rest");
+            assertEquals(rest, ring.get().sqReady(), "the rest waits for the loop's wait");
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (rec.completed < 2 * first) {
+                assertTrue(System.nanoTime() < deadline, "stuck at " + rec.completed + ": " + engine);
+                waitUntilReported(monitor, handler);
+                engine.processCompletions();
+            }
+            for (int i = 0; i < first; i++) {
+                assertEquals(8, rec.results[i]);
+                assertEquals(4096, rec.results[first + i]);
+                assertNull(TestFiles.checkPatternThenZeros(buf.segment().asSlice(i * 4096L, 4096), i * 4096L,
+                        256 * 1024));
+            }
+            monitor.update(handler, null);
+        } finally {
+            for (EventFd e : ready) {
+                if (e != null) {
+                    e.close();
+                }
+            }
+            FileIo.close(fd);
+        }
+    }
+
     @Test
     void ioUringOnTheLoopsRingQueuesSqesThatTheLoopsWaitSubmitsAndReportsAsTheCompletionFd() {
         int fd = TestFiles.createWithPattern(dir.resolve("l.img"), 256 * 1024, DIRECT);
@@ -275,7 +342,7 @@ class KernelEngineTest {
             engine.unplug();
             assertEquals(20, engine.inFlight(), "unplug places the batch on the loop's ring");
             assertTrue(monitor.needWait(false), "the loop must wait to submit the batch");
-            assertFalse(engine.ringFdRegistered(), "the engine never enters the loop's ring itself");
+            assertFalse(engine.ringFdRegistered(), "the engine registers no ring fd of its own");
 
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (rec.completed < 20) {
