@@ -79,6 +79,7 @@ fstype=$(stat -f -c %T "$workdir")
 
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
+. "$root/bin/round-ratios" # $awk_round_ratios: spread() and mean_ci() for the per-round ratios
 jar="$root/blockcore/target/blockloop.jar"
 echo "==> building $jar"
 (cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
@@ -141,25 +142,6 @@ run_blockloop() {
   json=$("$JAVA_HOME/bin/java" ${BLOCKLOOP_JAVA_OPTS:-} -jar "$jar" bench --json "${loop_cpu_args[@]}" "${poll_args[@]}" "$@")
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $(json_field allocated_bytes_per_request <<<"$json")"
 }
-
-# awk functions over the rounds' blockloop/fio ratios R (space-separated): spread(R), "LO-HI" of a single round;
-# mean_ci(R), "MEANx+-H", H the half-width of the mean's 95 % confidence interval (Student's t for the rounds'
-# count: 2.78 standard errors for 5 rounds, 2.20 for 12, 2.04 from 31 on), "MEANx" for one ratio.
-awk_round_ratios='function spread(r,   v, k, i, lo, hi) {
-  k = split(r, v, " "); lo = hi = v[1]
-  for (i = 2; i <= k; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }
-  return sprintf("%.2f-%.2f", lo, hi)
-}
-function mean_ci(r,   v, k, i, m, ss, t) {
-  k = split(r, v, " "); m = 0; ss = 0
-  for (i = 1; i <= k; i++) m += v[i]
-  m /= k
-  if (k < 2) return sprintf("%.2fx", m)
-  for (i = 1; i <= k; i++) ss += (v[i] - m) ^ 2
-  split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09" \
-    " 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", t, " ")
-  return sprintf("%.2fx+-%.2f", m, t[k - 1 <= 30 ? k - 1 : 30] * sqrt(ss / (k - 1) / k))
-}'
 
 header=$(printf '%-7s %-10s %-3s %-9s %10s %10s %10s %8s %11s %12s %8s %7s %6s' device rw qd engine fio qemu-img \
   blockloop 'bl/fio' 'bl/fio each' 'each mean' 'bl/qemu' 'us/req' 'B/req')

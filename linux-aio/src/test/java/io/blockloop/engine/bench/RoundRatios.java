@@ -7,7 +7,8 @@ import java.util.Locale;
  * its 95 % confidence interval (Student's t for the number of rounds). A round pairs runs made seconds apart, so
  * its ratio cancels most of a shared machine's drift; the interval then says whether the run can tell the cell
  * from a goal (it cannot when the interval contains it). The same statistic as the {@code each mean} column of
- * {@code blockcore/bench/bench-vs-fio-qemu.sh}.
+ * {@code blockcore/bench/bench-vs-fio-qemu.sh} and {@code blockcore/bench/variants-vs-fio.sh} (both from
+ * {@code bin/round-ratios}).
  *
  * <p>Threads: one thread (the driver's main thread).
  */

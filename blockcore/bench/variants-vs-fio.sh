@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# A/B of `blockloop bench` variants in one cell, each against fio in the same round: how a change or an option was
+# judged before it was kept (README.md, docs/qd1-reads-on-loop-devices.md). Where bench-vs-fio-qemu.sh measures
+# every cell once per round, this measures one cell many times, with every variant in every round.
+#
+# Usage: blockcore/bench/variants-vs-fio.sh [--rounds N] [--device sparse|full] [--engine io_uring|native|threads]
+#        [--rw randread|randwrite] [--qd QD] [--seconds S] [--dir DIR] NAME=ARGS...
+#   NAME=ARGS    a variant: `blockloop bench` options added to the cell's own, in one word ("epoll=--fdmon epoll",
+#                "nopoll=--poll-max-ns 0", "base=" for none). Two forms are not bench options: -J<option> passes
+#                <option> to the JVM ("-J-Dkey=value"), --jar=PATH runs another build ("before=--jar=/tmp/old.jar").
+#   --rounds N   rounds [8]; each round runs fio, then every variant, in an order that rotates by one each round
+#   --device     sparse (256 MiB sparse file: CPU-bound) or full (1 GiB written file: device-bound) [full]
+#   --engine E   the engine under test and fio's match: io_uring, native (fio libaio), threads (fio psync with
+#                numjobs=QD) [native]
+#   --rw, --qd   the cell [randread, 1]; --seconds S fio's measured seconds per run [2]; blockloop makes 2 x S x
+#                fio's IOPS requests, after its default warm-up
+#   --dir DIR    work directory for the backing file [/var/tmp]; must not be tmpfs
+# Prints one line per round (IOPS, ratio to that round's fio, CPU per request), then per variant the mean IOPS,
+# the mean of its per-round ratios with the 95 % confidence interval, the lowest and highest ratio, and the mean
+# CPU per request. The sparse device is discarded before every run of every tool.
+# Needs: root (losetup, blkdiscard), fio, a JDK 25 (bin/find-jdk).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+rounds=8
+device=full
+engine=native
+rw=randread
+qd=1
+seconds=2
+workdir=/var/tmp
+variants=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
+    --engine) engine=$2; shift 2 ;;
+    --rw) rw=$2; shift 2 ;;
+    --qd) qd=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --dir) workdir=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) printf 'variants-vs-fio: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
+    *=*) variants+=("$1"); shift ;;
+    *) printf 'variants-vs-fio: a variant is NAME=ARGS, not %s (see --help)\n' "$1" >&2; exit 2 ;;
+  esac
+done
+
+die() { printf 'variants-vs-fio: %s\n' "$*" >&2; exit 1; }
+usage() { printf 'variants-vs-fio: %s (see --help)\n' "$*" >&2; exit 2; }
+[ ${#variants[@]} -gt 0 ] || usage "no variant given"
+case "$device" in sparse|full) ;; *) usage "--device is sparse or full, not $device" ;; esac
+case "$engine" in io_uring) fio_engine=io_uring ;; native) fio_engine=libaio ;; threads) fio_engine=psync ;;
+  *) usage "--engine is io_uring, native or threads, not $engine" ;; esac
+case "$rw" in randread) field=8; write=() ;; randwrite) field=49; write=(-w) ;;
+  *) usage "--rw is randread or randwrite, not $rw" ;; esac
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage "--rounds must be a positive number, not $rounds"
+[[ "$qd" =~ ^[1-9][0-9]*$ ]] || usage "--qd must be a positive number, not $qd"
+[[ "$seconds" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage "--seconds must be a number of seconds, not $seconds"
+[ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
+command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
+[ "$(stat -f -c %T "$workdir")" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+
+. "$root/bin/find-jdk"
+JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
+. "$root/bin/round-ratios"
+jar="$root/blockcore/target/blockloop.jar"
+echo "==> building $jar"
+(cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
+
+. "$root/bin/bench-loop-devices"
+bench_loop_devices "$workdir" "$([ "$device" = sparse ] && echo yes || echo no)" \
+  "$([ "$device" = full ] && echo yes || echo no)"
+dev=$sparse_dev
+[ "$device" = full ] && dev=$full_dev
+trap 'exit 130' INT TERM
+discard() { [ "$device" = sparse ] && blkdiscard "$dev"; return 0; }
+
+fio_args=(--name=cell --filename="$dev" --direct=1 --bs=4k --rw="$rw" --ioengine="$fio_engine" --time_based
+  --runtime="$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')ms" --ramp_time=250ms --norandommap
+  --randrepeat=0 --output-format=terse --terse-version=3)
+if [ "$engine" = threads ]; then fio_args+=(--numjobs="$qd" --thread --group_reporting); else fio_args+=(--iodepth="$qd"); fi
+
+json_field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
+
+# run_variant ARGS COUNT -> "IOPS CPU_US_PER_REQUEST"
+run_variant() {
+  local jvm=() bench=() use_jar=$jar word json
+  for word in $1; do
+    case "$word" in
+      -J*) jvm+=("${word#-J}") ;;
+      --jar=*) use_jar=${word#--jar=} ;;
+      *) bench+=("$word") ;;
+    esac
+  done
+  [ -f "$use_jar" ] || die "no such jar: $use_jar"
+  discard
+  json=$("$JAVA_HOME/bin/java" "${jvm[@]}" -jar "$use_jar" bench --json --random -f raw -t none -i "$engine" -d "$qd" \
+    -s 4096 -c "$2" "${write[@]}" "${bench[@]}" "$dev")
+  echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json")"
+}
+
+echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); $device device $dev; $rw QD $qd, $engine against fio $fio_engine;" \
+  "$rounds rounds; load $(cut -d' ' -f1-3 /proc/loadavg)"
+# A first untimed run, so the page cache holds the jar and the first round is like the rest.
+"$JAVA_HOME/bin/java" -jar "$jar" bench --json -c 1000 --warmup 0 -d 8 "$dev" >/dev/null
+n=${#variants[@]}
+declare -a iops_sum cpu_sum ratios
+for ((v = 0; v < n; v++)); do iops_sum[v]=0; cpu_sum[v]=0; ratios[v]=; done
+for ((r = 0; r < rounds; r++)); do
+  discard
+  f=$(fio "${fio_args[@]}" | awk -F';' -v f="$field" '{ print $f }')
+  count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s * 2); if (c < 1000) c = 1000; print c }')
+  line=$(printf 'round %2d  fio %8.0f' "$r" "$f")
+  for ((k = 0; k < n; k++)); do
+    v=$(((r + k) % n))
+    read -r iops cpu <<<"$(run_variant "${variants[v]#*=}" "$count")"
+    ratio=$(awk -v b="$iops" -v f="$f" 'BEGIN { printf "%.4f", (f > 0 ? b / f : 0) }')
+    iops_sum[v]=$(awk -v a="${iops_sum[v]}" -v b="$iops" 'BEGIN { printf "%.3f", a + b }')
+    cpu_sum[v]=$(awk -v a="${cpu_sum[v]}" -v b="$cpu" 'BEGIN { printf "%.3f", a + b }')
+    ratios[v]="${ratios[v]} $ratio"
+    line="$line  $(printf '| %s %8.0f %5.3fx %5.1f us' "${variants[v]%%=*}" "$iops" "$ratio" "$cpu")"
+  done
+  echo "$line"
+done
+echo
+printf '%-12s %10s %13s %11s %8s\n' variant IOPS 'each mean' 'each round' 'us/req'
+for ((v = 0; v < n; v++)); do
+  awk -v name="${variants[v]%%=*}" -v s="${iops_sum[v]}" -v c="${cpu_sum[v]}" -v k="$rounds" -v r="${ratios[v]}" \
+    'BEGIN { printf "%-12s %10.0f %13s %11s %8.1f\n", name, s / k, mean_ci(r), spread(r), c / k }'"$awk_round_ratios"
+done
+echo "==> load afterwards $(cut -d' ' -f1-3 /proc/loadavg)"
