@@ -104,9 +104,9 @@ public final class IoUringEngine implements IoEngine {
      * reads 1.10x-1.39x fio against 0.78x-0.96x when only the pass's end submitted; 1 (submit each) did no better
      * ({@code linux-aio/README.md}). On the interrupt-driven ring the extra entries bought nothing: the kernel posted
      * completions as they came. On the loop's ring, whose wait submits only after the loop's whole iteration,
-     * {@code blockloop bench} at QD 32 on the CPU-bound device made 1.30x fio against 0.95x (reads; batch 4 and 16
-     * no better), device-bound writes 0.96x against 0.89x (README.md). {@link LinuxAioEngine#REAP_SUBMIT_BATCH} is
-     * linux-aio's counterpart.
+     * {@code blockloop bench} at QD 32 on the CPU-bound device made 1.42x fio against 1.04x (reads; batch 4 and 16
+     * no better), device-bound writes 0.99x against 0.95x ({@code linux-aio/README.md}, "io_uring on the loop's
+     * ring"). {@link LinuxAioEngine#REAP_SUBMIT_BATCH} is linux-aio's counterpart.
      */
     static final int REAP_SUBMIT_BATCH = 8;
     /**
