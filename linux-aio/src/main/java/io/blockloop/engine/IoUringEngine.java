@@ -443,7 +443,7 @@ public final class IoUringEngine implements IoEngine {
         long id = r.id();
         pending.add(r);
         // QEMU's luring_do_submit: submit now outside a batch, or when the ring would be full anyway; a cooperative
-        // ring also every REAP_SUBMIT_BATCH requests that handlers queue while reaping.
+        // own ring and the loop's ring also every REAP_SUBMIT_BATCH requests that handlers queue while reaping.
         if (blocked) {
             return id;
         }
