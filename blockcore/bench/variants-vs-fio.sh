@@ -5,8 +5,8 @@
 #
 # Usage: blockcore/bench/variants-vs-fio.sh [--rounds N] [--device sparse|full] [--engine io_uring|native|threads]
 #        [--rw randread|randwrite] [--qd QD] [--seconds S] [--dir DIR] NAME=ARGS...
-#   NAME=ARGS    a variant: `blockloop bench` options added to the cell's own, in one word ("epoll=--fdmon epoll",
-#                "nopoll=--poll-max-ns 0", "base=" for none). Two forms are not bench options: -J<option> passes
+#   NAME=ARGS    a variant: `blockloop bench` options added to the cell's own, as one shell word ("epoll=--fdmon
+#                epoll", "nopoll=--poll-max-ns 0", "base=" for none). Two forms are not bench options: -J<option> passes
 #                <option> to the JVM ("-J-Dkey=value"), --jar=PATH runs another build ("before=--jar=/tmp/old.jar").
 #   --rounds N   rounds [8]; each round runs fio, then every variant, in an order that rotates by one each round
 #   --device     sparse (256 MiB sparse file: CPU-bound) or full (1 GiB written file: device-bound) [full]
@@ -32,6 +32,8 @@ workdir=/var/tmp
 variants=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --rounds|--device|--engine|--rw|--qd|--seconds|--dir)
+      [ $# -ge 2 ] || { printf 'variants-vs-fio: %s needs a value (see --help)\n' "$1" >&2; exit 2; } ;;&
     --rounds) rounds=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --engine) engine=$2; shift 2 ;;
