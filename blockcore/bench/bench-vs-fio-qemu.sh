@@ -80,6 +80,7 @@ fstype=$(stat -f -c %T "$workdir")
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
 . "$root/bin/round-ratios" # $awk_round_ratios: spread() and mean_ci() for the per-round ratios
+. "$root/bin/bench-fio" # bench_fio_iops: fio's run of a cell
 jar="$root/blockcore/target/blockloop.jar"
 echo "==> building $jar"
 (cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
@@ -101,18 +102,10 @@ add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
 
 discard_if_sparse() { [ "$1" = sparse ] && blkdiscard "$sparse_dev"; return 0; }
 
-fio_engine() { case "$1" in io_uring) echo io_uring ;; native) echo libaio ;; threads) echo psync ;; esac; }
-
 # run_fio DEVNAME DEV RW QD ENGINE -> IOPS
 run_fio() {
-  local args=(--name=cell --filename="$2" --direct=1 --bs=4k --rw="$3" --ioengine="$(fio_engine "$5")"
-    --time_based --runtime="$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')ms" --ramp_time=250ms
-    --norandommap --randrepeat=0 --output-format=terse --terse-version=3)
-  if [ "$5" = threads ]; then args+=(--numjobs="$4" --thread --group_reporting); else args+=(--iodepth="$4"); fi
   discard_if_sparse "$1"
-  local field=8
-  [ "$3" = randwrite ] && field=49
-  fio "${args[@]}" | awk -F';' -v f="$field" '{ print $f }'
+  bench_fio_iops "$2" "$3" "$5" "$4" "$seconds"
 }
 
 # run_qemu DEVNAME DEV RW QD ENGINE COUNT -> IOPS  (strided walk: qemu-img bench has no random mode)

@@ -52,20 +52,20 @@ die() { printf 'variants-vs-fio: %s\n' "$*" >&2; exit 1; }
 usage() { printf 'variants-vs-fio: %s (see --help)\n' "$*" >&2; exit 2; }
 [ ${#variants[@]} -gt 0 ] || usage "no variant given"
 case "$device" in sparse|full) ;; *) usage "--device is sparse or full, not $device" ;; esac
-case "$engine" in io_uring) fio_engine=io_uring ;; native) fio_engine=libaio ;; threads) fio_engine=psync ;;
-  *) usage "--engine is io_uring, native or threads, not $engine" ;; esac
-case "$rw" in randread) field=8; write=() ;; randwrite) field=49; write=(-w) ;;
-  *) usage "--rw is randread or randwrite, not $rw" ;; esac
+case "$engine" in io_uring|native|threads) ;; *) usage "--engine is io_uring, native or threads, not $engine" ;; esac
+case "$rw" in randread) write=() ;; randwrite) write=(-w) ;; *) usage "--rw is randread or randwrite, not $rw" ;; esac
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage "--rounds must be a positive number, not $rounds"
 [[ "$qd" =~ ^[1-9][0-9]*$ ]] || usage "--qd must be a positive number, not $qd"
 [[ "$seconds" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage "--seconds must be a number of seconds, not $seconds"
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
-[ "$(stat -f -c %T "$workdir")" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+[ "$(stat -f -c %T "$workdir")" != tmpfs ] ||
+  die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
 
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
 . "$root/bin/round-ratios"
+. "$root/bin/bench-fio"
 jar="$root/blockcore/target/blockloop.jar"
 echo "==> building $jar"
 (cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
@@ -77,11 +77,6 @@ dev=$sparse_dev
 [ "$device" = full ] && dev=$full_dev
 trap 'exit 130' INT TERM
 discard() { [ "$device" = sparse ] && blkdiscard "$dev"; return 0; }
-
-fio_args=(--name=cell --filename="$dev" --direct=1 --bs=4k --rw="$rw" --ioengine="$fio_engine" --time_based
-  --runtime="$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')ms" --ramp_time=250ms --norandommap
-  --randrepeat=0 --output-format=terse --terse-version=3)
-if [ "$engine" = threads ]; then fio_args+=(--numjobs="$qd" --thread --group_reporting); else fio_args+=(--iodepth="$qd"); fi
 
 json_field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
 
@@ -102,7 +97,8 @@ run_variant() {
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json")"
 }
 
-echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); $device device $dev; $rw QD $qd, $engine against fio $fio_engine;" \
+echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); $device device $dev; $rw QD $qd;" \
+  "$engine against fio $(bench_fio_engine "$engine");" \
   "$rounds rounds; load $(cut -d' ' -f1-3 /proc/loadavg)"
 # A first untimed run, so the page cache holds the jar and the first round is like the rest.
 "$JAVA_HOME/bin/java" -jar "$jar" bench --json -c 1000 --warmup 0 -d 8 "$dev" >/dev/null
@@ -111,7 +107,7 @@ declare -a iops_sum cpu_sum ratios
 for ((v = 0; v < n; v++)); do iops_sum[v]=0; cpu_sum[v]=0; ratios[v]=; done
 for ((r = 0; r < rounds; r++)); do
   discard
-  f=$(fio "${fio_args[@]}" | awk -F';' -v f="$field" '{ print $f }')
+  f=$(bench_fio_iops "$dev" "$rw" "$engine" "$qd" "$seconds")
   count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s * 2); if (c < 1000) c = 1000; print c }')
   line=$(printf 'round %2d  fio %8.0f' "$r" "$f")
   for ((k = 0; k < n; k++)); do
