@@ -115,43 +115,17 @@ class KernelEngineTest {
      */
     @ParameterizedTest(name = "deferred={0}")
     @ValueSource(booleans = {false, true})
-    void ioUringHandsHandlersRequestsToTheKernelEveryFewWhileReaping(boolean deferred) throws Exception {
-        int first = 20;
-        int fd = TestFiles.createWithPattern(dir.resolve("b" + deferred + ".img"), 256 * 1024, DIRECT);
-        EventFd[] ready = new EventFd[first];
+    void ioUringHandsHandlersRequestsToTheKernelEveryFewWhileReaping(boolean deferred) {
         try (IoUringEngine engine = deferred ? IoUringEngine.openDeferred() : IoUringEngine.open();
-             AlignedBuffer counters = AlignedBuffer.allocate(first * 8L, 8);
-             AlignedBuffer buf = AlignedBuffer.allocate(first * 4096L, 4096)) {
-            Recorder rec = new Recorder(2 * first);
-            int[] inKernelAfterSubmit = new int[first];
-            CompletionHandler readsTheFile = (tag, result) -> {
-                rec.complete(tag, result);
-                engine.read(fd, buf.segment().asSlice(tag * 4096L, 4096), tag * 4096L, rec, tag + first);
-                inKernelAfterSubmit[(int) tag] = engine.inFlight();
-            };
-            for (int i = 0; i < first; i++) {
-                ready[i] = EventFd.create(0, EventFd.EFD_CLOEXEC);
-                engine.read(ready[i].fd(), counters.segment().asSlice(i * 8L, 8), 0, readsTheFile, i);
-            }
-            assertEquals(first, engine.inFlight());
-            for (EventFd e : ready) {
-                e.signal(); // its read completes; the completion is posted by this write's return or the next enter
-            }
-            assertEquals(first, engine.poll(), "one pass delivers the 20");
-            SubmitsWhileReaping.assertEvery(IoUringEngine.REAP_SUBMIT_BATCH, first, inKernelAfterSubmit,
+             EventFdReadBurst burst = new EventFdReadBurst(20, dir.resolve("b" + deferred + ".img"))) {
+            burst.submit(engine, engine::inFlight);
+            assertEquals(burst.count, engine.inFlight());
+            burst.signal();
+            assertEquals(burst.count, engine.poll(), "one pass delivers the 20");
+            SubmitsWhileReaping.assertEvery(IoUringEngine.REAP_SUBMIT_BATCH, burst.count, burst.inKernelAfterSubmit,
                     engine.inFlight());
-            rec.awaitCompleted(engine, 2 * first);
-            for (int i = 0; i < first; i++) {
-                assertEquals(8, rec.results[i]);
-                assertEquals(4096, rec.results[first + i]);
-            }
-        } finally {
-            for (EventFd e : ready) {
-                if (e != null) {
-                    e.close();
-                }
-            }
-            FileIo.close(fd);
+            burst.rec.awaitCompleted(engine, 2 * burst.count);
+            burst.assertResults();
         }
     }
 
@@ -259,62 +233,35 @@ class KernelEngineTest {
      * after the last full batch wait in the SQ ring for the loop's wait.
      */
     @Test
-    void ioUringOnTheLoopsRingHandsHandlersRequestsToTheKernelEveryFewWhileReaping() throws Exception {
-        int first = 20;
-        int fd = TestFiles.createWithPattern(dir.resolve("lb.img"), 256 * 1024, DIRECT);
-        EventFd[] ready = new EventFd[first];
+    void ioUringOnTheLoopsRingHandsHandlersRequestsToTheKernelEveryFewWhileReaping() {
         AtomicReference<SharedRing> ring = new AtomicReference<>();
         try (IoUringFdMonitor monitor = IoUringFdMonitor.open();
              IoUringEngine engine = IoUringEngine.openShared(client -> {
                  ring.set(monitor.share(client));
                  return ring.get();
              });
-             AlignedBuffer counters = AlignedBuffer.allocate(first * 8L, 8);
-             AlignedBuffer buf = AlignedBuffer.allocate(first * 4096L, 4096)) {
+             EventFdReadBurst burst = new EventFdReadBurst(20, dir.resolve("lb.img"))) {
+            int first = burst.count;
             FdNode handler = new FdNode(engine.completionFd(), FdNode.READ_EVENTS, "engine");
             monitor.update(null, handler);
-            Recorder rec = new Recorder(2 * first);
-            int[] inKernelAfterSubmit = new int[first];
-            CompletionHandler readsTheFile = (tag, result) -> {
-                rec.complete(tag, result);
-                engine.read(fd, buf.segment().asSlice(tag * 4096L, 4096), tag * 4096L, rec, tag + first);
-                inKernelAfterSubmit[(int) tag] = engine.inFlight() - ring.get().sqReady();
-            };
-            for (int i = 0; i < first; i++) {
-                ready[i] = EventFd.create(0, EventFd.EFD_CLOEXEC);
-                engine.read(ready[i].fd(), counters.segment().asSlice(i * 8L, 8), 0, readsTheFile, i);
-            }
+            burst.submit(engine, () -> engine.inFlight() - ring.get().sqReady());
             monitor.wait(0, (n, revents) -> fail("nothing is ready yet: " + n), false); // submits the 20
             assertEquals(0, ring.get().sqReady());
-            for (EventFd e : ready) {
-                e.signal(); // its read completes; the loop's next enter posts the completion
-            }
+            burst.signal(); // the loop's next enter posts the completions
             assertEquals(List.of(handler), waitUntilReported(monitor, handler));
             assertEquals(first, engine.processCompletions(), "one pass delivers the 20");
-            SubmitsWhileReaping.assertBatches(IoUringEngine.REAP_SUBMIT_BATCH, first, inKernelAfterSubmit);
+            SubmitsWhileReaping.assertBatches(IoUringEngine.REAP_SUBMIT_BATCH, first, burst.inKernelAfterSubmit);
             int rest = first % IoUringEngine.REAP_SUBMIT_BATCH;
             assertEquals(first, engine.inFlight(), "the pass's end places the rest");
             assertEquals(rest, ring.get().sqReady(), "the rest waits for the loop's wait");
             long deadline = System.nanoTime() + 60_000_000_000L;
-            while (rec.completed < 2 * first) {
-                assertTrue(System.nanoTime() < deadline, "stuck at " + rec.completed + ": " + engine);
+            while (burst.rec.completed < 2 * first) {
+                assertTrue(System.nanoTime() < deadline, "stuck at " + burst.rec.completed + ": " + engine);
                 waitUntilReported(monitor, handler);
                 engine.processCompletions();
             }
-            for (int i = 0; i < first; i++) {
-                assertEquals(8, rec.results[i]);
-                assertEquals(4096, rec.results[first + i]);
-                assertNull(TestFiles.checkPatternThenZeros(buf.segment().asSlice(i * 4096L, 4096), i * 4096L,
-                        256 * 1024));
-            }
+            burst.assertResults();
             monitor.update(handler, null);
-        } finally {
-            for (EventFd e : ready) {
-                if (e != null) {
-                    e.close();
-                }
-            }
-            FileIo.close(fd);
         }
     }
 
