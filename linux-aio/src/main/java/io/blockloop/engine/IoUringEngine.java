@@ -102,11 +102,11 @@ public final class IoUringEngine implements IoEngine {
      * posts the completions that came in since the pass began, and the owner's next call finds them instead of
      * sleeping. Measured with the engine alone on a CPU-bound loop device at QD 32 (about 20 completions per pass):
      * reads 1.10x-1.39x fio against 0.78x-0.96x when only the pass's end submitted; 1 (submit each) did no better
-     * ({@code linux-aio/README.md}). On the interrupt-driven ring the extra entries bought nothing: the kernel posted
-     * completions as they came. On the loop's ring, whose wait submits only after the loop's whole iteration,
-     * {@code blockloop bench} at QD 32 on the CPU-bound device made 1.42x fio against 1.04x (reads; batch 4 and 16
-     * no better), device-bound writes 0.99x against 0.95x ({@code linux-aio/README.md}, "io_uring on the loop's
-     * ring"). {@link LinuxAioEngine#REAP_SUBMIT_BATCH} is linux-aio's counterpart.
+     * ({@code docs/engine-benchmarks.md}, session 15). On the interrupt-driven ring the extra entries bought nothing:
+     * the kernel posted completions as they came. On the loop's ring, whose wait submits only after the loop's whole
+     * iteration, {@code blockloop bench} at QD 32 on the CPU-bound device made 1.42x fio against 1.04x (reads; batch
+     * 4 and 16 no better), device-bound writes 0.99x against 0.95x ({@code linux-aio/README.md}, "io_uring on the
+     * loop's ring"). {@link LinuxAioEngine#REAP_SUBMIT_BATCH} is linux-aio's counterpart.
      */
     static final int REAP_SUBMIT_BATCH = 8;
     /**
@@ -254,7 +254,7 @@ public final class IoUringEngine implements IoEngine {
      * set up the way fio sets up its own ({@code DEFER_TASKRUN}), so the kernel posts a completion when the owner
      * enters the ring to wait or reap, instead of interrupting it with task work as it arrives. Measured on the test
      * machine's busy host: about twice the queue-depth-1 rate of {@link #open(int, Duration)}
-     * ({@code linux-aio/README.md}). The price:
+     * ({@code docs/engine-benchmarks.md}, "Analysis"). The price:
      * <ul>
      *   <li>the calling thread becomes the owner (the ring belongs to the task that set it up);</li>
      *   <li>{@link #completionFd()} is refused: the ring fd does not become readable while completions wait for the
