@@ -1,5 +1,6 @@
 package io.blockloop.aio;
 
+import io.blockloop.coroutine.CoroutineSupport;
 import io.blockloop.coroutine.ScheduledCoroutines;
 import io.blockloop.fdmon.FdMonitor;
 import io.blockloop.fdmon.FdMonitorKind;
@@ -131,9 +132,15 @@ public final class AioContext implements AutoCloseable {
         return create(name, FdMonitorKind.AUTO);
     }
 
-    /** A new context on the calling thread that takes ownership of {@code monitor} (which nothing else may use). */
+    /**
+     * A new context on the calling thread that takes ownership of {@code monitor} (which nothing else may use).
+     *
+     * @throws IllegalStateException when the JVM runs without {@value CoroutineSupport#JVM_OPTION}, which every
+     *                               context's coroutines need (the monitor is closed then)
+     */
     public static AioContext create(String name, FdMonitor monitor) {
         try {
+            CoroutineSupport.require();
             return new AioContext(name, monitor, Thread.currentThread());
         } catch (RuntimeException | Error e) {
             monitor.close();

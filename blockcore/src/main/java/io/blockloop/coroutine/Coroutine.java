@@ -136,6 +136,8 @@ public final class Coroutine {
     /**
      * Creates a coroutine that will run {@code body} when first entered (QEMU's {@code qemu_coroutine_create}),
      * reusing a pooled one when the calling thread's pool has one. Any thread.
+     *
+     * @throws IllegalStateException when the JVM runs without {@value CoroutineSupport#JVM_OPTION}
      */
     public static Coroutine create(Runnable body) {
         Objects.requireNonNull(body, "body");
@@ -158,6 +160,7 @@ public final class Coroutine {
     }
 
     private static Coroutine obtain() {
+        CoroutineSupport.require(); // a clear message instead of an IllegalAccessError at the first enter
         Coroutine co = CoroutinePool.ofCurrentThread().poll();
         if (co == null) {
             co = new Coroutine();
