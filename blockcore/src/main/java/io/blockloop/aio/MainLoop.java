@@ -69,6 +69,26 @@ public final class MainLoop {
         return c != null && c.inHomeThread();
     }
 
+    /**
+     * Returns normally on the main loop's thread; elsewhere throws, saying which thread that is or that no main loop
+     * runs. For global-state code (QEMU's {@code GLOBAL_STATE_CODE()}) that must not run anywhere else: opening and
+     * closing backends, draining outside a coroutine. Any thread.
+     *
+     * @param what what the caller was about to do, as the message's subject ("BlockBackend.open")
+     * @throws IllegalStateException off the main loop's thread, or when no main loop runs
+     */
+    public static void requireMainThread(String what) {
+        AioContext c = context();
+        if (c == null) {
+            throw new IllegalStateException(what + " runs in the main loop, and no main loop runs: call MainLoop.init()"
+                    + " first, on the thread that opens and closes backends");
+        }
+        if (!c.inHomeThread()) {
+            throw new IllegalStateException(what + " runs in the main loop, on thread '" + c.homeThread().getName()
+                    + "', not on '" + Thread.currentThread().getName() + "'");
+        }
+    }
+
     /** Called by {@link AioContext#close()}: ends the main loop if {@code closed} was its context. */
     static void forget(AioContext closed) {
         CONTEXT.compareAndSet(closed, (AioContext) null); // clears only its own context; publishes nothing

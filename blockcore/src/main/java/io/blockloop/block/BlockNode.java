@@ -384,10 +384,7 @@ public final class BlockNode implements BlockParent {
     }
 
     private static void requireMainLoop(String what) {
-        if (!MainLoop.isMainThread()) {
-            throw new IllegalStateException(what + " outside a coroutine must run in the main loop, not on '"
-                    + Thread.currentThread().getName() + "'");
-        }
+        MainLoop.requireMainThread(what + " outside a coroutine");
     }
 
     // ------------------------------------------------------------------ registered buffers

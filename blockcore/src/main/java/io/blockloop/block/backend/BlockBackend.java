@@ -43,7 +43,9 @@ import java.util.concurrent.locks.Lock;
  *       back afterwards.</li>
  *   <li><b>Asynchronous API</b> ({@code *Async}): from any thread; returns a {@link CompletableFuture}
  *       completed in the backend's context. A request cannot be withdrawn: the future's {@code cancel} does
- *       nothing and answers false, and the buffer stays in use until the future completes.</li>
+ *       nothing and answers false, and the buffer stays in use until the future completes. Its {@code join} and
+ *       {@code get} never stop the loop that must complete it: a coroutine yields, the backend's loop thread and
+ *       the main loop poll, another loop's thread is refused ({@link RequestFuture}).</li>
  *   <li><b>Blocking API</b> ({@link #read}, {@link #write}, ...): from any thread that is not running a loop
  *       of another context (that is refused with {@link IllegalStateException}: the wait would stop that loop,
  *       and two loops waiting for each other never wake); the main loop keeps running its own context while it
@@ -61,10 +63,10 @@ import java.util.concurrent.locks.Lock;
  * {@link #end(Coroutine, ReaderCount)}: the backend's in-flight count (read by {@link #drain()}), the wait while
  * drained, and the single place where the block-graph read lock is taken.
  *
- * <p>Threads: open/close and graph changes are global-state code (main loop). The rest: see above. In-flight
- * counting is atomic; its drop to zero is followed by {@link AioWait#kickAfterVolatileWrite()} (the volatile
- * decrement and read pair with the waiter's volatile registration and read), so {@link #drain()} never sleeps
- * through the last completion.
+ * <p>Threads: open/close and graph changes are global-state code (main loop; elsewhere refused). The rest: see
+ * above. In-flight counting is atomic; its drop to zero is followed by {@link AioWait#kickAfterVolatileWrite()}
+ * (the volatile decrement and read pair with the waiter's volatile registration and read), so {@link #drain()}
+ * never sleeps through the last completion.
  */
 public final class BlockBackend implements BlockParent, AutoCloseable {
     private static final VarHandle IN_FLIGHT;
@@ -113,13 +115,16 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /**
      * Opens the graph {@code spec} describes, its nodes living in {@code ctx}, and a backend named {@code name}
-     * on top. Main loop (or any thread before the nodes are shared).
+     * on top. Main loop: {@link #close()} drains, which only the main loop may do, so a backend opened anywhere
+     * else could not be closed there.
      *
-     * @throws IllegalArgumentException for inconsistent options; {@link IllegalStateException} for a locked image
-     *                                  or refused O_DIRECT; {@link io.blockloop.ffm.errno.NativeCallException}
-     *                                  when the file cannot be opened
+     * @throws IllegalArgumentException for inconsistent options; {@link IllegalStateException} off the main loop's
+     *                                  thread, for a locked image or refused O_DIRECT;
+     *                                  {@link io.blockloop.ffm.errno.NativeCallException} when the file cannot be
+     *                                  opened
      */
     public static BlockBackend open(String name, ImageSpec spec, AioContext ctx) {
+        MainLoop.requireMainThread("BlockBackend.open");
         List<BlockNode> nodes = new ArrayList<>();
         try {
             return switch (spec) {
@@ -162,8 +167,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         }
     }
 
-    /** A backend over an existing node it does not own (closing the backend leaves the node open). Main loop. */
+    /**
+     * A backend over an existing node it does not own (closing the backend leaves the node open). Main loop.
+     *
+     * @throws IllegalStateException off the main loop's thread
+     */
     public static BlockBackend attach(String name, BlockNode node) {
+        MainLoop.requireMainThread("BlockBackend.attach");
         return new BlockBackend(name, node, List.of(), false, false, false);
     }
 
@@ -396,7 +406,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     private CompletableFuture<Void> async(Runnable request) {
-        CompletableFuture<Void> future = new UncancellableFuture<>();
+        CompletableFuture<Void> future = new RequestFuture<>(context(), "a request on '" + name + "'");
         Coroutine co = Coroutine.create(() -> {
             try {
                 request.run();
@@ -467,10 +477,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                     + "') from the loop thread of context '" + running.name() + "': waiting would stop that loop, "
                     + "and two loops waiting for each other never wake; use the *Async or co* methods there");
         }
+        // Refused above before the request starts; the join polls this context or the main loop as it must.
         CompletableFuture<Void> future = async(request);
-        if (ctx.inHomeThread() || MainLoop.isMainThread()) {
-            AioWait.waitWhile(ctx, () -> !future.isDone());
-        }
         try {
             future.join();
         } catch (CompletionException e) {
@@ -503,12 +511,15 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /**
      * Drains, unregisters the buffers still registered, detaches the root and closes the nodes this backend opened.
      * Main loop; idempotent.
+     *
+     * @throws IllegalStateException off the main loop's thread (the backend stays open)
      */
     @Override
     public void close() {
         if (closed) {
             return;
         }
+        MainLoop.requireMainThread("BlockBackend.close");
         drain();
         List<MemorySegment> buffers;
         synchronized (registered) {

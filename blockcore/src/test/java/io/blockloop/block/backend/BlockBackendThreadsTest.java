@@ -23,6 +23,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -253,7 +254,7 @@ class BlockBackendThreadsTest {
                         assertThrows(IllegalArgumentException.class, () -> blk.readv(0, IoVector.of(v1, v2)));
                         MemorySegment w2 = confined.allocate(3000, 4096);
                         blk.readv(1000 + misalign, IoVector.of(v1, w2));
-                        assertArrayEquals(java.util.Arrays.copyOf(data, 3000), BlockImages.bytes(v1));
+                        assertArrayEquals(Arrays.copyOf(data, 3000), BlockImages.bytes(v1));
                     }
                 } catch (Throwable t) {
                     failure.set(t);
@@ -345,6 +346,171 @@ class BlockBackendThreadsTest {
             assertTrue(t instanceof IllegalStateException && t.getMessage().contains("loop thread of context 'io1'"),
                     String.valueOf(t));
             blk.read(0, buf); // the backend goes on
+        }
+    }
+
+    /**
+     * join and get of a request's future, called in the backend's own IOThread (here: from a callback of another
+     * request), poll that loop until the request is done. Before, the IOThread stopped in the wait, nobody could
+     * complete the request, and the thread and the backend's close hung for good.
+     */
+    @Test
+    void waitingForARequestInItsOwnIoThreadPollsThatLoop() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (IOThread io = new IOThread("io0").start();
+             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
+             Arena arena = Arena.ofShared()) {
+            byte[] data = BlockImages.randomBytes(5, 3 * 4096);
+            blk.write(0, BlockImages.buffer(arena, data, 0), 0);
+            MemorySegment first = arena.allocate(4096, 4096);
+            MemorySegment others = arena.allocate(3 * 4096, 4096);
+            CompletableFuture<String> outcome = new CompletableFuture<>();
+            io.context().scheduleOneShot("joins", () -> {
+                // Attached in the IOThread before its loop can complete the read: the callback runs in a completion.
+                blk.readAsync(0, first).thenRun(() -> {
+                    try {
+                        blk.readAsync(4096, others.asSlice(4096, 4096)).join();
+                        blk.readAsync(2 * 4096, others.asSlice(2 * 4096, 4096)).get();
+                        blk.readAsync(0, others.asSlice(0, 4096)).get(30, TimeUnit.SECONDS);
+                        outcome.complete("done in " + Thread.currentThread().getName());
+                    } catch (Exception e) {
+                        outcome.complete(e.toString());
+                    }
+                });
+            });
+            assertEquals("done in IO io0", outcome.get(30, TimeUnit.SECONDS));
+            assertArrayEquals(data, BlockImages.bytes(others));
+            assertArrayEquals(Arrays.copyOf(data, 4096), BlockImages.bytes(first));
+        }
+    }
+
+    /** The same on the main loop, for a backend living in the main context: join polls the main loop. */
+    @Test
+    void waitingForARequestOfTheMainContextOnTheMainLoopPollsIt() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+             Arena arena = Arena.ofShared()) {
+            byte[] data = BlockImages.randomBytes(6, 4096);
+            blk.writeAsync(0, BlockImages.buffer(arena, data, 0), 0).join();
+            MemorySegment back = arena.allocate(4096, 4096);
+            blk.readAsync(0, back).get(30, TimeUnit.SECONDS);
+            assertArrayEquals(data, BlockImages.bytes(back));
+        }
+    }
+
+    /**
+     * In a coroutine, get with a timeout yields and is woken by whichever comes first, the completion or a timer
+     * of the coroutine's context. The backend lives in the main context, whose only thread runs the coroutine:
+     * before, the wait blocked that thread, the request could not complete, and every such get timed out.
+     */
+    @Test
+    void aTimedWaitForARequestInACoroutineYieldsUntilTheCompletionOrTheTimer() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+             Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            AtomicReference<CompletableFuture<Void>> request = new AtomicReference<>();
+            assertEquals("completed", timedWaitInCoroutine(blk, buf, request, TimeUnit.SECONDS.toMillis(30)));
+
+            // In a drained section the request waits, so the timer comes first; the late completion wakes nobody.
+            blk.root().drainedBegin();
+            try {
+                assertEquals("TimeoutException", timedWaitInCoroutine(blk, buf, request, 20));
+                assertTrue(!request.get().isDone(), "the request waits for the drained section to end");
+            } finally {
+                blk.root().drainedEnd();
+            }
+            request.get().join(); // the main loop polls until it is done
+        }
+    }
+
+    /** Reads in a coroutine of the main context with get(timeoutMs); returns "completed" or the exception's name. */
+    private String timedWaitInCoroutine(BlockBackend blk, MemorySegment buf,
+                                        AtomicReference<CompletableFuture<Void>> request, long timeoutMs)
+            throws Exception {
+        CompletableFuture<String> outcome = new CompletableFuture<>();
+        Coroutine.create(() -> {
+            request.set(blk.readAsync(0, buf));
+            try {
+                request.get().get(timeoutMs, TimeUnit.MILLISECONDS);
+                outcome.complete("completed");
+            } catch (Exception e) {
+                outcome.complete(e.getClass().getSimpleName());
+            }
+        }).enterIn(main);
+        assertTrue(AioWait.waitWhile(main, () -> !outcome.isDone(), TimeUnit.SECONDS.toNanos(60)));
+        return outcome.get();
+    }
+
+    /** Waiting for a request of one IOThread on the loop of another is refused, as the blocking API is. */
+    @Test
+    void waitingForARequestOnAnotherContextsLoopIsRefused() throws Exception {
+        Path a = BlockImages.image(dir, "a", 1 << 20);
+        try (IOThread io0 = new IOThread("io0").start(); IOThread io1 = new IOThread("io1").start();
+             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(a.toString())), io0.context());
+             Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            AtomicReference<CompletableFuture<Void>> request = new AtomicReference<>();
+            io1.context().scheduleOneShot("join", () -> {
+                try {
+                    request.set(blk.readAsync(0, buf));
+                    request.get().join();
+                    outcome.complete(null);
+                } catch (Throwable t) {
+                    outcome.complete(t);
+                }
+            });
+            Throwable t = outcome.get(30, TimeUnit.SECONDS);
+            // Unless the read was done by the time of the join (then there is nothing to wait for).
+            if (t != null || !request.get().isDone()) {
+                assertTrue(t instanceof IllegalStateException
+                        && t.getMessage().contains("on the loop thread of context 'io1'"), String.valueOf(t));
+            }
+            request.get().get(30, TimeUnit.SECONDS); // the request itself goes on
+        }
+    }
+
+    /**
+     * Opening, attaching and closing a backend are the main loop's: close drains, which only the main loop may do.
+     * Before, a backend opened on another thread, or with no main loop at all, opened and worked, and then its
+     * close failed, leaving the image open and locked.
+     */
+    @Test
+    void backendsAreOpenedAndClosedOnlyInTheMainLoop() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        ImageSpec spec = new ImageSpec.Raw(FileOptions.of(file.toString()));
+        try (IOThread io = new IOThread("io0").start()) {
+            AtomicReference<Throwable> offMain = new AtomicReference<>();
+            Thread other = Thread.ofPlatform().name("not-main").start(() -> offMain.set(assertThrows(
+                    IllegalStateException.class, () -> BlockBackend.open("t", spec, io.context()))));
+            other.join();
+            assertEquals("BlockBackend.open runs in the main loop, on thread '" + Thread.currentThread().getName()
+                    + "', not on 'not-main'", offMain.get().getMessage());
+
+            BlockBackend blk = BlockBackend.open("t", spec, io.context());
+            Thread closer = Thread.ofPlatform().name("not-main").start(() -> offMain.set(assertThrows(
+                    IllegalStateException.class, blk::close)));
+            closer.join();
+            assertTrue(offMain.get().getMessage().startsWith("BlockBackend.close runs in the main loop"),
+                    offMain.get().getMessage());
+            try (Arena arena = Arena.ofShared()) {
+                blk.read(0, arena.allocate(4096, 4096)); // still open and working
+            }
+            Thread attacher = Thread.ofPlatform().name("not-main").start(() -> offMain.set(assertThrows(
+                    IllegalStateException.class, () -> BlockBackend.attach("second", blk.root()))));
+            attacher.join();
+            assertTrue(offMain.get().getMessage().startsWith("BlockBackend.attach runs in the main loop"),
+                    offMain.get().getMessage());
+            blk.close();
+
+            main.close();
+            IllegalStateException none = assertThrows(IllegalStateException.class,
+                    () -> BlockBackend.open("t", spec, io.context()));
+            assertEquals("BlockBackend.open runs in the main loop, and no main loop runs: call MainLoop.init() first,"
+                    + " on the thread that opens and closes backends", none.getMessage());
+            main = BlockImages.mainLoop();
+            BlockBackend.open("t", spec, io.context()).close(); // nothing of the refused opens holds the image
         }
     }
 }
