@@ -323,33 +323,6 @@ class BlockBackendThreadsTest {
     }
 
     /**
-     * The blocking API from the loop of another IOThread is refused at once: two IOThreads each blocking on the
-     * other's backend used to wait for each other forever.
-     */
-    @Test
-    void blockingFromAnotherContextsLoopIsRefused() throws Exception {
-        Path a = BlockImages.image(dir, "a", 1 << 20);
-        try (IOThread io0 = new IOThread("io0").start(); IOThread io1 = new IOThread("io1").start();
-             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(a.toString())), io0.context());
-             Arena arena = Arena.ofShared()) {
-            MemorySegment buf = arena.allocate(4096, 4096);
-            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
-            io1.context().scheduleOneShot("blocking read", () -> {
-                try {
-                    blk.read(0, buf);
-                    outcome.complete(null);
-                } catch (Throwable t) {
-                    outcome.complete(t);
-                }
-            });
-            Throwable t = outcome.get(30, TimeUnit.SECONDS);
-            assertTrue(t instanceof IllegalStateException && t.getMessage().contains("loop thread of context 'io1'"),
-                    String.valueOf(t));
-            blk.read(0, buf); // the backend goes on
-        }
-    }
-
-    /**
      * join and get of a request's future, called in the backend's own IOThread (here: from a callback of another
      * request), poll that loop until the request is done. Before, the IOThread stopped in the wait, nobody could
      * complete the request, and the thread and the backend's close hung for good.
@@ -442,33 +415,52 @@ class BlockBackendThreadsTest {
         return outcome.get();
     }
 
-    /** Waiting for a request of one IOThread on the loop of another is refused, as the blocking API is. */
+    /**
+     * Waiting on the loop of another IOThread, by the blocking API or by joining a request's future, is refused at
+     * once: two IOThreads each waiting for the other's backend used to wait for each other forever. The backend
+     * is drained meanwhile, so no request can be done by the time of the wait.
+     */
     @Test
-    void waitingForARequestOnAnotherContextsLoopIsRefused() throws Exception {
+    void waitingOnAnotherContextsLoopIsRefused() throws Exception {
         Path a = BlockImages.image(dir, "a", 1 << 20);
         try (IOThread io0 = new IOThread("io0").start(); IOThread io1 = new IOThread("io1").start();
              BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(a.toString())), io0.context());
              Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(4096, 4096);
-            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
             AtomicReference<CompletableFuture<Void>> request = new AtomicReference<>();
-            io1.context().scheduleOneShot("join", () -> {
-                try {
+            blk.root().drainedBegin();
+            try {
+                Throwable blocking = thrownInLoop(io1, () -> blk.read(0, buf));
+                assertTrue(blocking instanceof IllegalStateException
+                        && blocking.getMessage().contains("from the loop thread of context 'io1'"),
+                        String.valueOf(blocking));
+                Throwable joining = thrownInLoop(io1, () -> {
                     request.set(blk.readAsync(0, buf));
                     request.get().join();
-                    outcome.complete(null);
-                } catch (Throwable t) {
-                    outcome.complete(t);
-                }
-            });
-            Throwable t = outcome.get(30, TimeUnit.SECONDS);
-            // Unless the read was done by the time of the join (then there is nothing to wait for).
-            if (t != null || !request.get().isDone()) {
-                assertTrue(t instanceof IllegalStateException
-                        && t.getMessage().contains("on the loop thread of context 'io1'"), String.valueOf(t));
+                });
+                assertTrue(joining instanceof IllegalStateException
+                        && joining.getMessage().contains("on the loop thread of context 'io1'"),
+                        String.valueOf(joining));
+            } finally {
+                blk.root().drainedEnd();
             }
-            request.get().get(30, TimeUnit.SECONDS); // the request itself goes on
+            request.get().get(30, TimeUnit.SECONDS); // the refused wait left the request going
+            blk.read(0, buf); // and the backend
         }
+    }
+
+    /** Runs {@code work} in {@code io}'s loop; returns what it threw, or null. */
+    private static Throwable thrownInLoop(IOThread io, Runnable work) throws Exception {
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        io.context().scheduleOneShot("wait", () -> {
+            try {
+                work.run();
+                outcome.complete(null);
+            } catch (Throwable t) {
+                outcome.complete(t);
+            }
+        });
+        return outcome.get(30, TimeUnit.SECONDS);
     }
 
     /**
