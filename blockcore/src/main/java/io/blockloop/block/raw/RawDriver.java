@@ -70,9 +70,19 @@ public final class RawDriver implements BlockDriver {
         return size;
     }
 
+    /**
+     * The file's limits, except for a window that starts inside one of the file's alignment blocks: its requests
+     * go down unpadded (request alignment 1), and the file node pads them in its own coordinates, as QEMU pads
+     * only at the protocol node. Padded here, a window's tail block could reach past the file's end: a 1-byte
+     * write at the end of a window starting at offset 1 wrote a whole block there and grew the file by 4 KiB.
+     */
     @Override
     public BlockLimits limits() {
-        return file.node().limits();
+        BlockLimits fileLimits = file.node().limits();
+        if (offset % fileLimits.requestAlignment() == 0) {
+            return fileLimits;
+        }
+        return new BlockLimits(1, fileLimits.memoryAlignment(), fileLimits.maxTransfer());
     }
 
     @Override

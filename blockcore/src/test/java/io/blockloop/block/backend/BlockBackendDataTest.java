@@ -22,8 +22,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -219,7 +221,7 @@ class BlockBackendDataTest {
             assertThrows(BlockIoException.class, () -> blk.read(-1, buffer));
             blk.read(SIZE - 8192, buffer); // exactly up to the end is fine
         }
-        assertEquals(SIZE, java.nio.file.Files.size(file), "nothing was written past the end");
+        assertEquals(SIZE, Files.size(file), "nothing was written past the end");
     }
 
     @Test
@@ -275,6 +277,37 @@ class BlockBackendDataTest {
         }
         assertEquals(42, BlockImages.readDirect(file, 1 << 20, 1)[0]);
         assertFalse(BlockImages.readDirect(file, 0, 1)[0] == 42);
+    }
+
+    /**
+     * A window that starts inside a block of the O_DIRECT file (offset 1) and runs to its end: writes at the
+     * window's tail stay inside the file. The raw node used to pad them to the file's 4 KiB in its own
+     * coordinates, so a 1-byte write at the end wrote a block past the file's end and grew the image.
+     */
+    @Test
+    void aWindowStartingInsideABlockNeverWritesPastTheFile() throws IOException {
+        int size = (int) SIZE;
+        Path file = BlockImages.image(dir, "img", size);
+        byte[] before = BlockImages.randomBytes(17, size);
+        BlockImages.writeDirect(file, 0, before);
+        try (BlockBackend blk = BlockBackend.open("win", new ImageSpec.Raw(FileOptions.of(file.toString()), 1, -1),
+                main); Arena arena = Arena.ofConfined()) {
+            long length = blk.length();
+            assertEquals(size - 1, length);
+            blk.write(length - 1, BlockImages.buffer(arena, new byte[]{'Z'}, 0), 0);
+            blk.writeZeroes(length - 4097, 4096, 0);
+            MemorySegment tail = arena.allocate(4097, 4096);
+            blk.read(length - 4097, tail);
+            byte[] expectedTail = new byte[4097];
+            expectedTail[4096] = 'Z';
+            assertArrayEquals(expectedTail, BlockImages.bytes(tail));
+        }
+        assertEquals(size, Files.size(file), "the image keeps its size");
+        byte[] after = BlockImages.readDirect(file, 0, size);
+        byte[] expected = before.clone();
+        Arrays.fill(expected, size - 4097, size - 1, (byte) 0);
+        expected[size - 1] = 'Z';
+        assertArrayEquals(expected, after, "only the written bytes changed");
     }
 
     @Test
