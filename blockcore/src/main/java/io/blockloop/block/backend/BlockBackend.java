@@ -101,7 +101,16 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private final CoQueue queuedRequests = new CoQueue();
     /** A spin lock without owner thread: see {@link ParkedRequestsLock} for why not a JDK lock. */
     private final Lock queuedRequestsLock = new ParkedRequestsLock();
-    private boolean closed;
+    /**
+     * Set first thing in {@link #close()}: from then on every request fails with {@code ENOMEDIUM}. Volatile: read
+     * by requests on any thread, in {@link #dispatch} and again under the graph read lock in {@link #checkRange},
+     * so the requests that close's drain parks do not reach the nodes when the drain ends.
+     */
+    private volatile boolean closed;
+    /** The root edge is detached (main loop only). */
+    private boolean detached;
+    /** Every step of {@link #close()} is done (main loop only); until then a repeated close finishes the job. */
+    private boolean released;
 
     private BlockBackend(String name, BlockNode root, List<BlockNode> ownedNodes, boolean writeThrough,
                          boolean ignoreFlush, boolean readOnly) {
@@ -323,6 +332,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      */
     public boolean registerBuffer(MemorySegment buffer) {
         Objects.requireNonNull(buffer, "buffer");
+        requireOpen();
         boolean taken = registration(buffer, true);
         if (taken) {
             synchronized (registered) {
@@ -335,6 +345,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /** Undoes {@link #registerBuffer}; false if the buffer was not registered. Any thread, as there. */
     public boolean unregisterBuffer(MemorySegment buffer) {
         Objects.requireNonNull(buffer, "buffer");
+        requireOpen();
         synchronized (registered) {
             if (!registered.remove(buffer)) {
                 return false;
@@ -343,10 +354,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         return registration(buffer, false);
     }
 
-    private boolean registration(MemorySegment buffer, boolean register) {
+    private void requireOpen() {
         if (closed) {
             throw new IllegalStateException("block backend '" + name + "' is closed");
         }
+    }
+
+    private boolean registration(MemorySegment buffer, boolean register) {
         boolean[] result = new boolean[1];
         blocking(() -> {
             // The graph read lock in the backend's context, as a request; but no in-flight count and no wait while
@@ -417,7 +431,11 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 AioWait.kick(); // a blocking caller in the main loop may wait for this future
             }
         });
-        co.enterIn(context());
+        if (closed) {
+            co.enter(); // fails at once with ENOMEDIUM, on this thread: the context may be closed as well
+        } else {
+            co.enterIn(context());
+        }
         return future;
     }
 
@@ -509,17 +527,22 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     /**
-     * Drains, unregisters the buffers still registered, detaches the root and closes the nodes this backend opened.
-     * Main loop; idempotent.
+     * Refuses new requests, drains, unregisters the buffers still registered, detaches the root and closes the
+     * nodes this backend opened. Requests that other threads submit meanwhile fail with {@code ENOMEDIUM}, and those
+     * already in flight are waited for. Main loop; idempotent: after a failure (a node that cannot close), a
+     * repeated call finishes what is left.
      *
      * @throws IllegalStateException off the main loop's thread (the backend stays open)
      */
     @Override
     public void close() {
-        if (closed) {
+        if (released) {
             return;
         }
         MainLoop.requireMainThread("BlockBackend.close");
+        // Before the drain, not after: a request parked by the drain resumes when it ends, and it must find the
+        // backend closed instead of reaching a node that is about to close (which refused to close, in flight).
+        closed = true;
         drain();
         List<MemorySegment> buffers;
         synchronized (registered) {
@@ -529,11 +552,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         for (MemorySegment buffer : buffers) {
             registration(buffer, false);
         }
-        closed = true;
-        BlockNode.detach(root);
+        if (!detached) {
+            BlockNode.detach(root);
+            detached = true;
+        }
         for (BlockNode node : ownedNodes) {
             node.close();
         }
+        released = true;
     }
 
     @Override

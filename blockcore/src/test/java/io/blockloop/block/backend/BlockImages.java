@@ -31,6 +31,13 @@ final class BlockImages {
         return MainLoop.init(kind);
     }
 
+    /** How many fds this process has open now (entries of {@code /proc/self/fd}). */
+    static long openFdCount() throws IOException {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
     /** A sparse image of {@code size} bytes in {@code dir}. */
     static Path image(Path dir, String name, long size) throws IOException {
         Path file = dir.resolve(name);
