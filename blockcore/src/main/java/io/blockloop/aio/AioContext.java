@@ -723,6 +723,9 @@ public final class AioContext implements AutoCloseable {
                     + Thread.currentThread().getName() + "' while its home thread polls it; stop the loop first "
                     + "(IOThread.close does)");
         }
+        if (MainLoop.context() == this) {
+            MainLoop.checkMayClose(this); // e.g. block nodes still open, which only the main loop can close
+        }
         // Context-local values first (engines remove their fd handlers here, while the context still works).
         cleanUpLocals();
         closed = true;

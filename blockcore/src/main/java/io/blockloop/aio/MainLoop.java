@@ -4,6 +4,9 @@ import io.blockloop.fdmon.FdMonitorKind;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 
 /**
  * The main loop: the one context that global-state code runs in (QEMU's {@code qemu_aio_context}). Its home
@@ -11,8 +14,8 @@ import java.lang.invoke.VarHandle;
  * {@link #init} may be called again (tests start a fresh main loop per test).
  *
  * <p>Threads: {@link #init} any thread (it becomes the main thread); {@link #context()} and
- * {@link #isMainThread()} any thread. Memory ordering: the context is published with a volatile
- * compare-and-set, and read with an acquire load.
+ * {@link #isMainThread()} any thread; {@link #addCloseCheck} any thread. Memory ordering: the context is published
+ * with a volatile compare-and-set, and read with an acquire load; the close checks live in a copy-on-write list.
  */
 public final class MainLoop {
     private static final VarHandle CONTEXT;
@@ -27,6 +30,9 @@ public final class MainLoop {
 
     @SuppressWarnings("unused") // through CONTEXT
     private static AioContext context;
+
+    /** What must be done before the main loop may close ({@link #addCloseCheck}). */
+    private static final List<Supplier<String>> CLOSE_CHECKS = new CopyOnWriteArrayList<>();
 
     private MainLoop() {
     }
@@ -86,6 +92,27 @@ public final class MainLoop {
         if (!c.inHomeThread()) {
             throw new IllegalStateException(what + " runs in the main loop, on thread '" + c.homeThread().getName()
                     + "', not on '" + Thread.currentThread().getName() + "'");
+        }
+    }
+
+    /**
+     * Adds a check that the main context's {@link AioContext#close()} runs first: it answers null when the main
+     * loop may close, or what is still open that only the main loop can close (the block layer's nodes: a backend
+     * closes by draining in the main loop, so closing the main loop first stranded them, open and locked). Any
+     * thread; checks stay for the life of the JVM.
+     */
+    public static void addCloseCheck(Supplier<String> check) {
+        CLOSE_CHECKS.add(check);
+    }
+
+    /** Throws when a close check refuses: called by the main context's close before it changes anything. */
+    static void checkMayClose(AioContext main) {
+        for (Supplier<String> check : CLOSE_CHECKS) {
+            String open = check.get();
+            if (open != null) {
+                throw new IllegalStateException("AioContext '" + main.name() + "' is the main loop and cannot close"
+                        + " while " + open);
+            }
         }
     }
 

@@ -56,6 +56,7 @@ public final class BlockNode implements BlockParent {
     private static final AtomicInteger AUTO_NAMES = new AtomicInteger();
     /** Every open node (QEMU's {@code all_bdrv_states}): what drain-all quiesces. */
     private static final Set<BlockNode> ALL = ConcurrentHashMap.newKeySet();
+
     /** Drain-all sections in progress (main loop); nodes created meanwhile start quiesced that many times. */
     private static int drainAllCount;
     private static final VarHandle IN_FLIGHT;

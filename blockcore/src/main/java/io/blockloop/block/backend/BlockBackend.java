@@ -23,8 +23,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -80,6 +83,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     private static final GraphLock GRAPH = GraphLock.global();
+    /** Backends not closed yet, in the order they opened: what the main loop must outlive. Any thread. */
+    private static final Set<BlockBackend> OPEN = Collections.synchronizedSet(new LinkedHashSet<>());
+
+    static {
+        // Closing a backend drains, which only the main loop may do: closing the main loop first stranded them,
+        // open and with their images locked, for the life of the process.
+        MainLoop.addCloseCheck(BlockBackend::stillOpen);
+    }
 
     private final String name;
     private final BlockChild root;
@@ -120,6 +131,16 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         this.ignoreFlush = ignoreFlush;
         this.readOnly = readOnly;
         this.root = BlockNode.attach(this, "root", root);
+        OPEN.add(this);
+    }
+
+    /** Null when every backend is closed; otherwise which are open. Any thread. */
+    private static String stillOpen() {
+        List<String> names;
+        synchronized (OPEN) {
+            names = OPEN.stream().map(b -> "'" + b.name + "'").toList();
+        }
+        return names.isEmpty() ? null : "block backends are open (" + String.join(", ", names) + "); close them first";
     }
 
     /**
@@ -560,6 +581,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             node.close();
         }
         released = true;
+        OPEN.remove(this);
     }
 
     @Override

@@ -546,6 +546,43 @@ class BlockBackendThreadsTest {
     }
 
     /**
+     * The main loop refuses to close while a backend is open: a backend closes by draining in the main loop, so
+     * closing the main loop first stranded it, open and locked, and dropped the requests queued in the main
+     * context (a plain thread's blocking read of a main-context backend waited forever).
+     */
+    @Test
+    void theMainLoopOutlivesItsBackends() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        byte[] data = BlockImages.randomBytes(9, 4096);
+        BlockImages.writeDirect(file, 0, data);
+        BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            AtomicReference<Throwable> readFailure = new AtomicReference<>();
+            Thread reader = Thread.ofPlatform().start(() -> {
+                try {
+                    blk.read(0, buf); // queued in the main context, which this thread does not poll
+                } catch (Throwable t) {
+                    readFailure.set(t);
+                }
+            });
+            IllegalStateException refused = assertThrows(IllegalStateException.class, main::close);
+            assertEquals("AioContext 'main' is the main loop and cannot close while block backends are open ('t');"
+                    + " close them first", refused.getMessage());
+            // The read completes inside this poll (the reader thread's own exit would wake nobody).
+            assertTrue(AioWait.waitWhile(main, () -> !Arrays.equals(data, BlockImages.bytes(buf)),
+                    TimeUnit.SECONDS.toNanos(30)), "the queued read runs once the main loop polls");
+            reader.join(TimeUnit.SECONDS.toMillis(30));
+            assertFalse(reader.isAlive());
+            assertEquals(null, readFailure.get());
+        } finally {
+            blk.close();
+        }
+        main.close(); // now it may
+        main = BlockImages.mainLoop();
+    }
+
+    /**
      * Opening, attaching and closing a backend are the main loop's: close drains, which only the main loop may do.
      * Before, a backend opened on another thread, or with no main loop at all, opened and worked, and then its
      * close failed, leaving the image open and locked.
