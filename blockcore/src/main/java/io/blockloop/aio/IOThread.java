@@ -41,6 +41,8 @@ public final class IOThread implements AutoCloseable {
     private final CountDownLatch ready = new CountDownLatch(1);
     /** Once-guards (CAS): one start, one stop BH. They publish nothing. */
     private final AtomicBoolean started = new AtomicBoolean();
+    /** Closed before it was started: {@link #start()} then refuses (set right after close's CAS on started). */
+    private volatile boolean closedUnstarted;
     private final AtomicBoolean stopRequested = new AtomicBoolean();
     /** Written by the new thread before {@code ready.countDown()}; {@link #context()}'s volatile load pairs with it. */
     private volatile AioContext context;
@@ -89,7 +91,8 @@ public final class IOThread implements AutoCloseable {
      */
     public IOThread start() {
         if (!started.compareAndSet(false, true)) {
-            throw new IllegalStateException("IOThread '" + name + "' already started");
+            throw new IllegalStateException("IOThread '" + name + "' "
+                    + (closedUnstarted ? "was closed before it started" : "already started"));
         }
         thread.start();
         boolean interrupted = false;
@@ -272,7 +275,8 @@ public final class IOThread implements AutoCloseable {
 
     /**
      * {@link #stop()} then waits for the thread to end, without giving up when interrupted (the interrupt status
-     * is restored afterwards). Throws like {@link #join()} if the loop failed.
+     * is restored afterwards). Throws like {@link #join()} if the loop failed. An IOThread closed before it started
+     * can no longer start.
      */
     @Override
     public void close() {
@@ -284,7 +288,8 @@ public final class IOThread implements AutoCloseable {
                 // The loop failed and closed its context on its own: the join below reports why.
             }
         }
-        if (!started.get()) {
+        if (started.compareAndSet(false, true)) {
+            closedUnstarted = true; // never to start: a thread started now would have nobody to close it
             return;
         }
         boolean interrupted = false;

@@ -54,6 +54,18 @@ class IOThreadTest {
         assertEquals(PollParams.OFF, main.pollParams(), "the main loop does not busy-poll");
     }
 
+    /** Closed before it started, an IOThread stays closed: a thread started afterwards had nobody to close it. */
+    @Test
+    void anIoThreadClosedBeforeItStartedCannotStart() {
+        IOThread io = new IOThread("never");
+        io.close();
+        io.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, io::start);
+        assertEquals("IOThread 'never' was closed before it started", e.getMessage());
+        assertFalse(io.thread().isAlive());
+        assertThrows(IllegalStateException.class, io::context);
+    }
+
     @ParameterizedTest
     @EnumSource(value = FdMonitorKind.class, names = {"POLL", "EPOLL", "IO_URING"})
     void startStopJoin(FdMonitorKind kind) throws Exception {

@@ -244,6 +244,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /** Writes {@code buffer} at {@code offset}; {@code flags}: {@link RequestFlags#FUA}. Coroutine. */
     public void coWrite(long offset, MemorySegment buffer, int flags) {
+        requireKnownFlags("write", flags, WRITE);
         check("write", offset, buffer.byteSize(), coPwritev(offset, IoVector.of(buffer), flags));
     }
 
@@ -254,15 +255,16 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /** Vectored write. Coroutine. */
     public void coWritev(long offset, IoVector qiov, int flags) {
+        requireKnownFlags("writev", flags, WRITE);
         check("writev", offset, qiov.size(), coPwritev(offset, qiov, flags));
     }
 
-    /** Vectored read returning 0 or a negative errno ({@code -EIO} past the end). Coroutine. */
+    /** Vectored read returning 0 or a negative errno ({@code -EIO} past the end; {@code -EINVAL}: flags). Coroutine. */
     public int coPreadv(long offset, IoVector qiov, int flags) {
         return dispatch(READ, offset, qiov.size(), qiov, flags);
     }
 
-    /** Vectored write returning 0 or a negative errno. Coroutine. */
+    /** Vectored write returning 0 or a negative errno ({@code -EINVAL} for flags other than FUA). Coroutine. */
     public int coPwritev(long offset, IoVector qiov, int flags) {
         return dispatch(WRITE, offset, qiov.size(), qiov, writeThrough ? flags | RequestFlags.FUA : flags);
     }
@@ -288,6 +290,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * {@link RequestFlags#NO_FALLBACK}, {@link RequestFlags#FUA}. Coroutine.
      */
     public void coWriteZeroes(long offset, long bytes, int flags) {
+        requireKnownFlags("write zeroes", flags, WRITE_ZEROES);
         check("write zeroes", offset, bytes,
                 dispatch(WRITE_ZEROES, offset, bytes, null, writeThrough ? flags | RequestFlags.FUA : flags));
     }
@@ -297,6 +300,18 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private static final int FLUSH = 2;
     private static final int DISCARD = 3;
     private static final int WRITE_ZEROES = 4;
+    /** The request flags each operation takes, by operation code; any other bit is refused (QEMU asserts). */
+    private static final int[] KNOWN_FLAGS = {0, RequestFlags.FUA, 0, 0,
+            RequestFlags.FUA | RequestFlags.MAY_UNMAP | RequestFlags.NO_FALLBACK};
+
+    /** For the throwing API: unknown flag bits are a caller's mistake, named in the message. */
+    private static void requireKnownFlags(String op, int flags, int opCode) {
+        int unknown = flags & ~KNOWN_FLAGS[opCode];
+        if (unknown != 0) {
+            throw new IllegalArgumentException(op + " flags 0x" + Integer.toHexString(flags) + ": unknown bits 0x"
+                    + Integer.toHexString(unknown) + " (see RequestFlags for what " + op + " takes)");
+        }
+    }
 
     /**
      * Every request of the coroutine API goes through here: brings the calling coroutine to the backend's
@@ -308,6 +323,9 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private int dispatch(int op, long offset, long bytes, IoVector qiov, int flags) {
         if (closed) {
             return -Errno.ENOMEDIUM;
+        }
+        if ((flags & ~KNOWN_FLAGS[op]) != 0) {
+            return -Errno.EINVAL; // the errno-returning API; the throwing one refused them with a message
         }
         if (qiov != null) {
             qiov.checkUsable(op == READ);

@@ -6,6 +6,7 @@ import io.blockloop.aio.IOThread;
 import io.blockloop.block.BlockIoException;
 import io.blockloop.block.CacheMode;
 import io.blockloop.block.IoVector;
+import io.blockloop.block.RequestFlags;
 import io.blockloop.block.Warnings;
 import io.blockloop.block.file.AioMode;
 import io.blockloop.block.file.FileDriver;
@@ -580,6 +581,34 @@ class BlockBackendThreadsTest {
         }
         main.close(); // now it may
         main = BlockImages.mainLoop();
+    }
+
+    /**
+     * Request flags a request does not take are refused: the throwing API names the bits, the errno-returning one
+     * answers EINVAL. Before, a write with any bits set succeeded as if they were not there.
+     */
+    @Test
+    void unknownRequestFlagsAreRefused() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+             Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            IllegalArgumentException write = assertThrows(IllegalArgumentException.class,
+                    () -> blk.write(0, buf, 0xffff));
+            assertEquals("write flags 0xffff: unknown bits 0xffef (see RequestFlags for what write takes)",
+                    write.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> blk.writeZeroes(0, 4096, 0x1000));
+            CompletionException async = assertThrows(CompletionException.class,
+                    () -> blk.writevAsync(0, IoVector.of(buf), RequestFlags.MAY_UNMAP).join());
+            assertTrue(async.getCause() instanceof IllegalArgumentException, String.valueOf(async.getCause()));
+            int[] errno = new int[1];
+            Coroutine.create(() -> errno[0] = blk.coPwritev(0, IoVector.of(buf), RequestFlags.NO_FALLBACK))
+                    .enterIn(main);
+            assertTrue(AioWait.waitWhile(main, () -> errno[0] == 0, TimeUnit.SECONDS.toNanos(30)));
+            assertEquals(-Errno.EINVAL, errno[0]);
+            blk.write(0, buf, RequestFlags.FUA); // the flags each takes still work
+            blk.writeZeroes(0, 4096, RequestFlags.MAY_UNMAP | RequestFlags.NO_FALLBACK | RequestFlags.FUA);
+        }
     }
 
     /**
