@@ -46,7 +46,8 @@ import java.util.concurrent.locks.Lock;
  *       back afterwards.</li>
  *   <li><b>Asynchronous API</b> ({@code *Async}): from any thread; returns a {@link CompletableFuture}
  *       completed in the backend's context. A request cannot be withdrawn: the future's {@code cancel} does
- *       nothing and answers false, and the buffer stays in use until the future completes. Its {@code join} and
+ *       nothing and answers false, and the buffer stays in use until the future completes; it must be reachable
+ *       from the backend's thread (a shared arena, not one confined to the caller). Its {@code join} and
  *       {@code get} never stop the loop that must complete it: a coroutine yields, the backend's loop thread and
  *       the main loop poll, another loop's thread is refused ({@link RequestFuture}).</li>
  *   <li><b>Blocking API</b> ({@link #read}, {@link #write}, ...): from any thread that is not running a loop
@@ -425,21 +426,25 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /** {@link #coRead} from any thread. */
     public CompletableFuture<Void> readAsync(long offset, MemorySegment buffer) {
+        requireReachableFromContext(buffer, 0, 1);
         return async(() -> coRead(offset, buffer));
     }
 
     /** {@link #coWrite} from any thread. */
     public CompletableFuture<Void> writeAsync(long offset, MemorySegment buffer, int flags) {
+        requireReachableFromContext(buffer, 0, 1);
         return async(() -> coWrite(offset, buffer, flags));
     }
 
     /** {@link #coReadv} from any thread. */
     public CompletableFuture<Void> readvAsync(long offset, IoVector qiov) {
+        requireReachableFromContext(qiov);
         return async(() -> coReadv(offset, qiov));
     }
 
     /** {@link #coWritev} from any thread. */
     public CompletableFuture<Void> writevAsync(long offset, IoVector qiov, int flags) {
+        requireReachableFromContext(qiov);
         return async(() -> coWritev(offset, qiov, flags));
     }
 
@@ -456,6 +461,28 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /** {@link #coWriteZeroes} from any thread. */
     public CompletableFuture<Void> writeZeroesAsync(long offset, long bytes, int flags) {
         return async(() -> coWriteZeroes(offset, bytes, flags));
+    }
+
+    private void requireReachableFromContext(IoVector qiov) {
+        for (int i = 0; i < qiov.count(); i++) {
+            requireReachableFromContext(qiov.segment(i), i, qiov.count());
+        }
+    }
+
+    /**
+     * An asynchronous request runs in the backend's context while its caller goes on, so a buffer confined to the
+     * caller's thread cannot serve it. Refused here, at once: before, the aligned ones worked by accident (the
+     * kernel takes bare addresses) and the misaligned ones threw WrongThreadException in the IOThread's bounce copy,
+     * a read after its I/O was done. The blocking API may take them: it lends them for the call while the caller
+     * waits.
+     */
+    private void requireReachableFromContext(MemorySegment buffer, int index, int count) {
+        Thread home = context().homeThread();
+        if (!buffer.isAccessibleBy(home)) {
+            throw new IllegalArgumentException("I/O buffer " + index + " of " + count + " is confined to another thread"
+                    + " than '" + home.getName() + "', where the asynchronous requests of '" + name + "' run: allocate"
+                    + " it from a shared arena, or use the blocking API, which lends it for the call");
+        }
     }
 
     private CompletableFuture<Void> async(Runnable request) {

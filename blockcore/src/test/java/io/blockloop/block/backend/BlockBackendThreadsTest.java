@@ -612,6 +612,37 @@ class BlockBackendThreadsTest {
     }
 
     /**
+     * The asynchronous API refuses, at the call, a buffer confined to a thread other than the backend's: the
+     * request runs there while the caller goes on. Before, an aligned one worked by accident and a misaligned one
+     * threw WrongThreadException in the IOThread after its I/O. On the backend's own thread such a buffer is fine.
+     */
+    @Test
+    void theAsynchronousApiRefusesBuffersConfinedToAnotherThread() throws Exception {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        try (IOThread io = new IOThread("io0").start();
+             BlockBackend inIo = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())),
+                     io.context());
+             Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
+            MemorySegment aligned = confined.allocate(4096, 4096);
+            MemorySegment misaligned = confined.allocate(4097, 4096).asSlice(1);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> inIo.readAsync(0, aligned));
+            assertTrue(e.getMessage().startsWith("I/O buffer 0 of 1 is confined to another thread than 'IO io0'"),
+                    e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> inIo.writeAsync(0, misaligned, 0));
+            IoVector mixed = IoVector.of(shared.allocate(512, 512), aligned);
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> inIo.readvAsync(0, mixed)).getMessage()
+                    .startsWith("I/O buffer 1 of 2 is confined"));
+            inIo.read(0, misaligned); // the blocking API lends it for the call
+        }
+        Path other = BlockImages.image(dir, "other", 1 << 20);
+        try (BlockBackend inMain = BlockBackend.open("m", new ImageSpec.Raw(FileOptions.of(other.toString())), main);
+             Arena confined = Arena.ofConfined()) {
+            inMain.readAsync(0, confined.allocate(4096, 4096)).join(); // confined to the backend's own thread
+        }
+    }
+
+    /**
      * Opening, attaching and closing a backend are the main loop's: close drains, which only the main loop may do.
      * Before, a backend opened on another thread, or with no main loop at all, opened and worked, and then its
      * close failed, leaving the image open and locked.
