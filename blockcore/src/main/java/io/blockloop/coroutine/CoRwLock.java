@@ -15,6 +15,11 @@ package io.blockloop.coroutine;
  * <p>Admission wakes the admitted coroutine with {@link Coroutine#wake()}: queued behind the caller in the same
  * context (never entered from inside it), scheduled in another context otherwise.
  *
+ * <p>Not reentrant. {@link #readLock()} or {@link #writeLock()} by the coroutine that holds the write lock would
+ * wait for itself: both throw {@link IllegalStateException} naming it, before anything is queued. A reader that
+ * asks for the write lock (or, while a writer waits, for another read lock) waits for itself too, and is not
+ * refused: readers are counted, not named, so the lock cannot tell it from another reader. Use {@link #upgrade()}.
+ *
  * <p>Threads: every method from coroutines only, in any context (see {@link CoMutex} for the cross-thread
  * rule). Memory ordering: {@code owners} and the ticket queue are plain fields guarded by an internal
  * {@link CoMutex}, whose hand-over orders them; a coroutine admitted by another one is handed its admission
@@ -30,10 +35,15 @@ public final class CoRwLock {
     /** The writer while {@code owners == -1}. Guarded by {@code mutex}. */
     private Coroutine writer;
 
-    /** Takes the lock for reading (QEMU's {@code qemu_co_rwlock_rdlock}). Coroutine only. */
+    /**
+     * Takes the lock for reading (QEMU's {@code qemu_co_rwlock_rdlock}). Coroutine only.
+     *
+     * @throws IllegalStateException if the caller holds the write lock (use {@link #downgrade()})
+     */
     public void readLock() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.readLock");
         mutex.lock();
+        refuseWriter(self, "readLock");
         if (owners == 0 || (owners > 0 && ticketsHead == null)) {
             owners++;
             mutex.unlock();
@@ -48,10 +58,16 @@ public final class CoRwLock {
         self.lockAcquired();
     }
 
-    /** Takes the lock for writing (QEMU's {@code qemu_co_rwlock_wrlock}). Coroutine only. */
+    /**
+     * Takes the lock for writing (QEMU's {@code qemu_co_rwlock_wrlock}). Coroutine only. A caller that holds a read
+     * lock must {@link #upgrade()} instead: asking here, it would wait for itself (not detected, see the class).
+     *
+     * @throws IllegalStateException if the caller holds the write lock already
+     */
     public void writeLock() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.writeLock");
         mutex.lock();
+        refuseWriter(self, "writeLock");
         if (owners == 0) {
             owners = -1;
             writer = self;
@@ -130,6 +146,18 @@ public final class CoRwLock {
         }
         self.lockReleased();
         admitNextAndUnlock();
+    }
+
+    /**
+     * Throws, releasing the internal mutex, if {@code self} holds the write lock: it would queue behind itself and
+     * wait forever. Called with the internal mutex held, before anything is queued or counted.
+     */
+    private void refuseWriter(Coroutine self, String what) {
+        if (owners == -1 && writer == self) {
+            mutex.unlock();
+            throw new IllegalStateException("CoRwLock." + what + " by " + self
+                    + ", which holds the write lock already (not reentrant)");
+        }
     }
 
     private void enqueue(Coroutine self, boolean read) {

@@ -2,8 +2,12 @@ package io.blockloop.coroutine;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+import java.util.function.Consumer;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -102,5 +106,37 @@ class CoLockMisuseTest {
             rw.writeLock();
             rw.unlock();
         }));
+    }
+
+    /**
+     * The writer asking for its CoRwLock again, to write or to read, queued behind itself and hung (its enter simply
+     * returned, the coroutine yielded for good). Refused now, naming it, with nothing queued: the lock is free after
+     * the writer's one unlock.
+     */
+    @Test
+    void theWriterTakingItsCoRwLockAgainIsRefusedNotAHang() {
+        for (String what : List.of("writeLock", "readLock")) {
+            Consumer<CoRwLock> again = what.equals("writeLock") ? CoRwLock::writeLock : CoRwLock::readLock;
+            CoRwLock rw = new CoRwLock();
+            String[] writer = new String[1];
+            int[] held = new int[1];
+            Throwable t = inCoroutine(() -> {
+                rw.writeLock();
+                writer[0] = Coroutine.self().toString();
+                try {
+                    again.accept(rw);
+                } finally {
+                    held[0] = Coroutine.self().locksHeld();
+                    rw.unlock();
+                }
+            });
+            assertTrue(t instanceof IllegalStateException && t.getMessage().contains(writer[0])
+                    && t.getMessage().contains("holds the write lock already"), what + ": " + t);
+            assertEquals(1, held[0], what + ": the refused call counted no lock");
+            assertNull(inCoroutine(() -> { // free, and no ticket left queued
+                rw.writeLock();
+                rw.unlock();
+            }));
+        }
     }
 }
