@@ -287,14 +287,20 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
-     * For a loop that has ended for good, before {@link #close()}: refuses BHs from now on (their scheduler gets
-     * {@link IllegalStateException}) and runs, once, those accepted until now. A BH scheduled while the loop stops
-     * therefore either runs or is refused; none is accepted and then dropped. BHs these callbacks schedule are
-     * refused. {@link IOThread} calls this after its last iteration. Home thread.
+     * For a loop that has ended for good, before {@link #close()}: refuses BHs and scheduled coroutines from now on
+     * (their scheduler gets {@link IllegalStateException}) and runs, once, those accepted until now: first the
+     * coroutines (the BHs they schedule are still accepted), then the BHs. A BH or a coroutine scheduled while the
+     * loop stops therefore either runs or is refused; none is accepted and then dropped. Coroutines scheduled here
+     * from then on, and BHs those last BHs schedule, are refused. {@link IOThread} calls this after its last
+     * iteration. Home thread.
      */
     void runLastBottomHalves() {
         checkHomeThread();
         checkOpen();
+        // The coroutine list first (see ScheduledCoroutines): a push it refuses was not linked, one it took is
+        // entered now, and what those coroutines schedule still meets an open BH queue and runs in the last pass.
+        // Reported like a BH's failure: a misuse of one coroutine does not end the thread.
+        runCallback("bottom half", "co-schedule", scheduledCoroutines::sealAndEnter);
         bottomHalves.seal();
         runBottomHalves();
     }
@@ -729,8 +735,8 @@ public final class AioContext implements AutoCloseable {
         // Context-local values first (engines remove their fd handlers here, while the context still works).
         cleanUpLocals();
         closed = true;
-        // First the coroutine list: it deletes its BH, which the BH drain below then frees (QEMU asserts no
-        // scheduled coroutines, then deletes co_schedule_bh, then checks the BH list).
+        // First the coroutine list: it seals itself and deletes its BH, which the BH drain below then frees (QEMU
+        // asserts no scheduled coroutines, then deletes co_schedule_bh, then checks the BH list).
         String coroutinesLeft = scheduledCoroutines.drainForClose();
         List<String> leaked = new ArrayList<>();
         for (BottomHalf bh : bottomHalves.drainForClose(this)) {

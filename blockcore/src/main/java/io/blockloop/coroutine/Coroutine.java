@@ -56,7 +56,7 @@ import java.util.function.Consumer;
  * CAS/getAndSet, a BH, a timer). Two fields are shared on purpose: {@code context}, written with a release
  * store by the enter loop before the body runs and read with acquire loads by wakers on other threads; and
  * {@code scheduledIn}, set by a volatile CAS when the coroutine is scheduled and cleared with a release store
- * by the context that takes it off its list.
+ * by the context that takes it off its list (or by the scheduler, when the context refused it unlisted).
  */
 public final class Coroutine {
     private static final System.Logger LOG = System.getLogger(Coroutine.class.getName());
@@ -128,6 +128,11 @@ public final class Coroutine {
     boolean waitsToRead;
 
     private Coroutine() {
+    }
+
+    /** A coroutine that is never created, entered or pooled: a list's end marker ({@link ScheduledCoroutines}). */
+    static Coroutine marker() {
+        return new Coroutine();
     }
 
     // ----------------------------------------------------------------------------------------------------------
@@ -406,13 +411,20 @@ public final class Coroutine {
 
     void scheduleBy(AioContext ctx, String by) {
         // Refused before the coroutine is marked and listed: refused later, by the list's BH, it would stay listed,
-        // and the context's close would report it as left behind although its scheduler was told.
+        // and the context's close would report it as left behind although its scheduler was told. The check is
+        // the cheap answer; the list's seal is the guarantee, for a context that starts closing right after it.
         if (ctx.isClosing()) {
-            throw new IllegalStateException("cannot schedule " + this + " in context '" + ctx.name()
-                    + "': it is closing");
+            throw closing(ctx);
         }
         markScheduled(ctx, by);
-        ctx.scheduledCoroutines().push(this);
+        if (!ctx.scheduledCoroutines().push(this)) {
+            clearScheduledRelease(); // sealed meanwhile: nothing was linked, so the mark is still ours to drop
+            throw closing(ctx);
+        }
+    }
+
+    private IllegalStateException closing(AioContext ctx) {
+        return new IllegalStateException("cannot schedule " + this + " in context '" + ctx.name() + "': it is closing");
     }
 
     /** Claims the "scheduled" mark for {@code ctx}, or explains who holds it. Any thread. */
@@ -427,7 +439,10 @@ public final class Coroutine {
         scheduledBy = by;
     }
 
-    /** Drops the "scheduled" mark just before the context enters the coroutine. Home thread of that context. */
+    /**
+     * Drops the "scheduled" mark: just before the context enters the coroutine (home thread of that context), or
+     * when the context refused it before it was listed (the thread that marked it).
+     */
     void clearScheduledRelease() {
         // Release: whatever this thread did before is visible to the next scheduler that wins the CAS.
         SCHEDULED_IN.setRelease(this, (AioContext) null);

@@ -77,6 +77,37 @@ class ContextCloseTest {
         assertTrue(ctx.isClosing());
     }
 
+    /**
+     * The last pass seals the scheduled list before the BH queue and enters what it took at once: what those
+     * coroutines schedule as BHs still runs, and a coroutine scheduled into the context from then on is refused at
+     * the sealed list (the "is it closing?" check still passes there) with its "scheduled" mark undone.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void theLastPassEntersTheCoroutinesScheduledBeforeItAndRefusesLaterOnes(TestMonitor monitor) {
+        AioContext ctx = monitor.newContext("last-coroutines");
+        List<String> ran = new ArrayList<>();
+        Coroutine late = Coroutine.create(() -> ran.add("late"));
+        List<String> refusals = new ArrayList<>();
+        Coroutine.create(() -> {
+            ran.add("scheduled");
+            ctx.scheduleOneShot("from-the-coroutine", () -> ran.add("its BH"));
+            try {
+                late.schedule(ctx);
+            } catch (IllegalStateException e) {
+                refusals.add(e.getMessage());
+            }
+        }).schedule(ctx);
+
+        ctx.runLastBottomHalves();
+        assertEquals(List.of("scheduled", "its BH"), ran);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).contains("is closing"), refusals.get(0));
+        late.enter(); // not left marked as scheduled by the refusal
+        assertEquals(List.of("scheduled", "its BH", "late"), ran);
+        ctx.close(); // nothing left
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void aBhScheduledAfterCloseIsRefusedEvenWhenItPassedTheOpenCheck(TestMonitor monitor) {
