@@ -464,6 +464,10 @@ public final class Coroutine {
      * It is marked scheduled at once, handed to {@code newCtx} by a one-shot BH of its current context (which
      * runs only after it yielded, so the new context cannot enter it early), and then yields. A no-op when it
      * already runs in {@code newCtx}. Called from inside a coroutine that runs in a context.
+     *
+     * @throws IllegalStateException if {@code newCtx} is closing ({@link AioContext#isClosing()}), checked first
+     *                               and again by the hand-over (the coroutine then throws from its current
+     *                               context, no longer marked), or if its current context refuses the hand-over BH
      */
     public static void rescheduleSelf(AioContext newCtx) {
         Objects.requireNonNull(newCtx, "newCtx");
@@ -479,9 +483,29 @@ public final class Coroutine {
             throw new IllegalStateException("Coroutine.rescheduleSelf: " + self
                     + " does not run in an AioContext, so nothing can hand it over safely");
         }
+        if (newCtx.isClosing()) { // as scheduleBy: the cheap answer before the mark; the hand-over's push decides
+            throw self.closing(newCtx);
+        }
         self.markScheduled(newCtx, "Coroutine.rescheduleSelf");
-        old.scheduleOneShot("co-reschedule-self", () -> newCtx.scheduledCoroutines().push(self));
+        // Written by the BH before it resumes us, on old's home thread (this coroutine's thread): no ordering needed.
+        boolean[] refused = {false};
+        try {
+            old.scheduleOneShot("co-reschedule-self", () -> {
+                if (!newCtx.scheduledCoroutines().push(self)) {
+                    // newCtx began closing after the check above; nothing was linked, so the coroutine is still
+                    // ours: resume it here, where it yielded (which also drops the mark), and let it throw.
+                    refused[0] = true;
+                    self.enterScheduled(old);
+                }
+            });
+        } catch (IllegalStateException oldClosed) {
+            self.clearScheduledRelease(); // nothing will hand it over: not scheduled anywhere
+            throw oldClosed;
+        }
         Coroutine.yield();
+        if (refused[0]) {
+            throw self.closing(newCtx);
+        }
     }
 
     /**

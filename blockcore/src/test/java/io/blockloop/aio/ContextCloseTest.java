@@ -108,6 +108,34 @@ class ContextCloseTest {
         ctx.close(); // nothing left
     }
 
+    /**
+     * A coroutine run by the last pass cannot move: its own context refuses rescheduleSelf's hand-over BH. It gets
+     * the refusal and is not left marked as scheduled in the target (which would refuse every later enter).
+     */
+    @Test
+    void aRescheduleSelfWhoseHandOverIsRefusedLeavesTheCoroutineUnmarked() {
+        AioContext ctx = TestMonitor.POLL.newContext("refusing-hand-over");
+        AioContext target = TestMonitor.POLL.newContext("hand-over-target");
+        List<String> seen = new ArrayList<>();
+        Coroutine co = Coroutine.create(() -> {
+            try {
+                Coroutine.rescheduleSelf(target);
+            } catch (IllegalStateException e) {
+                seen.add(e.getMessage());
+            }
+            Coroutine.yield();
+            seen.add("entered again");
+        });
+        ctx.scheduleOneShot("enter-in-the-last-pass", () -> co.enterIn(ctx));
+        ctx.runLastBottomHalves();
+        assertEquals(1, seen.size(), seen.toString());
+        assertTrue(seen.get(0).contains("'co-reschedule-self'") && seen.get(0).contains("is closed"), seen.get(0));
+        co.enter();
+        assertEquals("entered again", seen.get(1));
+        ctx.close();
+        target.close(); // nothing left scheduled there either
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void aBhScheduledAfterCloseIsRefusedEvenWhenItPassedTheOpenCheck(TestMonitor monitor) {

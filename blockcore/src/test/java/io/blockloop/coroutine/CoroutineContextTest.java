@@ -1,6 +1,7 @@
 package io.blockloop.coroutine;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.aio.IOThread;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.aio.Timer;
 import io.blockloop.aio.testing.IoThreads;
@@ -223,6 +224,68 @@ class CoroutineContextTest {
                     io.thread(0).thread().getName()), threads);
             assertEquals(List.of(io.ctx(0), io.ctx(1)), contexts);
         }
+    }
+
+    /**
+     * rescheduleSelf into the context of an IOThread that was closed (BlockBackend's co* methods do this for a
+     * backend whose IOThread was closed) throws in the caller's context. Before, the hand-over BH's push was refused
+     * in the old context, which only logged it, and the coroutine was in neither context: it hung for good.
+     */
+    @Test
+    void rescheduleSelfIntoAClosedIOThreadThrowsAndStaysWhereItRuns() throws Exception {
+        try (IoThreads io = new IoThreads("move-from", 1)) {
+            IOThread closed = new IOThread("move-to-closed").start();
+            AioContext target = closed.context();
+            closed.close();
+            AtomicReference<Throwable> thrown = new AtomicReference<>();
+            AtomicReference<AioContext> after = new AtomicReference<>();
+            CountDownLatch finished = new CountDownLatch(1);
+            Coroutine.create(() -> {
+                try {
+                    Coroutine.rescheduleSelf(target);
+                } catch (Throwable t) {
+                    thrown.set(t);
+                }
+                after.set(Coroutine.self().context());
+                Coroutine.rescheduleSelf(io.ctx(0)); // already there: not left marked as scheduled elsewhere
+                finished.countDown();
+            }).schedule(io.ctx(0));
+            IoThreads.await(finished, "the coroutine, back from the refused move");
+            Throwable t = thrown.get();
+            assertTrue(t instanceof IllegalStateException && t.getMessage().contains("'move-to-closed': it is closing"),
+                    String.valueOf(t));
+            assertSame(io.ctx(0), after.get());
+        }
+    }
+
+    /**
+     * The race: the target passes rescheduleSelf's "is it closing?" check and closes before the hand-over BH runs.
+     * Its sealed list refuses the push, and the BH resumes the coroutine in its own context, where rescheduleSelf
+     * throws; nothing is left marked or listed. Both contexts belong to the test thread, so the order is fixed.
+     */
+    @Test
+    void rescheduleSelfIntoAContextThatClosesBeforeTheHandOverThrowsInTheOldOne() {
+        AioContext from = AioContext.create("hand-over-from");
+        AioContext to = AioContext.create("hand-over-to");
+        List<String> seen = new ArrayList<>();
+        Coroutine co = Coroutine.create(() -> {
+            try {
+                Coroutine.rescheduleSelf(to);
+                seen.add("moved");
+            } catch (IllegalStateException e) {
+                seen.add(e.getMessage());
+            }
+            seen.add("now in " + Coroutine.self().context().name());
+        });
+        co.enterIn(from); // runs until rescheduleSelf yields, marked and with the hand-over BH scheduled in `from`
+        assertEquals(List.of(), seen);
+        to.close(); // seals its scheduled list: the hand-over's push is refused
+        assertTrue(from.poll(false));
+        assertEquals(2, seen.size(), seen.toString());
+        assertTrue(seen.get(0).contains("cannot schedule") && seen.get(0).contains("'hand-over-to': it is closing"),
+                seen.get(0));
+        assertEquals("now in hand-over-from", seen.get(1));
+        from.close(); // nothing left scheduled
     }
 
     /** sleepNs suspends for at least the given time, in the coroutine's own context; a stray wake is refused. */
