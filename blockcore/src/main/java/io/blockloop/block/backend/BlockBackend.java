@@ -683,14 +683,21 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      */
     private ReaderCount begin(Coroutine self) {
         IN_FLIGHT.getAndAdd(this, 1);
-        for (;;) {
-            if (quiesceCounter.get() > 0) {
-                waitWhileDrained();
+        try {
+            for (;;) {
+                if (quiesceCounter.get() > 0) {
+                    waitWhileDrained();
+                }
+                ReaderCount readers = readLockInContext(self);
+                if (readers != null) {
+                    return readers;
+                }
             }
-            ReaderCount readers = readLockInContext(self);
-            if (readers != null) {
-                return readers;
-            }
+        } catch (RuntimeException | Error e) {
+            // E.g. the backend moved to a context that is closing, and the coroutine cannot follow it: the request
+            // never started, and a drain or close must not wait for it.
+            decrementInFlight();
+            throw e;
         }
     }
 
@@ -717,8 +724,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         try {
             while (quiesceCounter.get() > 0) {
                 decrementInFlight(); // not in flight while queued: the drain must not wait for us
-                queuedRequests.await(queuedRequestsLock);
-                IN_FLIGHT.getAndAdd(this, 1); // in flight again before the counter is re-read: begin()'s Dekker
+                try {
+                    queuedRequests.await(queuedRequestsLock);
+                } finally {
+                    // In flight again before the counter is re-read (begin()'s Dekker), and if the wait threw, so
+                    // that begin() undoes exactly its own increment.
+                    IN_FLIGHT.getAndAdd(this, 1);
+                }
             }
         } finally {
             queuedRequestsLock.unlock();
