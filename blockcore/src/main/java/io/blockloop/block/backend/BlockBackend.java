@@ -499,8 +499,18 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         });
         if (closed) {
             co.enter(); // fails at once with ENOMEDIUM, on this thread: the context may be closed as well
-        } else {
-            co.enterIn(context());
+            return future;
+        }
+        AioContext ctx = context();
+        try {
+            co.enterIn(ctx);
+        } catch (IllegalStateException refused) {
+            if (!ctx.isClosing()) {
+                throw refused;
+            }
+            throw new IllegalStateException("a request on '" + name + "' cannot start: its context '" + ctx.name()
+                    + "' is closing (its IOThread stopped); close the backend, or move it to a running context",
+                    refused);
         }
         return future;
     }

@@ -492,18 +492,23 @@ class BlockBackendThreadsTest {
     }
 
     /**
-     * A closed backend says so even after its IOThread closed too; before, its requests failed with "cannot schedule
-     * Coroutine#N in context ...: it is closing", which named neither the backend nor the reason.
+     * A backend whose IOThread stopped says so in its own terms, and once closed it says it is closed; before, both
+     * failed with "cannot schedule Coroutine#N in context ...: it is closing", which named neither the backend nor
+     * what to do.
      */
     @Test
-    void aClosedBackendOfAClosedIoThreadStillSaysItIsClosed() throws Exception {
+    void aBackendWhoseIoThreadStoppedSaysSoAndOnceClosedThatItIsClosed() throws Exception {
         Path file = BlockImages.image(dir, "img", 1 << 20);
         IOThread io = new IOThread("io0").start();
         BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
-        blk.close();
         io.close();
         try (Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(4096, 4096);
+            // Still open: the request cannot start, and the message says why in the backend's terms.
+            IllegalStateException stopped = assertThrows(IllegalStateException.class, () -> blk.read(0, buf));
+            assertEquals("a request on 't' cannot start: its context 'io0' is closing (its IOThread stopped); close"
+                    + " the backend, or move it to a running context", stopped.getMessage());
+            blk.close();
             BlockIoException blocking = assertThrows(BlockIoException.class, () -> blk.read(0, buf));
             assertEquals("read on 't': the backend is closed", blocking.getMessage());
             CompletionException async = assertThrows(CompletionException.class, () -> blk.writeAsync(0, buf, 0).join());
