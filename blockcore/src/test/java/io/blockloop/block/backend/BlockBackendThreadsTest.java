@@ -33,6 +33,7 @@ import java.util.concurrent.CompletionException;
 import java.util.List;
 import java.util.ArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -331,35 +332,46 @@ class BlockBackendThreadsTest {
     }
 
     /**
-     * join and get of a request's future, called in the backend's own IOThread (here: from a callback of another
-     * request), poll that loop until the request is done. Before, the IOThread stopped in the wait, nobody could
-     * complete the request, and the thread and the backend's close hung for good.
+     * join and get of a request's future, called in the backend's own IOThread, wait without stopping it: in a
+     * bottom half they poll the loop; in a callback of another request, which runs in that request's coroutine,
+     * they yield until the completion wakes them. Before, the IOThread stopped in the wait, nobody could complete
+     * the request, and the thread and the backend's close hung for good.
      */
     @Test
-    void waitingForARequestInItsOwnIoThreadPollsThatLoop() throws Exception {
+    void waitingForARequestInItsOwnIoThreadDoesNotStopIt() throws Exception {
         Path file = BlockImages.image(dir, "img", 1 << 20);
         try (IOThread io = new IOThread("io0").start();
-             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
+             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())),
+                     io.context());
              Arena arena = Arena.ofShared()) {
             byte[] data = BlockImages.randomBytes(5, 3 * 4096);
             blk.write(0, BlockImages.buffer(arena, data, 0), 0);
             MemorySegment first = arena.allocate(4096, 4096);
             MemorySegment others = arena.allocate(3 * 4096, 4096);
-            CompletableFuture<String> outcome = new CompletableFuture<>();
+            CompletableFuture<String> inBottomHalf = new CompletableFuture<>();
+            CompletableFuture<String> inCallback = new CompletableFuture<>();
             io.context().scheduleOneShot("joins", () -> {
-                // Attached in the IOThread before its loop can complete the read: the callback runs in a completion.
+                try {
+                    blk.readAsync(0, first).join(); // outside any coroutine: polls the loop
+                    inBottomHalf.complete("done, in a coroutine: " + Coroutine.inCoroutine());
+                } catch (RuntimeException e) {
+                    inBottomHalf.complete(e.toString());
+                }
+                // Attached before the loop can complete the read: the callback runs in the read's coroutine.
                 blk.readAsync(0, first).thenRun(() -> {
                     try {
                         blk.readAsync(4096, others.asSlice(4096, 4096)).join();
                         blk.readAsync(2 * 4096, others.asSlice(2 * 4096, 4096)).get();
                         blk.readAsync(0, others.asSlice(0, 4096)).get(30, TimeUnit.SECONDS);
-                        outcome.complete("done in " + Thread.currentThread().getName());
+                        inCallback.complete("done in " + Thread.currentThread().getName() + ", in a coroutine: "
+                                + Coroutine.inCoroutine());
                     } catch (Exception e) {
-                        outcome.complete(e.toString());
+                        inCallback.complete(e.toString());
                     }
                 });
             });
-            assertEquals("done in IO io0", outcome.get(30, TimeUnit.SECONDS));
+            assertEquals("done, in a coroutine: false", inBottomHalf.get(30, TimeUnit.SECONDS));
+            assertEquals("done in IO io0, in a coroutine: true", inCallback.get(30, TimeUnit.SECONDS));
             assertArrayEquals(data, BlockImages.bytes(others));
             assertArrayEquals(Arrays.copyOf(data, 4096), BlockImages.bytes(first));
         }
@@ -565,22 +577,23 @@ class BlockBackendThreadsTest {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(4096, 4096);
             AtomicReference<Throwable> readFailure = new AtomicReference<>();
+            AtomicBoolean readReturned = new AtomicBoolean();
             Thread reader = Thread.ofPlatform().start(() -> {
                 try {
                     blk.read(0, buf); // queued in the main context, which this thread does not poll
                 } catch (Throwable t) {
                     readFailure.set(t);
                 }
+                main.scheduleOneShot("read returned", () -> readReturned.set(true)); // wakes the poll below
             });
             IllegalStateException refused = assertThrows(IllegalStateException.class, main::close);
             assertEquals("AioContext 'main' is the main loop and cannot close while block backends are open ('t');"
                     + " close them first", refused.getMessage());
-            // The read completes inside this poll (the reader thread's own exit would wake nobody).
-            assertTrue(AioWait.waitWhile(main, () -> !Arrays.equals(data, BlockImages.bytes(buf)),
-                    TimeUnit.SECONDS.toNanos(30)), "the queued read runs once the main loop polls");
-            reader.join(TimeUnit.SECONDS.toMillis(30));
-            assertFalse(reader.isAlive());
+            assertTrue(AioWait.waitWhile(main, () -> !readReturned.get(), TimeUnit.SECONDS.toNanos(30)),
+                    "the queued read runs once the main loop polls");
+            reader.join();
             assertEquals(null, readFailure.get());
+            assertArrayEquals(data, BlockImages.bytes(buf));
         } finally {
             blk.close();
         }
