@@ -110,7 +110,7 @@ public final class BlockGraph {
 
     /**
      * Removes a filter inserted by {@link #insertFilter} (QEMU's {@code bdrv_drop_filter}): its parents use its
-     * child again, and the filter node is detached and closed. Main loop.
+     * child again, and the filter node is closed, which detaches it from that child. Main loop.
      */
     @GlobalStateCode
     public static void removeFilter(BlockNode filter) {
@@ -131,14 +131,13 @@ public final class BlockGraph {
             writeLock();
             try {
                 repointParents(filter, below);
-                BlockNode.detach(edge);
             } finally {
                 writeUnlock();
             }
         } finally {
             filter.drainedEnd();
         }
-        filter.close();
+        filter.close(); // unused now; closing detaches its edge to the node below
     }
 
     /**
@@ -170,10 +169,14 @@ public final class BlockGraph {
     }
 
     private static void repointParents(BlockNode from, BlockNode to) {
-        for (BlockChild parentEdge : from.parents()) {
-            if (parentEdge.parent() != to) {
-                BlockNode.repoint(parentEdge, to);
+        List<BlockChild> edges = from.parents().stream().filter(e -> e.parent() != to).toList();
+        for (BlockChild parentEdge : edges) { // all checked before any changes: refused means unchanged
+            if (parentEdge.parent() instanceof BlockNode parent) {
+                BlockNode.refuseCycle(parent, parentEdge.name(), to);
             }
+        }
+        for (BlockChild parentEdge : edges) {
+            BlockNode.repoint(parentEdge, to);
         }
     }
 

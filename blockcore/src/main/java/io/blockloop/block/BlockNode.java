@@ -15,6 +15,7 @@ import io.blockloop.ffm.errno.Errno;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -160,6 +161,10 @@ public final class BlockNode implements BlockParent {
      */
     @GlobalStateCode
     public static BlockChild attach(BlockParent parent, String role, BlockNode child) {
+        MainLoop.requireMainThread("BlockNode.attach");
+        if (parent instanceof BlockNode node) {
+            refuseCycle(node, role, child);
+        }
         BlockChild edge = new BlockChild(role, parent, child);
         child.parents.add(edge);
         if (parent instanceof BlockNode node) {
@@ -189,6 +194,14 @@ public final class BlockNode implements BlockParent {
      */
     @GlobalStateCode
     public static void detach(BlockChild edge) {
+        MainLoop.requireMainThread("BlockNode.detach");
+        if (edge.parent() instanceof BlockNode node && !node.closed) {
+            // Its driver keeps the edge and goes on using it: requests then reached a node outside the graph,
+            // which a move to another context left behind in the old one.
+            throw new IllegalStateException("cannot detach " + edge.name() + " of node '" + node.name()
+                    + "' while that node is open: its driver uses the edge; close the node, or remove a filter with"
+                    + " BlockGraph.removeFilter");
+        }
         BlockNode child = edge.node();
         child.parents.remove(edge);
         if (edge.parent() instanceof BlockNode node) {
@@ -213,6 +226,9 @@ public final class BlockNode implements BlockParent {
         BlockNode old = edge.node();
         if (old == replacement) {
             return;
+        }
+        if (edge.parent() instanceof BlockNode node) {
+            refuseCycle(node, edge.name(), replacement);
         }
         if (replacement.context() != old.context()) {
             throw new IllegalArgumentException("cannot point " + edge.name() + " of " + edge.parent().parentDescription()
@@ -589,10 +605,23 @@ public final class BlockNode implements BlockParent {
 
     // ------------------------------------------------------------------ lifecycle
 
-    /** Closes the driver. Main loop, nothing in flight; idempotent. */
+    /**
+     * Closes the driver and detaches this node from its children, which become free to close in turn (QEMU's
+     * {@code bdrv_close} drops its children). Main loop, nothing in flight, no parents; idempotent.
+     *
+     * @throws IllegalStateException off the main loop's thread, with requests in flight, or while some parent
+     *                               (a backend or another node) still uses this node: closing it under them closed
+     *                               its fd, and their next write went to whatever file the fd number was given to
+     */
     public void close() {
         if (closed) {
             return;
+        }
+        MainLoop.requireMainThread("BlockNode.close");
+        if (!parents.isEmpty()) {
+            throw new IllegalStateException("node '" + name + "' cannot close while it is used by "
+                    + parents.stream().map(e -> e.parent() == null ? "a node being opened" : e.parent().parentDescription())
+                            .toList());
         }
         if (inFlight() != 0) {
             throw new IllegalStateException("node '" + name + "' closed with " + inFlight() + " requests in flight");
@@ -600,6 +629,42 @@ public final class BlockNode implements BlockParent {
         closed = true;
         ALL.remove(this);
         driver.close();
+        for (BlockChild edge : List.copyOf(children)) {
+            detach(edge); // allowed now that this node is closed
+        }
+    }
+
+    /** Whether {@link #close()} has run. Main loop. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Refuses to make {@code child} a child of {@code parent} (under {@code role}) when {@code parent} is
+     * {@code child} or lies below it: a request would reach the same node again inside itself and wait for itself
+     * (an overlapping tracked request) for ever, and the drain and buffer walks would recurse without end. Main
+     * loop ({@link BlockGraph} checks a whole change with it before it makes any).
+     */
+    static void refuseCycle(BlockNode parent, String role, BlockNode child) {
+        if (reaches(child, parent, new HashSet<>())) {
+            throw new IllegalArgumentException("making node '" + child.name() + "' the " + role + " child of node '"
+                    + parent.name() + "' would create a cycle");
+        }
+    }
+
+    private static boolean reaches(BlockNode from, BlockNode target, Set<BlockNode> seen) {
+        if (from == target) {
+            return true;
+        }
+        if (!seen.add(from)) {
+            return false;
+        }
+        for (BlockChild edge : from.children) {
+            if (reaches(edge.node(), target, seen)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

@@ -95,7 +95,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     private final String name;
     private final BlockChild root;
-    /** Nodes this backend opened and closes, root first. */
+    /** Nodes this backend opened, root first; if any, close() closes them and what else only they kept in use. */
     private final List<BlockNode> ownedNodes;
     /** Buffers registered through this backend and not unregistered yet; {@link #close()} unregisters them. */
     private final List<MemorySegment> registered = new ArrayList<>();
@@ -628,15 +628,33 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         for (MemorySegment buffer : buffers) {
             registration(buffer, false);
         }
+        BlockNode top = root.node();
         if (!detached) {
             BlockNode.detach(root);
             detached = true;
         }
-        for (BlockNode node : ownedNodes) {
-            node.close();
+        if (!ownedNodes.isEmpty()) {
+            closeUnused(top);
         }
         released = true;
         OPEN.remove(this);
+    }
+
+    /**
+     * Closes {@code node} if nothing uses it any more, then the children it leaves unused, top-down (QEMU drops a
+     * node with its last reference). That is the nodes this backend opened, and the filters inserted above them,
+     * which only this backend used: closing only the nodes it opened left such a filter open for good. A node that
+     * another backend or node still uses stays open. Main loop.
+     */
+    private static void closeUnused(BlockNode node) {
+        if (node.isClosed() || !node.parents().isEmpty()) {
+            return;
+        }
+        List<BlockChild> below = node.children();
+        node.close();
+        for (BlockChild edge : below) {
+            closeUnused(edge.node());
+        }
     }
 
     @Override

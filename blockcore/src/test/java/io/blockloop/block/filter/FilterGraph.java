@@ -49,8 +49,7 @@ final class FilterGraph<D extends BlockDriver> implements AutoCloseable {
     @Override
     public void close() {
         blk.close();
-        filter.close();
-        BlockNode.detach(filter.children().getFirst());
+        filter.close(); // detaches it from the base node
         base.close();
     }
 

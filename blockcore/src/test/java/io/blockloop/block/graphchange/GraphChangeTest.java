@@ -9,6 +9,7 @@ import io.blockloop.block.BlockIoException;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.block.backend.ImageSpec;
+import io.blockloop.block.file.FileOptions;
 import io.blockloop.block.filter.ErrorInjectionDriver;
 import io.blockloop.block.filter.ErrorRule;
 import io.blockloop.block.filter.RequestKind;
@@ -23,7 +24,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -60,6 +64,13 @@ class GraphChangeTest {
         main.close();
     }
 
+    /** A zero-filled image of {@code size} bytes under the build directory (a disk file system). */
+    private static String image(int size) throws IOException {
+        Path image = Files.createTempFile(Files.createDirectories(Path.of("target", "block-tests")), "graph", ".img");
+        Files.write(image, new byte[size]);
+        return image.toString();
+    }
+
     private void await(CompletableFuture<?> f) {
         assertTrue(AioWait.waitWhile(main, () -> !f.isDone(), BOUND_NS), "did not finish within 10 s");
     }
@@ -78,6 +89,89 @@ class GraphChangeTest {
         assertSame(filter, blk.root(), "nothing changed");
         BlockGraph.removeFilter(filter);
         blk.close();
+    }
+
+    /**
+     * A node that a backend or another node still uses cannot close: closing the file node under an open backend
+     * closed its fd, the number went to the next file the application opened, and the backend's next write landed
+     * there.
+     */
+    @Test
+    void aNodeInUseCannotClose() throws Exception {
+        Path image = Path.of(image(1 << 20));
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Raw(FileOptions.of(image.toString())), main);
+        BlockNode file = blk.root().children().getFirst().node();
+        IllegalStateException e = assertThrows(IllegalStateException.class, file::close);
+        assertEquals("node '" + file.name() + "' cannot close while it is used by [node '" + blk.root().name() + "']",
+                e.getMessage());
+        IllegalStateException root = assertThrows(IllegalStateException.class, blk.root()::close);
+        assertTrue(root.getMessage().endsWith("while it is used by [block backend 'b']"), root.getMessage());
+        try (Arena arena = Arena.ofShared()) {
+            blk.write(0, arena.allocate(4096, 4096).fill((byte) 'X'), 0); // still the image's
+        }
+        blk.close();
+        assertTrue(file.isClosed(), "the backend closed what it opened");
+        assertEquals('X', Files.readAllBytes(image)[0]);
+    }
+
+    /**
+     * A graph change that would make a node its own descendant is refused: the next request met the node again
+     * inside itself, waited for its own tracked request, and hung for good; the drain and buffer walks recursed
+     * without end.
+     */
+    @Test
+    void cyclesAreRefused() throws Exception {
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Raw(FileOptions.of(image(1 << 20))), main);
+        BlockNode raw = blk.root();
+        BlockNode file = raw.children().getFirst().node();
+        BlockNode filter = BlockGraph.insertFilter(raw, "debug", ErrorInjectionDriver::open); // b -> debug -> raw
+        try {
+            // raw's edge to file would point at the filter above raw: raw -> debug -> raw.
+            IllegalArgumentException replace = assertThrows(IllegalArgumentException.class,
+                    () -> BlockGraph.replaceNode(file, filter));
+            assertEquals("making node 'debug' the file child of node '" + raw.name() + "' would create a cycle",
+                    replace.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> BlockNode.attach(file, "loop", filter));
+            assertSame(file, raw.children().getFirst().node(), "nothing changed");
+            try (Arena arena = Arena.ofShared()) {
+                blk.read(0, arena.allocate(4096, 4096)); // requests still work
+            }
+        } finally {
+            blk.close();
+        }
+    }
+
+    /**
+     * Edges change only in the main loop, and an open node keeps its children: detaching one under it left its
+     * driver using an edge the graph no longer had, and a later move to another context left the child behind.
+     */
+    @Test
+    void edgesChangeOnlyInTheMainLoopAndNotUnderAnOpenNode() throws Exception {
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Raw(FileOptions.of(image(1 << 20))), main);
+        BlockNode raw = blk.root();
+        IllegalStateException detach = assertThrows(IllegalStateException.class,
+                () -> BlockNode.detach(raw.children().getFirst()));
+        assertTrue(detach.getMessage().contains("while that node is open"), detach.getMessage());
+        AtomicReference<Throwable> offMain = new AtomicReference<>();
+        Thread other = Thread.ofPlatform().start(() -> offMain.set(assertThrows(IllegalStateException.class,
+                () -> BlockNode.attach(blk, "again", raw))));
+        other.join();
+        assertEquals("BlockNode.attach runs in the main loop, on thread '" + Thread.currentThread().getName()
+                + "', not on '" + other.getName() + "'", offMain.get().getMessage());
+        assertEquals(1, raw.parents().size());
+        blk.close();
+    }
+
+    /** A filter inserted above a backend's own nodes closes with the backend; it used to stay open for good. */
+    @Test
+    void aFilterAboveABackendsNodesClosesWithIt() {
+        BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);
+        BlockNode base = blk.root();
+        BlockNode filter = BlockGraph.insertFilter(base, "debug", ErrorInjectionDriver::open);
+        blk.close();
+        assertTrue(filter.isClosed());
+        assertTrue(base.isClosed());
+        assertTrue(BlockNode.allNodes().isEmpty(), BlockNode.allNodes().toString());
     }
 
     @Test
