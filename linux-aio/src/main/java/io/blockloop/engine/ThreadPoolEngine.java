@@ -668,9 +668,22 @@ public final class ThreadPoolEngine implements IoEngine {
      * Cancels the requests no worker has taken ({@code -ECANCELED}), waits for the running ones, delivers every
      * completion on the calling thread, stops and joins the workers, and releases the eventfd and native memory.
      * Waits as long as running requests take (a blocked {@code pread} blocks close).
+     *
+     * @throws IllegalStateException from one of the pool's own workers (a {@link BlockingCall}), which it would wait
+     *                               for; from a completion handler, as every engine
      */
     @Override
     public void close() {
+        boolean onWorker;
+        synchronized (lock) {
+            onWorker = workers.contains(Thread.currentThread());
+        }
+        if (onWorker) {
+            // From a BlockingCall: it would wait for its own request, for ever, and a second close from the owner
+            // then returned at once ("already closed"), leaking the eventfd, the memory and the thread.
+            throw new IllegalStateException(name() + " closed from one of its own workers (inside a BlockingCall):"
+                    + " it would wait for that very call; close it from the owner");
+        }
         if (admission.isClosed()) {
             return;
         }

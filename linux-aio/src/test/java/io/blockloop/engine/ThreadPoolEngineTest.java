@@ -205,6 +205,31 @@ class ThreadPoolEngineTest {
         }
     }
 
+    /**
+     * close() from inside a BlockingCall is refused: the worker would wait for its own call for ever, and the
+     * owner's close then returned at once ("already closed"), leaking the eventfd, the native memory and the thread.
+     * The call fails (its exception is the request's -EIO and is rethrown to the owner), and the owner's close
+     * releases everything.
+     */
+    @Test
+    void closeFromInsideABlockingCallIsRefusedAndTheOwnerClosesTheEngine() throws Exception {
+        long memoryBefore = EngineMemory.liveBytes();
+        ThreadPoolEngine engine = ThreadPoolEngine.open();
+        Recorder rec = new Recorder(1);
+        Thread[] worker = new Thread[1];
+        engine.submitCall(() -> {
+            worker[0] = Thread.currentThread();
+            engine.close();
+            return 0;
+        }, rec, 0);
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> rec.awaitCompleted(engine, 1));
+        assertTrue(thrown.getMessage().contains("closed from one of its own workers"), thrown.getMessage());
+        assertEquals(-Errno.EIO, rec.results[0]);
+        engine.close();
+        assertFalse(worker[0].isAlive(), "the worker outlived the owner's close()");
+        assertEquals(memoryBefore, EngineMemory.liveBytes());
+    }
+
     @Test
     void closeJoinsTheWorkers() throws Exception {
         ThreadPoolEngine engine = ThreadPoolEngine.open(3, 8, Duration.ofSeconds(10));
