@@ -619,9 +619,9 @@ public final class BlockNode implements BlockParent {
         }
         MainLoop.requireMainThread("BlockNode.close");
         if (!parents.isEmpty()) {
-            throw new IllegalStateException("node '" + name + "' cannot close while it is used by "
-                    + parents.stream().map(e -> e.parent() == null ? "a node being opened" : e.parent().parentDescription())
-                            .toList());
+            List<String> users = parents.stream()
+                    .map(e -> e.parent() == null ? "a node being opened" : e.parent().parentDescription()).toList();
+            throw new IllegalStateException("node '" + name + "' cannot close while it is used by " + users);
         }
         if (inFlight() != 0) {
             throw new IllegalStateException("node '" + name + "' closed with " + inFlight() + " requests in flight");
