@@ -93,6 +93,8 @@ public final class BlockNode implements BlockParent {
     private long writeGeneration;
     private long flushedGeneration;
     private boolean closed;
+    /** Close as soon as the last parent detaches ({@link #closeWhenUnused}). Main loop. */
+    private boolean closeWhenUnused;
 
     /**
      * A node named {@code name} (null: an automatic {@code #blockN} name) over an open {@code driver}, living in
@@ -211,6 +213,9 @@ public final class BlockNode implements BlockParent {
             for (int i = child.quiesceCounter(); i > 0; i--) {
                 edge.parent().childDrainedEnd(edge);
             }
+        }
+        if (child.closeWhenUnused && child.parents.isEmpty()) {
+            child.closeWhenUnused(); // its last user left
         }
     }
 
@@ -631,6 +636,28 @@ public final class BlockNode implements BlockParent {
         driver.close();
         for (BlockChild edge : List.copyOf(children)) {
             detach(edge); // allowed now that this node is closed
+        }
+    }
+
+    /**
+     * Closes this node now if nothing uses it, and then, the same way, the children it leaves unused; a node still
+     * used is closed as soon as its last parent detaches (QEMU drops a node with its last reference; BlockLoop
+     * counts parents instead of references). How a backend closes the nodes it opened, so that nodes another
+     * backend still uses outlive it and close after that one. Main loop.
+     */
+    public void closeWhenUnused() {
+        MainLoop.requireMainThread("BlockNode.closeWhenUnused");
+        if (closed) {
+            return;
+        }
+        if (!parents.isEmpty()) {
+            closeWhenUnused = true;
+            return;
+        }
+        List<BlockChild> below = List.copyOf(children);
+        close();
+        for (BlockChild edge : below) {
+            edge.node().closeWhenUnused();
         }
     }
 

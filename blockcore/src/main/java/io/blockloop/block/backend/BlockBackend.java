@@ -634,27 +634,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             detached = true;
         }
         if (!ownedNodes.isEmpty()) {
-            closeUnused(top);
+            // The nodes it opened, and filters inserted above them that only it used, close now, top-down; one that
+            // another backend still uses closes when that one lets go of it. Closing only the nodes it opened left
+            // such a filter open for good.
+            top.closeWhenUnused();
         }
         released = true;
         OPEN.remove(this);
-    }
-
-    /**
-     * Closes {@code node} if nothing uses it any more, then the children it leaves unused, top-down (QEMU drops a
-     * node with its last reference). That is the nodes this backend opened, and the filters inserted above them,
-     * which only this backend used: closing only the nodes it opened left such a filter open for good. A node that
-     * another backend or node still uses stays open. Main loop.
-     */
-    private static void closeUnused(BlockNode node) {
-        if (node.isClosed() || !node.parents().isEmpty()) {
-            return;
-        }
-        List<BlockChild> below = node.children();
-        node.close();
-        for (BlockChild edge : below) {
-            closeUnused(edge.node());
-        }
     }
 
     @Override

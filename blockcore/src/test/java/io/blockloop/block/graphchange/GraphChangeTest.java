@@ -174,6 +174,26 @@ class GraphChangeTest {
         assertTrue(BlockNode.allNodes().isEmpty(), BlockNode.allNodes().toString());
     }
 
+    /**
+     * Nodes that a closing backend opened but another backend still uses stay open, and close when that one lets
+     * go of them. Before, the first backend closed them under the second one.
+     */
+    @Test
+    void nodesSharedWithAnotherBackendCloseWithTheLastOne() throws Exception {
+        BlockBackend owner = BlockBackend.open("owner", new ImageSpec.Raw(FileOptions.of(image(1 << 20))), main);
+        BlockNode raw = owner.root();
+        BlockNode file = raw.children().getFirst().node();
+        BlockBackend user = BlockBackend.attach("user", raw);
+        owner.close();
+        assertTrue(!raw.isClosed() && !file.isClosed(), "still used by the other backend");
+        try (Arena arena = Arena.ofShared()) {
+            user.write(0, arena.allocate(4096, 4096), 0);
+        }
+        user.close();
+        assertTrue(raw.isClosed() && file.isClosed(), "closed with their last user");
+        assertTrue(BlockNode.allNodes().isEmpty(), BlockNode.allNodes().toString());
+    }
+
     @Test
     void aFilterInsertedAndRemovedUnderABackendSeesItsRequests() {
         BlockBackend blk = BlockBackend.open("b", new ImageSpec.Null(1 << 20, true), main);
