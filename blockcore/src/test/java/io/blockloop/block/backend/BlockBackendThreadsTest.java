@@ -62,11 +62,16 @@ class BlockBackendThreadsTest {
         main.close();
     }
 
+    /** A backend named "t" over a new sparse 1 MiB image in the test's directory, its nodes in {@code ctx}. */
+    private BlockBackend openImage(AioContext ctx) throws IOException {
+        Path file = BlockImages.image(dir, "img", 1 << 20);
+        return BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), ctx);
+    }
+
     @Test
     void everyApiReachesANodeLivingInAnIoThread() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
         try (IOThread io = new IOThread("io0").start();
-             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
+             BlockBackend blk = openImage(io.context());
              Arena arena = Arena.ofShared()) {
             assertSame(io.context(), blk.context());
             byte[] one = BlockImages.randomBytes(1, 4096);
@@ -104,8 +109,7 @@ class BlockBackendThreadsTest {
 
     @Test
     void coroutineApiFromPlainCodeSaysWhatToUseInstead() throws IOException {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
-        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+        try (BlockBackend blk = openImage(main);
              Arena arena = Arena.ofConfined()) {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> blk.coRead(0, arena.allocate(512)));
             assertTrue(e.getMessage().contains("from a coroutine"), e.getMessage());
@@ -246,9 +250,8 @@ class BlockBackendThreadsTest {
      */
     @Test
     void blockingCallsTakeBuffersConfinedToTheCaller() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
         try (IOThread io = new IOThread("io0").start();
-             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context())) {
+             BlockBackend blk = openImage(io.context())) {
             AtomicReference<Throwable> failure = new AtomicReference<>();
             Thread caller = Thread.ofPlatform().start(() -> {
                 try (Arena confined = Arena.ofConfined()) {
@@ -280,8 +283,7 @@ class BlockBackendThreadsTest {
      */
     @Test
     void unusableBuffersAndAClosedBackendAreRefusedClearly() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
-        BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+        BlockBackend blk = openImage(main);
         try (Arena arena = Arena.ofShared()) {
             MemorySegment readOnly = arena.allocate(4096, 4096).asReadOnly();
             MemorySegment closed;
@@ -316,9 +318,8 @@ class BlockBackendThreadsTest {
     /** A request cannot be withdrawn: cancel() answers false and the future completes with the data read. */
     @Test
     void cancellingAnAsynchronousRequestLeavesItRunning() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
         try (IOThread io = new IOThread("io0").start();
-             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
+             BlockBackend blk = openImage(io.context());
              Arena arena = Arena.ofShared()) {
             byte[] data = BlockImages.randomBytes(3, 4096);
             blk.write(0, BlockImages.buffer(arena, data, 0), 0);
@@ -339,10 +340,8 @@ class BlockBackendThreadsTest {
      */
     @Test
     void waitingForARequestInItsOwnIoThreadDoesNotStopIt() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
         try (IOThread io = new IOThread("io0").start();
-             BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())),
-                     io.context());
+             BlockBackend blk = openImage(io.context());
              Arena arena = Arena.ofShared()) {
             byte[] data = BlockImages.randomBytes(5, 3 * 4096);
             blk.write(0, BlockImages.buffer(arena, data, 0), 0);
@@ -380,8 +379,7 @@ class BlockBackendThreadsTest {
     /** The same on the main loop, for a backend living in the main context: join polls the main loop. */
     @Test
     void waitingForARequestOfTheMainContextOnTheMainLoopPollsIt() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
-        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+        try (BlockBackend blk = openImage(main);
              Arena arena = Arena.ofShared()) {
             byte[] data = BlockImages.randomBytes(6, 4096);
             blk.writeAsync(0, BlockImages.buffer(arena, data, 0), 0).join();
@@ -398,8 +396,7 @@ class BlockBackendThreadsTest {
      */
     @Test
     void aTimedWaitForARequestInACoroutineYieldsUntilTheCompletionOrTheTimer() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
-        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+        try (BlockBackend blk = openImage(main);
              Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(4096, 4096);
             AtomicReference<CompletableFuture<Void>> request = new AtomicReference<>();
@@ -510,9 +507,8 @@ class BlockBackendThreadsTest {
      */
     @Test
     void aBackendWhoseIoThreadStoppedSaysSoAndOnceClosedThatItIsClosed() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
         IOThread io = new IOThread("io0").start();
-        BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), io.context());
+        BlockBackend blk = openImage(io.context());
         io.close();
         try (Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(4096, 4096);
@@ -607,8 +603,7 @@ class BlockBackendThreadsTest {
      */
     @Test
     void unknownRequestFlagsAreRefused() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
-        try (BlockBackend blk = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())), main);
+        try (BlockBackend blk = openImage(main);
              Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(4096, 4096);
             IllegalArgumentException write = assertThrows(IllegalArgumentException.class,
@@ -636,10 +631,8 @@ class BlockBackendThreadsTest {
      */
     @Test
     void theAsynchronousApiRefusesBuffersConfinedToAnotherThread() throws Exception {
-        Path file = BlockImages.image(dir, "img", 1 << 20);
         try (IOThread io = new IOThread("io0").start();
-             BlockBackend inIo = BlockBackend.open("t", new ImageSpec.Raw(FileOptions.of(file.toString())),
-                     io.context());
+             BlockBackend inIo = openImage(io.context());
              Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
             MemorySegment aligned = confined.allocate(4096, 4096);
             MemorySegment misaligned = confined.allocate(4097, 4096).asSlice(1);
