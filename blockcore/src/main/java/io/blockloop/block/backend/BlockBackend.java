@@ -486,7 +486,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     private CompletableFuture<Void> async(Runnable request) {
-        CompletableFuture<Void> future = new RequestFuture<>(context(), "a request on '" + name + "'");
+        AioContext ctx = context();
+        CompletableFuture<Void> future = new RequestFuture<>(ctx, name);
         Coroutine co = Coroutine.create(() -> {
             try {
                 request.run();
@@ -501,7 +502,6 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             co.enter(); // fails at once with ENOMEDIUM, on this thread: the context may be closed as well
             return future;
         }
-        AioContext ctx = context();
         try {
             co.enterIn(ctx);
         } catch (IllegalStateException refused) {

@@ -39,12 +39,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class RequestFuture<T> extends CompletableFuture<T> {
     private final AioContext ctx;
-    private final String description;
+    /** The backend's name, for refusals: the message is built only when one is thrown. */
+    private final String backend;
 
-    /** A future for a request started in {@code ctx}; {@code description} names it in refusals. */
-    RequestFuture(AioContext ctx, String description) {
+    /** A future for a request of backend {@code backend} started in {@code ctx}. */
+    RequestFuture(AioContext ctx, String backend) {
         this.ctx = ctx;
-        this.description = description;
+        this.backend = backend;
     }
 
     /** Does nothing: the request goes on. Returns false. */
@@ -103,7 +104,7 @@ final class RequestFuture<T> extends CompletableFuture<T> {
         Coroutine self = Coroutine.self();
         AioContext home = self.context();
         if (timeoutNs >= 0 && home == null) {
-            throw new IllegalStateException("get with a timeout of " + description + " in " + self
+            throw new IllegalStateException("get with a timeout of a request on '" + backend + "' in " + self
                     + ", which runs in no AioContext: nothing could time it out; use join()");
         }
         AtomicBoolean woken = new AtomicBoolean(); // the first of completion and timer wakes it, the other nothing
@@ -139,7 +140,7 @@ final class RequestFuture<T> extends CompletableFuture<T> {
         }
         AioContext running = AioContext.current();
         if (running != null) {
-            throw new IllegalStateException("waiting for " + description + " (context '" + ctx.name()
+            throw new IllegalStateException("waiting for a request on '" + backend + "' (context '" + ctx.name()
                     + "') on the loop thread of context '" + running.name() + "': waiting would stop that loop, "
                     + "and two loops waiting for each other never wake; use a callback or the co* methods there");
         }
