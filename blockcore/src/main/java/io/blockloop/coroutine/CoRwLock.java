@@ -1,5 +1,7 @@
 package io.blockloop.coroutine;
 
+import java.util.Arrays;
+
 /**
  * A fair reader/writer lock for coroutines (QEMU's {@code CoRwlock} since 6.1, ticket based). Coroutines that
  * cannot take the lock at once join one FIFO of tickets, each marked "read" or "write", and are admitted in
@@ -15,10 +17,17 @@ package io.blockloop.coroutine;
  * <p>Admission wakes the admitted coroutine with {@link Coroutine#wake()}: queued behind the caller in the same
  * context (never entered from inside it), scheduled in another context otherwise.
  *
- * <p>Not reentrant. {@link #readLock()} or {@link #writeLock()} by the coroutine that holds the write lock would
- * wait for itself: both throw {@link IllegalStateException} naming it, before anything is queued. A reader that
- * asks for the write lock (or, while a writer waits, for another read lock) waits for itself too, and is not
- * refused: readers are counted, not named, so the lock cannot tell it from another reader. Use {@link #upgrade()}.
+ * <p>The lock knows its readers by name, so a coroutine never waits for itself:
+ * <ul>
+ *   <li>a reader may take the read lock again: it is admitted at once, also while a writer waits (the writer
+ *       waits for it anyway), and releases it once per {@link #readLock()} (QEMU's lock queues it behind that
+ *       writer, which waits for it: both hang);</li>
+ *   <li>{@link #writeLock()} by a reader, and {@link #readLock()} or {@link #writeLock()} by the writer, throw
+ *       {@link IllegalStateException} naming the caller, before anything is queued (use {@link #upgrade()} or
+ *       {@link #downgrade()});</li>
+ *   <li>{@link #unlock()}, {@link #upgrade()} and {@link #downgrade()} by a coroutine that does not hold the lock
+ *       in that mode throw, and change nothing.</li>
+ * </ul>
  *
  * <p>Threads: every method from coroutines only, in any context (see {@link CoMutex} for the cross-thread
  * rule). Memory ordering: {@code owners} and the ticket queue are plain fields guarded by an internal
@@ -34,9 +43,17 @@ public final class CoRwLock {
     private Coroutine ticketsTail;
     /** The writer while {@code owners == -1}. Guarded by {@code mutex}. */
     private Coroutine writer;
+    /**
+     * The readers while {@code owners > 0}, in {@code [0, readerCount)}, each with how many read locks it holds
+     * ({@code holds}, summing to {@code owners}). A few at a time, so a linear search. Guarded by {@code mutex}.
+     */
+    private Coroutine[] readers = new Coroutine[4];
+    private int[] holds = new int[4];
+    private int readerCount;
 
     /**
-     * Takes the lock for reading (QEMU's {@code qemu_co_rwlock_rdlock}). Coroutine only.
+     * Takes the lock for reading (QEMU's {@code qemu_co_rwlock_rdlock}); a reader asking again is admitted at once.
+     * Coroutine only.
      *
      * @throws IllegalStateException if the caller holds the write lock (use {@link #downgrade()})
      */
@@ -44,8 +61,9 @@ public final class CoRwLock {
         Coroutine self = Coroutine.requireSelf("CoRwLock.readLock");
         mutex.lock();
         refuseWriter(self, "readLock");
-        if (owners == 0 || (owners > 0 && ticketsHead == null)) {
+        if (owners == 0 || (owners > 0 && (ticketsHead == null || indexOfReader(self) >= 0))) {
             owners++;
+            addReader(self);
             mutex.unlock();
         } else {
             enqueue(self, true);
@@ -59,15 +77,21 @@ public final class CoRwLock {
     }
 
     /**
-     * Takes the lock for writing (QEMU's {@code qemu_co_rwlock_wrlock}). Coroutine only. A caller that holds a read
-     * lock must {@link #upgrade()} instead: asking here, it would wait for itself (not detected, see the class).
+     * Takes the lock for writing (QEMU's {@code qemu_co_rwlock_wrlock}). Coroutine only.
      *
-     * @throws IllegalStateException if the caller holds the write lock already
+     * @throws IllegalStateException if the caller holds the lock already: the write lock, or a read lock (it would
+     *         wait for itself; use {@link #upgrade()})
      */
     public void writeLock() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.writeLock");
         mutex.lock();
         refuseWriter(self, "writeLock");
+        int reads = readsHeldBy(self);
+        if (reads > 0) {
+            mutex.unlock();
+            throw new IllegalStateException("CoRwLock.writeLock by " + self + ", which holds " + reads
+                    + " read lock(s) of it: it would wait for itself (use upgrade())");
+        }
         if (owners == 0) {
             owners = -1;
             writer = self;
@@ -83,17 +107,21 @@ public final class CoRwLock {
 
     /**
      * Turns the caller's read lock into the write lock (QEMU's {@code qemu_co_rwlock_upgrade}); may yield until
-     * the readers and the writers queued before it are done. Coroutine only, holding the read lock.
+     * the readers and the writers queued before it are done. Coroutine only, holding exactly one read lock of it
+     * (with more, the others would have to go with it, or it would wait for itself).
      */
     public void upgrade() {
         Coroutine self = Coroutine.requireSelf("CoRwLock.upgrade");
-        int heldBefore = self.locksHeld(); // read before the internal mutex, which counts in it too
         mutex.lock();
-        if (owners <= 0 || heldBefore == 0) {
+        int reads = readsHeldBy(self);
+        if (reads != 1) {
             int o = owners;
             mutex.unlock();
-            throw new IllegalStateException("CoRwLock.upgrade by " + self + " without a read lock (owners=" + o + ")");
+            throw new IllegalStateException("CoRwLock.upgrade by " + self + (reads == 0
+                    ? " without a read lock (owners=" + o + ")"
+                    : ", which holds " + reads + " read locks of it: upgrade turns exactly one into the write lock"));
         }
+        removeReader(self);
         if (owners == 1 && ticketsHead == null) {
             owners = -1;
             writer = self;
@@ -121,6 +149,7 @@ public final class CoRwLock {
         }
         owners = 1;
         writer = null;
+        addReader(self);
         admitNextAndUnlock();
     }
 
@@ -131,8 +160,13 @@ public final class CoRwLock {
             throw new IllegalStateException("CoRwLock.unlock by " + self + ", which holds no lock");
         }
         mutex.lock();
-        if (owners > 0 && writer == null) {
+        if (owners > 0 && removeReader(self)) {
             owners--;
+        } else if (owners > 0) {
+            int o = owners;
+            mutex.unlock();
+            throw new IllegalStateException("CoRwLock.unlock by " + self + ", which does not hold it (" + o
+                    + " read lock(s) held by others)");
         } else if (owners == -1 && writer == self) {
             owners = 0;
             writer = null;
@@ -160,6 +194,52 @@ public final class CoRwLock {
         }
     }
 
+    /** Where {@code c} is in {@code readers}, or -1. Internal mutex held. */
+    private int indexOfReader(Coroutine c) {
+        for (int i = 0; i < readerCount; i++) {
+            if (readers[i] == c) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** How many read locks {@code c} holds. Internal mutex held. */
+    private int readsHeldBy(Coroutine c) {
+        int i = indexOfReader(c);
+        return i < 0 ? 0 : holds[i];
+    }
+
+    /** Counts one more read lock of {@code c} (the caller counts it in {@code owners}). Internal mutex held. */
+    private void addReader(Coroutine c) {
+        int i = indexOfReader(c);
+        if (i >= 0) {
+            holds[i]++;
+            return;
+        }
+        if (readerCount == readers.length) {
+            readers = Arrays.copyOf(readers, readerCount * 2);
+            holds = Arrays.copyOf(holds, readerCount * 2);
+        }
+        readers[readerCount] = c;
+        holds[readerCount++] = 1;
+    }
+
+    /** Takes one read lock of {@code c} off the list; false if it holds none. Internal mutex held. */
+    private boolean removeReader(Coroutine c) {
+        int i = indexOfReader(c);
+        if (i < 0) {
+            return false;
+        }
+        if (--holds[i] == 0) {
+            readerCount--;
+            readers[i] = readers[readerCount];
+            holds[i] = holds[readerCount];
+            readers[readerCount] = null; // a finished coroutine must not stay reachable from the lock
+        }
+        return true;
+    }
+
     private void enqueue(Coroutine self, boolean read) {
         self.waitsToRead = read;
         self.waitNext = null;
@@ -182,6 +262,9 @@ public final class CoRwLock {
             if (first.waitsToRead ? owners >= 0 : owners == 0) {
                 owners = first.waitsToRead ? owners + 1 : -1;
                 writer = first.waitsToRead ? null : first;
+                if (first.waitsToRead) {
+                    addReader(first);
+                }
                 ticketsHead = first.waitNext;
                 if (ticketsHead == null) {
                     ticketsTail = null;
@@ -198,6 +281,6 @@ public final class CoRwLock {
 
     @Override
     public String toString() {
-        return "CoRwLock[owners=" + owners + "]";
+        return "CoRwLock[owners=" + owners + ", readers=" + readerCount + "]";
     }
 }

@@ -2,6 +2,7 @@ package io.blockloop.coroutine;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -138,5 +139,124 @@ class CoLockMisuseTest {
                 rw.unlock();
             }));
         }
+    }
+
+    /**
+     * A reader asking for the write lock queued behind its own read lock and hung (QEMU's lock does the same). The
+     * lock knows its readers now: refused, naming the caller, with nothing queued or counted.
+     */
+    @Test
+    void aReaderAskingForTheWriteLockIsRefusedNotAHang() {
+        CoRwLock rw = new CoRwLock();
+        String[] reader = new String[1];
+        int[] held = new int[1];
+        Throwable t = inCoroutine(() -> {
+            rw.readLock();
+            reader[0] = Coroutine.self().toString();
+            try {
+                rw.writeLock();
+            } finally {
+                held[0] = Coroutine.self().locksHeld();
+                rw.unlock();
+            }
+        });
+        assertTrue(t instanceof IllegalStateException && t.getMessage().contains(reader[0])
+                && t.getMessage().contains("holds 1 read lock(s) of it") && t.getMessage().contains("upgrade()"),
+                String.valueOf(t));
+        assertEquals(1, held[0], "the refused call counted no lock");
+        assertNull(inCoroutine(() -> { // free, and no ticket left queued
+            rw.writeLock();
+            rw.unlock();
+        }));
+    }
+
+    /**
+     * A reader reading again while a writer waits queued behind that writer, which waited for the reader: both hung.
+     * Now the reader is admitted at once, and the writer gets the lock after the reader's last unlock.
+     */
+    @Test
+    void aReaderReadsAgainWhileAWriterWaits() {
+        CoRwLock rw = new CoRwLock();
+        List<String> log = new ArrayList<>();
+        Coroutine reader = Coroutine.create(() -> {
+            rw.readLock();
+            Coroutine.yield();
+            rw.readLock(); // a writer waits now
+            log.add("read again");
+            rw.unlock();
+            log.add("one unlock");
+            Coroutine.yield();
+            rw.unlock();
+        });
+        Coroutine writer = Coroutine.create(() -> {
+            rw.writeLock();
+            log.add("writer");
+            rw.unlock();
+        });
+        reader.enter();
+        writer.enter(); // queues behind the reader
+        reader.enter(); // reads again without waiting, releases one of its two read locks, yields holding one
+        assertEquals(List.of("read again", "one unlock"), log, "the writer waits for the reader's last unlock");
+        reader.enter(); // its last unlock admits the writer
+        assertEquals(List.of("read again", "one unlock", "writer"), log);
+        assertNull(inCoroutine(() -> { // free
+            rw.writeLock();
+            rw.unlock();
+        }));
+    }
+
+    /**
+     * With a reader holding the lock, any coroutine that held some other lock could release the reader's read lock:
+     * readers were counted, not named. Now only a reader may release a read lock, and upgrade only its own.
+     */
+    @Test
+    void aReadLockIsReleasedOrUpgradedOnlyByItsReader() {
+        CoRwLock rw = new CoRwLock();
+        Coroutine reader = Coroutine.create(() -> {
+            rw.readLock();
+            Coroutine.yield();
+            rw.unlock();
+        });
+        reader.enter();
+        CoMutex other = new CoMutex();
+        for (Runnable misuse : List.<Runnable>of(rw::unlock, rw::upgrade)) {
+            Throwable t = inCoroutine(() -> {
+                other.lock();
+                try {
+                    misuse.run();
+                } finally {
+                    other.unlock();
+                }
+            });
+            assertTrue(t instanceof IllegalStateException && (t.getMessage().contains("does not hold it")
+                    || t.getMessage().contains("without a read lock")), String.valueOf(t));
+        }
+        assertTrue(rw.toString().contains("owners=1"), rw.toString());
+        reader.enter(); // the reader's own unlock still works
+        assertTrue(rw.toString().contains("owners=0"), rw.toString());
+    }
+
+    /** Upgrade by a reader holding two read locks would have to give up both or wait for itself: refused. */
+    @Test
+    void upgradeWithTwoReadLocksIsRefused() {
+        CoRwLock rw = new CoRwLock();
+        Throwable t = inCoroutine(() -> {
+            rw.readLock();
+            rw.readLock();
+            try {
+                rw.upgrade();
+            } finally {
+                rw.unlock();
+                rw.unlock();
+            }
+        });
+        assertTrue(t instanceof IllegalStateException && t.getMessage().contains("holds 2 read locks of it"),
+                String.valueOf(t));
+        assertNull(inCoroutine(() -> {
+            rw.readLock();
+            rw.upgrade(); // one read lock: upgrades at once
+            rw.unlock();
+        }));
+        assertTrue(rw.toString().contains("owners=0, readers=0"), rw.toString());
     }
 }
