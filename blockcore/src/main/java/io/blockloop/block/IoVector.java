@@ -1,6 +1,7 @@
 package io.blockloop.block;
 
 import io.blockloop.ffm.libc.IoVec;
+import io.blockloop.ffm.memory.ZeroFill;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -171,7 +172,7 @@ public final class IoVector {
             switch (op) {
                 case COPY_OUT -> MemorySegment.copy(s, skip, other, otherOffset + done, n);
                 case COPY_IN -> MemorySegment.copy(other, otherOffset + done, s, skip, n);
-                case ZERO -> s.asSlice(skip, n).fill((byte) 0);
+                case ZERO -> ZeroFill.zero(s.asSlice(skip, n));
                 default -> target.add(skip == 0 && n == segSize ? s : s.asSlice(skip, n));
             }
             done += n;
