@@ -17,7 +17,8 @@
 #              visits every 4 KiB block once per pass, far apart; -S 32436224)
 #   blockloop  bench --json --random -f raw -t none -i ENGINE -d QD -s 4096 [-w] -c N (the same N), after its
 #              default warm-up (not measured: at depth max(QD, 32) until the JIT compiler is quiet, 0.5-5 s)
-# then the null driver against qemu-img's null-co ({read, write} x QD {1, 32}):
+# (--bs and --rw below change the request size and the walk for all three), then the null driver against qemu-img's
+# null-co ({read, write} x QD {1, 32}):
 #   qemu-img bench --image-opts driver=null-co,size=1G,read-zeroes=on   vs   blockloop bench -f null 1G
 # (both zero the read buffers), with N = qemu-img's IOPS in a 200000-request calibration run x SECONDS.
 # Each cell runs ROUNDS rounds of fio, qemu-img, blockloop in turn (so drifts of a shared machine hit all three);
@@ -28,10 +29,14 @@
 #
 # Usage: blockcore/bench/bench-vs-fio-qemu.sh [--quick] [--seconds S] [--rounds N] [--dir DIR]
 #        [--devices sparse,full,null] [--engines io_uring,native,threads] [--rw randread,randwrite] [--qd 1,32]
-#        [--loop-cpu CPU] [--poll-max-ns NS]
+#        [--bs SIZE] [--loop-cpu CPU] [--poll-max-ns NS]
 #   --quick      0.5 s per run, one round (about 2 minutes)
 #   --seconds S  measured seconds per run [2]; --rounds N [1]
 #   --dir DIR    work directory for the backing files [/var/tmp]; must not be tmpfs
+#   --rw         besides randread and randwrite, read and write: sequential, for all three tools (qemu-img and
+#                blockloop without -S and --random)
+#   --bs SIZE    bytes per request instead of 4096: a multiple of 4096 up to 1M, with suffix k or M (64k), for all
+#                three tools and the null rows; qemu-img's stride is then 7919 requests of SIZE
 #   --poll-max-ns NS  runs blockloop bench with --poll-max-ns NS: adaptive busy polling of its main loop, up to
 #                NS ns per wait (QEMU's poll-max-ns). Without it, blockloop bench's default: as an IOThread, 32768
 #                with 2 CPUs or more. 0 turns it off, as in qemu-img bench's main loop.
@@ -53,6 +58,7 @@ depths=1,32
 loop_cpu_args=()
 poll_args=()
 stride_blocks=7919
+bs=4096
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) seconds=0.5; rounds=1; shift ;;
@@ -63,6 +69,7 @@ while [ $# -gt 0 ]; do
     --engines) engines=$2; shift 2 ;;
     --rw) rws=$2; shift 2 ;;
     --qd) depths=$2; shift 2 ;;
+    --bs) bs=$2; shift 2 ;;
     --loop-cpu) loop_cpu_args=(--loop-cpu "$2"); shift 2 ;;
     --poll-max-ns) poll_args=(--poll-max-ns "$2"); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -71,6 +78,19 @@ while [ $# -gt 0 ]; do
 done
 
 die() { printf 'bench-vs-fio-qemu: %s\n' "$*" >&2; exit 1; }
+usage_error() { printf 'bench-vs-fio-qemu: %s (see --help)\n' "$*" >&2; exit 2; }
+[[ "$bs" =~ ^([0-9]{1,7})([kK]|M)?$ ]] || usage_error "--bs $bs: not a size (4096, 64k, 1M)"
+case "${BASH_REMATCH[2]}" in
+  [kK]) bs=$((10#${BASH_REMATCH[1]} * 1024)) ;;
+  M) bs=$((10#${BASH_REMATCH[1]} * 1048576)) ;;
+  *) bs=$((10#${BASH_REMATCH[1]})) ;;
+esac
+(( bs > 0 && bs % 4096 == 0 && bs <= 1048576 )) || usage_error "--bs: $bs bytes is not a multiple of 4096 up to 1M"
+for rw in ${rws//,/ }; do
+  case "$rw" in randread|randwrite|read|write) ;; *) usage_error "--rw $rw: randread, randwrite, read or write" ;; esac
+done
+# What the table's title says about the requests.
+if (( bs % 1048576 == 0 )); then bs_label="$((bs / 1048576)) MiB"; else bs_label="$((bs / 1024)) KiB"; fi
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
 command -v qemu-img >/dev/null || die "qemu-img is not installed (apt-get install qemu-utils)."
@@ -105,15 +125,16 @@ discard_if_sparse() { [ "$1" = sparse ] && blkdiscard "$sparse_dev"; return 0; }
 # run_fio DEVNAME DEV RW QD ENGINE -> IOPS
 run_fio() {
   discard_if_sparse "$1"
-  bench_fio_iops "$2" "$3" "$5" "$4" "$seconds"
+  bench_fio_iops "$2" "$3" "$5" "$4" "$seconds" "$bs"
 }
 
-# run_qemu DEVNAME DEV RW QD ENGINE COUNT -> IOPS  (strided walk: qemu-img bench has no random mode)
+# run_qemu DEVNAME DEV RW QD ENGINE COUNT -> IOPS  (random: a strided walk, qemu-img bench has no random mode)
 run_qemu() {
-  local w=()
-  [ "$3" = randwrite ] && w=(-w)
+  local w=() walk=()
+  case "$3" in *write) w=(-w) ;; esac
+  case "$3" in rand*) walk=(-S $((bs * stride_blocks))) ;; esac
   discard_if_sparse "$1"
-  qemu-img bench -f raw -t none -i "$5" -d "$4" -s 4096 -S $((4096 * stride_blocks)) -c "$6" "${w[@]}" "$2" |
+  qemu-img bench -f raw -t none -i "$5" -d "$4" -s "$bs" "${walk[@]}" -c "$6" "${w[@]}" "$2" |
     awk -v n="$6" '/^Run completed in/ { printf "%.0f", n / $4 }'
 }
 
@@ -121,7 +142,7 @@ run_qemu() {
 run_qemu_null() {
   local w=()
   [ "$1" = write ] && w=(-w)
-  qemu-img bench -d "$2" -s 4096 -c "$3" "${w[@]}" --image-opts driver=null-co,size=1G,read-zeroes=on |
+  qemu-img bench -d "$2" -s "$bs" -c "$3" "${w[@]}" --image-opts driver=null-co,size=1G,read-zeroes=on |
     awk -v n="$3" '/^Run completed in/ { printf "%.0f", n / $4 }'
 }
 
@@ -157,15 +178,16 @@ for dev_name in full sparse; do
   for rw in ${rws//,/ }; do
     for qd in ${depths//,/ }; do
       for engine in ${engines//,/ }; do
-        w=()
-        [ "$rw" = randwrite ] && w=(-w)
+        w=() random=()
+        case "$rw" in *write) w=(-w) ;; esac
+        case "$rw" in rand*) random=(--random) ;; esac
         f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0; ratios=
         for ((r = 0; r < rounds; r++)); do
           f=$(run_fio "$dev_name" "$dev" "$rw" "$qd" "$engine")
           count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s); if (c < 1000) c = 1000; print c }')
           q=$(run_qemu "$dev_name" "$dev" "$rw" "$qd" "$engine" "$count")
-          read -r b cpu alloc <<<"$(run_blockloop "$dev_name" --random -f raw -t none -i "$engine" -d "$qd" -s 4096 \
-            -c "$count" "${w[@]}" "$dev")"
+          read -r b cpu alloc <<<"$(run_blockloop "$dev_name" "${random[@]}" -f raw -t none -i "$engine" -d "$qd" \
+            -s "$bs" -c "$count" "${w[@]}" "$dev")"
           f_sum=$(add "$f_sum" "$f"); q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
           cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
           ratio=$(awk -v b="$b" -v f="$f" 'BEGIN { printf "%.4f", (f > 0 ? b / f : 0) }')
@@ -191,7 +213,7 @@ if has "$devices" null; then
       q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0
       for ((r = 0; r < rounds; r++)); do
         q=$(run_qemu_null "$rw" "$qd" "$count")
-        read -r b cpu alloc <<<"$(run_blockloop null -f null -d "$qd" -s 4096 -c "$count" "${w[@]}" 1G)"
+        read -r b cpu alloc <<<"$(run_blockloop null -f null -d "$qd" -s "$bs" -c "$count" "${w[@]}" 1G)"
         q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
         cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
       done
@@ -204,9 +226,10 @@ if has "$devices" null; then
 fi
 
 echo
-echo "=== blockloop bench vs fio vs qemu-img bench: 4 KiB, O_DIRECT, loop devices (direct-io=on); IOPS, mean of" \
+echo "=== blockloop bench vs fio vs qemu-img bench: $bs_label, O_DIRECT, loop devices (direct-io=on); IOPS, mean of" \
   "$rounds round(s) of $seconds s ==="
-echo "    fio and blockloop: random offsets; qemu-img: strided walk (step $stride_blocks blocks), it has no random mode."
+echo "    rand*: fio and blockloop at random offsets; qemu-img a strided walk (step $stride_blocks requests), it has no"
+echo "    random mode. read, write: sequential, all three."
 echo "    bl/fio: ratio of the means; bl/fio each: the lowest and highest ratio of one round's blockloop to the same"
 echo "    round's fio (the spread of the rounds); each mean: the mean of those ratios +- the half-width of its 95 %"
 echo "    confidence interval (Student's t, from 2 rounds on): where the interval contains a goal, this run cannot"
