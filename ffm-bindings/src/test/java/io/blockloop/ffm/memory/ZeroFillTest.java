@@ -14,14 +14,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@link ZeroFill} zeroes exactly its segment, by {@code memset} or by {@code fill}, and refuses what
- * {@code fill} refuses: read-only memory, a closed arena, another thread's confined memory.
+ * {@link ZeroFill} zeroes exactly its segment, by {@code memset} (critical or not) or by {@code fill}, and refuses
+ * what {@code fill} refuses: read-only memory, a closed arena, another thread's confined memory.
  */
 class ZeroFillTest {
 
     @Test
-    void zeroesExactlyTheSegmentOnBothSidesOfTheThreshold() {
-        long[] sizes = {1, ZeroFill.MEMSET_FROM - 1, ZeroFill.MEMSET_FROM, 65536 + 3, 1 << 20};
+    void zeroesExactlyTheSegmentOnBothSidesOfTheThresholds() {
+        long[] sizes = {1, ZeroFill.MEMSET_FROM - 1, ZeroFill.MEMSET_FROM, 65536 + 3, ZeroFill.CRITICAL_UP_TO,
+                ZeroFill.CRITICAL_UP_TO + 4097};
         try (Arena arena = Arena.ofConfined()) {
             for (long size : sizes) {
                 for (long start : new long[]{0, 1, 4096}) { // unaligned starts too
