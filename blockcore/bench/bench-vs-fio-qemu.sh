@@ -79,13 +79,8 @@ done
 
 die() { printf 'bench-vs-fio-qemu: %s\n' "$*" >&2; exit 1; }
 usage_error() { printf 'bench-vs-fio-qemu: %s (see --help)\n' "$*" >&2; exit 2; }
-[[ "$bs" =~ ^([0-9]{1,7})([kK]|M)?$ ]] || usage_error "--bs $bs: not a size (4096, 64k, 1M)"
-case "${BASH_REMATCH[2]}" in
-  [kK]) bs=$((10#${BASH_REMATCH[1]} * 1024)) ;;
-  M) bs=$((10#${BASH_REMATCH[1]} * 1048576)) ;;
-  *) bs=$((10#${BASH_REMATCH[1]})) ;;
-esac
-(( bs > 0 && bs % 4096 == 0 && bs <= 1048576 )) || usage_error "--bs: $bs bytes is not a multiple of 4096 up to 1M"
+. "$root/bin/bench-fio" # bench_fio_iops (fio's run of a cell), bench_request_bytes, bench_random_rw
+bs=$(bench_request_bytes "$bs" 2>&1) || usage_error "--bs $bs" # on failure, bs holds the reason
 for rw in ${rws//,/ }; do
   case "$rw" in randread|randwrite|read|write) ;; *) usage_error "--rw $rw: randread, randwrite, read or write" ;; esac
 done
@@ -100,7 +95,6 @@ fstype=$(stat -f -c %T "$workdir")
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
 . "$root/bin/round-ratios" # $awk_round_ratios: spread() and mean_ci() for the per-round ratios
-. "$root/bin/bench-fio" # bench_fio_iops: fio's run of a cell
 jar="$root/blockcore/target/blockloop.jar"
 echo "==> building $jar"
 (cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
@@ -132,7 +126,7 @@ run_fio() {
 run_qemu() {
   local w=() walk=()
   case "$3" in *write) w=(-w) ;; esac
-  case "$3" in rand*) walk=(-S $((bs * stride_blocks))) ;; esac
+  if bench_random_rw "$3"; then walk=(-S $((bs * stride_blocks))); fi
   discard_if_sparse "$1"
   qemu-img bench -f raw -t none -i "$5" -d "$4" -s "$bs" "${walk[@]}" -c "$6" "${w[@]}" "$2" |
     awk -v n="$6" '/^Run completed in/ { printf "%.0f", n / $4 }'
@@ -180,7 +174,7 @@ for dev_name in full sparse; do
       for engine in ${engines//,/ }; do
         w=() random=()
         case "$rw" in *write) w=(-w) ;; esac
-        case "$rw" in rand*) random=(--random) ;; esac
+        if bench_random_rw "$rw"; then random=(--random); fi
         f_sum=0; q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0; ratios=
         for ((r = 0; r < rounds; r++)); do
           f=$(run_fio "$dev_name" "$dev" "$rw" "$qd" "$engine")

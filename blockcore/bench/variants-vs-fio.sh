@@ -4,7 +4,7 @@
 # every cell once per round, this measures one cell many times, with every variant in every round.
 #
 # Usage: blockcore/bench/variants-vs-fio.sh [--rounds N] [--device sparse|full] [--engine io_uring|native|threads]
-#        [--rw randread|randwrite] [--qd QD] [--seconds S] [--dir DIR] NAME=ARGS...
+#        [--rw randread|randwrite|read|write] [--qd QD] [--bs SIZE] [--seconds S] [--dir DIR] NAME=ARGS...
 #   NAME=ARGS    a variant: `blockloop bench` options added to the cell's own, as one shell word ("epoll=--fdmon
 #                epoll", "nopoll=--poll-max-ns 0", "base=" for none). Two forms are not bench options: -J<option> passes
 #                <option> to the JVM ("-J-Dkey=value"), --jar=PATH runs another build ("before=--jar=/tmp/old.jar").
@@ -12,8 +12,9 @@
 #   --device     sparse (256 MiB sparse file: CPU-bound) or full (1 GiB written file: device-bound) [full]
 #   --engine E   the engine under test and fio's match: io_uring, native (fio libaio), threads (fio psync with
 #                numjobs=QD) [native]
-#   --rw, --qd   the cell [randread, 1]; --seconds S fio's measured seconds per run [2]; blockloop makes 2 x S x
-#                fio's IOPS requests, after its default warm-up
+#   --rw, --qd   the cell [randread, 1]; read and write are sequential; --seconds S fio's measured seconds per run
+#                [2]; blockloop makes 2 x S x fio's IOPS requests, after its default warm-up
+#   --bs SIZE    bytes per request, a multiple of 4096 up to 1M (64k) [4096]
 #   --dir DIR    work directory for the backing file [/var/tmp]; must not be tmpfs
 # Prints one line per round (IOPS, ratio to that round's fio, CPU per request), then per variant the mean IOPS,
 # the mean of its per-round ratios with the 95 % confidence interval, the lowest and highest ratio, and the mean
@@ -28,17 +29,19 @@ engine=native
 rw=randread
 qd=1
 seconds=2
+bs=4096
 workdir=/var/tmp
 variants=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rounds|--device|--engine|--rw|--qd|--seconds|--dir)
+    --rounds|--device|--engine|--rw|--qd|--bs|--seconds|--dir)
       [ $# -ge 2 ] || { printf 'variants-vs-fio: %s needs a value (see --help)\n' "$1" >&2; exit 2; } ;;&
     --rounds) rounds=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --engine) engine=$2; shift 2 ;;
     --rw) rw=$2; shift 2 ;;
     --qd) qd=$2; shift 2 ;;
+    --bs) bs=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --dir) workdir=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -53,7 +56,15 @@ usage() { printf 'variants-vs-fio: %s (see --help)\n' "$*" >&2; exit 2; }
 [ ${#variants[@]} -gt 0 ] || usage "no variant given"
 case "$device" in sparse|full) ;; *) usage "--device is sparse or full, not $device" ;; esac
 case "$engine" in io_uring|native|threads) ;; *) usage "--engine is io_uring, native or threads, not $engine" ;; esac
-case "$rw" in randread) write=() ;; randwrite) write=(-w) ;; *) usage "--rw is randread or randwrite, not $rw" ;; esac
+case "$rw" in
+  randread|read) write=() ;;
+  randwrite|write) write=(-w) ;;
+  *) usage "--rw is randread, randwrite, read or write, not $rw" ;;
+esac
+. "$root/bin/bench-fio" # bench_fio_engine, bench_fio_iops, bench_request_bytes, bench_random_rw
+bs=$(bench_request_bytes "$bs" 2>&1) || usage "--bs $bs" # on failure, bs holds the reason
+random=()
+if bench_random_rw "$rw"; then random=(--random); fi
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage "--rounds must be a positive number, not $rounds"
 [[ "$qd" =~ ^[1-9][0-9]*$ ]] || usage "--qd must be a positive number, not $qd"
 [[ "$seconds" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage "--seconds must be a number of seconds, not $seconds"
@@ -65,7 +76,6 @@ command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
 . "$root/bin/round-ratios"
-. "$root/bin/bench-fio"
 jar="$root/blockcore/target/blockloop.jar"
 echo "==> building $jar"
 (cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
@@ -92,12 +102,12 @@ run_variant() {
   done
   [ -f "$use_jar" ] || die "no such jar: $use_jar"
   discard
-  json=$("$JAVA_HOME/bin/java" "${jvm[@]}" -jar "$use_jar" bench --json --random -f raw -t none -i "$engine" -d "$qd" \
-    -s 4096 -c "$2" "${write[@]}" "${bench[@]}" "$dev")
+  json=$("$JAVA_HOME/bin/java" "${jvm[@]}" -jar "$use_jar" bench --json "${random[@]}" -f raw -t none -i "$engine" \
+    -d "$qd" -s "$bs" -c "$2" "${write[@]}" "${bench[@]}" "$dev")
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json")"
 }
 
-echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); $device device $dev; $rw QD $qd;" \
+echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); $device device $dev; $rw QD $qd, $bs bytes;" \
   "$engine against fio $(bench_fio_engine "$engine");" \
   "$rounds rounds; load $(cut -d' ' -f1-3 /proc/loadavg)"
 # A first untimed run, so the page cache holds the jar and the first round is like the rest.
@@ -107,7 +117,7 @@ declare -a iops_sum cpu_sum ratios
 for ((v = 0; v < n; v++)); do iops_sum[v]=0; cpu_sum[v]=0; ratios[v]=; done
 for ((r = 0; r < rounds; r++)); do
   discard
-  f=$(bench_fio_iops "$dev" "$rw" "$engine" "$qd" "$seconds")
+  f=$(bench_fio_iops "$dev" "$rw" "$engine" "$qd" "$seconds" "$bs")
   count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s * 2); if (c < 1000) c = 1000; print c }')
   line=$(printf 'round %2d  fio %8.0f' "$r" "$f")
   for ((k = 0; k < n; k++)); do
