@@ -31,6 +31,17 @@ class CoLockMisuseTest {
         return thrown[0];
     }
 
+    /** Asserts that a coroutine takes {@code rw}'s write lock at once: it is free and no ticket is left queued. */
+    private static void assertFree(CoRwLock rw) {
+        boolean[] took = new boolean[1];
+        assertNull(inCoroutine(() -> {
+            rw.writeLock();
+            took[0] = true;
+            rw.unlock();
+        }));
+        assertTrue(took[0], rw + " is not free");
+    }
+
     @Test
     void aCoMutexIsReleasedOnlyByItsHolder() {
         CoMutex m = new CoMutex();
@@ -103,10 +114,7 @@ class CoLockMisuseTest {
         assertTrue(holdsAnotherLock instanceof IllegalStateException
                 && holdsAnotherLock.getMessage().contains("the write lock is held by"), String.valueOf(holdsAnotherLock));
         writer.enter();
-        assertEquals(null, inCoroutine(() -> { // free again
-            rw.writeLock();
-            rw.unlock();
-        }));
+        assertFree(rw);
     }
 
     /**
@@ -134,10 +142,7 @@ class CoLockMisuseTest {
             assertTrue(t instanceof IllegalStateException && t.getMessage().contains(writer[0])
                     && t.getMessage().contains("holds the write lock already"), what + ": " + t);
             assertEquals(1, held[0], what + ": the refused call counted no lock");
-            assertNull(inCoroutine(() -> { // free, and no ticket left queued
-                rw.writeLock();
-                rw.unlock();
-            }));
+            assertFree(rw);
         }
     }
 
@@ -164,10 +169,7 @@ class CoLockMisuseTest {
                 && t.getMessage().contains("holds 1 read lock(s) of it") && t.getMessage().contains("upgrade()"),
                 String.valueOf(t));
         assertEquals(1, held[0], "the refused call counted no lock");
-        assertNull(inCoroutine(() -> { // free, and no ticket left queued
-            rw.writeLock();
-            rw.unlock();
-        }));
+        assertFree(rw);
     }
 
     /**
@@ -199,10 +201,7 @@ class CoLockMisuseTest {
         assertEquals(List.of("read again", "one unlock"), log, "the writer waits for the reader's last unlock");
         reader.enter(); // its last unlock admits the writer
         assertEquals(List.of("read again", "one unlock", "writer"), log);
-        assertNull(inCoroutine(() -> { // free
-            rw.writeLock();
-            rw.unlock();
-        }));
+        assertFree(rw);
     }
 
     /**
