@@ -12,8 +12,8 @@ import java.lang.foreign.MemorySegment;
  * <p>A padded request covers the aligned range around the caller's: reads read it into an aligned bounce buffer
  * and copy the caller's part out; writes first read the partial head and tail blocks, copy the caller's data in
  * between and write the whole range back. Writes are tracked as serialising for the aligned range, so no
- * overlapping request (aligned or not) runs between their read and their write. This is the slow path: it
- * allocates its bounce buffer per request from a confined arena that lives for the request.
+ * overlapping request (aligned or not) runs between their read and their write. The bounce buffers come from
+ * {@link BounceBuffers}, which reuses them; the write-zeroes fallback allocates its zeroed buffer per call.
  *
  * <p>Threads: the node's home thread, inside the coroutine of the request (the same contract as
  * {@link BlockNode}'s request path, which is the only caller).
@@ -33,12 +33,11 @@ final class RequestPadding {
         long start = offset & -align;
         long end = roundUp(offset + bytes, align);
         TrackedRequest req = node.tracked().begin(start, end - start, false);
-        try (Arena arena = Arena.ofConfined()) {
+        try (BounceBuffers.Buffer bounce = BounceBuffers.acquire(end - start, memoryAlignment())) {
             node.tracked().waitForConflicts(req);
-            MemorySegment bounce = arena.allocate(end - start, memoryAlignment());
-            int ret = node.alignedRead(start, end - start, IoVector.of(bounce), flags);
+            int ret = node.alignedRead(start, end - start, bounce.vector(), flags);
             if (ret == 0) {
-                qiov.copyFrom(bounce, offset - start, 0, bytes);
+                qiov.copyFrom(bounce.memory(), offset - start, 0, bytes);
             }
             return ret;
         } finally {
@@ -51,15 +50,14 @@ final class RequestPadding {
         long start = offset & -align;
         long end = roundUp(offset + bytes, align);
         TrackedRequest req = node.tracked().begin(start, end - start, true);
-        try (Arena arena = Arena.ofConfined()) {
+        try (BounceBuffers.Buffer bounce = BounceBuffers.acquire(end - start, memoryAlignment())) {
             node.tracked().waitForConflicts(req);
-            MemorySegment bounce = arena.allocate(end - start, memoryAlignment());
-            int ret = readPartialEnds(bounce, start, end, offset, offset + bytes, align);
+            int ret = readPartialEnds(bounce.memory(), start, end, offset, offset + bytes, align);
             if (ret != 0) {
                 return ret;
             }
-            qiov.copyTo(0, bounce, offset - start, bytes);
-            return node.alignedWrite(start, end - start, IoVector.of(bounce), flags);
+            qiov.copyTo(0, bounce.memory(), offset - start, bytes);
+            return node.alignedWrite(start, end - start, bounce.vector(), flags);
         } finally {
             node.tracked().end(req);
         }

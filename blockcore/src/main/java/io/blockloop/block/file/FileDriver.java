@@ -3,6 +3,7 @@ package io.blockloop.block.file;
 import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
+import io.blockloop.block.BounceBuffers;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
 import io.blockloop.block.Warnings;
@@ -16,7 +17,6 @@ import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.FileStat;
 import io.blockloop.ffm.libc.OpenFlags;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
@@ -230,15 +230,14 @@ public final class FileDriver implements BlockDriver {
 
     /** Misaligned buffers under O_DIRECT: through an aligned copy (QEMU's {@code QEMU_AIO_MISALIGNED} path). */
     private int bounced(long offset, long bytes, IoVector qiov, int engineFlags, boolean write) {
-        try (Arena arena = Arena.ofConfined()) {
-            long align = Math.max(alignment.memoryAlignment(), 4096);
-            MemorySegment bounce = arena.allocate(bytes, align);
+        long align = Math.max(alignment.memoryAlignment(), 4096);
+        try (BounceBuffers.Buffer bounce = BounceBuffers.acquire(bytes, align)) {
             if (write) {
-                qiov.copyTo(0, bounce, 0, bytes);
+                qiov.copyTo(0, bounce.memory(), 0, bytes);
             }
-            int ret = rw(offset, bytes, IoVector.of(bounce), engineFlags, write);
+            int ret = rw(offset, bytes, bounce.vector(), engineFlags, write);
             if (ret == 0 && !write) {
-                qiov.copyFrom(bounce, 0, 0, bytes);
+                qiov.copyFrom(bounce.memory(), 0, 0, bytes);
             }
             return ret;
         }
