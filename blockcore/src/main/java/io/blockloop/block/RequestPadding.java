@@ -1,8 +1,8 @@
 package io.blockloop.block;
 
 import io.blockloop.ffm.errno.Errno;
+import io.blockloop.ffm.memory.ZeroFill;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -13,7 +13,7 @@ import java.lang.foreign.MemorySegment;
  * and copy the caller's part out; writes first read the partial head and tail blocks, copy the caller's data in
  * between and write the whole range back. Writes are tracked as serialising for the aligned range, so no
  * overlapping request (aligned or not) runs between their read and their write. The bounce buffers come from
- * {@link BounceBuffers}, which reuses them; the write-zeroes fallback allocates its zeroed buffer per call.
+ * {@link BounceBuffers}, which reuses them; the write-zeroes fallback zeroes the one it takes.
  *
  * <p>Threads: the node's home thread, inside the coroutine of the request (the same contract as
  * {@link BlockNode}'s request path, which is the only caller).
@@ -109,9 +109,11 @@ final class RequestPadding {
 
     /** Writes zeroes from a buffer, chunk by chunk, through the node's (padding) write path. */
     private int writeZeroBuffer(long offset, long bytes, int flags) {
-        try (Arena arena = Arena.ofConfined()) {
-            long size = Math.min(bytes, MAX_ZERO_BUFFER);
-            MemorySegment zeroes = arena.allocate(roundUp(size, node.limits().requestAlignment()), memoryAlignment());
+        long size = Math.min(bytes, MAX_ZERO_BUFFER);
+        try (BounceBuffers.Buffer buffer = BounceBuffers.acquire(roundUp(size, node.limits().requestAlignment()),
+                memoryAlignment())) {
+            MemorySegment zeroes = buffer.memory();
+            ZeroFill.zero(zeroes); // a pooled buffer holds what an earlier request left in it
             IoVector vector = new IoVector(1);
             for (long done = 0; done < bytes; ) {
                 long n = Math.min(size, bytes - done);

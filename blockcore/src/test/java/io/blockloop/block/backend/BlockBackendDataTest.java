@@ -244,6 +244,29 @@ class BlockBackendDataTest {
         }
     }
 
+    /**
+     * Padded requests borrow pooled bounce buffers, which keep what the last request left in them. A partial-block
+     * write-zeroes writes from such a buffer, so it must zero it first: here the pool's buffers have just carried
+     * random bytes read from the image.
+     */
+    @Test
+    void aPartialBlockWriteZeroesAfterPaddedReadsWritesZeroes() throws IOException {
+        Path file = BlockImages.image(dir, "img", SIZE);
+        byte[] original = BlockImages.randomBytes(6, 1 << 16);
+        BlockImages.writeDirect(file, 0, original);
+        try (BlockBackend blk = open("raw", file, AioMode.AUTO, CacheMode.NONE); Arena arena = Arena.ofConfined()) {
+            MemorySegment part = arena.allocate(1000, 4096);
+            for (int i = 0; i < 4; i++) {
+                blk.read(100 + 4096L * i, part); // padded: a 4 KiB bounce full of image bytes each time
+            }
+            blk.writeZeroes(5000, 1000, 0); // inside one block: written from a (recycled) buffer
+        }
+        byte[] back = BlockImages.readDirect(file, 0, 1 << 16);
+        for (int i = 0; i < back.length; i++) {
+            assertEquals(i >= 5000 && i < 6000 ? 0 : original[i], back[i], "byte " + i);
+        }
+    }
+
     @Test
     void nativeAioWithoutODirectIsRefused() throws IOException {
         Path file = BlockImages.image(dir, "img", SIZE);
