@@ -13,7 +13,8 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>A pooled buffer is not zeroed between uses: a caller writes or reads every byte it hands to the device, as
  * the request paths do (a padded write fills its partial blocks by reading them and the rest from the caller's
- * data; a read is filled by the device, which zero-fills a read that ends at the end of the file).
+ * data; a read is filled by the device, which zero-fills a read that ends at the end of the file; the write-zeroes
+ * fallback zeroes its buffer first).
  *
  * <p>Pooled memory comes from {@linkplain Arena#ofAuto() automatic} arenas: a thread's pool, and the memory in it,
  * is freed by the garbage collector after the thread ends. At most about {@value #KEPT_PER_SIZE} x 2 MiB stays
