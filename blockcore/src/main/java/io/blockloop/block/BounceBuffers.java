@@ -99,6 +99,9 @@ public final class BounceBuffers {
         private final IoVector vector = new IoVector(1);
         private MemorySegment memory;
         private boolean lent;
+        /** Vectors of the first and of the last bytes of {@link #memory}, made at first use; see headVector. */
+        private IoVector head;
+        private IoVector tail;
 
         private Buffer(MemorySegment whole, int sizeClass, Arena own) {
             this.whole = whole;
@@ -123,6 +126,43 @@ public final class BounceBuffers {
         /** A vector of the one segment {@link #memory()}. */
         public IoVector vector() {
             return vector;
+        }
+
+        /**
+         * A vector of the first {@code length} bytes of {@link #memory()}. Like {@link #tailVector}, it stays the
+         * same object, over the same segment, while the buffer's size and {@code length} repeat: a padded write
+         * reads its partial head and tail blocks through these without allocating.
+         */
+        public IoVector headVector(long length) {
+            checkPart(length);
+            if (head == null) {
+                head = new IoVector(1);
+            }
+            if (head.count() == 0 || head.size() != length) {
+                head.reset().add(whole.asSlice(0, length));
+            }
+            return head;
+        }
+
+        /** A vector of the last {@code length} bytes of {@link #memory()}; see {@link #headVector}. */
+        public IoVector tailVector(long length) {
+            checkPart(length);
+            if (tail == null) {
+                tail = new IoVector(1);
+            }
+            long offset = memory.byteSize() - length;
+            if (tail.count() == 0 || tail.size() != length
+                    || tail.segment(0).address() != whole.address() + offset) {
+                tail.reset().add(whole.asSlice(offset, length));
+            }
+            return tail;
+        }
+
+        private void checkPart(long length) {
+            if (length <= 0 || length > memory.byteSize()) {
+                throw new IllegalArgumentException("a part of " + length + " bytes of a bounce buffer of "
+                        + memory.byteSize());
+            }
         }
 
         /** Gives the buffer back; nothing may use it afterwards. The thread that acquired it. */

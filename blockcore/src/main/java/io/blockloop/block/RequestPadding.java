@@ -10,10 +10,11 @@ import java.lang.foreign.MemorySegment;
  * {@code bdrv_pad_request} and {@code bdrv_padding_rmw_read}), and the generic write-zeroes path.
  *
  * <p>A padded request covers the aligned range around the caller's: reads read it into an aligned bounce buffer
- * and copy the caller's part out; writes first read the partial head and tail blocks, copy the caller's data in
- * between and write the whole range back. Writes are tracked as serialising for the aligned range, so no
- * overlapping request (aligned or not) runs between their read and their write. The bounce buffers come from
- * {@link BounceBuffers}, which reuses them; the write-zeroes fallback zeroes the one it takes.
+ * and copy the caller's part out; writes first read the partial head and tail blocks (in one request when the
+ * range holds nothing else), copy the caller's data in between and write the whole range back. Writes are tracked
+ * as serialising for the aligned range, so no overlapping request (aligned or not) runs between their read and
+ * their write. The bounce buffers come from {@link BounceBuffers}, which reuses them; the write-zeroes fallback
+ * zeroes the one it takes.
  *
  * <p>Threads: the node's home thread, inside the coroutine of the request (the same contract as
  * {@link BlockNode}'s request path, which is the only caller).
@@ -52,7 +53,7 @@ final class RequestPadding {
         TrackedRequest req = node.tracked().begin(start, end - start, true);
         try (BounceBuffers.Buffer bounce = BounceBuffers.acquire(end - start, memoryAlignment())) {
             node.tracked().waitForConflicts(req);
-            int ret = readPartialEnds(bounce.memory(), start, end, offset, offset + bytes, align);
+            int ret = readPartialBlocks(bounce, start, end, offset, offset + bytes, align);
             if (ret != 0) {
                 return ret;
             }
@@ -128,23 +129,27 @@ final class RequestPadding {
         }
     }
 
-    /** Reads the blocks that the write covers only partly: the first if the write starts inside it, and the last. */
-    private int readPartialEnds(MemorySegment bounce, long start, long end, long writeStart, long writeEnd,
-                                long align) {
+    /**
+     * Reads the blocks that the write covers only partly: the first if the write starts inside it, and the last.
+     * When those are all the padded range holds (one block, or two), one read fetches them both, as QEMU's
+     * {@code merge_reads} does: a small misaligned write then waits for one device round trip before it writes,
+     * not two.
+     */
+    private int readPartialBlocks(BounceBuffers.Buffer bounce, long start, long end, long writeStart, long writeEnd,
+                                  long align) {
         boolean partialHead = writeStart != start;
         boolean partialTail = writeEnd != end;
+        if (partialHead && partialTail && end - start <= 2 * align) {
+            return node.alignedRead(start, end - start, bounce.vector(), 0);
+        }
         if (partialHead) {
-            int ret = node.alignedRead(start, align, IoVector.of(bounce.asSlice(0, align)), 0);
+            int ret = node.alignedRead(start, align, bounce.headVector(align), 0);
             if (ret != 0) {
                 return ret;
             }
         }
-        long tailBlock = end - align;
-        if (partialTail && !(partialHead && tailBlock == start)) {
-            int ret = node.alignedRead(tailBlock, align, IoVector.of(bounce.asSlice(tailBlock - start, align)), 0);
-            if (ret != 0) {
-                return ret;
-            }
+        if (partialTail) {
+            return node.alignedRead(end - align, align, bounce.tailVector(align), 0);
         }
         return 0;
     }

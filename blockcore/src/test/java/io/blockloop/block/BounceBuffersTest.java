@@ -59,6 +59,30 @@ class BounceBuffersTest {
     }
 
     @Test
+    void headAndTailVectorsCoverTheEndsAndAreReusedWhileTheSizesRepeat() {
+        BounceBuffers.Buffer b = BounceBuffers.acquire(3 * 4096, 4096);
+        IoVector head = b.headVector(4096);
+        IoVector tail = b.tailVector(4096);
+        assertEquals(b.memory().address(), head.segment(0).address());
+        assertEquals(4096, head.size());
+        assertEquals(b.memory().address() + 2 * 4096, tail.segment(0).address());
+        assertEquals(4096, tail.size());
+        b.close();
+        try (BounceBuffers.Buffer again = BounceBuffers.acquire(3 * 4096, 4096)) {
+            assertSame(head, again.headVector(4096));
+            assertSame(head.segment(0), again.headVector(4096).segment(0), "same size: the same segment");
+            assertSame(tail.segment(0), again.tailVector(4096).segment(0));
+        }
+        try (BounceBuffers.Buffer smaller = BounceBuffers.acquire(2 * 4096, 4096)) { // same buffer, other size
+            assertEquals(smaller.memory().address() + 4096, smaller.tailVector(4096).segment(0).address(),
+                    "the tail follows the size lent");
+            assertEquals(512, smaller.headVector(512).size());
+            assertThrows(IllegalArgumentException.class, () -> smaller.tailVector(3 * 4096));
+            assertThrows(IllegalArgumentException.class, () -> smaller.headVector(0));
+        }
+    }
+
+    @Test
     void buffersLentAtTheSameTimeNeverOverlap() {
         List<BounceBuffers.Buffer> lent = new ArrayList<>();
         for (int i = 0; i < BounceBuffers.KEPT_PER_SIZE + 3; i++) {

@@ -1,0 +1,99 @@
+package io.blockloop.block.filter;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.ffm.errno.Errno;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * How many reads a padded write makes, counted by an error rule that never fires, on a filter over an O_DIRECT
+ * file (the filter takes the file's request alignment, so the padding happens at the filter and its reads pass
+ * through it): one read when the padded range is just the two partial blocks, one per partial block when whole
+ * blocks lie between them. The data read back proves that each read filled the right part of the buffer.
+ */
+class PaddedWriteReadsTest {
+    private static final long SIZE = 1 << 20;
+
+    private AioContext main;
+    private Arena arena;
+
+    @BeforeEach
+    void setUp() {
+        main = FilterGraph.mainLoop();
+        arena = Arena.ofShared();
+    }
+
+    @AfterEach
+    void tearDown() {
+        arena.close();
+        main.close();
+    }
+
+    @Test
+    void aWriteInsideTwoBlocksReadsBothInOneRequest() throws IOException {
+        assertReads(1, align -> new long[]{align / 2, align}); // half of block 0 and half of block 1
+    }
+
+    @Test
+    void aWriteInsideOneBlockReadsItOnce() throws IOException {
+        assertReads(1, align -> new long[]{align + 1, align - 2});
+    }
+
+    @Test
+    void aWriteWithWholeBlocksBetweenItsPartialEndsReadsEachEnd() throws IOException {
+        assertReads(2, align -> new long[]{align / 2, 3 * align}); // partial 0, whole 1 and 2, partial 3
+    }
+
+    @Test
+    void aWriteWithOnlyAPartialTailReadsTheTail() throws IOException {
+        assertReads(1, align -> new long[]{2 * align, align + 100});
+    }
+
+    private interface Placement {
+        /** Offset and length of the write for a request alignment of {@code align}. */
+        long[] of(long align);
+    }
+
+    private void assertReads(int expectedReads, Placement placement) throws IOException {
+        Path image = FilterGraph.image(SIZE);
+        try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.overFile(image, main, ErrorInjectionDriver::open)) {
+            long align = g.filter.limits().requestAlignment();
+            assertTrue(align > 1, "the filter pads: O_DIRECT gives the file an alignment, here " + align);
+            Random random = new Random(align);
+            byte[] before = new byte[(int) (8 * align)];
+            random.nextBytes(before);
+            MemorySegment whole = arena.allocate(before.length, 4096);
+            MemorySegment.copy(before, 0, whole, ValueLayout.JAVA_BYTE, 0, before.length);
+            g.blk.write(0, whole, 0);
+
+            long[] at = placement.of(align);
+            byte[] data = new byte[(int) at[1]];
+            random.nextBytes(data);
+            MemorySegment out = arena.allocate(data.length, 4096);
+            MemorySegment.copy(data, 0, out, ValueLayout.JAVA_BYTE, 0, data.length);
+            ArmedErrorRule reads = g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).after(1_000_000));
+            g.blk.write(at[0], out, 0);
+            assertEquals(expectedReads, reads.matchedRequests(), "reads of the write at " + at[0] + " of " + at[1]
+                    + " bytes, alignment " + align);
+            g.driver.removeRule(reads);
+
+            byte[] expected = before.clone();
+            System.arraycopy(data, 0, expected, (int) at[0], data.length);
+            MemorySegment in = arena.allocate(before.length, 4096);
+            g.blk.read(0, in);
+            assertArrayEquals(expected, in.toArray(ValueLayout.JAVA_BYTE));
+        }
+    }
+}
