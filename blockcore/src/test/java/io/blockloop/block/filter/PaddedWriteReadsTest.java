@@ -1,6 +1,7 @@
 package io.blockloop.block.filter;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.block.BlockIoException;
 import io.blockloop.ffm.errno.Errno;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -15,13 +16,15 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * How many reads a padded write makes, counted by an error rule that never fires, on a filter over an O_DIRECT
  * file (the filter takes the file's request alignment, so the padding happens at the filter and its reads pass
  * through it): one read when the padded range is just the two partial blocks, one per partial block when whole
- * blocks lie between them. The data read back proves that each read filled the right part of the buffer.
+ * blocks lie between them. The data read back proves that each read filled the right part of the buffer; a read
+ * that fails fails the write before anything is written.
  */
 class PaddedWriteReadsTest {
     private static final long SIZE = 1 << 20;
@@ -59,6 +62,33 @@ class PaddedWriteReadsTest {
     @Test
     void aWriteWithOnlyAPartialTailReadsTheTail() throws IOException {
         assertReads(1, align -> new long[]{2 * align, align + 100});
+    }
+
+    @Test
+    void aFailedReadFailsTheWriteAndWritesNothing() throws IOException {
+        Path image = FilterGraph.image(SIZE);
+        try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.overFile(image, main, ErrorInjectionDriver::open)) {
+            long align = g.filter.limits().requestAlignment();
+            byte[] before = new byte[(int) (4 * align)];
+            new Random(5).nextBytes(before);
+            MemorySegment whole = arena.allocate(before.length, 4096);
+            MemorySegment.copy(before, 0, whole, ValueLayout.JAVA_BYTE, 0, before.length);
+            g.blk.write(0, whole, 0);
+
+            for (long[] at : new long[][]{{align / 2, align}, {align / 2, 2 * align}}) { // merged, then head + tail
+                ArmedErrorRule reads = g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).onlyOnce());
+                ArmedErrorRule writes = g.driver.addRule(ErrorRule.fail(Errno.ENOSPC, RequestKind.WRITE)
+                        .after(1_000_000));
+                BlockIoException e = assertThrows(BlockIoException.class,
+                        () -> g.blk.write(at[0], arena.allocate(at[1], 4096), 0));
+                assertEquals(Errno.EIO, e.errno(), e.getMessage());
+                assertEquals(0, writes.matchedRequests(), "nothing written after the failed read");
+                g.driver.removeRule(writes);
+            }
+            MemorySegment in = arena.allocate(before.length, 4096);
+            g.blk.read(0, in);
+            assertArrayEquals(before, in.toArray(ValueLayout.JAVA_BYTE));
+        }
     }
 
     private interface Placement {
