@@ -35,6 +35,9 @@ final class BenchRun implements AutoCloseable {
                        long allocatedBytesAllThreads, LatencyHistogram latency) {
     }
 
+    /** The time limit of a phase that has none: 2^62 ns, so that {@code now + limit} cannot overflow. */
+    private static final long NO_TIME_LIMIT_NS = Long.MAX_VALUE / 2;
+
     private final BlockBackend blk;
     private final AioContext ctx;
     private final boolean write;
@@ -55,7 +58,12 @@ final class BenchRun implements AutoCloseable {
     private long failedOffset;
     private Throwable crash;
     private ProgressLine progress = ProgressLine.none();
-    /** When to stop issuing ({@link System#nanoTime()}); 0: no time limit. */
+    /**
+     * When to stop issuing ({@link System#nanoTime()}). A phase without a time limit gets one 146 years away
+     * instead of a "none" value, so that every phase takes the same branches in {@link Worker#run()}: a branch the
+     * warm-up never took, taken by the measured run, made the JIT throw the workers' compiled loop away as the
+     * measured run began (an uncommon trap), and slow devices then measured it interpreted.
+     */
     private long deadlineNs;
 
     /**
@@ -93,7 +101,7 @@ final class BenchRun implements AutoCloseable {
      */
     Measurement run(long count, long maxNanos, int depth, ProgressLine progress) {
         this.progress = progress;
-        this.deadlineNs = maxNanos == Long.MAX_VALUE ? 0 : System.nanoTime() + maxNanos;
+        this.deadlineNs = System.nanoTime() + Math.min(maxNanos, NO_TIME_LIMIT_NS);
         target = count;
         issued = 0;
         completed = 0;
@@ -185,7 +193,7 @@ final class BenchRun implements AutoCloseable {
         public void run() {
             try {
                 while (issued < target && failure == 0) {
-                    if ((issued & 63) == 0 && issued != 0 && deadlineNs != 0 && System.nanoTime() - deadlineNs > 0) {
+                    if ((issued & 63) == 0 && issued != 0 && System.nanoTime() - deadlineNs > 0) {
                         target = issued; // time is up: every worker stops issuing
                         break;
                     }

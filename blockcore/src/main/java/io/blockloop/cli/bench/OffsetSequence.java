@@ -29,9 +29,13 @@ final class OffsetSequence {
     private final long seed;
     private long current;
     private long state;
-    /** Offsets handed out since the last start; {@link #period} (0: no limit) of them before starting over. */
+    /**
+     * Offsets handed out since the last start; {@link #period} of them before starting over. "Never" is
+     * {@link Long#MAX_VALUE}, not a separate case: the warm-up and the measured run then take the same branch in
+     * {@link #next()}, and the JIT's code for it survives the switch (see {@code BenchRun}'s deadline).
+     */
     private long handedOut;
-    private long period;
+    private long period = Long.MAX_VALUE;
 
     private OffsetSequence(boolean random, long offset, long step, long size, long imageSize, long seed) {
         this.random = random;
@@ -65,7 +69,7 @@ final class OffsetSequence {
 
     /** The offset of the next request. */
     long next() {
-        if (period != 0 && handedOut == period) {
+        if (handedOut == period) {
             startOver();
         }
         handedOut++;
@@ -82,7 +86,7 @@ final class OffsetSequence {
      * again).
      */
     void restartEvery(long period) {
-        this.period = period;
+        this.period = period == 0 ? Long.MAX_VALUE : period;
         startOver();
     }
 
