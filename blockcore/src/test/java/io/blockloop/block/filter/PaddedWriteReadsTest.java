@@ -76,7 +76,7 @@ class PaddedWriteReadsTest {
             g.blk.write(0, whole, 0);
 
             for (long[] at : new long[][]{{align / 2, align}, {align / 2, 2 * align}}) { // merged, then head + tail
-                ArmedErrorRule reads = g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).onlyOnce());
+                g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).onlyOnce()); // removed once it fired
                 ArmedErrorRule writes = g.driver.addRule(ErrorRule.fail(Errno.ENOSPC, RequestKind.WRITE)
                         .after(1_000_000));
                 BlockIoException e = assertThrows(BlockIoException.class,
