@@ -131,38 +131,31 @@ public final class BounceBuffers {
         /**
          * A vector of the first {@code length} bytes of {@link #memory()}. Like {@link #tailVector}, it stays the
          * same object, over the same segment, while the buffer's size and {@code length} repeat: a padded write
-         * reads its partial head and tail blocks through these without allocating.
+         * reads its partial head and tail blocks through these, and the write-zeroes fallback writes its chunks,
+         * without allocating.
          */
         public IoVector headVector(long length) {
-            checkPart(length);
-            if (head == null) {
-                head = new IoVector(1);
-            }
-            if (head.count() == 0 || head.size() != length) {
-                head.reset().add(whole.asSlice(0, length));
-            }
+            head = part(head, 0, length);
             return head;
         }
 
         /** A vector of the last {@code length} bytes of {@link #memory()}; see {@link #headVector}. */
         public IoVector tailVector(long length) {
-            checkPart(length);
-            if (tail == null) {
-                tail = new IoVector(1);
-            }
-            long offset = memory.byteSize() - length;
-            if (tail.count() == 0 || tail.size() != length
-                    || tail.segment(0).address() != whole.address() + offset) {
-                tail.reset().add(whole.asSlice(offset, length));
-            }
+            tail = part(tail, memory.byteSize() - length, length);
             return tail;
         }
 
-        private void checkPart(long length) {
+        /** {@code cached} (or a new vector) holding the slice {@code [offset, offset + length)} of this buffer. */
+        private IoVector part(IoVector cached, long offset, long length) {
             if (length <= 0 || length > memory.byteSize()) {
                 throw new IllegalArgumentException("a part of " + length + " bytes of a bounce buffer of "
                         + memory.byteSize());
             }
+            IoVector v = cached != null ? cached : new IoVector(1);
+            if (v.count() == 0 || v.size() != length || v.segment(0).address() != whole.address() + offset) {
+                v.reset().add(whole.asSlice(offset, length));
+            }
+            return v;
         }
 
         /** Gives the buffer back; nothing may use it afterwards. The thread that acquired it. */

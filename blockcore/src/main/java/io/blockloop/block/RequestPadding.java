@@ -3,7 +3,6 @@ package io.blockloop.block;
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.memory.ZeroFill;
 
-import java.lang.foreign.MemorySegment;
 
 /**
  * Read-modify-write for requests that are not multiples of a node's request alignment (QEMU's
@@ -113,13 +112,10 @@ final class RequestPadding {
         long size = Math.min(bytes, MAX_ZERO_BUFFER);
         try (BounceBuffers.Buffer buffer = BounceBuffers.acquire(roundUp(size, node.limits().requestAlignment()),
                 memoryAlignment())) {
-            MemorySegment zeroes = buffer.memory();
-            ZeroFill.zero(zeroes); // a pooled buffer holds what an earlier request left in it
-            IoVector vector = new IoVector(1);
+            ZeroFill.zero(buffer.memory()); // a pooled buffer holds what an earlier request left in it
             for (long done = 0; done < bytes; ) {
                 long n = Math.min(size, bytes - done);
-                vector.reset().add(zeroes.asSlice(0, n));
-                int ret = node.coPwritev(offset + done, n, vector, flags & RequestFlags.FUA);
+                int ret = node.coPwritev(offset + done, n, buffer.headVector(n), flags & RequestFlags.FUA);
                 if (ret != 0) {
                     return ret;
                 }
