@@ -69,11 +69,8 @@ class PaddedWriteReadsTest {
         Path image = FilterGraph.image(SIZE);
         try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.overFile(image, main, ErrorInjectionDriver::open)) {
             long align = g.filter.limits().requestAlignment();
-            byte[] before = new byte[(int) (4 * align)];
-            new Random(5).nextBytes(before);
-            MemorySegment whole = arena.allocate(before.length, 4096);
-            MemorySegment.copy(before, 0, whole, ValueLayout.JAVA_BYTE, 0, before.length);
-            g.blk.write(0, whole, 0);
+            byte[] before = randomBytes(new Random(5), 4 * align);
+            g.blk.write(0, segmentOf(before), 0);
 
             for (long[] at : new long[][]{{align / 2, align}, {align / 2, 2 * align}}) { // merged, then head + tail
                 g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).onlyOnce()); // removed once it fired
@@ -102,19 +99,13 @@ class PaddedWriteReadsTest {
             long align = g.filter.limits().requestAlignment();
             assertTrue(align > 1, "the filter pads: O_DIRECT gives the file an alignment, here " + align);
             Random random = new Random(align);
-            byte[] before = new byte[(int) (8 * align)];
-            random.nextBytes(before);
-            MemorySegment whole = arena.allocate(before.length, 4096);
-            MemorySegment.copy(before, 0, whole, ValueLayout.JAVA_BYTE, 0, before.length);
-            g.blk.write(0, whole, 0);
+            byte[] before = randomBytes(random, 8 * align);
+            g.blk.write(0, segmentOf(before), 0);
 
             long[] at = placement.of(align);
-            byte[] data = new byte[(int) at[1]];
-            random.nextBytes(data);
-            MemorySegment out = arena.allocate(data.length, 4096);
-            MemorySegment.copy(data, 0, out, ValueLayout.JAVA_BYTE, 0, data.length);
+            byte[] data = randomBytes(random, at[1]);
             ArmedErrorRule reads = g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).after(1_000_000));
-            g.blk.write(at[0], out, 0);
+            g.blk.write(at[0], segmentOf(data), 0);
             assertEquals(expectedReads, reads.matchedRequests(), "reads of the write at " + at[0] + " of " + at[1]
                     + " bytes, alignment " + align);
             g.driver.removeRule(reads);
@@ -125,5 +116,18 @@ class PaddedWriteReadsTest {
             g.blk.read(0, in);
             assertArrayEquals(expected, in.toArray(ValueLayout.JAVA_BYTE));
         }
+    }
+
+    private static byte[] randomBytes(Random random, long length) {
+        byte[] bytes = new byte[(int) length];
+        random.nextBytes(bytes);
+        return bytes;
+    }
+
+    /** A 4 KiB-aligned copy of {@code bytes} in the test's arena. */
+    private MemorySegment segmentOf(byte[] bytes) {
+        MemorySegment segment = arena.allocate(bytes.length, 4096);
+        MemorySegment.copy(bytes, 0, segment, ValueLayout.JAVA_BYTE, 0, bytes.length);
+        return segment;
     }
 }
