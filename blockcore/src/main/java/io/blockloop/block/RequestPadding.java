@@ -3,6 +3,7 @@ package io.blockloop.block;
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.memory.ZeroFill;
 
+import java.util.ArrayDeque;
 
 /**
  * Read-modify-write for requests that are not multiples of a node's request alignment (QEMU's
@@ -10,7 +11,7 @@ import io.blockloop.ffm.memory.ZeroFill;
  *
  * <p>A padded request covers the aligned range around the caller's: reads read it into an aligned bounce buffer
  * and copy the caller's part out; writes first read the partial head and tail blocks (in one request when the
- * range holds nothing else), copy the caller's data in between and write the whole range back. Writes are tracked
+ * range holds nothing else, side by side otherwise), copy the caller's data in between and write the whole range back. Writes are tracked
  * as serialising for the aligned range, so no overlapping request (aligned or not) runs between their read and
  * their write. The bounce buffers come from {@link BounceBuffers}, which reuses them; the write-zeroes fallback
  * zeroes the one it takes.
@@ -23,6 +24,11 @@ final class RequestPadding {
     private static final long MAX_ZERO_BUFFER = 1L << 20;
 
     private final BlockNode node;
+    /**
+     * {@link ForkedRead}s no request uses now, for the next write that forks one: as many as such writes have
+     * been in flight at once on this node. The node's home thread.
+     */
+    private final ArrayDeque<ForkedRead> idleForks = new ArrayDeque<>();
 
     RequestPadding(BlockNode node) {
         this.node = node;
@@ -128,26 +134,45 @@ final class RequestPadding {
     /**
      * Reads the blocks that the write covers only partly: the first if the write starts inside it, and the last.
      * When those are all the padded range holds (one block, or two), one read fetches them both, as QEMU's
-     * {@code merge_reads} does: a small misaligned write then waits for one device round trip before it writes,
-     * not two.
+     * {@code merge_reads} does. When whole blocks lie between them, the tail block is read in a second coroutine
+     * ({@link ForkedRead}) while this one reads the head block, so the two are in flight together. Either way a
+     * misaligned write waits for one device round trip before it writes, not two.
      */
     private int readPartialBlocks(BounceBuffers.Buffer bounce, long start, long end, long writeStart, long writeEnd,
                                   long align) {
         boolean partialHead = writeStart != start;
         boolean partialTail = writeEnd != end;
-        if (partialHead && partialTail && end - start <= 2 * align) {
-            return node.alignedRead(start, end - start, bounce.vector(), 0);
+        if (partialHead && partialTail) {
+            return end - start <= 2 * align ? node.alignedRead(start, end - start, bounce.vector(), 0)
+                    : readHeadAndTailTogether(bounce, start, end, align);
         }
         if (partialHead) {
-            int ret = node.alignedRead(start, align, bounce.headVector(align), 0);
-            if (ret != 0) {
-                return ret;
-            }
+            return node.alignedRead(start, align, bounce.headVector(align), 0);
         }
         if (partialTail) {
             return node.alignedRead(end - align, align, bounce.tailVector(align), 0);
         }
         return 0;
+    }
+
+    private int readHeadAndTailTogether(BounceBuffers.Buffer bounce, long start, long end, long align) {
+        ForkedRead tail = idleForks.pollFirst();
+        if (tail == null) {
+            tail = new ForkedRead();
+        }
+        tail.start(node, end - align, align, bounce.tailVector(align));
+        int head = 0;
+        try {
+            head = node.alignedRead(start, align, bounce.headVector(align), 0);
+        } finally {
+            // Also when the head read threw: the tail read fills the bounce buffer, which the caller releases.
+            int ret = tail.join();
+            idleForks.addFirst(tail);
+            if (head == 0) {
+                head = ret;
+            }
+        }
+        return head;
     }
 
     private long memoryAlignment() {

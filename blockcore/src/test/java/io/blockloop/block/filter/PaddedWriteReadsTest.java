@@ -20,11 +20,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * How many reads a padded write makes, counted by an error rule that never fires, on a filter over an O_DIRECT
- * file (the filter takes the file's request alignment, so the padding happens at the filter and its reads pass
- * through it): one read when the padded range is just the two partial blocks, one per partial block when whole
- * blocks lie between them. The data read back proves that each read filled the right part of the buffer; a read
- * that fails fails the write before anything is written.
+ * How many reads a padded write makes, and how many of them are in flight at once, counted by a filter over an
+ * O_DIRECT file ({@link ReadsInFlightProbe}; the filter takes the file's request alignment, so the padding happens
+ * at the filter and its reads pass through it): one read when the padded range is just the two partial blocks, one
+ * per partial block, both in flight together, when whole blocks lie between them. The data read back proves that
+ * each read filled the right part of the buffer; a read that fails, at either end, fails the write before
+ * anything is written.
  */
 class PaddedWriteReadsTest {
     private static final long SIZE = 1 << 20;
@@ -46,22 +47,22 @@ class PaddedWriteReadsTest {
 
     @Test
     void aWriteInsideTwoBlocksReadsBothInOneRequest() throws IOException {
-        assertReads(1, align -> new long[]{align / 2, align}); // half of block 0 and half of block 1
+        assertReads(1, 1, align -> new long[]{align / 2, align}); // half of block 0 and half of block 1
     }
 
     @Test
     void aWriteInsideOneBlockReadsItOnce() throws IOException {
-        assertReads(1, align -> new long[]{align + 1, align - 2});
+        assertReads(1, 1, align -> new long[]{align + 1, align - 2});
     }
 
     @Test
-    void aWriteWithWholeBlocksBetweenItsPartialEndsReadsEachEnd() throws IOException {
-        assertReads(2, align -> new long[]{align / 2, 3 * align}); // partial 0, whole 1 and 2, partial 3
+    void aWriteWithWholeBlocksBetweenItsPartialEndsReadsBothEndsAtOnce() throws IOException {
+        assertReads(2, 2, align -> new long[]{align / 2, 3 * align}); // partial 0, whole 1 and 2, partial 3
     }
 
     @Test
     void aWriteWithOnlyAPartialTailReadsTheTail() throws IOException {
-        assertReads(1, align -> new long[]{2 * align, align + 100});
+        assertReads(1, 1, align -> new long[]{2 * align, align + 100});
     }
 
     @Test
@@ -72,13 +73,23 @@ class PaddedWriteReadsTest {
             byte[] before = randomBytes(new Random(5), 4 * align);
             g.blk.write(0, segmentOf(before), 0);
 
-            for (long[] at : new long[][]{{align / 2, align}, {align / 2, 2 * align}}) { // merged, then head + tail
-                g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).onlyOnce()); // removed once it fired
+            ErrorRule anyRead = ErrorRule.fail(Errno.EIO, RequestKind.READ);
+            long[] merged = {align / 2, align};
+            long[] apart = {align / 2, 2 * align}; // partial 0, whole 1, partial 2: head and tail read side by side
+            Object[][] cases = {
+                {merged, anyRead},
+                {apart, anyRead.inRange(0, align)},         // the head's read fails, the tail's succeeds
+                {apart, anyRead.inRange(2 * align, align)}, // the tail's read fails, the head's succeeds
+            };
+            for (Object[] c : cases) {
+                long[] at = (long[]) c[0];
+                ArmedErrorRule failing = g.driver.addRule(((ErrorRule) c[1]).onlyOnce()); // removed once it fired
                 ArmedErrorRule writes = g.driver.addRule(ErrorRule.fail(Errno.ENOSPC, RequestKind.WRITE)
                         .after(1_000_000));
                 BlockIoException e = assertThrows(BlockIoException.class,
                         () -> g.blk.write(at[0], arena.allocate(at[1], 4096), 0));
                 assertEquals(Errno.EIO, e.errno(), e.getMessage());
+                assertEquals(1, failing.injectedErrors(), c[1] + " fired");
                 assertEquals(0, writes.matchedRequests(), "nothing written after the failed read");
                 g.driver.removeRule(writes);
             }
@@ -93,9 +104,9 @@ class PaddedWriteReadsTest {
         long[] of(long align);
     }
 
-    private void assertReads(int expectedReads, Placement placement) throws IOException {
+    private void assertReads(int expectedReads, int expectedMostInFlight, Placement placement) throws IOException {
         Path image = FilterGraph.image(SIZE);
-        try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.overFile(image, main, ErrorInjectionDriver::open)) {
+        try (FilterGraph<ReadsInFlightProbe> g = FilterGraph.overFile(image, main, ReadsInFlightProbe::new)) {
             long align = g.filter.limits().requestAlignment();
             assertTrue(align > 1, "the filter pads: O_DIRECT gives the file an alignment, here " + align);
             Random random = new Random(align);
@@ -104,11 +115,11 @@ class PaddedWriteReadsTest {
 
             long[] at = placement.of(align);
             byte[] data = randomBytes(random, at[1]);
-            ArmedErrorRule reads = g.driver.addRule(ErrorRule.fail(Errno.EIO, RequestKind.READ).after(1_000_000));
+            g.driver.reset();
             g.blk.write(at[0], segmentOf(data), 0);
-            assertEquals(expectedReads, reads.matchedRequests(), "reads of the write at " + at[0] + " of " + at[1]
-                    + " bytes, alignment " + align);
-            g.driver.removeRule(reads);
+            String write = "the write at " + at[0] + " of " + at[1] + " bytes, alignment " + align;
+            assertEquals(expectedReads, g.driver.reads(), "reads of " + write);
+            assertEquals(expectedMostInFlight, g.driver.mostInFlight(), "reads in flight at once for " + write);
 
             byte[] expected = before.clone();
             System.arraycopy(data, 0, expected, (int) at[0], data.length);
