@@ -73,7 +73,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                             for the run; default: not pinned
               -f FMT        raw (default), file, or null (FILE is then the device size, default 1G)
               --warmup N    requests run before the measured ones, not measured (default: at depth
-                            max(DEPTH, 32) until the JIT compiler is quiet, 0.5 to 5 s; 0: none, as qemu-img)
+                            max(DEPTH, 32) until the JIT compiler is quiet, 0.5 to 5 s, then at DEPTH if
+                            lower, 0.3 to 2 s; 0: none, as qemu-img)
               --no-register-buffers  do not register the buffers with the block layer (qemu-img bench
                             does; with io_uring they become fixed buffers, pinned once instead of per request)
               --json        print one JSON object

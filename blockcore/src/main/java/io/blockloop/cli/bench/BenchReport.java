@@ -56,8 +56,10 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
 
     /** The line after the warm-up. */
     static String warmupLine(Warmup.Result warmup) {
-        return String.format(Locale.ROOT, "Warm-up: %d requests in %.3f seconds (not measured)", warmup.requests(),
-                warmup.nanos() / 1e9);
+        String atRunDepth = warmup.requestsAtRunDepth() == warmup.requests() ? ""
+                : String.format(Locale.ROOT, ", the last %d at the run's depth", warmup.requestsAtRunDepth());
+        return String.format(Locale.ROOT, "Warm-up: %d requests in %.3f seconds%s (not measured)", warmup.requests(),
+                warmup.nanos() / 1e9, atRunDepth);
     }
 
     double seconds() {
@@ -129,6 +131,7 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         }
         m.put("pattern", options.pattern());
         m.put("warmup_requests", warmup == null ? 0 : warmup.requests());
+        m.put("warmup_requests_at_run_depth", warmup == null ? 0 : warmup.requestsAtRunDepth());
         m.put("warmup_seconds", warmup == null ? 0.0 : warmup.nanos() / 1e9);
         m.put("completed", run.requests());
         m.put("latency_samples", l.count());

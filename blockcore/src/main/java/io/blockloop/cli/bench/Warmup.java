@@ -14,7 +14,10 @@ import java.lang.management.ManagementFactory;
  *       fill sooner; the slots beyond DEPTH are used only here, and only as many as 64 MiB of buffers allow) in
  *       slices of 100 ms, until the JIT compiler has
  *       been quiet ({@link CompilationMXBean#getTotalCompilationTime()} unchanged) for 300 ms, after at least
- *       0.5 s and at most 5 s.</li>
+ *       0.5 s and at most 5 s. Then, when DEPTH is lower, the same at DEPTH, for 0.3 s to 2 s: at QD 1 the loop
+ *       blocks or polls after every request, which it rarely does at 32, and the first times it did so in the
+ *       measured run still compiled and allocated there (a method handle of the polling path customised itself
+ *       after its 127th call: 66 KiB at once, in half the native QD 1 runs on a slow device).</li>
  * </ul>
  *
  * <p>A write benchmark's warm-up writes only the offsets the measured run writes ({@link OffsetSequence#restartEvery}):
@@ -29,9 +32,14 @@ final class Warmup {
     static final long MIN_NS = 500_000_000L;
     static final long QUIET_NS = 300_000_000L;
     static final long MAX_NS = 5_000_000_000L;
+    /** The longest the default warm-up's second stage, at the run's own depth, may take. */
+    static final long MAX_OWN_DEPTH_NS = 2_000_000_000L;
 
-    /** What the warm-up did: requests, wall time, and whether it ended because the JIT went quiet. Immutable. */
-    record Result(long requests, long nanos, boolean jitQuiet) {
+    /**
+     * What the warm-up did: requests (of which {@code requestsAtRunDepth} at the measured run's own depth), wall
+     * time, and whether it ended because the JIT went quiet. Immutable.
+     */
+    record Result(long requests, long requestsAtRunDepth, long nanos, boolean jitQuiet) {
     }
 
     private Warmup() {
@@ -79,8 +87,29 @@ final class Warmup {
     private static Result warmUp(BenchRun run, BenchOptions options) {
         if (options.warmup() > 0) {
             BenchRun.Measurement m = run.run(options.warmup(), Long.MAX_VALUE, options.depth(), ProgressLine.none());
-            return new Result(m.requests(), m.wallNanos(), false);
+            return new Result(m.requests(), m.requests(), m.wallNanos(), false);
         }
+        long start = System.nanoTime();
+        int depth = (int) Math.min(options.depth(), options.count());
+        Result wide = untilJitQuiet(run, run.slots(), MIN_NS, MAX_NS);
+        if (depth >= run.slots()) {
+            return new Result(wide.requests(), wide.requests(), wide.nanos(), wide.jitQuiet());
+        }
+        if (run.failure() != 0 || run.crash() != null) {
+            return wide;
+        }
+        // Then at the run's own depth: a shallow queue takes paths a deep one rarely does (the loop blocks and
+        // polls after every request), and their first calls compile code, customise method handles and allocate.
+        Result own = untilJitQuiet(run, depth, QUIET_NS, MAX_OWN_DEPTH_NS);
+        return new Result(wide.requests() + own.requests(), own.requests(), System.nanoTime() - start,
+                own.jitQuiet());
+    }
+
+    /**
+     * Slices of {@link #SLICE_NS} at {@code depth} until the JIT compiler has been quiet for {@link #QUIET_NS},
+     * after at least {@code minNs} and at most {@code maxNs}, or until a request failed.
+     */
+    private static Result untilJitQuiet(BenchRun run, int depth, long minNs, long maxNs) {
         CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
         boolean monitored = jit != null && jit.isCompilationTimeMonitoringSupported();
         long start = System.nanoTime();
@@ -88,11 +117,11 @@ final class Warmup {
         long lastJitMillis = monitored ? jit.getTotalCompilationTime() : 0;
         long quietSince = start;
         while (true) {
-            BenchRun.Measurement m = run.run(Long.MAX_VALUE, SLICE_NS, run.slots(), ProgressLine.none());
+            BenchRun.Measurement m = run.run(Long.MAX_VALUE, SLICE_NS, depth, ProgressLine.none());
             requests += m.requests();
             long now = System.nanoTime();
             if (run.failure() != 0 || run.crash() != null) {
-                return new Result(requests, now - start, false);
+                return new Result(requests, 0, now - start, false);
             }
             long jitMillis = monitored ? jit.getTotalCompilationTime() : 0;
             if (jitMillis != lastJitMillis) {
@@ -100,8 +129,8 @@ final class Warmup {
                 quietSince = now;
             }
             boolean quiet = now - quietSince >= QUIET_NS;
-            if (now - start >= MIN_NS && (quiet || !monitored) || now - start >= MAX_NS) {
-                return new Result(requests, now - start, quiet);
+            if (now - start >= minNs && (quiet || !monitored) || now - start >= maxNs) {
+                return new Result(requests, 0, now - start, quiet);
             }
         }
     }

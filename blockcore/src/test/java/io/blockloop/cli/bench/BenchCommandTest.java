@@ -135,10 +135,17 @@ class BenchCommandTest {
     @Test
     void defaultWarmupRunsUntilTheJitIsQuietWithinItsBounds() throws Exception {
         JsonNode json = benchJson("-f", "null", "-c", "1000", "-d", "1");
-        assertTrue(json.get("warmup_requests").asLong() > 0, json.toString());
+        long requests = json.get("warmup_requests").asLong();
+        long atRunDepth = json.get("warmup_requests_at_run_depth").asLong();
+        assertTrue(atRunDepth > 0 && atRunDepth < requests, "the warm-up ends at the run's depth 1: " + json);
         double seconds = json.get("warmup_seconds").asDouble();
-        assertTrue(seconds >= Warmup.MIN_NS / 1e9 && seconds < Warmup.MAX_NS / 1e9 + 1, "warm-up took " + seconds);
+        assertTrue(seconds >= (Warmup.MIN_NS + Warmup.QUIET_NS) / 1e9
+                && seconds < (Warmup.MAX_NS + Warmup.MAX_OWN_DEPTH_NS) / 1e9 + 1, "warm-up took " + seconds);
         assertEquals(1000, json.get("completed").asLong(), "the measured run is COUNT requests, whatever the warm-up");
+        out.reset();
+        JsonNode deep = benchJson("-f", "null", "-c", "1000", "-d", "32");
+        assertEquals(deep.get("warmup_requests").asLong(), deep.get("warmup_requests_at_run_depth").asLong(),
+                "at depth 32 the whole warm-up runs at the run's depth: " + deep);
         BenchOptions o = BenchOptions.parse(List.of("-d", "4"));
         assertEquals(Warmup.DEPTH, Warmup.slots(o), "the default warm-up runs at depth 32 at least");
         assertEquals(4, Warmup.slots(BenchOptions.parse(List.of("-d", "4", "--warmup", "10"))));
