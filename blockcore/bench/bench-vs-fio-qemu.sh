@@ -16,7 +16,8 @@
 #              bench has no random mode: it runs a strided walk instead, step 7919 blocks (a prime: the walk
 #              visits every 4 KiB block once per pass, far apart; -S 32436224)
 #   blockloop  bench --json --random -f raw -t none -i ENGINE -d QD -s 4096 [-w] -c N (the same N), after its
-#              default warm-up (not measured: at depth max(QD, 32) until the JIT compiler is quiet, 0.5-5 s)
+#              default warm-up (not measured: at depth max(QD, 32) until the JIT compiler is quiet, 0.5-5 s,
+#              then at QD, if lower, until it is quiet again, 0.3-2 s)
 # (--bs and --rw below change the request size and the walk for all three), then the null driver against qemu-img's
 # null-co ({read, write} x QD {1, 32}):
 #   qemu-img bench --image-opts driver=null-co,size=1G,read-zeroes=on   vs   blockloop bench -f null 1G
