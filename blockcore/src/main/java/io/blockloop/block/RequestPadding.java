@@ -11,10 +11,10 @@ import java.util.ArrayDeque;
  *
  * <p>A padded request covers the aligned range around the caller's: reads read it into an aligned bounce buffer
  * and copy the caller's part out; writes first read the partial head and tail blocks (in one request when the
- * range holds nothing else, side by side otherwise), copy the caller's data in between and write the whole range back. Writes are tracked
- * as serialising for the aligned range, so no overlapping request (aligned or not) runs between their read and
- * their write. The bounce buffers come from {@link BounceBuffers}, which reuses them; the write-zeroes fallback
- * zeroes the one it takes.
+ * range holds nothing else, side by side otherwise), copy the caller's data in between and write the whole range
+ * back. Writes are tracked as serialising for the aligned range, so no overlapping request (aligned or not) runs
+ * between their read and their write. The bounce buffers come from {@link BounceBuffers}, which reuses them; the
+ * write-zeroes fallback zeroes the one it takes.
  *
  * <p>Threads: the node's home thread, inside the coroutine of the request (the same contract as
  * {@link BlockNode}'s request path, which is the only caller).
