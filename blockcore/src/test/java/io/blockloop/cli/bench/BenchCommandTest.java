@@ -234,9 +234,21 @@ class BenchCommandTest {
      */
     @Test
     void aWriteBenchmarkWritesOnlyItsOwnBlocksWarmUpIncluded() throws Exception {
+        assertWritesOnlyItsOwnBlocks("--warmup", "2000");
+    }
+
+    @Test
+    void aWriteBenchmarkWritesOnlyItsOwnBlocksDefaultWarmUpIncluded() throws Exception {
+        assertWritesOnlyItsOwnBlocks(); // its two stages: at depth 32, then at the run's depth 1
+    }
+
+    private void assertWritesOnlyItsOwnBlocks(String... warmup) throws Exception {
         Path img = image("w.img", 1 << 20);
-        bench("-w", "-c", "16", "-d", "1", "-s", "4096", "-S", "8192", "-o", "32768", "--pattern", "171",
-                "--warmup", "2000", img.toString());
+        List<String> args = new ArrayList<>(List.of("-w", "-c", "16", "-d", "1", "-s", "4096", "-S", "8192", "-o",
+                "32768", "--pattern", "171"));
+        args.addAll(List.of(warmup));
+        args.add(img.toString());
+        bench(args.toArray(String[]::new));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("(starting at offset 32768, step size 8192)"),
                 out.toString(StandardCharsets.UTF_8));
         byte[] data = java.nio.file.Files.readAllBytes(img);
