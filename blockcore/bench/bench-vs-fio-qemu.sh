@@ -31,7 +31,7 @@
 # Usage: blockcore/bench/bench-vs-fio-qemu.sh [--quick] [--seconds S] [--rounds N] [--dir DIR]
 #        [--devices sparse,full,null] [--engines io_uring,native,threads] [--rw randread,randwrite] [--qd 1,32]
 #        [--bs SIZE] [--loop-cpu CPU] [--poll-max-ns NS]
-#   --quick      0.5 s per run, one round (about 2 minutes)
+#   --quick      0.5 s per run, one round (about 3 minutes)
 #   --seconds S  measured seconds per run [2]; --rounds N [1]
 #   --dir DIR    work directory for the backing files [/var/tmp]; must not be tmpfs
 #   --rw         besides randread and randwrite, read and write: sequential, for all three tools (qemu-img and
