@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -76,20 +77,19 @@ class PaddedWriteReadsTest {
             ErrorRule anyRead = ErrorRule.fail(Errno.EIO, RequestKind.READ);
             long[] merged = {align / 2, align};
             long[] apart = {align / 2, 2 * align}; // partial 0, whole 1, partial 2: head and tail read side by side
-            Object[][] cases = {
-                {merged, anyRead},
-                {apart, anyRead.inRange(0, align)},         // the head's read fails, the tail's succeeds
-                {apart, anyRead.inRange(2 * align, align)}, // the tail's read fails, the head's succeeds
-            };
-            for (Object[] c : cases) {
-                long[] at = (long[]) c[0];
-                ArmedErrorRule failing = g.driver.addRule(((ErrorRule) c[1]).onlyOnce()); // removed once it fired
+            List<FailingRead> cases = List.of(
+                    new FailingRead(merged, anyRead),
+                    new FailingRead(apart, anyRead.inRange(0, align)),          // the head's read fails
+                    new FailingRead(apart, anyRead.inRange(2 * align, align))); // the tail's read fails
+            for (FailingRead c : cases) {
+                long[] at = c.write();
+                ArmedErrorRule failing = g.driver.addRule(c.rule().onlyOnce()); // removed once it fired
                 ArmedErrorRule writes = g.driver.addRule(ErrorRule.fail(Errno.ENOSPC, RequestKind.WRITE)
                         .after(1_000_000));
                 BlockIoException e = assertThrows(BlockIoException.class,
                         () -> g.blk.write(at[0], arena.allocate(at[1], 4096), 0));
                 assertEquals(Errno.EIO, e.errno(), e.getMessage());
-                assertEquals(1, failing.injectedErrors(), c[1] + " fired");
+                assertEquals(1, failing.injectedErrors(), c.rule() + " fired");
                 assertEquals(0, writes.matchedRequests(), "nothing written after the failed read");
                 g.driver.removeRule(writes);
             }
@@ -97,6 +97,10 @@ class PaddedWriteReadsTest {
             g.blk.read(0, in);
             assertArrayEquals(before, in.toArray(ValueLayout.JAVA_BYTE));
         }
+    }
+
+    /** A write (offset, length) and the rule that fails one of its reads. */
+    private record FailingRead(long[] write, ErrorRule rule) {
     }
 
     private interface Placement {
