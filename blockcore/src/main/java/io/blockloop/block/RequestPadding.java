@@ -161,18 +161,16 @@ final class RequestPadding {
             tail = new ForkedRead();
         }
         tail.start(node, end - align, align, bounce.tailVector(align));
-        int head = 0;
+        int head;
+        int tailResult;
         try {
             head = node.alignedRead(start, align, bounce.headVector(align), 0);
         } finally {
             // Also when the head read threw: the tail read fills the bounce buffer, which the caller releases.
-            int ret = tail.join();
+            tailResult = tail.join();
             idleForks.addFirst(tail);
-            if (head == 0) {
-                head = ret;
-            }
         }
-        return head;
+        return head != 0 ? head : tailResult;
     }
 
     private long memoryAlignment() {
