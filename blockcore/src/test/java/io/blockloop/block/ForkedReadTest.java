@@ -1,10 +1,9 @@
 package io.blockloop.block;
 
 import io.blockloop.aio.AioContext;
-import io.blockloop.aio.MainLoop;
 import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.block.backend.BlockImages;
 import io.blockloop.coroutine.Coroutine;
-import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.ffm.errno.Errno;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -46,11 +45,7 @@ class ForkedReadTest {
 
     @BeforeEach
     void setUp() {
-        AioContext existing = MainLoop.context();
-        if (existing != null) {
-            existing.close();
-        }
-        main = MainLoop.init(FdMonitorKind.AUTO);
+        main = BlockImages.mainLoop();
         arena = Arena.ofShared();
         driver = new ScriptedDriver();
         node = new BlockNode("scripted", driver, main);

@@ -13,12 +13,12 @@ import java.nio.file.Path;
 import java.util.Random;
 
 /** Fixtures of the block-layer tests: image files, patterned native buffers, a main loop per test. */
-final class BlockImages {
+public final class BlockImages {
     private BlockImages() {
     }
 
     /** A new main loop on the calling (test) thread. Close it at the end of the test. */
-    static AioContext mainLoop() {
+    public static AioContext mainLoop() {
         return mainLoop(FdMonitorKind.AUTO);
     }
 

@@ -1,15 +1,14 @@
 package io.blockloop.block.filter;
 
 import io.blockloop.aio.AioContext;
-import io.blockloop.aio.MainLoop;
 import io.blockloop.block.BlockChild;
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.block.backend.BlockImages;
 import io.blockloop.block.file.FileDriver;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.block.nullio.NullDriver;
-import io.blockloop.fdmon.FdMonitorKind;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -55,11 +54,7 @@ final class FilterGraph<D extends BlockDriver> implements AutoCloseable {
 
     /** A new main loop on the calling (test) thread. Close it at the end of the test. */
     static AioContext mainLoop() {
-        AioContext existing = MainLoop.context();
-        if (existing != null) {
-            existing.close();
-        }
-        return MainLoop.init(FdMonitorKind.AUTO);
+        return BlockImages.mainLoop();
     }
 
     /** A sparse image of {@code size} bytes under the build directory (a disk filesystem: O_DIRECT works). */
