@@ -60,6 +60,12 @@ final class AdaptivePoller {
     private final SpinBackoff backoff = new SpinBackoff();
     private final WindowProbe probe = new WindowProbe();
     private boolean started;
+    // ---- counters for pollingStats() (home thread) ----
+    private long windows;
+    private long windowsFoundWork;
+    private long spinNanos;
+    private long probes;
+    private long probesFoundWork;
 
     AdaptivePoller(AioContext context) {
         this.context = context;
@@ -95,6 +101,11 @@ final class AdaptivePoller {
 
     boolean isStarted() {
         return started;
+    }
+
+    /** What this context's busy polling has done so far. Home thread. */
+    PollingStats stats() {
+        return new PollingStats(windows, windowsFoundWork, spinNanos, probes, probesFoundWork);
     }
 
     /** The contention back-off of this context's spinning. Home thread; for tests. */
@@ -185,6 +196,11 @@ final class AdaptivePoller {
         } while (elapsed < maxNs);
         // A window cut short because the monitor shows readiness in memory (a CQE arrived) found its work too.
         boolean paid = found || (cut && context.monitorSeesReadinessWithoutWaiting());
+        windows++;
+        spinNanos += elapsed;
+        if (paid) {
+            windowsFoundWork++;
+        }
         if (paid) {
             backoff.windowPaid();
         } else if (!cut && !timeoutBound) {
@@ -192,7 +208,9 @@ final class AdaptivePoller {
             pass.spinEndNs = now;
         }
         if (pass.probing) {
+            probes++;
             if (paid) {
+                probesFoundWork++;
                 probe.paid();
             } else {
                 probe.unpaid(start);

@@ -419,6 +419,16 @@ public final class AioContext implements AutoCloseable {
         return poller.paramsAcquire();
     }
 
+    /**
+     * What busy polling has done since the context was created: windows spun, how many found work, the time
+     * spent spinning, and the probes of closed windows. Home thread (plain counters, no ordering); from another
+     * thread it throws {@link IllegalStateException}.
+     */
+    public PollingStats pollingStats() {
+        checkHomeThread();
+        return poller.stats();
+    }
+
     // ------------------------------------------------------------------ failures
 
     /** Also hands every callback failure to {@code listener} (null: only log). Any thread. */

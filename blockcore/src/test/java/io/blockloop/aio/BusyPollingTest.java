@@ -44,6 +44,7 @@ class BusyPollingTest {
             assertEquals(before + 1, ctx.polledHandlerCount());
 
             // Work that only the poll check sees: no fd event, yet the blocking poll finds it by polling.
+            PollingStats before3 = ctx.pollingStats();
             for (int i = 0; i < 3; i++) {
                 work[0] = true;
                 Loops.pollUntil(ctx, () -> !work[0]);
@@ -51,11 +52,31 @@ class BusyPollingTest {
             assertTrue(readies[0] >= 1, "never dispatched through busy polling");
             assertEquals(1, reads[0]);
             assertTrue(phases.contains("begin"), "poll mode never started: " + phases);
+            PollingStats spun = ctx.pollingStats().since(before3);
+            assertTrue(spun.windowsFoundWork() >= 1 && spun.windows() >= spun.windowsFoundWork(),
+                    "the windows that found the work were not counted: " + spun);
 
             // Parameters from another thread reset the polling times and can switch polling off.
             Thread t = Thread.ofPlatform().start(() -> ctx.setPollParams(PollParams.OFF));
             joinQuietly(t);
             assertFalse(ctx.pollParams().enabled());
+            // Off, nothing spins: the work is found through the fd, and no window is counted.
+            PollingStats beforeOff = ctx.pollingStats();
+            work[0] = true;
+            e.signal();
+            Loops.pollUntil(ctx, () -> reads[0] == 2);
+            assertEquals(PollingStats.NONE, ctx.pollingStats().since(beforeOff));
+            // The counters are the home thread's: another thread is refused.
+            Throwable[] refused = {null};
+            Thread reader = Thread.ofPlatform().start(() -> {
+                try {
+                    ctx.pollingStats();
+                } catch (IllegalStateException ex) {
+                    refused[0] = ex;
+                }
+            });
+            joinQuietly(reader);
+            assertTrue(refused[0] != null, "pollingStats() answered another thread");
             ctx.removeEventNotifier(e);
             Loops.drain(ctx);
         }

@@ -74,11 +74,17 @@ class WindowProbeTest {
                 viaPoll[0]++;
             });
             long paidBefore = ctx.windowProbe().paidProbes();
+            PollingStats before = ctx.pollingStats();
             slow.run(ctx, () -> slow.completedViaFd() + viaPoll[0] >= 200);
             int viaFd = slow.completedViaFd();
             // Were the window never opened, every request would take the 5 ms path.
             assertTrue(viaPoll[0] > viaFd * 4, "through the poll check " + viaPoll[0] + ", through the fd " + viaFd);
             assertTrue(ctx.windowProbe().paidProbes() > paidBefore, "no probe paid");
+            // The public counters tell the same story: the probes that paid, and windows that mostly found work.
+            PollingStats spun = ctx.pollingStats().since(before);
+            assertEquals(ctx.windowProbe().paidProbes() - paidBefore, spun.probesFoundWork(), spun.toString());
+            assertTrue(spun.windowsFoundWork() > spun.windows() / 2, "windows mostly spun in vain: " + spun);
+            assertTrue(spun.spinNanos() > 0, spun.toString());
             slow.detach(ctx);
         }
     }
@@ -100,9 +106,13 @@ class WindowProbeTest {
             long start = System.nanoTime();
             long before = ctx.windowProbe().unpaidProbes() + ctx.windowProbe().paidProbes();
             long unpaidBefore = ctx.windowProbe().unpaidProbes();
+            PollingStats statsBefore = ctx.pollingStats();
             slow.run(ctx, () -> slow.completedViaFd() >= 51);
             long elapsedMs = Math.max(1, (System.nanoTime() - start) / MS);
             long probes = ctx.windowProbe().unpaidProbes() + ctx.windowProbe().paidProbes() - before;
+            PollingStats spun = ctx.pollingStats().since(statsBefore);
+            assertEquals(probes, spun.probes(), "probes counted apart from WindowProbe's own count: " + spun);
+            assertTrue(spun.spinNanos() > 0, spun.toString());
             long bound = 2 * (64 - Long.numberOfLeadingZeros(elapsedMs) + 1);
             assertTrue(ctx.windowProbe().unpaidProbes() > unpaidBefore, "no probe ran");
             assertTrue(probes <= bound, probes + " probes over 50 requests in " + elapsedMs + " ms, more than "

@@ -1,5 +1,6 @@
 package io.blockloop.cli.bench;
 
+import io.blockloop.aio.PollingStats;
 import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.Json;
 
@@ -11,7 +12,8 @@ import java.util.Map;
 /**
  * What {@code blockloop bench} prints about a run: {@code qemu-img bench}'s two lines ("Sending ..." before, "Run
  * completed in ..." after), then IOPS and MiB/s, latency percentiles, CPU time, engine and fd monitor, the loop's
- * busy polling and pinning, and the bytes the main thread allocated per request; or all of it as one JSON object.
+ * busy polling (its settings, and what it did in the measured run) and pinning, and the bytes the main thread
+ * allocated per request; or all of it as one JSON object.
  *
  * <p>Threads: the thread running the bench command (the main loop): its measurements hold the run's
  * {@link LatencyHistogram}, which is not thread-safe.
@@ -99,6 +101,9 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         out.printf(Locale.ROOT, "loop:       %s%s%n", pollMaxNs == 0 ? "no busy polling"
                         : "adaptive busy polling up to " + pollMaxNs + " ns per wait",
                 loopCpu >= 0 ? ", thread pinned to CPU " + loopCpu : "");
+        if (pollMaxNs != 0) {
+            out.println("polling:    " + pollingSummary());
+        }
         out.printf(Locale.ROOT, "allocated:  %.2f bytes per request (%d bytes on the main thread during the run;"
                 + " %d on all threads)%n", allocatedPerRequest(), run.allocatedBytes(), run.allocatedBytesAllThreads());
     }
@@ -149,10 +154,30 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         m.put("fd_monitor", fdMonitor);
         m.put("loop_cpu", loopCpu >= 0 ? loopCpu : null);
         m.put("poll_max_ns", pollMaxNs);
+        PollingStats p = run.polling();
+        Map<String, Object> polling = new LinkedHashMap<>();
+        polling.put("windows", p.windows());
+        polling.put("windows_found_work", p.windowsFoundWork());
+        polling.put("spin_seconds", p.spinNanos() / 1e9);
+        polling.put("probes", p.probes());
+        polling.put("probes_found_work", p.probesFoundWork());
+        m.put("polling", polling);
         m.put("allocated_bytes", run.allocatedBytes());
         m.put("allocated_bytes_per_request", allocatedPerRequest());
         m.put("allocated_bytes_all_threads", run.allocatedBytesAllThreads());
         return Json.write(m);
+    }
+
+    /**
+     * The measured run's busy polling in one line: the windows spun, how many found work, the time spent spinning
+     * and its share of the main thread's CPU time, and the probes of closed windows.
+     */
+    private String pollingSummary() {
+        PollingStats p = run.polling();
+        double share = run.mainThreadCpuNanos() == 0 ? 0 : 100.0 * p.spinNanos() / run.mainThreadCpuNanos();
+        return String.format(Locale.ROOT, "%d windows spun, %d found work; %.3f s spinning (%.0f %% of the main"
+                + " thread's CPU); %d probes of closed windows, %d found work", p.windows(), p.windowsFoundWork(),
+                p.spinNanos() / 1e9, share, p.probes(), p.probesFoundWork());
     }
 
     private static String micros(double nanos) {

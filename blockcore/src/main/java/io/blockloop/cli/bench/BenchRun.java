@@ -1,6 +1,7 @@
 package io.blockloop.cli.bench;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.aio.PollingStats;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.coroutine.Coroutine;
@@ -28,11 +29,11 @@ import java.lang.management.ManagementFactory;
 final class BenchRun implements AutoCloseable {
     /**
      * What one phase did: requests completed, wall time, process and main-thread CPU time, bytes allocated by the
-     * main thread and by every thread, and the latencies (this run's histogram: valid until the next phase).
-     * Threads: the run's home thread, like the histogram it holds (not thread-safe).
+     * main thread and by every thread, the main loop's busy polling, and the latencies (this run's histogram: valid
+     * until the next phase). Threads: the run's home thread, like the histogram it holds (not thread-safe).
      */
     record Measurement(long requests, long wallNanos, long cpuNanos, long mainThreadCpuNanos, long allocatedBytes,
-                       long allocatedBytesAllThreads, LatencyHistogram latency) {
+                       long allocatedBytesAllThreads, PollingStats polling, LatencyHistogram latency) {
     }
 
     /** The time limit of a phase that has none: 2^62 ns, so that {@code now + limit} cannot overflow. */
@@ -118,6 +119,7 @@ final class BenchRun implements AutoCloseable {
         long mainCpu0 = threads.getCurrentThreadCpuTime();
         long allThreads0 = threads.getTotalThreadAllocatedBytes();
         long allocated0 = threads.getCurrentThreadAllocatedBytes();
+        PollingStats polling0 = ctx.pollingStats();
         long start = System.nanoTime();
         progress.start();
         running = coroutines.length;
@@ -128,12 +130,13 @@ final class BenchRun implements AutoCloseable {
             ctx.poll(true);
         }
         long wall = System.nanoTime() - start;
+        PollingStats polling = ctx.pollingStats().since(polling0);
         long allocated = threads.getCurrentThreadAllocatedBytes() - allocated0;
         long allThreads = threads.getTotalThreadAllocatedBytes() - allThreads0;
         long mainCpu = threads.getCurrentThreadCpuTime() - mainCpu0;
         long cpu = ProcessCpuClock.nanos() - cpu0; // read last, as it was read first: its window holds the thread's
         progress.clear();
-        return new Measurement(completed, wall, cpu, mainCpu, allocated, allThreads, histogram);
+        return new Measurement(completed, wall, cpu, mainCpu, allocated, allThreads, polling, histogram);
     }
 
     /** The number of queue slots (workers) prepared. */

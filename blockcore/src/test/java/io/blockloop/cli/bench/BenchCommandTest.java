@@ -165,11 +165,20 @@ class BenchCommandTest {
 
     @Test
     void theLoopPollsAsAnIoThreadByDefaultAndNotWithZero() throws Exception {
-        JsonNode json = benchJson("-f", "null", "-c", "10", "--warmup", "0");
+        Path img = image("disk.img", 4 << 20);
+        JsonNode json = benchJson("--random", "-d", "1", "-c", "200", "--warmup", "0", img.toString());
         assertEquals(PollParams.ioThreadDefault().maxNs(), json.get("poll_max_ns").asLong(), json.toString());
+        JsonNode polling = json.get("polling");
+        long windows = polling.get("windows").asLong();
+        long probes = polling.get("probes").asLong();
+        assertTrue(polling.get("windows_found_work").asLong() <= windows && probes <= windows
+                && polling.get("probes_found_work").asLong() <= probes, polling.toString());
+        assertEquals(windows == 0, polling.get("spin_seconds").asDouble() == 0, polling.toString());
         out.reset();
-        assertEquals(0, benchJson("-f", "null", "-c", "10", "--warmup", "0", "--poll-max-ns", "0")
-                .get("poll_max_ns").asLong());
+        json = benchJson("--random", "-d", "1", "-c", "200", "--warmup", "0", "--poll-max-ns", "0", img.toString());
+        assertEquals(0, json.get("poll_max_ns").asLong());
+        assertEquals(0, json.get("polling").get("windows").asLong(), "spun without polling: " + json);
+        assertEquals(0.0, json.get("polling").get("spin_seconds").asDouble());
         out.reset();
         bench("-f", "null", "-c", "10", "--warmup", "0", "--poll-max-ns", "0", "--loop-cpu", "current");
         assertTrue(out.toString(StandardCharsets.UTF_8).lines()
@@ -222,8 +231,15 @@ class BenchCommandTest {
         long poll = PollParams.ioThreadDefault().maxNs();
         assertEquals(poll == 0 ? "loop:       no busy polling"
                 : "loop:       adaptive busy polling up to " + poll + " ns per wait", lines.get(7));
-        assertTrue(lines.get(8).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(8));
-        assertEquals(9, lines.size());
+        int next = 8;
+        if (poll != 0) {
+            assertTrue(lines.get(next).matches("polling: +[0-9]+ windows spun, [0-9]+ found work; [0-9.]+ s spinning"
+                    + " \\([0-9]+ % of the main thread's CPU\\); [0-9]+ probes of closed windows, [0-9]+ found work"),
+                    lines.get(next));
+            next++;
+        }
+        assertTrue(lines.get(next).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(next));
+        assertEquals(next + 1, lines.size());
         assertEquals("", err.toString(StandardCharsets.UTF_8));
     }
 
