@@ -16,9 +16,10 @@
 #                [2]; blockloop makes 2 x S x fio's IOPS requests, after its default warm-up
 #   --bs SIZE    bytes per request, a multiple of 4096 up to 1M (64k) [4096]
 #   --dir DIR    work directory for the backing file [/var/tmp]; must not be tmpfs
-# Prints one line per round (IOPS, ratio to that round's fio, CPU per request), then per variant the mean IOPS,
-# the mean of its per-round ratios with the 95 % confidence interval, the lowest and highest ratio, and the mean
-# CPU per request. The sparse device is discarded before every run of every tool.
+# Prints one line per round (IOPS, ratio to that round's fio, CPU per request, the share of the main thread's CPU
+# spent busy-polling), then per variant the mean IOPS, the mean of its per-round ratios with the 95 % confidence
+# interval, the lowest and highest ratio, and the mean CPU per request. The sparse device is discarded before every
+# run of every tool.
 # Needs: root (losetup, blkdiscard), fio, a JDK 25 (bin/find-jdk).
 set -euo pipefail
 
@@ -90,7 +91,8 @@ discard() { [ "$device" = sparse ] && blkdiscard "$dev"; return 0; }
 
 json_field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
 
-# run_variant ARGS COUNT -> "IOPS CPU_US_PER_REQUEST"
+# run_variant ARGS COUNT -> "IOPS CPU_US_PER_REQUEST SPIN_PERCENT" (the share of the main thread's CPU that busy
+# polling spent spinning; "-" from a jar that does not report it)
 run_variant() {
   local jvm=() bench=() use_jar=$jar word json
   for word in $1; do
@@ -104,7 +106,11 @@ run_variant() {
   discard
   json=$("$JAVA_HOME/bin/java" "${jvm[@]}" -jar "$use_jar" bench --json "${random[@]}" -f raw -t none -i "$engine" \
     -d "$qd" -s "$bs" -c "$2" "${write[@]}" "${bench[@]}" "$dev")
-  echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json")"
+  local spin main
+  spin=$(json_field spin_seconds <<<"$json")
+  main=$(json_field cpu_main_thread_seconds <<<"$json")
+  spin=$(awk -v s="$spin" -v m="$main" 'BEGIN { if (s == "" || m <= 0) print "-"; else printf "%.0f", 100 * s / m }')
+  echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $spin"
 }
 
 echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); $device device $dev; $rw QD $qd, $bs bytes;" \
@@ -122,12 +128,12 @@ for ((r = 0; r < rounds; r++)); do
   line=$(printf 'round %2d  fio %8.0f' "$r" "$f")
   for ((k = 0; k < n; k++)); do
     v=$(((r + k) % n))
-    read -r iops cpu <<<"$(run_variant "${variants[v]#*=}" "$count")"
+    read -r iops cpu spin <<<"$(run_variant "${variants[v]#*=}" "$count")"
     ratio=$(awk -v b="$iops" -v f="$f" 'BEGIN { printf "%.4f", (f > 0 ? b / f : 0) }')
     iops_sum[v]=$(awk -v a="${iops_sum[v]}" -v b="$iops" 'BEGIN { printf "%.3f", a + b }')
     cpu_sum[v]=$(awk -v a="${cpu_sum[v]}" -v b="$cpu" 'BEGIN { printf "%.3f", a + b }')
     ratios[v]="${ratios[v]} $ratio"
-    line="$line  $(printf '| %s %8.0f %5.3fx %5.1f us' "${variants[v]%%=*}" "$iops" "$ratio" "$cpu")"
+    line="$line  $(printf '| %s %8.0f %5.3fx %5.1f us spin %s%%' "${variants[v]%%=*}" "$iops" "$ratio" "$cpu" "$spin")"
   done
   echo "$line"
 done
