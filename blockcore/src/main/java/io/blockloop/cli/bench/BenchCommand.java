@@ -109,7 +109,7 @@ public final class BenchCommand {
         boolean direct = fileDriver != null && fileDriver.direct();
         BenchRun buffersReady;
         try {
-            buffersReady = new BenchRun(blk, slots, o.size(), o.pattern(), o.write(), offsets);
+            buffersReady = new BenchRun(blk, slots, o.size(), o.pattern(), o.write(), offsets, o.flushSchedule());
         } catch (OutOfMemoryError e) {
             throw CommandFailure.runtime("bench: cannot allocate " + slots + " buffers of " + o.size()
                     + " bytes (one per request in flight): " + e.getMessage());
@@ -126,6 +126,9 @@ public final class BenchCommand {
             }
             if (!o.json()) {
                 out.println(BenchReport.sendingLine(o, offsets.highest(), offsets.upcoming()));
+                if (o.flushInterval() != 0) {
+                    out.println(BenchReport.flushLine(o));
+                }
             }
             BenchRun.Measurement m = run.run(o.count(), Long.MAX_VALUE, o.depth(),
                     ProgressLine.forTerminal(err, o.count()));
@@ -149,8 +152,9 @@ public final class BenchCommand {
             throw e;
         }
         if (run.failure() != 0) {
-            throw CommandFailure.runtime("Failed request: " + Errno.text(-run.failure()) + " ("
-                    + (o.write() ? "write" : "read") + " of " + o.size() + " bytes at offset " + run.failedOffset() + ")");
+            throw CommandFailure.runtime("Failed request: " + Errno.text(-run.failure()) + " (" + (run.failedFlush()
+                    ? "flush" : (o.write() ? "write" : "read") + " of " + o.size() + " bytes at offset "
+                    + run.failedOffset()) + ")");
         }
     }
 

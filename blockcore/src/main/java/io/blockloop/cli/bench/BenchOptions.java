@@ -12,7 +12,7 @@ import java.util.List;
 
 /**
  * The command line of {@code blockloop bench}, parsed and checked: {@code qemu-img bench}'s flags and defaults
- * (count 75000, depth 64, size 4096, step = size, offset 0, reads unless {@code -w}, pattern 0) plus
+ * (count 75000, depth 64, size 4096, step = size, offset 0, reads unless {@code -w}, pattern 0, no flushes) plus
  * {@code --random}, {@code --seed}, {@code --fdmon}, {@code --poll-max-ns}, {@code --loop-cpu}, {@code --warmup},
  * {@code --no-register-buffers} and {@code --json}.
  * Short options may be glued to their value ({@code -c100}) or grouped ({@code -wU}); long options take
@@ -43,15 +43,21 @@ import java.util.List;
  * @param registerBuffers whether the buffers are registered with the block layer, as {@code qemu-img bench} does
  *                ({@code blk_register_buf}; io_uring then uses them as fixed buffers); {@code --no-register-buffers}
  *                turns it off
+ * @param flushInterval {@code --flush-interval}: a flush after every this many writes (at least DEPTH; writes
+ *                only); 0: no flushes
+ * @param drainOnFlush whether the writes in flight complete before a flush starts, and none is issued until it
+ *                ends (the default); {@code --no-drain}: the flush runs beside the writes ({@link FlushSchedule})
  * @param file    the image, or (for {@code -f null}) the null device's size; null: the default target
  */
 public record BenchOptions(int count, int depth, int size, int step, long offset, boolean write, boolean random,
                            long seed, int pattern, ImageArguments image, FdMonitorKind fdmon, long pollMaxNs, int loopCpu,
-                           boolean json, int warmup, boolean registerBuffers, String file) {
+                           boolean json, int warmup, boolean registerBuffers, int flushInterval,
+                           boolean drainOnFlush, String file) {
     static final String USAGE = """
             usage: blockloop bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFFSET] [-w] [--random] [--seed N]
-                                   [--pattern=BYTE] [-t CACHE] [-i AIO] [-n] [-U] [--fdmon MON] [--poll-max-ns NS] [-f FMT]
-                                   [--loop-cpu CPU] [--warmup COUNT] [--no-register-buffers] [--json] [FILE]
+                                   [--pattern=BYTE] [--flush-interval=N] [--no-drain] [-t CACHE] [-i AIO] [-n] [-U]
+                                   [--fdmon MON] [--poll-max-ns NS] [-f FMT] [--loop-cpu CPU] [--warmup COUNT]
+                                   [--no-register-buffers] [--json] [FILE]
               -c COUNT      requests to complete (75000)
               -d DEPTH      requests in flight (64)
               -s SIZE       bytes per request (4096; suffixes k M G)
@@ -61,6 +67,9 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               --random      random offsets OFFSET + k*STEP (uniform, seeded) instead of sequential ones
               --seed N      seed of --random (1)
               --pattern=B   byte the buffers hold (0)
+              --flush-interval=N  with -w: flush after every N writes (N at least DEPTH; default: never); the
+                            writes in flight complete first and no new one starts until the flush has ended
+              --no-drain    with --flush-interval: flush beside the writes in flight, without waiting for them
               -t CACHE      none (default: O_DIRECT), writeback, writethrough, directsync, unsafe
               -i AIO        io_uring, native, threads, auto (default)
               -n            same as -i native
@@ -108,6 +117,11 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
         return p.parse();
     }
 
+    /** When the writes are flushed ({@code --flush-interval}); null when they are not. */
+    FlushSchedule flushSchedule() {
+        return flushInterval == 0 ? null : new FlushSchedule(flushInterval, drainOnFlush);
+    }
+
     /** Whether no FILE was given and the default target is used. */
     public boolean defaultTarget() {
         return file == null && !image.format().equals("null");
@@ -123,7 +137,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
     private static final class Parser {
         /** Every long option of the switch in {@link #longOption}: what an abbreviation may stand for. */
         private static final List<String> LONG_OPTIONS = List.of("--help", "--random", "--json", "--seed", "--pattern",
-                "--fdmon", "--poll-max-ns", "--loop-cpu", "--warmup", "--force-share", "--no-register-buffers");
+                "--fdmon", "--poll-max-ns", "--loop-cpu", "--warmup", "--force-share", "--no-register-buffers",
+                "--flush-interval", "--no-drain");
         private final List<String> args;
         private int next;
         private int count = 75000;
@@ -142,6 +157,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
         private boolean json;
         private int warmup = WARMUP_DEFAULT;
         private boolean registerBuffers = true;
+        private int flushInterval;
+        private boolean drainOnFlush = true;
         private String file;
 
         Parser(List<String> args) {
@@ -175,12 +192,23 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
             if (image.format().equals("null") && file != null) {
                 ByteCount.parse("bench: null device size", file); // a usage mistake, reported before anything runs
             }
+            if (flushInterval != 0 && !write) {
+                throw CommandFailure.usage("bench: --flush-interval is only available in write tests (-w)");
+            }
+            if (flushInterval != 0 && flushInterval < depth) {
+                throw CommandFailure.usage("bench: the flush interval can't be smaller than the depth"
+                        + " (--flush-interval " + flushInterval + ", -d " + depth + ")");
+            }
+            if (!drainOnFlush && flushInterval == 0) {
+                throw CommandFailure.usage("bench: --no-drain needs --flush-interval");
+            }
             if (write && image.forceShare()) {
                 throw CommandFailure.usage("bench: -U (force-share) needs a read-only image, and -w opens it for "
                         + "writing (a read benchmark opens it read-only)");
             }
             return new BenchOptions(count, depth, size, step <= 0 ? size : step, offset, write, random, seed, pattern,
-                    image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, registerBuffers, file);
+                    image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, registerBuffers, flushInterval,
+                    drainOnFlush, file);
         }
 
         /** One {@code --name[=value]}, the name or an unambiguous prefix of it (getopt_long); false for --help. */
@@ -215,6 +243,9 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                         INT_MAX);
                 case "--force-share" -> image = image.withForceShare(flag(name, inline));
                 case "--no-register-buffers" -> registerBuffers = !flag(name, inline);
+                case "--flush-interval" -> flushInterval = (int) integer("flush interval", value(name, inline), 0,
+                        INT_MAX);
+                case "--no-drain" -> drainOnFlush = !flag(name, inline);
                 default -> throw CommandFailure.usage("bench: unknown option '" + name + "' (see blockloop bench --help)");
             }
             return true;

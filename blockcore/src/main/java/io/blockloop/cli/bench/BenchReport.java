@@ -12,8 +12,8 @@ import java.util.Map;
 /**
  * What {@code blockloop bench} prints about a run: {@code qemu-img bench}'s two lines ("Sending ..." before, "Run
  * completed in ..." after), then IOPS and MiB/s, latency percentiles, CPU time, engine and fd monitor, the loop's
- * busy polling (its settings, and what it did in the measured run) and pinning, and the bytes the main thread
- * allocated per request; or all of it as one JSON object.
+ * busy polling (its settings, and what it did in the measured run) and pinning, the flushes' latencies with
+ * {@code --flush-interval}, and the bytes the main thread allocated per request; or all of it as one JSON object.
  *
  * <p>Threads: the thread running the bench command (the main loop): its measurements hold the run's
  * {@link LatencyHistogram}, which is not thread-safe.
@@ -47,6 +47,12 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
                 : String.format(Locale.ROOT, "starting at offset %d, step size %d", start, o.step());
         return String.format(Locale.ROOT, "Sending %d %s requests, %d bytes each, %d in parallel (%s)", o.count(),
                 o.write() ? "write" : "read", o.size(), o.depth(), where);
+    }
+
+    /** qemu-img bench's second line with {@code --flush-interval}, plus whether the flushes drain. */
+    static String flushLine(BenchOptions o) {
+        return String.format(Locale.ROOT, "Sending flush every %d requests%s", o.flushInterval(),
+                o.drainOnFlush() ? "" : " (without draining the writes in flight)");
     }
 
     /** The line naming the default target. */
@@ -104,6 +110,12 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         if (pollMaxNs != 0) {
             out.println("polling:    " + pollingSummary());
         }
+        LatencyHistogram f = run.flushLatency();
+        if (f != null) {
+            out.printf(Locale.ROOT, "flushes:    %d, p50 %s us, p99 %s us (min %s, mean %s, max %s us)%n", f.count(),
+                    micros(f.percentile(50)), micros(f.percentile(99)), micros(f.min()), micros(f.mean()),
+                    micros(f.max()));
+        }
         out.printf(Locale.ROOT, "allocated:  %.2f bytes per request (%d bytes on the main thread during the run;"
                 + " %d on all threads)%n", allocatedPerRequest(), run.allocatedBytes(), run.allocatedBytesAllThreads());
     }
@@ -111,13 +123,7 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
     /** Everything as one JSON object. */
     String json() {
         LatencyHistogram l = run.latency();
-        Map<String, Object> latency = new LinkedHashMap<>();
-        latency.put("min", l.min() / 1e3);
-        latency.put("mean", l.mean() / 1e3);
-        latency.put("p50", l.percentile(50) / 1e3);
-        latency.put("p99", l.percentile(99) / 1e3);
-        latency.put("p99_9", l.percentile(99.9) / 1e3);
-        latency.put("max", l.max() / 1e3);
+        Map<String, Object> latency = latencyMicros(l);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("target", target);
         m.put("default_target", options.defaultTarget());
@@ -135,6 +141,8 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
             m.put("highest_offset", highestOffset);
         }
         m.put("pattern", options.pattern());
+        m.put("flush_interval", options.flushInterval());
+        m.put("drain_on_flush", options.drainOnFlush());
         m.put("warmup_requests", warmup == null ? 0 : warmup.requests());
         m.put("warmup_requests_at_run_depth", warmup == null ? 0 : warmup.requestsAtRunDepth());
         m.put("warmup_seconds", warmup == null ? 0.0 : warmup.nanos() / 1e9);
@@ -144,6 +152,11 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         m.put("iops", iops());
         m.put("mib_per_second", mibPerSecond());
         m.put("latency_us", latency);
+        LatencyHistogram f = run.flushLatency();
+        m.put("flushes", f == null ? 0 : f.count());
+        if (f != null) {
+            m.put("flush_latency_us", latencyMicros(f));
+        }
         m.put("cpu_seconds", run.cpuNanos() / 1e9);
         m.put("cpu_us_per_request", cpuMicrosPerRequest());
         m.put("cpu_main_thread_seconds", run.mainThreadCpuNanos() / 1e9);
@@ -178,6 +191,18 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
         return String.format(Locale.ROOT, "%d windows spun, %d found work; %.3f s spinning (%.0f %% of the main"
                 + " thread's CPU); %d probes of closed windows, %d found work", p.windows(), p.windowsFoundWork(),
                 p.spinNanos() / 1e9, share, p.probes(), p.probesFoundWork());
+    }
+
+    /** A histogram's summary in µs, as JSON. */
+    private static Map<String, Object> latencyMicros(LatencyHistogram l) {
+        Map<String, Object> latency = new LinkedHashMap<>();
+        latency.put("min", l.min() / 1e3);
+        latency.put("mean", l.mean() / 1e3);
+        latency.put("p50", l.percentile(50) / 1e3);
+        latency.put("p99", l.percentile(99) / 1e3);
+        latency.put("p99_9", l.percentile(99.9) / 1e3);
+        latency.put("max", l.max() / 1e3);
+        return latency;
     }
 
     private static String micros(double nanos) {

@@ -2,6 +2,7 @@ package io.blockloop.cli.bench;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.PollingStats;
+import io.blockloop.block.BlockIoException;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.coroutine.Coroutine;
@@ -19,6 +20,9 @@ import java.lang.management.ManagementFactory;
  * until the phase's requests are all issued; the main loop is polled until every worker has finished. Offsets are
  * handed out in issue order from one {@link OffsetSequence}, so the sequence of offsets is qemu-img's.
  *
+ * <p>With {@code --flush-interval} a {@link FlushSchedule} says when the workers' writes are flushed; each flush
+ * runs in a coroutine of its own, so it never takes a worker's place.
+ *
  * <p>Steady state allocates nothing: the per-request path is {@link OffsetSequence#next()},
  * {@link BlockBackend#coPreadv}/{@link BlockBackend#coPwritev} (0 or -errno, no exception), two
  * {@link System#nanoTime()} reads and {@link LatencyHistogram#record}.
@@ -29,11 +33,13 @@ import java.lang.management.ManagementFactory;
 final class BenchRun implements AutoCloseable {
     /**
      * What one phase did: requests completed, wall time, process and main-thread CPU time, bytes allocated by the
-     * main thread and by every thread, the main loop's busy polling, and the latencies (this run's histogram: valid
-     * until the next phase). Threads: the run's home thread, like the histogram it holds (not thread-safe).
+     * main thread and by every thread, the main loop's busy polling, the latencies, and those of the flushes
+     * ({@code --flush-interval}; null without it). The histograms are this run's: valid until the next phase.
+     * Threads: the run's home thread, like the histograms it holds (not thread-safe).
      */
     record Measurement(long requests, long wallNanos, long cpuNanos, long mainThreadCpuNanos, long allocatedBytes,
-                       long allocatedBytesAllThreads, PollingStats polling, LatencyHistogram latency) {
+                       long allocatedBytesAllThreads, PollingStats polling, LatencyHistogram latency,
+                       LatencyHistogram flushLatency) {
     }
 
     /** The time limit of a phase that has none: 2^62 ns, so that {@code now + limit} cannot overflow. */
@@ -48,6 +54,11 @@ final class BenchRun implements AutoCloseable {
     private boolean registered;
     private final Worker[] workers;
     private final LatencyHistogram histogram = new LatencyHistogram();
+    /** {@code --flush-interval}: when the writes are flushed; null for none. */
+    private final FlushSchedule flushes;
+    private final LatencyHistogram flushHistogram;
+    /** The body of every flush coroutine: one flush, timed (several may run at once with --no-drain). */
+    private final Runnable flush = this::flushOnce;
 
     // ---- phase state (home thread) ----
     private long target;
@@ -57,6 +68,8 @@ final class BenchRun implements AutoCloseable {
     /** The first failed request's negative errno, or 0. */
     private int failure;
     private long failedOffset;
+    /** Whether the first failed request was a flush. */
+    private boolean failedFlush;
     private Throwable crash;
     private ProgressLine progress = ProgressLine.none();
     /**
@@ -72,6 +85,17 @@ final class BenchRun implements AutoCloseable {
      * the backend's memory alignment (at least 4 KiB). Home thread.
      */
     BenchRun(BlockBackend blk, int slots, int size, int pattern, boolean write, OffsetSequence offsets) {
+        this(blk, slots, size, pattern, write, offsets, null);
+    }
+
+    /** The same, with writes flushed as {@code flushes} says (null: never). Home thread. */
+    BenchRun(BlockBackend blk, int slots, int size, int pattern, boolean write, OffsetSequence offsets,
+             FlushSchedule flushes) {
+        if (flushes != null && !write) {
+            throw new IllegalArgumentException("flushes follow writes: a read run has none");
+        }
+        this.flushes = flushes;
+        this.flushHistogram = flushes == null ? null : new LatencyHistogram();
         this.blk = blk;
         this.ctx = blk.context();
         this.write = write;
@@ -107,8 +131,13 @@ final class BenchRun implements AutoCloseable {
         issued = 0;
         completed = 0;
         failure = 0;
+        failedFlush = false;
         crash = null;
         histogram.reset();
+        if (flushes != null) {
+            flushes.reset();
+            flushHistogram.reset();
+        }
         Coroutine[] coroutines = new Coroutine[(int) Math.min(Math.min(workers.length, depth), count)];
         for (int i = 0; i < coroutines.length; i++) {
             coroutines[i] = Coroutine.create(workers[i]);
@@ -136,7 +165,8 @@ final class BenchRun implements AutoCloseable {
         long mainCpu = threads.getCurrentThreadCpuTime() - mainCpu0;
         long cpu = ProcessCpuClock.nanos() - cpu0; // read last, as it was read first: its window holds the thread's
         progress.clear();
-        return new Measurement(completed, wall, cpu, mainCpu, allocated, allThreads, polling, histogram);
+        return new Measurement(completed, wall, cpu, mainCpu, allocated, allThreads, polling, histogram,
+                flushHistogram);
     }
 
     /** The number of queue slots (workers) prepared. */
@@ -152,6 +182,11 @@ final class BenchRun implements AutoCloseable {
     /** The offset of the first failed request. */
     long failedOffset() {
         return failedOffset;
+    }
+
+    /** Whether the first failed request was a flush ({@link #failedOffset()} is then 0). */
+    boolean failedFlush() {
+        return failedFlush;
     }
 
     /** An exception a worker threw (a bug, not an I/O error), or null. */
@@ -196,20 +231,30 @@ final class BenchRun implements AutoCloseable {
         public void run() {
             try {
                 while (issued < target && failure == 0) {
+                    if (flushes != null && flushes.holdsWrites()) {
+                        flushes.awaitBarrier(); // a drained flush is due or running
+                        continue;
+                    }
                     if ((issued & 63) == 0 && issued != 0 && System.nanoTime() - deadlineNs > 0) {
                         target = issued; // time is up: every worker stops issuing
                         break;
                     }
                     long offset = offsets.next();
                     issued++;
+                    boolean flushesAfter = flushes != null && flushes.writeIssued(issued);
                     long t0 = System.nanoTime();
                     int ret = write ? blk.coPwritev(offset, qiov, 0) : blk.coPreadv(offset, qiov, 0);
                     long t1 = System.nanoTime();
-                    if (ret < 0) {
-                        if (failure == 0) {
-                            failure = ret;
-                            failedOffset = offset;
+                    if (flushes != null) {
+                        if (ret < 0) {
+                            fail(ret, offset, false); // before the schedule decides: no flush after a failure
                         }
+                        if (flushes.writeCompleted(flushesAfter)) {
+                            startFlush();
+                        }
+                    }
+                    if (ret < 0) {
+                        fail(ret, offset, false);
                         break;
                     }
                     histogram.record(t1 - t0);
@@ -218,15 +263,66 @@ final class BenchRun implements AutoCloseable {
                     }
                 }
             } catch (RuntimeException | Error e) {
-                if (crash == null) {
-                    crash = e;
-                }
-                if (failure == 0) {
-                    failure = -Errno.EIO;
-                }
+                crashed(e);
             } finally {
                 running--;
             }
+        }
+    }
+
+    /** Records the phase's first failure. */
+    private void fail(int negativeErrno, long offset, boolean flush) {
+        if (failure == 0) {
+            failure = negativeErrno;
+            failedOffset = offset;
+            failedFlush = flush;
+        }
+    }
+
+    /** A worker or flush coroutine threw (a bug, not an I/O error): the phase fails, and nobody waits any more. */
+    private void crashed(Throwable e) {
+        if (crash == null) {
+            crash = e;
+        }
+        if (failure == 0) {
+            failure = -Errno.EIO;
+        }
+        if (flushes != null) {
+            flushes.abandon();
+        }
+    }
+
+    /** Starts a flush coroutine, which the phase waits for like a worker; after a failure, only lifts the barrier. */
+    private void startFlush() {
+        if (failure != 0) {
+            flushes.flushEnded();
+            return;
+        }
+        running++;
+        Coroutine.create(flush).enter();
+    }
+
+    /** One flush, timed. Runs as a coroutine on the home thread. */
+    private void flushOnce() {
+        try {
+            long t0 = System.nanoTime();
+            int ret = 0;
+            try {
+                blk.coFlush();
+            } catch (BlockIoException e) {
+                ret = -e.errno();
+            }
+            long t1 = System.nanoTime();
+            if (ret < 0) {
+                fail(ret, 0, true);
+            } else {
+                flushHistogram.record(t1 - t0);
+            }
+            flushes.flushEnded();
+        } catch (RuntimeException | Error e) {
+            crashed(e);
+        } finally {
+            running--;
         }
     }
 }

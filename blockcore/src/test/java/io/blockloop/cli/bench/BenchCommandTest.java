@@ -243,6 +243,30 @@ class BenchCommandTest {
         assertEquals("", err.toString(StandardCharsets.UTF_8));
     }
 
+    @Test
+    void flushIntervalFlushesAfterEveryNWritesAndReportsTheFlushes() throws Exception {
+        Path img = image("flushed.img", 4 << 20);
+        JsonNode json = benchJson("-w", "-d", "4", "-c", "100", "--flush-interval", "8", "--warmup", "0",
+                img.toString());
+        assertEquals(8, json.get("flush_interval").asInt());
+        assertTrue(json.get("drain_on_flush").asBoolean());
+        assertEquals(12, json.get("flushes").asLong(), "one flush after every 8 of 100 writes");
+        JsonNode flushLatency = json.get("flush_latency_us");
+        assertTrue(flushLatency.get("p50").asDouble() > 0 && flushLatency.get("max").asDouble()
+                >= flushLatency.get("p50").asDouble(), flushLatency.toString());
+        out.reset();
+        bench("-w", "-d", "4", "-c", "100", "--flush-interval", "8", "--no-drain", "--warmup", "0", img.toString());
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertEquals("Sending flush every 8 requests (without draining the writes in flight)", lines.get(1),
+                "qemu-img bench's second line");
+        assertTrue(lines.stream().anyMatch(l -> l.matches("flushes: +12, p50 [0-9.]+ us, p99 [0-9.]+ us .*")),
+                lines.toString());
+        out.reset();
+        JsonNode read = benchJson("-c", "10", "--warmup", "0", img.toString());
+        assertEquals(0, read.get("flushes").asLong());
+        assertFalse(read.has("flush_latency_us"), read.toString());
+    }
+
     /**
      * A write benchmark changes exactly the blocks of its COUNT requests, whatever its warm-up does (the default
      * warm-up wrote for seconds and wrapped below -o: a run of -c 16 rewrote the whole image), and starts where the

@@ -41,6 +41,9 @@ class BenchOptionsTest {
         assertEquals(PollParams.ioThreadDefault().maxNs(), o.pollMaxNs(), "busy polling as an IOThread's");
         assertEquals(0, parse("--poll-max-ns", "0").pollMaxNs(), "off, as qemu-img bench's main loop");
         assertEquals(BenchOptions.WARMUP_DEFAULT, o.warmup());
+        assertEquals(0, o.flushInterval(), "no flushes");
+        assertNull(o.flushSchedule());
+        assertTrue(o.drainOnFlush(), "a flush waits for the writes in flight, as in qemu-img bench");
         assertFalse(o.json());
         assertNull(o.file());
         assertTrue(o.defaultTarget());
@@ -132,6 +135,21 @@ class BenchOptionsTest {
     }
 
     @Test
+    void flushIntervalAndNoDrainAreQemuImgBenchsForWrites() throws Exception {
+        BenchOptions o = parse("-w", "-d", "8", "--flush-interval=8");
+        assertEquals(8, o.flushInterval());
+        assertTrue(o.drainOnFlush());
+        FlushSchedule drained = o.flushSchedule();
+        assertEquals(8, drained.interval());
+        assertTrue(drained.drain());
+        BenchOptions undrained = parse("-w", "-d", "4", "--flush-interval", "1k", "--no-drain");
+        assertEquals(1024, undrained.flushInterval());
+        assertFalse(undrained.drainOnFlush());
+        assertFalse(undrained.flushSchedule().drain());
+        assertEquals(0, parse("-w", "--flush-interval=0").flushInterval(), "0: no flushes, as in qemu-img");
+    }
+
+    @Test
     void helpReturnsNull() throws Exception {
         assertNull(parse("-h"));
         assertNull(parse("-c", "5", "--help"));
@@ -163,6 +181,11 @@ class BenchOptionsTest {
             "a.img b.img|bench: expecting one image file name, got 'a.img' and 'b.img'",
             "-c \u0665|bench: request count: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- \u0665",
             "-f null lots|bench: null device size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- lots",
+            "--flush-interval=64|bench: --flush-interval is only available in write tests (-w)",
+            "-w -d 64 --flush-interval=63|bench: the flush interval can't be smaller than the depth (--flush-interval 63, -d 64)",
+            "-w --flush-interval=-1|bench: flush interval: negative value -- -1",
+            "-w --no-drain|bench: --no-drain needs --flush-interval",
+            "-w --flush-interval=64 --no-drain=yes|bench: option '--no-drain' takes no value",
     })
     void usageMistakesAreOneLineWithExitStatusTwo(String args, String message) {
         CommandFailure f = assertThrows(CommandFailure.class, () -> BenchOptions.parse(List.of(args.split(" "))));

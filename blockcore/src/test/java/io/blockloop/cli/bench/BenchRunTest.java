@@ -19,6 +19,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -109,6 +111,99 @@ class BenchRunTest {
         }
     }
 
+    @Test
+    void drainedFlushesFollowEveryNthWriteWithNothingInFlight() {
+        ScriptedDriver driver = new ScriptedDriver(1 << 20, -1);
+        BlockBackend blk = backend(driver);
+        try (BenchRun run = writeRun(blk, 8, new FlushSchedule(16, true))) {
+            BenchRun.Measurement m = run.run(1000, ProgressLine.none());
+            assertEquals(1000, m.requests());
+            assertEquals(0, run.failure());
+            assertEquals(62, driver.flushes, "one flush after every 16 of 1000 writes");
+            assertEquals(62, m.flushLatency().count());
+            for (int k = 0; k < driver.flushes; k++) {
+                assertEquals(16 * (k + 1), driver.issuedAtFlush.get(k),
+                        "flush " + k + " follows write " + 16 * (k + 1));
+                assertEquals(0, driver.inFlightAtFlush.get(k), "flush " + k + " started with writes in flight");
+            }
+            assertEquals(0, driver.issuedDuringFlushes, "a write was issued while a drained flush ran");
+            assertEquals(8, driver.maxInFlight, "DEPTH writes in flight between the flushes");
+            // A second phase counts its own writes.
+            assertEquals(1, run.run(16, ProgressLine.none()).flushLatency().count());
+        }
+        assertEquals(0, blk.inFlight());
+    }
+
+    @Test
+    void undrainedFlushesRunBesideTheWrites() {
+        ScriptedDriver driver = new ScriptedDriver(1 << 20, -1);
+        BlockBackend blk = backend(driver);
+        try (BenchRun run = writeRun(blk, 8, new FlushSchedule(16, false))) {
+            BenchRun.Measurement m = run.run(1000, ProgressLine.none());
+            assertEquals(1000, m.requests());
+            assertEquals(62, driver.flushes);
+            assertEquals(62, m.flushLatency().count());
+            assertTrue(driver.issuedDuringFlushes > 0, "the writes waited for the flushes");
+            assertEquals(8, driver.maxInFlightDuringFlushes, "a flush took a writer's place");
+        }
+        assertEquals(0, blk.inFlight());
+    }
+
+    @Test
+    void aFailedFlushFailsTheRunAndSaysSo() throws Exception {
+        for (boolean drain : new boolean[] {true, false}) {
+            ScriptedDriver driver = new ScriptedDriver(1 << 20, -1);
+            driver.failFlushAt = 2;
+            BlockBackend blk = backend(driver);
+            try (BenchRun run = writeRun(blk, 4, new FlushSchedule(8, drain))) {
+                BenchRun.Measurement m = run.run(1000, ProgressLine.none());
+                assertEquals(-Errno.EIO, run.failure(), "drain " + drain);
+                assertTrue(run.failedFlush());
+                assertTrue(m.requests() < 1000, "went on after the failure: " + m.requests());
+                if (drain) {
+                    assertEquals(3, driver.flushes, "flushed after the failure");
+                } else {
+                    // Undrained, writes and flushes already on their way when it failed still end.
+                    assertTrue(driver.flushes >= 3 && driver.flushes <= 4, driver.flushes + " flushes");
+                }
+                assertEquals(0, driver.inFlight);
+                CommandFailure f = assertThrows(CommandFailure.class, () -> BenchCommand.checkFailure(
+                        BenchOptions.parse(List.of("-w", "-d", "4", "--flush-interval", "8")), run));
+                assertEquals("Failed request: Input/output error (flush)", f.getMessage());
+            }
+        }
+    }
+
+    /** The flush's own write fails while the barrier is up: the waiting writers end, and nothing is flushed. */
+    @Test
+    void aFailedWriteUnderTheBarrierEndsTheRunWithoutTheFlush() {
+        ScriptedDriver driver = new ScriptedDriver(1 << 20, 15);
+        BlockBackend blk = backend(driver);
+        try (BenchRun run = writeRun(blk, 4, new FlushSchedule(16, true))) {
+            run.run(1000, ProgressLine.none());
+            assertEquals(-Errno.EIO, run.failure());
+            assertFalse(run.failedFlush());
+            assertEquals(15 * 4096L, run.failedOffset());
+            assertEquals(16, driver.offsets.size(), "a write issued past the barrier");
+            assertEquals(0, driver.flushes, "flushed after a failed write");
+        }
+        assertEquals(0, blk.inFlight());
+    }
+
+    @Test
+    void aRunWithoutFlushesHasNoFlushLatencies() {
+        BlockBackend blk = backend(new ScriptedDriver(1 << 20, -1));
+        try (BenchRun run = writeRun(blk, 2, null)) {
+            assertNull(run.run(10, ProgressLine.none()).flushLatency());
+        }
+        assertThrows(IllegalArgumentException.class, () -> new BenchRun(blk, 2, 4096, 0, false,
+                OffsetSequence.sequential(0, 4096, 4096, 1 << 20), new FlushSchedule(2, true)));
+    }
+
+    private static BenchRun writeRun(BlockBackend blk, int depth, FlushSchedule flushes) {
+        return new BenchRun(blk, depth, 4096, 0, true, OffsetSequence.sequential(0, 4096, 4096, 1 << 20), flushes);
+    }
+
     private BlockBackend backend(ScriptedDriver driver) {
         BlockBackend blk = BlockBackend.attach("bench-test", new BlockNode(null, driver, ctx));
         backends.add(blk);
@@ -126,6 +221,16 @@ class BenchRunTest {
         int inFlight;
         int maxInFlight;
         int firstByte = -1;
+        /** The flush with this index fails with EIO (-1: none). */
+        int failFlushAt = -1;
+        int flushes;
+        int flushesInFlight;
+        /** For each flush, the requests issued before it started, and those in flight then. */
+        final List<Integer> issuedAtFlush = new ArrayList<>();
+        final List<Integer> inFlightAtFlush = new ArrayList<>();
+        /** Requests issued while a flush was in flight, and the most in flight then. */
+        int issuedDuringFlushes;
+        int maxInFlightDuringFlushes;
 
         ScriptedDriver(long size, int failAt) {
             this.size = size;
@@ -156,9 +261,15 @@ class BenchRunTest {
         public int coPreadv(long offset, long bytes, IoVector qiov, int flags) {
             int index = offsets.size();
             offsets.add(offset);
+            if (flushesInFlight > 0) {
+                issuedDuringFlushes++;
+            }
             firstByte = Byte.toUnsignedInt(qiov.segment(0).get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
             inFlight++;
             maxInFlight = Math.max(maxInFlight, inFlight);
+            if (flushesInFlight > 0) {
+                maxInFlightDuringFlushes = Math.max(maxInFlightDuringFlushes, inFlight);
+            }
             Coroutine self = Coroutine.self();
             ctx.scheduleOneShot("complete", self::wake);
             Coroutine.yield();
@@ -171,9 +282,18 @@ class BenchRunTest {
             return coPreadv(offset, bytes, qiov, flags);
         }
 
+        /** Completes from a bottom half too, so writes may be issued while it is in flight. */
         @Override
         public int coFlush() {
-            return 0;
+            int index = flushes++;
+            issuedAtFlush.add(offsets.size());
+            inFlightAtFlush.add(inFlight);
+            flushesInFlight++;
+            Coroutine self = Coroutine.self();
+            ctx.scheduleOneShot("flushed", self::wake);
+            Coroutine.yield();
+            flushesInFlight--;
+            return index == failFlushAt ? -Errno.EIO : 0;
         }
 
         @Override
@@ -185,7 +305,6 @@ class BenchRunTest {
         public int coPwriteZeroes(long offset, long bytes, int flags) {
             return 0;
         }
-
 
         @Override
         public List<String> describe() {
