@@ -111,7 +111,9 @@ record BenchReport(BenchOptions options, String target, long imageSize, String e
             out.println("polling:    " + pollingSummary());
         }
         LatencyHistogram f = run.flushLatency();
-        if (f != null) {
+        if (f != null && f.count() == 0) {
+            out.println("flushes:    0 (fewer writes than the flush interval)");
+        } else if (f != null) {
             out.printf(Locale.ROOT, "flushes:    %d, p50 %s us, p99 %s us (min %s, mean %s, max %s us)%n", f.count(),
                     micros(f.percentile(50)), micros(f.percentile(99)), micros(f.min()), micros(f.mean()),
                     micros(f.max()));

@@ -262,6 +262,10 @@ class BenchCommandTest {
         assertTrue(lines.stream().anyMatch(l -> l.matches("flushes: +12, p50 [0-9.]+ us, p99 [0-9.]+ us .*")),
                 lines.toString());
         out.reset();
+        bench("-w", "-d", "4", "-c", "7", "--flush-interval", "8", "--warmup", "0", img.toString());
+        assertTrue(out.toString(StandardCharsets.UTF_8).lines()
+                .anyMatch(l -> l.equals("flushes:    0 (fewer writes than the flush interval)")), out.toString());
+        out.reset();
         JsonNode read = benchJson("-c", "10", "--warmup", "0", img.toString());
         assertEquals(0, read.get("flushes").asLong());
         assertFalse(read.has("flush_latency_us"), read.toString());
