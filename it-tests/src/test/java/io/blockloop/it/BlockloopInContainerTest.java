@@ -159,8 +159,9 @@ final class BlockloopInContainerTest {
     /**
      * io_uring blocked by seccomp, as in a container started with the default profile of Docker 25 or later:
      * {@code probe} reports io_uring unavailable with the errno and its likely cause; {@code bench} and {@code io}
-     * asked for {@code aio=io_uring} each print one warning that says why, use the thread pool, and do their work
-     * with the right data; a {@code bench} asked for the io_uring fd monitor fails with one line instead.
+     * asked for {@code aio=io_uring} each print one warning that says why (none with {@code bench -q}), use the
+     * thread pool, and do their work with the right data; a {@code bench} asked for the io_uring fd monitor fails
+     * with one line instead.
      */
     @Test
     void withIoUringBlockedBySeccompEachCommandSaysWhyAndFallsBack() throws JsonProcessingException {
@@ -188,6 +189,14 @@ final class BlockloopInContainerTest {
                 () -> assertTrue(benchWarnings.getFirst().startsWith(
                         "blockloop: warning: aio=io_uring is not available here (" + blocked), bench.describe()),
                 () -> assertTrue(benchWarnings.getFirst().endsWith("); using aio=threads"), bench.describe()));
+
+        // -q, as qemu-img's: the same fallback without the warning, and the results as always.
+        ContainerRun quiet = runInContainer(SECCOMP_WITHOUT_IO_URING, "bench", "-q", "--json", "--warmup", "0",
+                "-c", "300", "-i", "io_uring", device);
+        assertAll(
+                () -> assertEquals(0, quiet.exitCode(), "exit code" + quiet.describe()),
+                () -> assertEquals("threads", parseJson(quiet).path("engine").asText(), "engine" + quiet.describe()),
+                () -> assertEquals(List.of(), warnings(quiet), "warning lines" + quiet.describe()));
 
         ContainerRun io = runInContainer(SECCOMP_WITHOUT_IO_URING, "io", "-t", "none", "-i", "io_uring",
                 "-c", "write -P 0x3c 2m 8k", "-c", "read -P 0x3c 2m 8k", "-c", "read -P 0 2m 8k", device);

@@ -4,6 +4,7 @@ import io.blockloop.aio.AioContext;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.block.BlockChild;
 import io.blockloop.block.BlockNode;
+import io.blockloop.block.Warnings;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.block.file.FileDriver;
 import io.blockloop.block.raw.RawDriver;
@@ -13,6 +14,7 @@ import io.blockloop.ffm.errno.Errno;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * {@code blockloop bench} ({@code qemu-img bench} plus random offsets and measurements): runs COUNT reads or
@@ -59,6 +61,19 @@ public final class BenchCommand {
             out.println(BenchOptions.USAGE);
             return;
         }
+        // -q: the block layer's warnings (one line each, on stderr) are dropped while the command runs.
+        Consumer<String> warningsBefore = options.quiet() ? Warnings.redirect(line -> {
+        }) : null;
+        try {
+            run(options);
+        } finally {
+            if (warningsBefore != null) {
+                Warnings.redirect(warningsBefore);
+            }
+        }
+    }
+
+    private void run(BenchOptions options) throws CommandFailure {
         AioContext existing = MainLoop.context();
         boolean ownLoop = existing == null || !existing.inHomeThread();
         AioContext ctx;
@@ -131,7 +146,7 @@ public final class BenchCommand {
                 }
             }
             BenchRun.Measurement m = run.run(o.count(), Long.MAX_VALUE, o.depth(),
-                    ProgressLine.forTerminal(err, o.count()));
+                    o.quiet() ? ProgressLine.none() : ProgressLine.forTerminal(err, o.count()));
             checkFailure(o, run);
             BenchReport report = new BenchReport(o, file, imageSize, engine, direct, registered, ctx.monitorName(),
                     pin.cpu(), ctx.pollParams().maxNs(), offsets.highest(), warmup, m);

@@ -47,15 +47,17 @@ import java.util.List;
  *                only); 0: no flushes
  * @param drainOnFlush whether the writes in flight complete before a flush starts, and none is issued until it
  *                ends (the default); {@code --no-drain}: the flush runs beside the writes ({@link FlushSchedule})
+ * @param quiet   {@code -q}: no warnings from opening the image (an engine that falls back) and no progress line;
+ *                the results are printed as always, as with {@code qemu-img bench -q}
  * @param file    the image, or (for {@code -f null}) the null device's size; null: the default target
  */
 public record BenchOptions(int count, int depth, int size, int step, long offset, boolean write, boolean random,
                            long seed, int pattern, ImageArguments image, FdMonitorKind fdmon, long pollMaxNs, int loopCpu,
                            boolean json, int warmup, boolean registerBuffers, int flushInterval,
-                           boolean drainOnFlush, String file) {
+                           boolean drainOnFlush, boolean quiet, String file) {
     static final String USAGE = """
             usage: blockloop bench [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFFSET] [-w] [--random] [--seed N]
-                                   [--pattern=BYTE] [--flush-interval=N] [--no-drain] [-t CACHE] [-i AIO] [-n] [-U]
+                                   [--pattern=BYTE] [--flush-interval=N] [--no-drain] [-t CACHE] [-i AIO] [-n] [-q] [-U]
                                    [--fdmon MON] [--poll-max-ns NS] [-f FMT] [--loop-cpu CPU] [--warmup COUNT]
                                    [--no-register-buffers] [--json] [FILE]
               -c COUNT      requests to complete (75000)
@@ -73,6 +75,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               -t CACHE      none (default: O_DIRECT), writeback, writethrough, directsync, unsafe
               -i AIO        io_uring, native, threads, auto (default)
               -n            same as -i native
+              -q            quiet: no warning from opening the image (an engine that falls back to threads) and
+                            no progress line; the results are printed as always
               -U            force-share: open even if another process uses the image
               --fdmon MON   fd monitor of the main loop: poll, epoll, io_uring, auto (default); epoll runs as
                             poll until 64 fds are watched, as in QEMU, and the report names the one in use
@@ -159,6 +163,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
         private boolean registerBuffers = true;
         private int flushInterval;
         private boolean drainOnFlush = true;
+        private boolean quiet;
         private String file;
 
         Parser(List<String> args) {
@@ -208,7 +213,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
             }
             return new BenchOptions(count, depth, size, step <= 0 ? size : step, offset, write, random, seed, pattern,
                     image.withReadOnly(!write), fdmon, pollMaxNs, loopCpu, json, warmup, registerBuffers, flushInterval,
-                    drainOnFlush, file);
+                    drainOnFlush, quiet, file);
         }
 
         /** One {@code --name[=value]}, the name or an unambiguous prefix of it (getopt_long); false for --help. */
@@ -261,6 +266,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                     }
                     case 'w' -> write = true;
                     case 'n' -> image = image.withAio("native");
+                    case 'q' -> quiet = true;
                     case 'U' -> image = image.withForceShare(true);
                     case 'c', 'd', 's', 'S', 'o', 't', 'i', 'f' -> {
                         String v;

@@ -3,6 +3,7 @@ package io.blockloop.cli.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.blockloop.aio.PollParams;
+import io.blockloop.block.Warnings;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.ffm.libc.CpuAffinity;
 import org.junit.jupiter.api.Test;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
@@ -241,6 +243,26 @@ class BenchCommandTest {
         assertTrue(lines.get(next).matches("allocated: +[0-9.]+ bytes per request .*"), lines.get(next));
         assertEquals(next + 1, lines.size());
         assertEquals("", err.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * {@code -q} drops the block layer's warnings while the command runs and gives the sink back afterwards. That
+     * the fallback warning really is dropped shows only where an engine falls back: the container test with
+     * io_uring blocked ({@code BlockloopInContainerTest}).
+     */
+    @Test
+    void quietGivesTheWarningSinkBackAndStillPrintsTheResults() throws Exception {
+        List<String> warned = new ArrayList<>();
+        Consumer<String> before = Warnings.redirect(warned::add);
+        try {
+            bench("-q", "-f", "null", "-c", "10", "--warmup", "0");
+            assertTrue(out.toString(StandardCharsets.UTF_8).lines().anyMatch(l -> l.startsWith("IOPS:")),
+                    out.toString());
+            Warnings.emit("after the run");
+            assertEquals(List.of("after the run"), warned, "the sink was not given back");
+        } finally {
+            Warnings.redirect(before);
+        }
     }
 
     @Test

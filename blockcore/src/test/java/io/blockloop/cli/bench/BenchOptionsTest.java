@@ -44,6 +44,7 @@ class BenchOptionsTest {
         assertEquals(0, o.flushInterval(), "no flushes");
         assertNull(o.flushSchedule());
         assertTrue(o.drainOnFlush(), "a flush waits for the writes in flight, as in qemu-img bench");
+        assertFalse(o.quiet());
         assertFalse(o.json());
         assertNull(o.file());
         assertTrue(o.defaultTarget());
@@ -103,8 +104,9 @@ class BenchOptionsTest {
 
     @Test
     void gluedAndGroupedShortOptionsAndLongOptionsWithEquals() throws Exception {
-        BenchOptions o = parse("-c100", "-Ud8", "-s", "512", "--fdmon=poll", "--seed=4", "-n", "--", "-odd-name");
+        BenchOptions o = parse("-c100", "-Uqd8", "-s", "512", "--fdmon=poll", "--seed=4", "-n", "--", "-odd-name");
         assertEquals(100, o.count());
+        assertTrue(o.quiet());
         assertFalse(o.write());
         assertTrue(o.image().forceShare());
         assertEquals(8, o.depth());
