@@ -200,8 +200,6 @@ final class AdaptivePoller {
         spinNanos += elapsed;
         if (paid) {
             windowsFoundWork++;
-        }
-        if (paid) {
             backoff.windowPaid();
         } else if (!cut && !timeoutBound) {
             pass.spinUnpaid = true;

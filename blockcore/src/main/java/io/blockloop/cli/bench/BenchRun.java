@@ -245,16 +245,13 @@ final class BenchRun implements AutoCloseable {
                     long t0 = System.nanoTime();
                     int ret = write ? blk.coPwritev(offset, qiov, 0) : blk.coPreadv(offset, qiov, 0);
                     long t1 = System.nanoTime();
-                    if (flushes != null) {
-                        if (ret < 0) {
-                            fail(ret, offset, false); // before the schedule decides: no flush after a failure
-                        }
-                        if (flushes.writeCompleted(flushesAfter)) {
-                            startFlush();
-                        }
+                    if (ret < 0) {
+                        fail(ret, offset, false); // before the flush schedule hears of it: no flush after a failure
+                    }
+                    if (flushes != null && flushes.writeCompleted(flushesAfter)) {
+                        startFlush();
                     }
                     if (ret < 0) {
-                        fail(ret, offset, false);
                         break;
                     }
                     histogram.record(t1 - t0);
