@@ -24,14 +24,14 @@ import java.util.function.Supplier;
  *
  * <p>Threads: {@link #start()}, {@link #pinToCpu}, {@link #stop()}, {@link #join}, {@link #close()} any thread other
  * than the IOThread itself ({@link #stop()} may also be called on it). {@link #context()} any thread after
- * {@link #start()} returned.
+ * {@link #start()} returned; {@link #pollingStats()} any thread while it runs.
  *
  * <p>Memory ordering: {@link #start()} waits on a latch counted down by the new thread after it created its
  * context, so the context reference and everything the thread did before are visible to the starter. The stop
  * request travels as a one-shot BH (the BH queue's CAS/getAndSet); the {@code running} flag is then written and
  * read by the IOThread only. {@link #join} relies on {@link Thread#join}'s happens-before for the failure field.
- * {@link #pinToCpu}'s request travels as a one-shot BH too, and its outcome comes back through a
- * {@code CompletableFuture} (completion happens-before the caller's {@code get}).
+ * {@link #pinToCpu}'s and {@link #pollingStats()}'s requests travel as one-shot BHs too, and their outcome comes back
+ * through a {@code CompletableFuture} (completion happens-before the caller's {@code get}).
  */
 public final class IOThread implements AutoCloseable {
     private final String name;
@@ -186,36 +186,60 @@ public final class IOThread implements AutoCloseable {
      * @throws IllegalStateException when called on the IOThread, or when it stopped before it could pin itself
      */
     public void pinToCpu(int cpu) {
-        AioContext ctx = context();
         if (Thread.currentThread() == thread) {
             throw new IllegalStateException("IOThread '" + name + "': call CpuAffinity.pinCurrentThread on the thread");
         }
+        callOnThread("pin itself", () -> {
+            CpuAffinity.pinCurrentThread(cpu);
+            return null;
+        });
+    }
+
+    /**
+     * What the loop's busy polling has done since it started ({@link AioContext#pollingStats()}): windows spun, how
+     * many found work, time spent spinning, probes of closed windows. Read on the IOThread, from a one-shot BH,
+     * when called from another thread. Any thread after {@link #start()} and before {@link #stop()}.
+     *
+     * @throws IllegalStateException when the thread stopped before it could answer
+     */
+    public PollingStats pollingStats() {
+        if (Thread.currentThread() == thread) {
+            return context().pollingStats();
+        }
+        return callOnThread("report its polling", () -> context.pollingStats());
+    }
+
+    /**
+     * Runs {@code call} on the IOThread from a one-shot BH and returns its result, waiting for it; a
+     * {@link RuntimeException} it throws is rethrown here. The caller is not the IOThread. {@code what} names the
+     * call in messages ("pin itself").
+     */
+    private <T> T callOnThread(String what, Supplier<T> call) {
+        AioContext ctx = context();
         if (stopRequested.get()) {
             throw new IllegalStateException("IOThread '" + name + "' is stopping");
         }
-        CompletableFuture<Void> pinned = new CompletableFuture<>();
-        ctx.scheduleOneShot("iothread-pin", () -> {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        ctx.scheduleOneShot("iothread-call", () -> {
             try {
-                CpuAffinity.pinCurrentThread(cpu);
-                pinned.complete(null);
+                result.complete(call.get());
             } catch (Throwable t) {
-                pinned.completeExceptionally(t);
+                result.completeExceptionally(t);
             }
         });
         boolean interrupted = false;
         try {
             while (true) {
                 try {
-                    pinned.get(100, TimeUnit.MILLISECONDS);
-                    return;
+                    return result.get(100, TimeUnit.MILLISECONDS);
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof RuntimeException r) {
                         throw r;
                     }
-                    throw new IllegalStateException("IOThread '" + name + "': pinning failed", e.getCause());
+                    throw new IllegalStateException("IOThread '" + name + "': could not " + what, e.getCause());
                 } catch (TimeoutException e) {
-                    if (!thread.isAlive() && !pinned.isDone()) {
-                        throw new IllegalStateException("IOThread '" + name + "' ended before it pinned itself");
+                    if (!thread.isAlive() && !result.isDone()) {
+                        throw new IllegalStateException("IOThread '" + name + "' ended before it could " + what);
                     }
                 } catch (InterruptedException e) {
                     interrupted = true;

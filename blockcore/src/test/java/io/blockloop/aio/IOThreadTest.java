@@ -5,6 +5,7 @@ import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libc.CpuAffinity;
+import io.blockloop.ffm.libc.EventFd;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -218,6 +219,50 @@ class IOThreadTest {
             assertTrue(io.isRunning(), "a refused pin does not hurt the loop");
             io.stop();
             assertThrows(IllegalStateException.class, () -> io.pinToCpu(cpu));
+        }
+    }
+
+    /**
+     * {@link IOThread#pollingStats()} answers any thread, reading the counters on the loop thread: nothing with
+     * polling off; windows that found work once a polled handler's work comes; refused once the thread stopped.
+     */
+    @Test
+    void pollingStatsAreReadOnTheLoopThreadForAnyCaller() throws Exception {
+        try (IOThread quiet = new IOThread("stats-off", FdMonitorKind.POLL, PollParams.OFF).start()) {
+            assertEquals(PollingStats.NONE, quiet.pollingStats(), "spun with polling off");
+            AtomicReference<PollingStats> own = new AtomicReference<>();
+            CountDownLatch read = new CountDownLatch(1);
+            quiet.context().scheduleOneShot("own-stats", () -> {
+                own.set(quiet.pollingStats()); // on the IOThread itself: read directly, no BH to wait for
+                read.countDown();
+            });
+            assertTrue(read.await(10, TimeUnit.SECONDS));
+            assertEquals(PollingStats.NONE, own.get());
+            quiet.stop();
+            quiet.join();
+            assertThrows(IllegalStateException.class, quiet::pollingStats);
+        }
+        // The eventfd outlives the thread (closed after it), so the loop never watches a closed fd.
+        try (EventFd e = EventFd.create();
+             IOThread io = new IOThread("stats-on", FdMonitorKind.POLL, new PollParams(1_000_000, 0, 0)).start()) {
+            AtomicBoolean work = new AtomicBoolean();
+            AtomicInteger found = new AtomicInteger();
+            io.context().setEventNotifier(e, e::drain, work::get, () -> {
+                work.set(false);
+                found.incrementAndGet();
+            });
+            e.signal(); // dispatched once, the handler joins the polled set
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (found.get() == 0 && System.nanoTime() < deadline) {
+                work.set(true); // only a poll check sees it; the BH makes the loop go round to its next window
+                io.context().scheduleOneShot("kick", () -> {
+                });
+                Thread.sleep(5);
+            }
+            assertTrue(found.get() > 0, "no window found the work");
+            PollingStats stats = io.pollingStats();
+            assertTrue(stats.windowsFoundWork() >= 1 && stats.windows() >= stats.windowsFoundWork(), stats.toString());
+            io.context().removeEventNotifier(e);
         }
     }
 
