@@ -212,11 +212,6 @@ public final class ThrottleDriver implements FilterDriver {
     }
 
     @Override
-    public int coFlush() {
-        return file.node().coFlush();
-    }
-
-    @Override
     public int coPdiscard(long offset, long bytes) {
         admit(ThrottleDirection.WRITE, bytes);
         return file.node().coPdiscard(offset, bytes);

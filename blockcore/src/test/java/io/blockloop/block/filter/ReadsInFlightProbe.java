@@ -6,9 +6,9 @@ import io.blockloop.block.IoVector;
 import java.util.List;
 
 /**
- * A test filter that passes everything through and counts the reads it passes: in all, and the most that were
- * in flight below it at once (a read is in flight from its call until the filtered node returns it, which an
- * O_DIRECT file node does only after its engine completed it).
+ * A test filter that passes everything through (the {@link FilterDriver} defaults) and counts the reads it
+ * passes: in all, and the most that were in flight below it at once (a read is in flight from its call until the
+ * filtered node returns it, which an O_DIRECT file node does only after its engine completed it).
  *
  * <p>Threads: the node's home thread for the I/O methods; the counts are read by the test thread after the
  * request it waited for, which orders them (volatile).
@@ -57,26 +57,6 @@ final class ReadsInFlightProbe implements FilterDriver {
         } finally {
             inFlight--;
         }
-    }
-
-    @Override
-    public int coPwritev(long offset, long bytes, IoVector qiov, int flags) {
-        return file.node().coPwritev(offset, bytes, qiov, flags);
-    }
-
-    @Override
-    public int coFlush() {
-        return file.node().coFlush();
-    }
-
-    @Override
-    public int coPdiscard(long offset, long bytes) {
-        return file.node().coPdiscard(offset, bytes);
-    }
-
-    @Override
-    public int coPwriteZeroes(long offset, long bytes, int flags) {
-        return file.node().coPwriteZeroes(offset, bytes, flags);
     }
 
     @Override
