@@ -41,7 +41,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <h2>Threads</h2>
  * I/O methods ({@link IoCode}, {@link GraphReadLocked}): a coroutine on the home thread of {@link #context()}
- * holding the graph read lock (both asserted with {@code -ea}). Graph and
+ * holding the graph read lock (the first checked always, the second with {@code -ea}). Graph and
  * lifecycle methods ({@link #addChild}, {@link #setContext}, {@link #close}): global-state code, main loop,
  * with the node drained. {@link #inFlight()}, {@link #length()}, {@link #limits()}, {@link #name()}: any thread.
  *
@@ -164,6 +164,7 @@ public final class BlockNode implements BlockParent {
     @GlobalStateCode
     public static BlockChild attach(BlockParent parent, String role, BlockNode child) {
         MainLoop.requireMainThread("BlockNode.attach");
+        child.refuseIfClosed(role);
         if (parent instanceof BlockNode node) {
             refuseCycle(node, role, child);
         }
@@ -185,6 +186,8 @@ public final class BlockNode implements BlockParent {
      */
     @GlobalStateCode
     public static BlockChild attachForNewParent(String role, BlockNode child) {
+        MainLoop.requireMainThread("BlockNode.attachForNewParent");
+        child.refuseIfClosed(role);
         BlockChild edge = new BlockChild(role, null, child);
         child.parents.add(edge);
         return edge;
@@ -260,6 +263,7 @@ public final class BlockNode implements BlockParent {
     @GlobalStateCode
     public void setContext(AioContext ctx) {
         Objects.requireNonNull(ctx, "ctx");
+        MainLoop.requireMainThread("BlockNode.setContext");
         if (inFlight() != 0) {
             throw new IllegalStateException("node '" + name + "' has " + inFlight() + " requests in flight");
         }
@@ -456,7 +460,8 @@ public final class BlockNode implements BlockParent {
      * read-modify-write cycle can wait for them) and go straight down; others are padded.
      */
     private int readOrWrite(boolean write, long offset, long bytes, IoVector qiov, int flags) {
-        assert onHomeCoroutine();
+        requireHomeCoroutine();
+        assert GraphLock.checkReadable();
         int check = checkRequest(offset, bytes, qiov);
         if (check != 0 || bytes == 0) {
             return check;
@@ -485,7 +490,8 @@ public final class BlockNode implements BlockParent {
     @GraphReadLocked
     @IoCode
     public int coPwriteZeroes(long offset, long bytes, int flags) {
-        assert onHomeCoroutine();
+        requireHomeCoroutine();
+        assert GraphLock.checkReadable();
         int check = checkRange(offset, bytes);
         if (check != 0 || bytes == 0) {
             return check;
@@ -509,7 +515,8 @@ public final class BlockNode implements BlockParent {
     @GraphReadLocked
     @IoCode
     public int coPdiscard(long offset, long bytes) {
-        assert onHomeCoroutine();
+        requireHomeCoroutine();
+        assert GraphLock.checkReadable();
         int check = checkRange(offset, bytes);
         if (check != 0 || bytes == 0) {
             return check;
@@ -552,7 +559,8 @@ public final class BlockNode implements BlockParent {
     @GraphReadLocked
     @IoCode
     public int coFlush() {
-        assert onHomeCoroutine();
+        requireHomeCoroutine();
+        assert GraphLock.checkReadable();
         incInFlight();
         try {
             long generation = writeGeneration;
@@ -661,6 +669,16 @@ public final class BlockNode implements BlockParent {
         }
     }
 
+    /**
+     * A closed node has closed its driver: its fd number may already belong to another file, which a new parent's
+     * writes would reach (a backend attached over a closed node wrote into whatever file had reused its fd).
+     */
+    private void refuseIfClosed(String role) {
+        if (closed) {
+            throw new IllegalStateException("node '" + name + "' is closed: it cannot be attached as '" + role + "'");
+        }
+    }
+
     /** Whether {@link #close()} has run. Main loop. */
     public boolean isClosed() {
         return closed;
@@ -742,16 +760,22 @@ public final class BlockNode implements BlockParent {
         }
     }
 
-    private boolean onHomeCoroutine() {
-        GraphLock.checkReadable();
+    /**
+     * Refuses I/O from anywhere but a coroutine of this node's context. A real check, not an assertion: without
+     * {@code -ea}, a read from a plain thread went down to the driver, opened the context's engine on that thread,
+     * and from then on every request of the context failed ("engine owned by ...") and its loop logged an error on
+     * each iteration. The graph read lock stays an assertion: it is the backend's to take, and checking it takes a
+     * lock to sum the reader counts.
+     */
+    private void requireHomeCoroutine() {
         AioContext ctx = context;
         Coroutine self = Coroutine.self();
         // The coroutine's context, not Thread.currentThread(): compiled code may reuse a thread read from before
         // the coroutine last moved (io.blockloop.block.graph's package documentation).
         if (self == null || self.context() != ctx) {
-            throw new AssertionError("I/O on node '" + name + "' must run in a coroutine on the home thread of "
-                    + ctx + ", not on '" + Thread.currentThread().getName() + "'");
+            throw new IllegalStateException("I/O on node '" + name + "' must run in a coroutine of its context '"
+                    + ctx.name() + "', not " + (self == null ? "in plain code" : "in " + self) + " on thread '"
+                    + Thread.currentThread().getName() + "'; use a BlockBackend from other threads");
         }
-        return true;
     }
 }

@@ -1,5 +1,7 @@
 package io.blockloop.coroutine;
 
+import io.blockloop.aio.AioContext;
+
 import java.util.concurrent.locks.Lock;
 
 /**
@@ -15,7 +17,7 @@ import java.util.concurrent.locks.Lock;
  * with every {@code await}, {@code next}, {@code restartAll} and {@code isEmpty} under the same {@link CoMutex}
  * (whose hand-over orders the plain fields here). {@link #next()} and {@link #restartAll()} may also be called
  * from plain code on that context's home thread. A queue shared with plain code on other threads is guarded by a
- * thread {@link Lock} instead: {@link #await(Lock)} and {@link #restartAll(Lock)}, every access under that lock
+ * thread {@link Lock} instead: {@link #await(Lock)} and {@link #restartAll(Lock, AioContext)}, every access under that lock
  * (whose release/acquire orders the fields).
  */
 public final class CoQueue {
@@ -115,8 +117,13 @@ public final class CoQueue {
      * (QEMU's {@code qemu_co_enter_all}): a waiter of the caller's own context may run at once and take
      * {@code lock} itself. Waiters that join after the call began wait for the next restart. The calling thread
      * holds {@code lock}, and holds it again on return. Any thread.
+     *
+     * <p>A waiter whose own context is closing, so that nothing would ever enter it there, is entered in
+     * {@code whenClosing} instead (if not null), where it can find that out and end: left waiting, it never
+     * ended, and neither did whoever waited for it. Each waiter is restarted even when an earlier one could not
+     * be; the first such failure is thrown afterwards.
      */
-    public void restartAll(Lock lock) {
+    public void restartAll(Lock lock, AioContext whenClosing) {
         Coroutine co = head;
         head = null;
         tail = null;
@@ -124,15 +131,40 @@ public final class CoQueue {
             return;
         }
         lock.unlock();
+        RuntimeException failure = null;
         try {
             while (co != null) {
                 Coroutine next = co.waitNext;
                 co.waitNext = null;
-                co.wake();
+                try {
+                    wake(co, whenClosing);
+                } catch (RuntimeException e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
                 co = next;
             }
         } finally {
             lock.lock();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private static void wake(Coroutine co, AioContext whenClosing) {
+        try {
+            co.wake();
+        } catch (IllegalStateException refused) {
+            // Its context refused it before marking it scheduled (Coroutine.scheduleBy), so it is free to enter.
+            AioContext home = co.context();
+            if (whenClosing == null || home == null || !home.isClosing()) {
+                throw refused;
+            }
+            co.enterIn(whenClosing);
         }
     }
 

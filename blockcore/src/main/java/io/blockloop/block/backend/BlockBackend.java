@@ -150,12 +150,22 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * else could not be closed there.
      *
      * @throws IllegalArgumentException for inconsistent options; {@link IllegalStateException} off the main loop's
-     *                                  thread, for a locked image or refused O_DIRECT;
+     *                                  thread, in a closing context, for a locked image or refused O_DIRECT;
      *                                  {@link io.blockloop.ffm.errno.NativeCallException} when the file cannot be
-     *                                  opened
+     *                                  opened; {@link NullPointerException} for a null argument, before anything
+     *                                  is opened
      */
     public static BlockBackend open(String name, ImageSpec spec, AioContext ctx) {
         MainLoop.requireMainThread("BlockBackend.open");
+        // All of them before the first node opens: a null context, found by the node's constructor after the file
+        // driver had opened and locked the image, left the fd and the lock behind for the life of the process.
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(ctx, "ctx");
+        if (ctx.isClosing()) {
+            throw new IllegalStateException("block backend '" + name + "' cannot open in context '" + ctx.name()
+                    + "': it is closing (its IOThread stopped)");
+        }
         List<BlockNode> nodes = new ArrayList<>();
         try {
             return switch (spec) {
@@ -328,13 +338,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if ((flags & ~KNOWN_FLAGS[op]) != 0) {
             return -Errno.EINVAL; // the errno-returning API; the throwing one refused them with a message
         }
-        if (qiov != null) {
-            qiov.checkUsable(op == READ);
-        }
         if (op != READ && op != FLUSH && readOnly) {
             return -Errno.EPERM;
         }
         Coroutine self = requireCoroutine();
+        if (qiov != null) {
+            qiov.checkUsable(op == READ);
+            qiov = lendFromOtherContext(self, qiov);
+        }
         AioContext from = enterContext(self);
         ReaderCount readers = begin(self);
         try {
@@ -487,13 +498,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     private CompletableFuture<Void> async(Runnable request) {
         AioContext ctx = context();
-        CompletableFuture<Void> future = new RequestFuture<>(ctx, name);
+        RequestFuture<Void> future = new RequestFuture<>(ctx, name);
         Coroutine co = Coroutine.create(() -> {
             try {
                 request.run();
-                future.complete(null);
+                future.succeed();
             } catch (Throwable t) {
-                future.completeExceptionally(t);
+                future.fail(t);
             } finally {
                 AioWait.kick(); // a blocking caller in the main loop may wait for this future
             }
@@ -508,9 +519,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             if (!ctx.isClosing()) {
                 throw refused;
             }
-            throw new IllegalStateException("a request on '" + name + "' cannot start: its context '" + ctx.name()
-                    + "' is closing (its IOThread stopped); close the backend, or move it to a running context",
-                    refused);
+            throw contextClosing("start", ctx, refused);
         }
         return future;
     }
@@ -519,28 +528,29 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
 
     /**
      * {@link #coRead}, waiting. Any thread but another context's loop. The buffer may come from an arena confined
-     * to the calling thread (the blocking methods lend it to the loop for the call).
+     * to the calling thread (the blocking methods lend it to the loop for the call), not from one confined to a
+     * third thread ({@link IllegalArgumentException}).
      */
     public void read(long offset, MemorySegment buffer) {
-        MemorySegment lent = BlockingCallerBuffers.lend(buffer, context());
+        MemorySegment lent = lendForBlocking(buffer);
         blocking(() -> coRead(offset, lent));
     }
 
     /** {@link #coWrite}, waiting. */
     public void write(long offset, MemorySegment buffer, int flags) {
-        MemorySegment lent = BlockingCallerBuffers.lend(buffer, context());
+        MemorySegment lent = lendForBlocking(buffer);
         blocking(() -> coWrite(offset, lent, flags));
     }
 
     /** {@link #coReadv}, waiting. */
     public void readv(long offset, IoVector qiov) {
-        IoVector lent = BlockingCallerBuffers.lend(qiov, context());
+        IoVector lent = lendForBlocking(qiov);
         blocking(() -> coReadv(offset, lent));
     }
 
     /** {@link #coWritev}, waiting. */
     public void writev(long offset, IoVector qiov, int flags) {
-        IoVector lent = BlockingCallerBuffers.lend(qiov, context());
+        IoVector lent = lendForBlocking(qiov);
         blocking(() -> coWritev(offset, lent, flags));
     }
 
@@ -557,6 +567,20 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /** {@link #coWriteZeroes}, waiting. */
     public void writeZeroes(long offset, long bytes, int flags) {
         blocking(() -> coWriteZeroes(offset, bytes, flags));
+    }
+
+    /**
+     * The blocking caller's buffer, lent to the loop for the call ({@link CallerBuffers}). In a coroutine the
+     * blocking methods are the co* ones, and {@link #dispatch} lends what needs lending.
+     */
+    private MemorySegment lendForBlocking(MemorySegment buffer) {
+        return Coroutine.inCoroutine() ? buffer
+                : CallerBuffers.lend(buffer, Thread.currentThread(), context().homeThread());
+    }
+
+    private IoVector lendForBlocking(IoVector qiov) {
+        return Coroutine.inCoroutine() ? qiov
+                : CallerBuffers.lend(qiov, Thread.currentThread(), context().homeThread());
     }
 
     private void blocking(Runnable request) {
@@ -608,7 +632,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * already in flight are waited for. Main loop; idempotent: after a failure (a node that cannot close), a
      * repeated call finishes what is left.
      *
-     * @throws IllegalStateException off the main loop's thread (the backend stays open)
+     * @throws IllegalStateException off the main loop's thread, or in a coroutine (the backend stays open)
      */
     @Override
     public void close() {
@@ -616,6 +640,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             return;
         }
         MainLoop.requireMainThread("BlockBackend.close");
+        if (Coroutine.inCoroutine()) {
+            // A request's completion callback runs in the request's coroutine. There the drain yields to the main
+            // loop and returns only when it is polled again: the future was already done, so its waiter went on,
+            // and the close stayed half done, its hand-off BH leaked in the main context.
+            throw new IllegalStateException("BlockBackend.close of '" + name + "' from a coroutine (a request's "
+                    + "completion callback runs in one): close it from plain main-loop code");
+        }
         // Before the drain, not after: a request parked by the drain resumes when it ends, and it must find the
         // backend closed instead of reaching a node that is about to close (which refused to close, in flight).
         closed = true;
@@ -664,7 +695,9 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (quiesceCounter.decrementAndGet() == 0) {
             queuedRequestsLock.lock();
             try {
-                queuedRequests.restartAll(queuedRequestsLock); // each resumes in its own context
+                // Each resumes in its own context; one whose context closed meanwhile resumes in the main loop, where
+                // drained sections end, and fails (begin()); left parked, its caller waited for ever.
+                queuedRequests.restartAll(queuedRequestsLock, MainLoop.context());
             } finally {
                 queuedRequestsLock.unlock();
             }
@@ -708,9 +741,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 }
             }
         } catch (RuntimeException | Error e) {
-            // E.g. the backend moved to a context that is closing, and the coroutine cannot follow it: the request
-            // never started, and a drain or close must not wait for it.
+            // E.g. the backend moved to a context that is closing, or its context closed while the request waited
+            // for a drained section, and the coroutine cannot follow it: the request never started, and a drain or
+            // close must not wait for it.
             decrementInFlight();
+            AioContext ctx = context();
+            if (e instanceof IllegalStateException && ctx.isClosing()) {
+                throw contextClosing("go on", ctx, e);
+            }
             throw e;
         }
     }
@@ -779,11 +817,32 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         return origin;
     }
 
+    /**
+     * {@code qiov} as the backend's loop thread may use it, for a coroutine that comes from another context and
+     * waits there for the request ({@link CallerBuffers}); the coroutine's context names its thread, as in
+     * {@link #enterContext}. In the backend's own context (every request of a benchmark) it is {@code qiov}.
+     */
+    private IoVector lendFromOtherContext(Coroutine self, IoVector qiov) {
+        AioContext origin = self.context();
+        AioContext ctx = context();
+        if (origin == ctx) {
+            return qiov;
+        }
+        return CallerBuffers.lend(qiov, origin != null ? origin.homeThread() : Thread.currentThread(),
+                ctx.homeThread());
+    }
+
     /** Moves the calling coroutine back to {@code origin} (if it ran in one) after a request. */
     private static void leaveContext(Coroutine self, AioContext origin) {
         if (origin != null && self.context() != origin) {
             Coroutine.rescheduleSelf(origin);
         }
+    }
+
+    /** Why a request cannot {@code start} or {@code go on}: {@code ctx}, the backend's context, is closing. */
+    private IllegalStateException contextClosing(String what, AioContext ctx, Throwable cause) {
+        return new IllegalStateException("a request on '" + name + "' cannot " + what + ": its context '" + ctx.name()
+                + "' is closing (its IOThread stopped); close the backend, or move it to a running context", cause);
     }
 
     private static Coroutine requireCoroutine() {

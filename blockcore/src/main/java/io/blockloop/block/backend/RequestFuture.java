@@ -8,9 +8,11 @@ import io.blockloop.coroutine.Coroutine;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * The future of one {@link BlockBackend} asynchronous request, completed by the request's coroutine in the
@@ -19,7 +21,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <li><b>It cannot be cancelled.</b> A request handed to the block layer runs to its end (the kernel has the
  *       buffer), so {@link #cancel} changes nothing and answers false, as {@link java.util.concurrent.Future#cancel}
  *       allows: a cancelled future would tell its caller that the buffer is free while the kernel may still write
- *       it.</li>
+ *       it. Nor can its caller complete it: {@link #complete} and {@link #completeExceptionally} do nothing and
+ *       answer false (they had done, with the request still in flight), and the methods that complete it
+ *       later or by force ({@code orTimeout}, {@code obtrudeValue}, ...) throw
+ *       {@link UnsupportedOperationException}.</li>
  *   <li><b>{@link #join} and {@link #get} wait in the way the calling thread allows.</b> On the home thread of
  *       the request's context, a plain wait stopped the only thread that could complete the request, and the
  *       thread hung for good (a {@code thenRun} callback that joined another request of the same backend did
@@ -48,10 +53,74 @@ final class RequestFuture<T> extends CompletableFuture<T> {
         this.backend = backend;
     }
 
+    /** Completes the future when the request ended well: the request's coroutine only. */
+    void succeed() {
+        super.complete(null);
+    }
+
+    /** Completes the future with the request's failure: the request's coroutine only. */
+    void fail(Throwable failure) {
+        super.completeExceptionally(failure);
+    }
+
     /** Does nothing: the request goes on. Returns false. */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
         return false;
+    }
+
+    /** Does nothing, as {@link #cancel}: only the request's end completes the future. Returns false. */
+    @Override
+    public boolean complete(T value) {
+        return false;
+    }
+
+    /** Does nothing, as {@link #cancel}: only the request's end completes the future. Returns false. */
+    @Override
+    public boolean completeExceptionally(Throwable ex) {
+        return false;
+    }
+
+    /** Refused: only the request's end completes the future. */
+    @Override
+    public void obtrudeValue(T value) {
+        throw endsOnlyWithTheRequest("obtrudeValue");
+    }
+
+    /** Refused: only the request's end completes the future. */
+    @Override
+    public void obtrudeException(Throwable ex) {
+        throw endsOnlyWithTheRequest("obtrudeException");
+    }
+
+    /** Refused: only the request's end completes the future. */
+    @Override
+    public CompletableFuture<T> completeAsync(Supplier<? extends T> supplier, Executor executor) {
+        throw endsOnlyWithTheRequest("completeAsync");
+    }
+
+    /** Refused: only the request's end completes the future. */
+    @Override
+    public CompletableFuture<T> completeAsync(Supplier<? extends T> supplier) {
+        throw endsOnlyWithTheRequest("completeAsync");
+    }
+
+    /** Refused: only the request's end completes the future; {@link #get(long, TimeUnit)} waits with a limit. */
+    @Override
+    public CompletableFuture<T> orTimeout(long timeout, TimeUnit unit) {
+        throw endsOnlyWithTheRequest("orTimeout");
+    }
+
+    /** Refused: only the request's end completes the future; {@link #get(long, TimeUnit)} waits with a limit. */
+    @Override
+    public CompletableFuture<T> completeOnTimeout(T value, long timeout, TimeUnit unit) {
+        throw endsOnlyWithTheRequest("completeOnTimeout");
+    }
+
+    private UnsupportedOperationException endsOnlyWithTheRequest(String method) {
+        return new UnsupportedOperationException(method + " on the future of a request on '" + backend + "': it"
+                + " completes only when the request ends, since until then the kernel may use the buffer; wait with"
+                + " get(timeout, unit), or on a dependent stage (thenApply, ...)");
     }
 
     @Override
