@@ -24,6 +24,20 @@ public final class ByteCount {
      *                        or "argument too large -- X"
      */
     public static long parse(String what, String text) throws CommandFailure {
+        return parse(what, text, false);
+    }
+
+    /**
+     * {@link #parse}, for a count rather than bytes: a fraction must come out whole ({@code 1.5k} = 1536 is taken,
+     * {@code 1.0001k} is refused; {@link #parse} rounds it to 1024 without a word).
+     *
+     * @throws CommandFailure (usage) as {@link #parse}, or "not a whole number -- X"
+     */
+    public static long parseWhole(String what, String text) throws CommandFailure {
+        return parse(what, text, true);
+    }
+
+    private static long parse(String what, String text, boolean whole) throws CommandFailure {
         String t = text.trim();
         if (t.length() > 1 && t.charAt(0) == '+' && isDigit(t.charAt(1))) {
             t = t.substring(1); // a plus sign, as strtoull (and so qemu-io) accepts it
@@ -49,7 +63,7 @@ public final class ByteCount {
         }
         int dot = hex ? -1 : t.indexOf('.');
         if (dot >= 0) {
-            return withFraction(what, text, t.substring(0, dot), t.substring(dot + 1), shift);
+            return withFraction(what, text, t.substring(0, dot), t.substring(dot + 1), shift, whole);
         }
         // Only ASCII digits: Long.parseLong would also take other scripts' digits and a sign after "0x".
         String digits = hex ? t.substring(2) : t.startsWith("-") ? t.substring(1) : t;
@@ -76,31 +90,25 @@ public final class ByteCount {
      * suffix above bytes unless the fraction is zero ({@code 1.5k} = 1536, {@code 1.} = 1, {@code 1.5} refused);
      * the fractional bytes are rounded to the nearest ({@code 0.001M} = 1049, as qemu-io reads it).
      */
-    private static long withFraction(String what, String text, String whole, String fraction, int shift)
-            throws CommandFailure {
-        if (whole.isEmpty() || !whole.chars().allMatch(c -> isDigit((char) c))
+    private static long withFraction(String what, String text, String integral, String fraction, int shift,
+                                     boolean whole) throws CommandFailure {
+        if (integral.isEmpty() || !integral.chars().allMatch(c -> isDigit((char) c))
                 || !fraction.chars().allMatch(c -> isDigit((char) c))) {
             throw nonNumeric(what, text);
         }
-        BigDecimal exact = new BigDecimal(whole + "." + (fraction.isEmpty() ? "0" : fraction));
+        BigDecimal exact = new BigDecimal(integral + "." + (fraction.isEmpty() ? "0" : fraction));
         if (shift == 0 && exact.stripTrailingZeros().scale() > 0) {
             throw nonNumeric(what, text); // a fraction of a byte
         }
-        BigInteger bytes = exact.multiply(BigDecimal.valueOf(2).pow(shift)).setScale(0, RoundingMode.HALF_UP)
-                .toBigIntegerExact();
+        BigDecimal scaled = exact.multiply(BigDecimal.valueOf(2).pow(shift));
+        if (whole && scaled.stripTrailingZeros().scale() > 0) {
+            throw CommandFailure.usage(what + ": not a whole number -- " + text);
+        }
+        BigInteger bytes = scaled.setScale(0, RoundingMode.HALF_UP).toBigIntegerExact();
         if (bytes.bitLength() > 63) {
             throw tooLarge(what, text);
         }
         return bytes.longValue();
-    }
-
-    /** {@link #parse} limited to {@code max}; "argument too large" above it. */
-    public static long parse(String what, String text, long max) throws CommandFailure {
-        long value = parse(what, text);
-        if (value > max) {
-            throw tooLarge(what, text);
-        }
-        return value;
     }
 
     /** Prints {@code bytes} as qemu-io's {@code cvtstr}: "4 KiB", "1.500 MiB", "512 bytes". */
@@ -132,7 +140,7 @@ public final class ByteCount {
 
     private static CommandFailure nonNumeric(String what, String text) {
         return CommandFailure.usage(what + ": Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- "
-                + text);
+                + (text.isEmpty() ? "''" : text)); // an empty value named, not a message that stops at the dashes
     }
 
     private static CommandFailure tooLarge(String what, String text) {

@@ -34,8 +34,11 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
 
     public ImageArguments withFormat(String value) throws CommandFailure {
         String f = value.toLowerCase(Locale.ROOT);
+        if (f.equals("null-co")) {
+            f = "null"; // QEMU's name of the driver, as a command line ported from qemu-img or qemu-io has it
+        }
         if (!f.equals("raw") && !f.equals("file") && !f.equals("null")) {
-            throw CommandFailure.usage("unknown format '" + value + "' (formats: raw, file, null)");
+            throw CommandFailure.usage("unknown format '" + value + "' (formats: raw, file, null or null-co)");
         }
         return new ImageArguments(f, cache, aio, readOnly, forceShare);
     }

@@ -56,6 +56,19 @@ class ByteCountTest {
         assertEquals(1536, ByteCount.parse("x", " 1.5k"));
     }
 
+    /** A count may have a fraction only when it comes out whole: rounded, 1.0001k would become 1024 unsaid. */
+    @Test
+    void aCountTakesAFractionOnlyWhenItComesOutWhole() throws Exception {
+        assertEquals(1536, ByteCount.parseWhole("x", "1.5k"));
+        assertEquals(4096, ByteCount.parseWhole("x", "4k"));
+        for (String fraction : new String[]{"1.0001k", "0.3k", "1.99999999k"}) {
+            CommandFailure f = assertThrows(CommandFailure.class, () -> ByteCount.parseWhole("x", fraction));
+            assertEquals("x: not a whole number -- " + fraction, f.getMessage());
+        }
+        CommandFailure empty = assertThrows(CommandFailure.class, () -> ByteCount.parseWhole("x", ""));
+        assertTrue(empty.getMessage().endsWith("unrecognized suffix -- ''"), empty.getMessage());
+    }
+
     @Test
     void badFractionsAreRefusedAsQemuIoRefusesThem() {
         for (String bad : new String[]{"1.5", "0.5b", "1.5e3k", "0x1.5k", ".5k", "1.5x", "1..5k", "1.5kk", "1.-5k"}) {

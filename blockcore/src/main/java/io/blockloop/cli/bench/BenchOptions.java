@@ -1,6 +1,7 @@
 package io.blockloop.cli.bench;
 
 import io.blockloop.aio.PollParams;
+import io.blockloop.block.BlockNode;
 import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.cli.ImageArguments;
@@ -77,14 +78,14 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               -n            same as -i native
               -q            quiet: no warning from opening the image (an engine that falls back to threads) and
                             no progress line; the results are printed as always
-              -U            force-share: open even if another process uses the image
+              -U, --force-share  open even if another process uses the image (read benchmarks only)
               --fdmon MON   fd monitor of the main loop: poll, epoll, io_uring, auto (default); epoll runs as
                             poll until 64 fds are watched, as in QEMU, and the report names the one in use
               --poll-max-ns NS  busy-poll the main loop for up to NS ns before it blocks, adaptively
                             (default: as an IOThread, 32768 with 2 CPUs or more; 0: off, as qemu-img bench)
               --loop-cpu CPU  pin the main loop's thread to CPU (a number, or 'current': the CPU it runs on)
                             for the run; default: not pinned
-              -f FMT        raw (default), file, or null (FILE is then the device size, default 1G)
+              -f FMT        raw (default), file, or null (or null-co; FILE is then the device size, default 1G)
               --warmup N    requests run before the measured ones, not measured (default: at depth
                             max(DEPTH, 32) until the JIT compiler is quiet, 0.5 to 5 s, then at DEPTH if
                             lower, 0.3 to 2 s; 0: none, as qemu-img)
@@ -205,7 +206,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                         + " (--flush-interval " + flushInterval + ", -d " + depth + ")");
             }
             if (!drainOnFlush && flushInterval == 0) {
-                throw CommandFailure.usage("bench: --no-drain needs --flush-interval");
+                throw CommandFailure.usage("bench: --no-drain needs a flush interval (--flush-interval=N, N at least 1)");
             }
             if (write && image.forceShare()) {
                 throw CommandFailure.usage("bench: -U (force-share) needs a read-only image, and -w opens it for "
@@ -223,13 +224,13 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
             String inline = eq < 0 ? null : arg.substring(eq + 1);
             switch (name) {
                 case "--help" -> {
+                    flag(name, inline); // refuses "--help=x", as every flag refuses a value
                     return false;
                 }
                 case "--random" -> random = flag(name, inline);
                 case "--json" -> json = flag(name, inline);
-                case "--seed" -> seed = number("seed", value(name, inline), Long.MAX_VALUE);
-                case "--pattern" -> pattern = (int) integer("pattern", value(name, inline),
-                        0, 0xff);
+                case "--seed" -> seed = count("seed", value(name, inline), 0, Long.MAX_VALUE);
+                case "--pattern" -> pattern = (int) count("pattern", value(name, inline), 0, 0xff);
                 case "--fdmon" -> {
                     String v = value(name, inline);
                     try {
@@ -238,17 +239,16 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                         throw CommandFailure.usage("bench: " + e.getMessage());
                     }
                 }
-                case "--poll-max-ns" -> pollMaxNs = number("poll-max-ns", value(name, inline), 1_000_000_000L);
+                case "--poll-max-ns" -> pollMaxNs = count("poll-max-ns", value(name, inline), 0, 1_000_000_000L);
                 case "--loop-cpu" -> {
                     String v = value(name, inline);
                     loopCpu = v.equals("current") ? LOOP_CPU_CURRENT
-                            : (int) integer("loop CPU", v, 0, CpuAffinity.CPU_SETSIZE - 1);
+                            : (int) count("loop CPU", v, 0, CpuAffinity.CPU_SETSIZE - 1);
                 }
-                case "--warmup" -> warmup = (int) integer("warm-up count", value(name, inline), 0,
-                        INT_MAX);
+                case "--warmup" -> warmup = (int) count("warm-up count", value(name, inline), 0, INT_MAX);
                 case "--force-share" -> image = image.withForceShare(flag(name, inline));
                 case "--no-register-buffers" -> registerBuffers = !flag(name, inline);
-                case "--flush-interval" -> flushInterval = (int) integer("flush interval", value(name, inline), 0,
+                case "--flush-interval" -> flushInterval = (int) count("flush interval", value(name, inline), 0,
                         INT_MAX);
                 case "--no-drain" -> drainOnFlush = !flag(name, inline);
                 default -> throw CommandFailure.usage("bench: unknown option '" + name + "' (see blockloop bench --help)");
@@ -289,11 +289,12 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
 
         private void valued(char option, String v) throws CommandFailure {
             switch (option) {
-                case 'c' -> count = (int) integer("request count", v, 1, INT_MAX);
-                case 'd' -> depth = (int) integer("queue depth", v, 1, INT_MAX);
-                case 's' -> size = (int) integer("buffer size", v, 1, INT_MAX);
-                case 'S' -> step = (int) integer("step size", v, 0, INT_MAX); // 0: the size, as qemu-img
-                case 'o' -> offset = number("offset", v, Long.MAX_VALUE);
+                case 'c' -> count = (int) count("request count", v, 1, INT_MAX);
+                case 'd' -> depth = (int) count("queue depth", v, 1, INT_MAX);
+                // The block layer's largest request: above it every request failed, after the warm-up had run.
+                case 's' -> size = (int) bytes("buffer size", v, 1, BlockNode.MAX_REQUEST_BYTES);
+                case 'S' -> step = (int) bytes("step size", v, 0, INT_MAX); // 0: the size, as qemu-img
+                case 'o' -> offset = bytes("offset", v, 0, Long.MAX_VALUE);
                 case 't', 'i', 'f' -> image = imageOption(option, v);
                 default -> throw new AssertionError(option);
             }
@@ -342,17 +343,27 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
             return true;
         }
 
-        /** A number (suffixes allowed, as qemu's {@code cvtnum}) in {@code [min, max]}; {@code what} names it. */
-        private static long integer(String what, String text, long min, long max) throws CommandFailure {
-            long v = ByteCount.parse("bench: " + what, text, max);
-            if (v < min) {
-                throw CommandFailure.usage("bench: " + what + ": must be at least " + min + " -- " + text);
-            }
-            return v;
+        /**
+         * A count in {@code [min, max]}: suffixes allowed, as qemu's {@code cvtnum}, but a fraction must come out
+         * whole ({@link ByteCount#parseWhole}); {@code what} names it.
+         */
+        private static long count(String what, String text, long min, long max) throws CommandFailure {
+            return within(what, text, ByteCount.parseWhole("bench: " + what, text), min, max);
         }
 
-        private static long number(String what, String text, long max) throws CommandFailure {
-            return ByteCount.parse("bench: " + what, text, max);
+        /** A byte count or offset in {@code [min, max]}, read as qemu's {@code cvtnum} reads it. */
+        private static long bytes(String what, String text, long min, long max) throws CommandFailure {
+            return within(what, text, ByteCount.parse("bench: " + what, text), min, max);
+        }
+
+        private static long within(String what, String text, long value, long min, long max) throws CommandFailure {
+            if (value < min) {
+                throw CommandFailure.usage("bench: " + what + ": must be at least " + min + " -- " + text);
+            }
+            if (value > max) {
+                throw CommandFailure.usage("bench: " + what + ": must be at most " + max + " -- " + text);
+            }
+            return value;
         }
     }
 }

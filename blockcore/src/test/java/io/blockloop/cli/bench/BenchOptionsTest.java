@@ -1,6 +1,7 @@
 package io.blockloop.cli.bench;
 
 import io.blockloop.aio.PollParams;
+import io.blockloop.block.BlockNode;
 import io.blockloop.block.CacheMode;
 import io.blockloop.block.file.AioMode;
 import io.blockloop.cli.CommandFailure;
@@ -126,6 +127,14 @@ class BenchOptionsTest {
         assertEquals("4G", n.file());
         assertFalse(n.defaultTarget());
         assertEquals("1G", parse("-f", "null").file());
+        assertEquals("null", parse("-f", "null-co", "4G").image().format(), "QEMU's name of the driver");
+    }
+
+    @Test
+    void countsTakeFractionsThatComeOutWholeAndSizesTheLargestRequest() throws Exception {
+        assertEquals(1536, parse("-c", "1.5k").count());
+        assertEquals(BlockNode.MAX_REQUEST_BYTES, parse("-s", "2147483136", "-f", "null", "4G").size());
+        assertEquals(307, parse("-o", "0.3k").offset(), "bytes round as qemu-img's cvtnum rounds them");
     }
 
     @Test
@@ -166,19 +175,23 @@ class BenchOptionsTest {
             "--json=yes|bench: option '--json' takes no value",
             "-c 0|bench: request count: must be at least 1 -- 0",
             "-c abc|bench: request count: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- abc",
-            "-c 3000000000|bench: request count: argument too large -- 3000000000",
+            "-c 3000000000|bench: request count: must be at most 2147483647 -- 3000000000",
+            "-c 1.0001k|bench: request count: not a whole number -- 1.0001k",
+            "-s 2147483137|bench: buffer size: must be at most 2147483136 -- 2147483137",
+            "--seed=|bench: seed: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- ''",
+            "--help=x|bench: option '--help' takes no value",
             "-d 0|bench: queue depth: must be at least 1 -- 0",
             "-s 0|bench: buffer size: must be at least 1 -- 0",
             "-s 4X|bench: buffer size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- 4X",
             "-S -1|bench: step size: negative value -- -1",
             "-o -5|bench: offset: negative value -- -5",
-            "--pattern=256|bench: pattern: argument too large -- 256",
+            "--pattern=256|bench: pattern: must be at most 255 -- 256",
             "-t sometimes|bench: invalid cache mode 'sometimes' (expected none, writeback, writethrough, directsync or unsafe)",
             "-i magic|bench: invalid aio mode 'magic' (expected io_uring, native, threads or auto)",
-            "-f qcow2|bench: unknown format 'qcow2' (formats: raw, file, null)",
+            "-f qcow2|bench: unknown format 'qcow2' (formats: raw, file, null or null-co)",
             "--fdmon kqueue|bench: unknown fd monitor 'kqueue' (expected poll, epoll, io_uring or auto)",
             "--loop-cpu -1|bench: loop CPU: negative value -- -1",
-            "--loop-cpu 1024|bench: loop CPU: argument too large -- 1024",
+            "--loop-cpu 1024|bench: loop CPU: must be at most 1023 -- 1024",
             "--loop-cpu=first|bench: loop CPU: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- first",
             "a.img b.img|bench: expecting one image file name, got 'a.img' and 'b.img'",
             "-c \u0665|bench: request count: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- \u0665",
@@ -186,7 +199,8 @@ class BenchOptionsTest {
             "--flush-interval=64|bench: --flush-interval is only available in write tests (-w)",
             "-w -d 64 --flush-interval=63|bench: the flush interval can't be smaller than the depth (--flush-interval 63, -d 64)",
             "-w --flush-interval=-1|bench: flush interval: negative value -- -1",
-            "-w --no-drain|bench: --no-drain needs --flush-interval",
+            "-w --no-drain|bench: --no-drain needs a flush interval (--flush-interval=N, N at least 1)",
+            "-w --flush-interval=0 --no-drain|bench: --no-drain needs a flush interval (--flush-interval=N, N at least 1)",
             "-w --flush-interval=64 --no-drain=yes|bench: option '--no-drain' takes no value",
     })
     void usageMistakesAreOneLineWithExitStatusTwo(String args, String message) {
