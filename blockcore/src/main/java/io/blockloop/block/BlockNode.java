@@ -70,6 +70,13 @@ public final class BlockNode implements BlockParent {
         }
     }
 
+    /**
+     * Largest length of a node (QEMU's {@code BDRV_MAX_LENGTH}): {@link Long#MAX_VALUE} rounded down to 1 GiB, so
+     * that a range's end rounded up to any alignment, or plus one piece of a split request, stays a positive
+     * {@code long}. Drivers refuse to open anything longer.
+     */
+    public static final long MAX_LENGTH = Long.MAX_VALUE & -(1L << 30);
+
     /** Largest byte count of one request (QEMU's {@code BDRV_REQUEST_MAX_BYTES}, 2 GiB minus 512). */
     public static final long MAX_REQUEST_BYTES = (Integer.MAX_VALUE >> 9) << 9;
 
@@ -533,7 +540,7 @@ public final class BlockNode implements BlockParent {
             long maxPiece = Math.max(align, limits.maxTransfer() & -align);
             for (long at = offset; at < end; ) {
                 long nextBoundary = (at & (align - 1)) != 0 ? Math.min((at + align - 1) & -align, end)
-                        : Math.min(at + maxPiece, end);
+                        : at + Math.min(maxPiece, end - at); // at + maxPiece overflowed near 2^63: a hang
                 long n = (nextBoundary - at >= align) ? (nextBoundary - at) & -align : nextBoundary - at;
                 int ret = driver.coPdiscard(at, n);
                 boolean partial = ((at | n) & (align - 1)) != 0;

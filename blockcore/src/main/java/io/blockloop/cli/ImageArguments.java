@@ -1,6 +1,7 @@
 package io.blockloop.cli;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.block.BlockNode;
 import io.blockloop.block.CacheMode;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.block.backend.ImageSpec;
@@ -68,6 +69,22 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
     }
 
     /**
+     * The size of a {@code null} device, given as its FILE: a byte count (with suffixes) up to the block layer's
+     * largest node ({@link BlockNode#MAX_LENGTH}, QEMU's limit too). Above it, a discard near the end spun for
+     * ever: its pieces' ends overflowed a {@code long}.
+     *
+     * @throws CommandFailure (usage) for a bad number or a size above the limit
+     */
+    public static long nullDeviceSize(String command, String text) throws CommandFailure {
+        long size = ByteCount.parse(command + ": null device size", text);
+        if (size > BlockNode.MAX_LENGTH) {
+            throw CommandFailure.usage(command + ": null device size: must be at most " + BlockNode.MAX_LENGTH
+                    + " -- " + text);
+        }
+        return size;
+    }
+
+    /**
      * Opens {@code file} as described, its nodes in {@code ctx}, as a backend named after {@code command}
      * ({@code bench} or {@code io}), which also starts the message of a usage mistake. Main loop.
      *
@@ -75,7 +92,7 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
      *                        block device, lock held, O_DIRECT refused, ...), (usage) for inconsistent options
      */
     public BlockBackend open(String command, String file, AioContext ctx) throws CommandFailure {
-        long nullSize = format.equals("null") ? ByteCount.parse(command + ": null device size", file) : 0;
+        long nullSize = format.equals("null") ? nullDeviceSize(command, file) : 0;
         try {
             ImageSpec spec;
             if (format.equals("null")) {

@@ -3,6 +3,7 @@ package io.blockloop.block.file;
 import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
+import io.blockloop.block.BlockNode;
 import io.blockloop.block.BounceBuffers;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
@@ -111,6 +112,10 @@ public final class FileDriver implements BlockDriver {
                         + "': The device is not writable: Permission denied; open it read-only");
             }
             long length = blockDevice ? BlockDevice.size(fd) : stat.size();
+            if (length > BlockNode.MAX_LENGTH) { // a sparse file on XFS may be that long; QEMU refuses it too
+                throw new IllegalStateException("Could not open '" + options.path() + "': File too large ("
+                        + length + " bytes, at most " + BlockNode.MAX_LENGTH + ")");
+            }
             if (options.locking()) {
                 int[] perms = ImageLock.permissions(options.readOnly(), options.forceShare());
                 ImageLock.acquire(fd, options.path(), perms[0], perms[1]);

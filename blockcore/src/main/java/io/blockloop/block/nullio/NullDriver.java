@@ -2,6 +2,7 @@ package io.blockloop.block.nullio;
 
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
+import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
 
@@ -30,6 +31,10 @@ public final class NullDriver implements BlockDriver {
     public static NullDriver open(long size, boolean readZeroes) {
         if (size < 0) {
             throw new IllegalArgumentException("null device size " + size + " is negative");
+        }
+        if (size > BlockNode.MAX_LENGTH) {
+            throw new IllegalArgumentException("null device size " + size + " is too large: at most "
+                    + BlockNode.MAX_LENGTH + " bytes");
         }
         return new NullDriver(size, readZeroes);
     }

@@ -196,7 +196,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                 file = "1G";
             }
             if (image.format().equals("null") && file != null) {
-                ByteCount.parse("bench: null device size", file); // a usage mistake, reported before anything runs
+                ImageArguments.nullDeviceSize("bench", file); // a usage mistake, reported before anything runs
             }
             if (flushInterval != 0 && !write) {
                 throw CommandFailure.usage("bench: --flush-interval is only available in write tests (-w)");

@@ -1,6 +1,5 @@
 package io.blockloop.cli.io;
 
-import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.cli.ImageArguments;
 
@@ -75,7 +74,7 @@ record IoOptions(ImageArguments image, boolean misalign, List<String> commands, 
             throw CommandFailure.usage("io: -U (force-share) needs a read-only image (-r)");
         }
         if (image.format().equals("null")) {
-            ByteCount.parse("io: null device size", files.getFirst()); // a usage mistake, reported before opening
+            ImageArguments.nullDeviceSize("io", files.getFirst()); // a usage mistake, reported before opening
         }
         return new IoOptions(image, misalign, List.copyOf(commands), files.getFirst());
     }

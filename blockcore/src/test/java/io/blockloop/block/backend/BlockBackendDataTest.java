@@ -2,6 +2,7 @@ package io.blockloop.block.backend;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.block.BlockIoException;
+import io.blockloop.block.BlockNode;
 import io.blockloop.block.CacheMode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
@@ -344,5 +345,27 @@ class BlockBackendDataTest {
             assertArrayEquals(new byte[4096], BlockImages.bytes(buffer));
             assertEquals(1L << 30, blk.length());
         }
+    }
+
+    /**
+     * The largest node (QEMU's limit, 2^63 minus 1 GiB) takes requests at its very end: a discard in its last GiB
+     * spun for ever when the device could be longer, as its pieces' ends overflowed. Longer devices are refused.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS) // the hang it guards against
+    void theLargestNullDeviceTakesRequestsAtItsEndAndALongerOneIsRefused() {
+        long max = BlockNode.MAX_LENGTH;
+        try (BlockBackend blk = BlockBackend.open("null", new ImageSpec.Null(max, true), main);
+             Arena arena = Arena.ofConfined()) {
+            blk.discard(max - 700, 700);
+            blk.discard(max - (3L << 30), 3L << 30);
+            blk.writeZeroes(max - 4096, 4096, 0);
+            blk.read(max - 512, arena.allocate(512));
+            BlockIoException past = assertThrows(BlockIoException.class, () -> blk.discard(max - 512, 513));
+            assertEquals(Errno.EIO, past.errno());
+        }
+        IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
+                () -> BlockBackend.open("null", new ImageSpec.Null(max + 1, true), main));
+        assertEquals("null device size " + (max + 1) + " is too large: at most " + max + " bytes", tooLong.getMessage());
     }
 }

@@ -196,6 +196,7 @@ class BenchOptionsTest {
             "a.img b.img|bench: expecting one image file name, got 'a.img' and 'b.img'",
             "-c \u0665|bench: request count: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- \u0665",
             "-f null lots|bench: null device size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- lots",
+            "-f null 9223372036854775807|bench: null device size: must be at most 9223372035781033984 -- 9223372036854775807",
             "--flush-interval=64|bench: --flush-interval is only available in write tests (-w)",
             "-w -d 64 --flush-interval=63|bench: the flush interval can't be smaller than the depth (--flush-interval 63, -d 64)",
             "-w --flush-interval=-1|bench: flush interval: negative value -- -1",
