@@ -282,13 +282,14 @@ public final class FileDriver implements BlockDriver {
             return -Errno.EBADF;
         }
         int fd = this.fd;
+        boolean unmap = (flags & RequestFlags.MAY_UNMAP) != 0;
         if (blockDevice) {
             if (!direct) {
                 return -Errno.EOPNOTSUPP; // BLKZEROOUT bypasses the page cache: stale pages (QEMU disables it too)
             }
-            return runOnThreadPool(() -> translateUnsupported(BlockDevice.zeroOutOrErrno(fd, offset, bytes)));
+            return runOnThreadPool(() -> zeroBlockDevice(fd, offset, bytes, unmap,
+                    (flags & RequestFlags.NO_FALLBACK) != 0));
         }
-        boolean unmap = (flags & RequestFlags.MAY_UNMAP) != 0;
         return runOnThreadPool(() -> {
             if (unmap) {
                 int r = FileIo.fallocateOrErrno(fd, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE,
@@ -300,6 +301,28 @@ public final class FileDriver implements BlockDriver {
             return translateUnsupported(FileIo.fallocateOrErrno(fd, FileIo.FALLOC_FL_ZERO_RANGE
                     | FileIo.FALLOC_FL_KEEP_SIZE, offset, bytes));
         });
+    }
+
+    /**
+     * Zeroes a range of a block device, as QEMU's file-posix does. A punched hole ({@code fallocate}, which the
+     * kernel turns into a device write-zeroes that must not fall back to writing pages, and that may unmap) when
+     * unmapping is allowed; else {@code BLKZEROOUT}, which writes zero pages itself when the device cannot zero a
+     * range, so a caller that forbids that slow way ({@code NO_FALLBACK}) gets {@code EOPNOTSUPP}. Before, the
+     * ioctl ran for every request: {@code write -z -n} on a device without write-zeroes wrote the whole range.
+     * A pool worker.
+     */
+    private static long zeroBlockDevice(int fd, long offset, long bytes, boolean unmap, boolean noFallback) {
+        if (unmap) {
+            int r = FileIo.fallocateOrErrno(fd, FileIo.FALLOC_FL_PUNCH_HOLE | FileIo.FALLOC_FL_KEEP_SIZE, offset,
+                    bytes);
+            if (r == 0 || translateUnsupported(r) != -Errno.EOPNOTSUPP) {
+                return r;
+            }
+        }
+        if (noFallback) {
+            return -Errno.EOPNOTSUPP;
+        }
+        return translateUnsupported(BlockDevice.zeroOutOrErrno(fd, offset, bytes));
     }
 
     private int runOnThreadPool(BlockingCall call) {

@@ -226,6 +226,45 @@ class BlockBackendThreadsTest {
         }
     }
 
+    /**
+     * Write-zeroes on a block device keeps its flags' promises: with NO_FALLBACK and without MAY_UNMAP it is refused
+     * with EOPNOTSUPP and changes nothing, since the only zeroing the kernel offers then (BLKZEROOUT) writes zero
+     * pages when the device cannot zero a range (before, it ran and did exactly that); with MAY_UNMAP too it is the
+     * device's own zeroing (a punched hole) or, if the device has none, the same refusal; MAY_UNMAP alone zeroes.
+     */
+    @Test
+    void writeZeroesOnABlockDeviceHonoursNoFallbackAndMayUnmap() throws Exception {
+        Path backing = BlockImages.image(dir, "backing", 8 << 20);
+        try (LoopDevice loop = LoopDevice.attach(backing);
+             BlockBackend blk = BlockBackend.open("dev", new ImageSpec.Raw(FileOptions.of(loop.path().toString())),
+                     main);
+             Arena arena = Arena.ofConfined()) {
+            byte[] data = BlockImages.randomBytes(8, 65536);
+            MemorySegment back = arena.allocate(65536, 4096);
+            blk.write(0, BlockImages.buffer(arena, data, 0), 0);
+            BlockIoException refused = assertThrows(BlockIoException.class,
+                    () -> blk.writeZeroes(0, 65536, RequestFlags.NO_FALLBACK));
+            assertEquals(Errno.EOPNOTSUPP, refused.errno());
+            blk.read(0, back);
+            assertArrayEquals(data, BlockImages.bytes(back), "a refused write-zeroes changed the data");
+
+            try {
+                blk.writeZeroes(0, 65536, RequestFlags.NO_FALLBACK | RequestFlags.MAY_UNMAP);
+                blk.read(0, back);
+                assertArrayEquals(new byte[65536], BlockImages.bytes(back));
+            } catch (BlockIoException noDeviceZeroing) {
+                assertEquals(Errno.EOPNOTSUPP, noDeviceZeroing.errno());
+                blk.read(0, back);
+                assertArrayEquals(data, BlockImages.bytes(back));
+            }
+
+            blk.write(0, BlockImages.buffer(arena, data, 0), 0);
+            blk.writeZeroes(0, 65536, RequestFlags.MAY_UNMAP);
+            blk.read(0, back);
+            assertArrayEquals(new byte[65536], BlockImages.bytes(back));
+        }
+    }
+
     /** A read-only block device opens O_RDWR and then fails every write with EPERM; QEMU refuses it at open. */
     @Test
     void aReadOnlyBlockDeviceIsRefusedForWritingAsQemuDoes() throws Exception {
