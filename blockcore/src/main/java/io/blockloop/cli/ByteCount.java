@@ -38,7 +38,7 @@ public final class ByteCount {
     }
 
     private static long parse(String what, String text, boolean whole) throws CommandFailure {
-        String t = text.trim();
+        String t = withoutLeadingSpace(text);
         if (t.length() > 1 && t.charAt(0) == '+' && isDigit(t.charAt(1))) {
             t = t.substring(1); // a plus sign, as strtoull (and so qemu-io) accepts it
         }
@@ -126,6 +126,19 @@ public final class ByteCount {
             }
         }
         return bytes + " bytes";
+    }
+
+    /**
+     * {@code text} without the white space C's {@code isspace} skips at its start, as {@code strtoull} does for
+     * qemu-io. Only at the start: {@link String#trim} also dropped a trailing tab or CR (a script with CRLF line
+     * ends) and control characters, which qemu-io refuses.
+     */
+    private static String withoutLeadingSpace(String text) {
+        int i = 0;
+        while (i < text.length() && " \t\n\u000b\f\r".indexOf(text.charAt(i)) >= 0) {
+            i++;
+        }
+        return text.substring(i);
     }
 
     /** An ASCII decimal digit ({@link Character#isDigit} would take any script's). */

@@ -56,6 +56,20 @@ class ByteCountTest {
         assertEquals(1536, ByteCount.parse("x", " 1.5k"));
     }
 
+    /**
+     * White space is skipped at the start only, as strtoull skips it for qemu-io: a trailing tab or CR (a script
+     * with CRLF line ends) and control characters were dropped by String.trim, and the number taken.
+     */
+    @Test
+    void whiteSpaceCountsOnlyAtTheStart() throws Exception {
+        assertEquals(512, ByteCount.parse("x", " \t\n\u000b\f\r512"));
+        for (String bad : new String[]{"512\t", "512\r", "512\n", "16 ", "\u0001512", "0x10\t", "1.5K\t"}) {
+            CommandFailure f = assertThrows(CommandFailure.class, () -> ByteCount.parse("x", bad), bad);
+            assertEquals("x: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- " + bad,
+                    f.getMessage());
+        }
+    }
+
     /** A count may have a fraction only when it comes out whole: rounded, 1.0001k would become 1024 unsaid. */
     @Test
     void aCountTakesAFractionOnlyWhenItComesOutWhole() throws Exception {
