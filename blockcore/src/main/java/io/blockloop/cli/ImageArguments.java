@@ -1,6 +1,7 @@
 package io.blockloop.cli;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.block.BlockIoException;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.CacheMode;
 import io.blockloop.block.backend.BlockBackend;
@@ -11,6 +12,9 @@ import io.blockloop.block.file.FileOptions;
 import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.errno.NativeCallException;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Locale;
 
 /**
@@ -22,15 +26,18 @@ import java.util.Locale;
  * <p>Immutable value; any thread.
  *
  * @param format     raw, file or null
+ * @param formatGiven whether {@code -f} gave it: a raw image by default is first checked for another format's
+ *                   header, which raw writes would destroy
  * @param cache      {@code -t}: none (O_DIRECT, the default), writeback, writethrough, directsync, unsafe
  * @param aio        {@code -i}: io_uring, native, threads or auto (the default)
  * @param readOnly   {@code -r}
  * @param forceShare {@code -U}: open even if another process holds the image (read-only)
  */
-public record ImageArguments(String format, CacheMode cache, AioMode aio, boolean readOnly, boolean forceShare) {
-    /** BlockLoop's defaults: raw, cache=none, aio=auto, read-write. */
+public record ImageArguments(String format, boolean formatGiven, CacheMode cache, AioMode aio, boolean readOnly,
+                             boolean forceShare) {
+    /** BlockLoop's defaults: raw (not given, so {@link ForeignImageFormat} checks), cache=none, aio=auto, read-write. */
     public static ImageArguments defaults() {
-        return new ImageArguments("raw", CacheMode.NONE, AioMode.AUTO, false, false);
+        return new ImageArguments("raw", false, CacheMode.NONE, AioMode.AUTO, false, false);
     }
 
     public ImageArguments withFormat(String value) throws CommandFailure {
@@ -41,12 +48,12 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
         if (!f.equals("raw") && !f.equals("file") && !f.equals("null")) {
             throw CommandFailure.usage("unknown format '" + value + "' (formats: raw, file, null or null-co)");
         }
-        return new ImageArguments(f, cache, aio, readOnly, forceShare);
+        return new ImageArguments(f, true, cache, aio, readOnly, forceShare);
     }
 
     public ImageArguments withCache(String value) throws CommandFailure {
         try {
-            return new ImageArguments(format, CacheMode.parse(value), aio, readOnly, forceShare);
+            return new ImageArguments(format, formatGiven, CacheMode.parse(value), aio, readOnly, forceShare);
         } catch (IllegalArgumentException e) {
             throw CommandFailure.usage(e.getMessage());
         }
@@ -54,18 +61,18 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
 
     public ImageArguments withAio(String value) throws CommandFailure {
         try {
-            return new ImageArguments(format, cache, AioMode.parse(value), readOnly, forceShare);
+            return new ImageArguments(format, formatGiven, cache, AioMode.parse(value), readOnly, forceShare);
         } catch (IllegalArgumentException e) {
             throw CommandFailure.usage(e.getMessage());
         }
     }
 
     public ImageArguments withReadOnly(boolean value) {
-        return new ImageArguments(format, cache, aio, value, forceShare);
+        return new ImageArguments(format, formatGiven, cache, aio, value, forceShare);
     }
 
     public ImageArguments withForceShare(boolean value) {
-        return new ImageArguments(format, cache, aio, readOnly, value);
+        return new ImageArguments(format, formatGiven, cache, aio, readOnly, value);
     }
 
     /**
@@ -102,7 +109,11 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
                 FileOptions options = new FileOptions(file, cache, aio, readOnly, true, forceShare);
                 spec = format.equals("raw") ? new ImageSpec.Raw(options) : new ImageSpec.File(options);
             }
-            return BlockBackend.open(command, spec, ctx);
+            BlockBackend blk = BlockBackend.open(command, spec, ctx);
+            if (!formatGiven) {
+                refuseForeignFormat(blk, file);
+            }
+            return blk;
         } catch (NativeCallException e) {
             throw CommandFailure.runtime(openFailure(file, e));
         } catch (IllegalStateException | FileKind.Unsupported e) {
@@ -111,6 +122,32 @@ public record ImageArguments(String format, CacheMode cache, AioMode aio, boolea
                     : "Could not open '" + file + "': " + why);
         } catch (IllegalArgumentException e) {
             throw CommandFailure.usage(command + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Closes {@code blk} and fails when the image, taken as raw because no {@code -f} was given, starts with the
+     * header of another format: qemu-io and qemu-img would have opened it as that format, and BlockLoop, which
+     * reads raw images only, overwrote the header of a qcow2 image with the first write, destroying it.
+     */
+    private static void refuseForeignFormat(BlockBackend blk, String file) throws CommandFailure {
+        String foreign;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment head = arena.allocate(Math.min(blk.length(), ForeignImageFormat.HEADER_BYTES));
+            blk.read(0, head);
+            foreign = ForeignImageFormat.of(head.toArray(ValueLayout.JAVA_BYTE));
+        } catch (BlockIoException e) {
+            blk.close();
+            throw CommandFailure.runtime("Could not open '" + file + "': reading its first bytes, to check that it"
+                    + " is a raw image, failed: " + e.getMessage());
+        } catch (RuntimeException e) {
+            blk.close();
+            throw e;
+        }
+        if (foreign != null) {
+            blk.close();
+            throw CommandFailure.runtime("Could not open '" + file + "': it is a " + foreign + " image, and BlockLoop"
+                    + " reads raw images only; give -f raw to use its bytes as a raw image");
         }
     }
 

@@ -9,7 +9,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 
@@ -292,6 +294,25 @@ class IoCommandTest {
         assertEquals(List.of("blockloop: Block node is read-only", "blockloop: Block node is read-only",
                 "blockloop: Block node is read-only", "blockloop: io: 3 of 5 commands failed"), r.errLines());
         assertArrayEquals(filled(512, 0), IoRun.bytes(img, 0, 512));
+    }
+
+    /**
+     * Without -f, an image with another format's header is refused before anything is written: taken as raw, the
+     * first write overwrote a qcow2 image's header, which qemu-io would have opened as qcow2. With -f raw its
+     * bytes are used as they are.
+     */
+    @Test
+    void anImageOfAnotherFormatIsRefusedUnlessRawIsAskedFor() throws IOException {
+        byte[] qcow2Header = {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3};
+        Path qcow2 = IoRun.image(dir, "q.qcow2", 65536);
+        Files.write(qcow2, qcow2Header, StandardOpenOption.WRITE);
+        IoRun r = io("-c", "write -P 1 0 512", qcow2.toString());
+        assertEquals(1, r.exit());
+        assertEquals(List.of("blockloop: Could not open '" + qcow2 + "': it is a qcow2 image, and BlockLoop reads raw"
+                + " images only; give -f raw to use its bytes as a raw image"), r.errLines());
+        assertArrayEquals(qcow2Header, IoRun.bytes(qcow2, 0, qcow2Header.length), "the header was left as it was");
+        IoRun raw = io("-f", "raw", "-c", "read -P 0x51 0 1", qcow2.toString());
+        assertEquals(0, raw.exit(), raw.err());
     }
 
     @Test
