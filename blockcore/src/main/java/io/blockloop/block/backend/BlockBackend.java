@@ -887,6 +887,14 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (ret == -Errno.EPERM && readOnly) {
             throw new BlockIoException(Errno.EPERM, op + " on '" + name + "': the image is read-only");
         }
+        boolean carriesData = switch (op) {
+            case "read", "write", "readv", "writev" -> true;
+            default -> false; // discard and write-zeroes split themselves: no limit
+        };
+        if (ret == -Errno.EINVAL && carriesData && bytes > BlockNode.MAX_REQUEST_BYTES) {
+            throw new BlockIoException(Errno.EINVAL, op + " of " + bytes + " bytes at offset " + offset + " on '"
+                    + name + "': larger than the largest request, " + BlockNode.MAX_REQUEST_BYTES + " bytes");
+        }
         throw BlockIoException.of(op + " of " + bytes + " bytes at offset " + offset + " on '" + name + "' failed", ret);
     }
 }

@@ -3,6 +3,7 @@ package io.blockloop.block.backend;
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
 import io.blockloop.aio.IOThread;
+import io.blockloop.block.BlockIoException;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.file.FileOptions;
@@ -251,6 +252,23 @@ class BlockBackendMisuseTest {
             MemorySegment back = arena.allocate(4096, 4096);
             blk.read(0, back);
             assertArrayEquals(data, BlockImages.bytes(back));
+        }
+    }
+
+    /**
+     * A data request above the largest one says so and names the limit; it had failed with a bare "Invalid
+     * argument". (The segment only claims the size: the request is refused before its memory is touched.)
+     */
+    @Test
+    @SuppressWarnings("restricted")
+    void aRequestAboveTheLargestSaysTheLimit() throws Exception {
+        try (BlockBackend blk = BlockBackend.open("n", new ImageSpec.Null(4L << 30, true), main);
+             Arena arena = Arena.ofConfined()) {
+            long bytes = BlockNode.MAX_REQUEST_BYTES + 512;
+            MemorySegment claimed = arena.allocate(4096, 4096).reinterpret(bytes);
+            BlockIoException e = assertThrows(BlockIoException.class, () -> blk.write(0, claimed, 0));
+            assertEquals("write of " + bytes + " bytes at offset 0 on 'n': larger than the largest request, "
+                    + BlockNode.MAX_REQUEST_BYTES + " bytes", e.getMessage());
         }
     }
 
