@@ -35,7 +35,7 @@ import java.util.Locale;
  */
 public record ImageArguments(String format, boolean formatGiven, CacheMode cache, AioMode aio, boolean readOnly,
                              boolean forceShare) {
-    /** BlockLoop's defaults: raw (not given, so {@link ForeignImageFormat} checks), cache=none, aio=auto, read-write. */
+    /** BlockLoop's defaults: raw (not given: {@link ForeignImageFormat} checks), cache=none, aio=auto, read-write. */
     public static ImageArguments defaults() {
         return new ImageArguments("raw", false, CacheMode.NONE, AioMode.AUTO, false, false);
     }

@@ -17,8 +17,8 @@ import java.util.concurrent.locks.Lock;
  * with every {@code await}, {@code next}, {@code restartAll} and {@code isEmpty} under the same {@link CoMutex}
  * (whose hand-over orders the plain fields here). {@link #next()} and {@link #restartAll()} may also be called
  * from plain code on that context's home thread. A queue shared with plain code on other threads is guarded by a
- * thread {@link Lock} instead: {@link #await(Lock)} and {@link #restartAll(Lock, AioContext)}, every access under that lock
- * (whose release/acquire orders the fields).
+ * thread {@link Lock} instead: {@link #await(Lock)} and {@link #restartAll(Lock, AioContext)}, every access under
+ * that lock (whose release/acquire orders the fields).
  */
 public final class CoQueue {
     private Coroutine head;

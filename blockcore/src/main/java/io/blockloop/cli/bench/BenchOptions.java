@@ -206,7 +206,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                         + " (--flush-interval " + flushInterval + ", -d " + depth + ")");
             }
             if (!drainOnFlush && flushInterval == 0) {
-                throw CommandFailure.usage("bench: --no-drain needs a flush interval (--flush-interval=N, N at least 1)");
+                throw CommandFailure.usage("bench: --no-drain needs a flush interval"
+                        + " (--flush-interval=N, N at least 1)");
             }
             if (write && image.forceShare()) {
                 throw CommandFailure.usage("bench: -U (force-share) needs a read-only image, and -w opens it for "

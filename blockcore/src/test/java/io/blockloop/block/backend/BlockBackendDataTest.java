@@ -366,6 +366,7 @@ class BlockBackendDataTest {
         }
         IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
                 () -> BlockBackend.open("null", new ImageSpec.Null(max + 1, true), main));
-        assertEquals("null device size " + (max + 1) + " is too large: at most " + max + " bytes", tooLong.getMessage());
+        assertEquals("null device size " + (max + 1) + " is too large: at most " + max + " bytes",
+                tooLong.getMessage());
     }
 }
