@@ -3,7 +3,11 @@ package io.blockloop.cli;
 import io.blockloop.cli.bench.BenchCommand;
 import io.blockloop.cli.io.IoCommand;
 
+import io.blockloop.ffm.libc.Poll;
+
 import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
@@ -23,8 +27,29 @@ public final class BlockLoopCommand {
     private BlockLoopCommand() {
     }
 
+    /**
+     * The status of a command whose output went into a pipe nobody reads any more ({@code blockloop io ... | head
+     * -1}): 128 + SIGPIPE, what a shell reports for a C tool killed by the signal. The JVM ignores SIGPIPE, so the
+     * write failed instead and the command ended with a message and status 1, noise for {@code | head}.
+     */
+    static final int BROKEN_PIPE = 128 + 13;
+
     public static void main(String[] args) {
         System.exit(run(List.of(args), System.out, System.err));
+    }
+
+    /**
+     * Whether fd 1 is a pipe (or socket) whose reading end is closed: {@code poll} reports {@code POLLERR} for it,
+     * and {@code POLLOUT} for a file or {@code /dev/full}, whose write errors still get the message.
+     */
+    private static boolean readerOfStandardOutputGone() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(Poll.POLLFD_SIZE);
+            Poll.set(fds, 0, 1, Poll.POLLOUT);
+            return Poll.poll(fds, 1, 0) == 1 && (Poll.revents(fds, 0) & Poll.POLLERR) != 0;
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     /** Runs one command line; returns the exit status. */
@@ -44,6 +69,9 @@ public final class BlockLoopCommand {
                         + "' (commands: " + COMMANDS + ")");
             }
             if (out.checkError()) { // PrintStream keeps write errors to itself (a full disk, a closed pipe)
+                if (out == System.out && readerOfStandardOutputGone()) {
+                    return BROKEN_PIPE; // silently, as a C tool would end
+                }
                 err.println("blockloop: could not write the output (standard output failed)");
                 return CommandFailure.RUNTIME;
             }
