@@ -503,11 +503,15 @@ public final class AioContext implements AutoCloseable {
         DEPTH.setRelease(this, depth + 1);
         try {
             progress = pollOnce(blocking);
+            // Timers run after the handler walk is over, as in QEMU (after list_lock is dropped), but inside the
+            // depth count: close() refuses while a timer callback runs as it refuses while a BH runs. Run after the
+            // count was dropped, a timer could close its own context, or another thread close it under the
+            // callback, which then went on with the context's engines and rings freed.
+            progress |= runTimers();
         } finally {
             DEPTH.setRelease(this, depth - 1);
         }
-        // Timers run after the handler walk is over, as in QEMU (after list_lock is dropped).
-        return runTimers() | progress;
+        return progress;
     }
 
     private boolean pollOnce(boolean blocking) {

@@ -1,5 +1,7 @@
 package io.blockloop.aio;
 
+import io.blockloop.coroutine.Coroutine;
+
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -15,7 +17,8 @@ import java.util.function.BooleanSupplier;
  * loop if anyone waits. Do not wait between two IOThreads (each would block the other's progress): go through
  * the main loop.
  *
- * <p>Threads: {@link #waitWhile} the home thread of {@code ctx} or the main thread; {@link #kick()} any thread.
+ * <p>Threads: {@link #waitWhile} the home thread of {@code ctx} or the main thread, outside coroutines;
+ * {@link #kick()} any thread.
  *
  * <p>Memory ordering: a waiter increments the waiter count (volatile RMW) before evaluating the condition; a
  * kicker writes its result, issues a full fence and then reads the count. Either the kicker sees a waiter and
@@ -48,7 +51,7 @@ public final class AioWait {
      *            the main thread and polls the main context)
      */
     public static boolean waitWhile(AioContext ctx, BooleanSupplier condition) {
-        AioContext loop = loopFor(ctx);
+        AioContext loop = loopFor(ctx, "AioWait.waitWhile");
         WAITERS.getAndAdd(1); // volatile RMW; pairs with the fence in kick()
         try {
             boolean waited = false;
@@ -68,7 +71,7 @@ public final class AioWait {
      * false when time ran out with it still true. A timer on the polled loop bounds each blocking poll.
      */
     public static boolean waitWhile(AioContext ctx, BooleanSupplier condition, long timeoutNs) {
-        AioContext loop = loopFor(ctx);
+        AioContext loop = loopFor(ctx, "AioWait.waitWhile");
         // A negative timeout has run out at once (Long.MIN_VALUE overflowed the deadline into the far future).
         long deadline = loop.nowNs() + Math.max(0, timeoutNs);
         Timer alarm = loop.newTimer("aio-wait-deadline", () -> {
@@ -94,6 +97,7 @@ public final class AioWait {
      * until it has run ({@code aio_wait_bh_oneshot}). Main thread or {@code ctx}'s home thread.
      */
     public static void runInContext(AioContext ctx, Runnable work) {
+        loopFor(ctx, "AioWait.runInContext"); // before the work is handed over: a refused call must not run it
         AtomicBoolean done = new AtomicBoolean();
         ctx.scheduleOneShot("aio-wait-oneshot", () -> {
             try {
@@ -154,7 +158,17 @@ public final class AioWait {
         return (int) WAITERS.getVolatile();
     }
 
-    private static AioContext loopFor(AioContext ctx) {
+    /**
+     * The loop the calling thread polls while it waits for {@code ctx}; refuses a coroutine, and any thread but
+     * {@code ctx}'s and the main one. A coroutine's nested poll cannot enter another coroutine of its context (it
+     * is queued behind the waiting one), so a wait for a request, whose completion wakes a coroutine, hung for
+     * good (QEMU asserts {@code !qemu_in_coroutine()} here).
+     */
+    private static AioContext loopFor(AioContext ctx, String what) {
+        if (Coroutine.inCoroutine()) {
+            throw new IllegalStateException(what + " in " + Coroutine.self() + ": a coroutine's nested poll cannot"
+                    + " run the other coroutines it would wait for; yield until woken instead");
+        }
         if (ctx.inHomeThread()) {
             return ctx;
         }

@@ -142,6 +142,13 @@ public final class BottomHalf {
             }
             return; // a deleted BH of a closed context needs no pass to free it
         }
+        if ((newFlags & IDLE) != 0 && context.inHomeThread()) {
+            // The loop itself scheduled it: its next wait, up to 10 ms with an idle BH queued, ends in time. A
+            // notification would make that wait not block at all, and an idle BH that rescheduled itself ran
+            // millions of times a second, a CPU spinning (QEMU's aio_notify does the same). Another thread's
+            // schedule notifies, as the loop may sleep without a timeout.
+            return;
+        }
         // Always notify, even if already queued: a cancelled-then-rescheduled BH must wake a loop that went to
         // sleep after seeing it cancelled.
         context.notifyLoop();

@@ -43,11 +43,13 @@ public final class Timer {
     /**
      * Arms (or re-arms) the timer to expire at {@code deadlineNanos} on {@link AioContext#nowNs()}'s clock.
      *
-     * @throws IllegalStateException when the timer was deleted or its context is closed (nothing would run it)
+     * @throws IllegalStateException when the timer was deleted or its context is closing or closed (nothing would
+     *                               run it: an IOThread's last pass runs BHs, not timers)
      */
     public void modNs(long deadlineNanos) {
-        if (context.isClosed()) {
-            throw new IllegalStateException("timer '" + name + "': context '" + context.name() + "' is closed");
+        if (context.isClosing()) {
+            throw new IllegalStateException("timer '" + name + "': context '" + context.name() + "' is "
+                    + (context.isClosed() ? "closed" : "closing"));
         }
         if (context.timers().mod(this, deadlineNanos)) {
             context.notifyLoop();

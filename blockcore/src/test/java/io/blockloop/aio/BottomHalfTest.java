@@ -218,6 +218,34 @@ class BottomHalfTest {
         }
     }
 
+    /**
+     * An idle BH that reschedules itself runs about every 10 ms, not millions of times a second: scheduled by the
+     * loop itself, it no longer notifies the loop, whose next wait would then not block at all. Bounded by a
+     * timer 50 ms out: a handful of runs, where the notifying version made thousands (a CPU spinning).
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void anIdleBhReschedulingItselfDoesNotSpinTheLoop(TestMonitor monitor) {
+        try (AioContext ctx = monitor.newContext("bh-idle-again")) {
+            Loops.drain(ctx);
+            int[] runs = {0};
+            BottomHalf[] self = new BottomHalf[1];
+            self[0] = ctx.newBottomHalf("again", () -> {
+                runs[0]++;
+                self[0].scheduleIdle();
+            });
+            boolean[] rang = {false};
+            Timer alarm = ctx.newTimer("alarm", () -> rang[0] = true);
+            alarm.modAfterNs(TimeUnit.MILLISECONDS.toNanos(50));
+            self[0].scheduleIdle();
+            Loops.pollUntil(ctx, () -> rang[0]);
+            assertTrue(runs[0] >= 1 && runs[0] < 1000, runs[0] + " runs in 50 ms");
+            self[0].delete();
+            alarm.delete();
+            Loops.drain(ctx);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void closingWithALiveBhReportsItByName(TestMonitor monitor) {

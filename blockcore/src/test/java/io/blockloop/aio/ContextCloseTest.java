@@ -8,6 +8,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -150,6 +151,66 @@ class ContextCloseTest {
         assertTrue(e.getMessage().contains("is closed"), e.getMessage());
         assertFalse(ctx.bottomHalves().push(new BottomHalf(ctx, "x", () -> {
         }, 0)), "a sealed queue takes nothing");
+    }
+
+    /**
+     * A timer callback runs inside the poll, as a BH does: it cannot close its own context, nor can another thread
+     * close it under the callback. Timers used to run after the poll's depth was dropped, and both closes were
+     * taken, the callback going on with the context's engines and rings freed.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aTimerCallbackCannotCloseItsContextNorCanAnotherThreadUnderIt(TestMonitor monitor) throws Exception {
+        AioContext ctx = monitor.newContext("timer-close");
+        List<Throwable> refused = new ArrayList<>();
+        Timer own = ctx.newTimer("own", () -> refused.add(assertThrows(IllegalStateException.class, ctx::close)));
+        own.modNs(0);
+        ctx.poll(false);
+        assertEquals("AioContext '" + ctx.name() + "' closed from inside its own poll",
+                refused.getFirst().getMessage());
+        assertFalse(ctx.isClosed());
+
+        CountDownLatch inCallback = new CountDownLatch(1);
+        CountDownLatch tried = new CountDownLatch(1);
+        Timer slow = ctx.newTimer("slow", () -> {
+            inCallback.countDown();
+            try {
+                Loops.await(tried, "the other thread's close");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        slow.modNs(0);
+        Thread other = Thread.ofPlatform().start(() -> {
+            try {
+                Loops.await(inCallback, "the timer callback");
+                refused.add(assertThrows(IllegalStateException.class, ctx::close));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                tried.countDown();
+            }
+        });
+        ctx.poll(false);
+        other.join();
+        assertTrue(refused.get(1).getMessage().contains("while its home thread polls it"), refused.get(1).getMessage());
+        own.delete();
+        slow.delete();
+        ctx.close();
+    }
+
+    /** A timer armed while its context runs its last pass is refused: timers no longer run, nothing would. */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aTimerArmedInTheLastPassIsRefused(TestMonitor monitor) {
+        AioContext ctx = monitor.newContext("closing-timer");
+        Timer timer = ctx.newTimer("t", () -> {
+        });
+        ctx.bottomHalves().seal();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> timer.modNs(0));
+        assertEquals("timer 't': context '" + ctx.name() + "' is closing", e.getMessage());
+        timer.delete();
+        ctx.close();
     }
 
     @ParameterizedTest

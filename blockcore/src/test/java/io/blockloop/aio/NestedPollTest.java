@@ -1,5 +1,6 @@
 package io.blockloop.aio;
 
+import io.blockloop.coroutine.Coroutine;
 import io.blockloop.ffm.libc.EventFd;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -8,9 +9,11 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** QEMU's test-nested-aio-poll, and the BH slice rule for nested loops, on every monitor. */
@@ -144,6 +147,40 @@ class NestedPollTest {
             ctx.removeEventNotifier(second);
             first.close();
             second.close();
+        }
+    }
+
+    /**
+     * AioWait refuses a coroutine: its nested poll cannot enter another coroutine of its context (the wake is
+     * queued behind the waiting one), so a wait for a request's completion hung for good.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aioWaitRefusesACoroutine(TestMonitor monitor) {
+        try (AioContext ctx = monitor.newContext("wait-in-coroutine")) {
+            AtomicReference<Throwable> refused = new AtomicReference<>();
+            Coroutine.create(() -> refused.set(assertThrows(IllegalStateException.class,
+                    () -> AioWait.waitWhile(ctx, () -> true, 1_000_000)))).enter(); // bounded: it used to hang
+            assertTrue(refused.get().getMessage().startsWith("AioWait.waitWhile in Coroutine#"),
+                    refused.get().getMessage());
+            Loops.drain(ctx);
+        }
+    }
+
+    /** A refused runInContext (from a thread that may not wait) does not run the work anyway. */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aRefusedRunInContextDoesNotRunTheWork(TestMonitor monitor) throws Exception {
+        try (AioContext ctx = monitor.newContext("run-in-context")) {
+            boolean[] ran = {false};
+            AtomicReference<Throwable> refused = new AtomicReference<>();
+            Thread other = Thread.ofPlatform().start(() -> refused.set(assertThrows(IllegalStateException.class,
+                    () -> AioWait.runInContext(ctx, () -> ran[0] = true))));
+            other.join();
+            Loops.drain(ctx);
+            assertFalse(ran[0], "the work ran although the call was refused");
+            assertTrue(refused.get().getMessage().startsWith("AioWait: only the main thread may wait"),
+                    refused.get().getMessage());
         }
     }
 }
