@@ -97,19 +97,17 @@ public final class CoQueue {
         return true;
     }
 
-    /** Restarts every waiter, in FIFO order (QEMU's {@code qemu_co_queue_restart_all}). */
+    /**
+     * Restarts every waiter, in FIFO order (QEMU's {@code qemu_co_queue_restart_all}); one that cannot be woken
+     * does not keep the others from it (see {@link #restartAll(Lock, AioContext)}).
+     */
     public void restartAll() {
         // Detach first: from plain code a waiter runs at once and may wait here again; it must wait for the next
         // restart, not be restarted by this one.
         Coroutine co = head;
         head = null;
         tail = null;
-        while (co != null) {
-            Coroutine next = co.waitNext;
-            co.waitNext = null;
-            co.wake();
-            co = next;
-        }
+        wakeEach(co, null);
     }
 
     /**
@@ -131,24 +129,32 @@ public final class CoQueue {
             return;
         }
         lock.unlock();
-        RuntimeException failure = null;
         try {
-            while (co != null) {
-                Coroutine next = co.waitNext;
-                co.waitNext = null;
-                try {
-                    wake(co, whenClosing);
-                } catch (RuntimeException e) {
-                    if (failure == null) {
-                        failure = e;
-                    } else {
-                        failure.addSuppressed(e);
-                    }
-                }
-                co = next;
-            }
+            wakeEach(co, whenClosing);
         } finally {
             lock.lock();
+        }
+    }
+
+    /**
+     * Wakes each coroutine of the detached chain {@code co}, in order, even when an earlier one cannot be woken (its
+     * context closed: the ones behind it were dropped and never ran); then throws the first such failure.
+     */
+    private static void wakeEach(Coroutine co, AioContext whenClosing) {
+        RuntimeException failure = null;
+        while (co != null) {
+            Coroutine next = co.waitNext;
+            co.waitNext = null;
+            try {
+                wake(co, whenClosing);
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+            co = next;
         }
         if (failure != null) {
             throw failure;

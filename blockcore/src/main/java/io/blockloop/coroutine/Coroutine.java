@@ -328,9 +328,33 @@ public final class Coroutine {
             }
             pending = to.wakeQueue.drainInFrontOf(pending);
             if (to.bodyReturned) {
+                pending = withoutStaleWake(pending, to);
                 to.terminate();
             }
         }
+    }
+
+    /**
+     * {@code pending} without {@code ended}: a coroutine that woke itself and then ended instead of yielding has
+     * nothing left to run. Entering it threw "it has terminated" and dropped the coroutines behind it, which stayed
+     * marked queued for good; had it been reused from the pool meanwhile, the stale wake would have entered its
+     * new body. A coroutine is in the chain at most once ({@code queued}).
+     */
+    private static Coroutine withoutStaleWake(Coroutine pending, Coroutine ended) {
+        Coroutine previous = null;
+        for (Coroutine c = pending; c != null; previous = c, c = c.wakeNext) {
+            if (c == ended) {
+                if (previous == null) {
+                    pending = c.wakeNext;
+                } else {
+                    previous.wakeNext = c.wakeNext;
+                }
+                ended.wakeNext = null;
+                ended.queued = false;
+                break;
+            }
+        }
+        return pending;
     }
 
     private void checkEnterable() {
@@ -385,7 +409,12 @@ public final class Coroutine {
                 }
             } catch (Throwable e) {
                 failed = true;
-                LOG.log(Level.ERROR, this + " terminated with an exception; it will not be reused", e);
+                try {
+                    LOG.log(Level.ERROR, this + " terminated with an exception; it will not be reused", e);
+                } catch (Throwable reportFailed) {
+                    // E.g. a StackOverflowError again, at the same depth: the report must not escape and end the
+                    // continuation; the failure is kept (failed) and the coroutine is not reused.
+                }
             }
             bodyReturned = true;
             ContinuationStack.suspend();
@@ -521,8 +550,20 @@ public final class Coroutine {
             throw new IllegalStateException("Coroutine.sleepNs: " + self + " does not run in an AioContext");
         }
         self.markScheduled(ctx, "Coroutine.sleepNs");
-        Timer timer = ctx.newTimer("co-sleep", () -> self.enterScheduled(ctx));
-        timer.modAfterNs(ns);
+        Timer timer;
+        try {
+            timer = ctx.newTimer("co-sleep", () -> self.enterScheduled(ctx));
+            try {
+                timer.modAfterNs(ns);
+            } catch (RuntimeException | Error e) {
+                timer.delete();
+                throw e;
+            }
+        } catch (RuntimeException | Error e) {
+            // Refused (a closing context): not scheduled anywhere, or every later wake and enter was refused.
+            self.clearScheduledRelease();
+            throw e;
+        }
         Coroutine.yield();
         timer.delete();
     }
@@ -583,6 +624,9 @@ public final class Coroutine {
             case STARTED -> entered ? "entered" : "yielded";
             default -> failed ? "terminated (failed)" : "terminated";
         };
-        return "Coroutine#" + id + "[" + s + "]";
+        // Not "+" concatenation: its invokedynamic is linked at the first call, and when that call came at a stack
+        // overflow (a coroutine's failure report at the limit) the linkage error stayed cached for the JVM's life,
+        // and every later toString, and every message built with it, threw BootstrapMethodError.
+        return new StringBuilder(24).append("Coroutine#").append(id).append('[').append(s).append(']').toString();
     }
 }

@@ -324,6 +324,28 @@ class CoroutineContextTest {
         }
     }
 
+    /**
+     * A sleep its context refuses (closed) leaves the coroutine unmarked: it was marked scheduled before the timer
+     * was made, and every later wake and enter was refused ("scheduled ... by Coroutine.sleepNs").
+     */
+    @Test
+    void aRefusedSleepLeavesTheCoroutineFreeToBeWoken() {
+        AioContext ctx = AioContext.create("sleepless");
+        List<String> log = new ArrayList<>();
+        Coroutine co = Coroutine.create(() -> {
+            Coroutine.yield();
+            String refused = assertThrows(IllegalStateException.class, () -> Coroutine.sleepNs(1000)).getMessage();
+            log.add(refused.contains("'sleepless' is closed") ? "sleep refused" : refused);
+            Coroutine.yield();
+            log.add("woken again");
+        });
+        co.enterIn(ctx);
+        ctx.close();
+        co.wake(); // entered in its closed context, on its home thread: the sleep is refused
+        co.wake();
+        assertEquals(List.of("sleep refused", "woken again"), log);
+    }
+
     /** A context closed while coroutines are still scheduled in it reports them. */
     @Test
     void closingAContextWithScheduledCoroutinesLeftIsAnError() {

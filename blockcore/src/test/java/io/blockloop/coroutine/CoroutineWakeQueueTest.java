@@ -79,6 +79,33 @@ class CoroutineWakeQueueTest {
      * Each wake-up is queued and run by the enter loop, so the stack does not grow; a nested implementation
      * would overflow it.
      */
+    /**
+     * A coroutine that wakes itself and then ends instead of yielding: the stale wake is dropped, and the coroutine
+     * it woke next still runs. Entering the ended one threw "it has terminated" and dropped the other, which then
+     * stayed marked queued, so every later wake or enter of it was refused.
+     */
+    @Test
+    void aSelfWakeOfACoroutineThatThenEndsIsDroppedAndTheOthersStillRun() {
+        List<String> log = new ArrayList<>();
+        Coroutine b = Coroutine.create(() -> {
+            Coroutine.yield();
+            log.add("b woken");
+            Coroutine.yield();
+            log.add("b woken again");
+        });
+        b.enter();
+        Coroutine[] a = new Coroutine[1];
+        a[0] = Coroutine.create(() -> {
+            a[0].wake();
+            b.wake();
+            log.add("a ends");
+        });
+        a[0].enter();
+        assertEquals(List.of("a ends", "b woken"), log);
+        b.wake(); // not left marked as queued
+        assertEquals(List.of("a ends", "b woken", "b woken again"), log);
+    }
+
     @Test
     void queueChainingTwentyFiveThousandRoundTripsDoesNotGrowTheStack() {
         int rounds = 25_000;
