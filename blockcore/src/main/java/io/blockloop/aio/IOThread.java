@@ -179,11 +179,13 @@ public final class IOThread implements AutoCloseable {
      * Pins the IOThread's OS thread to {@code cpu} (QEMU leaves this to management, as libvirt's
      * {@code iothreadpin}). An unpinned loop thread follows its wake-ups from CPU to CPU, which on a VM whose idle
      * vCPUs halt costs an IPI each time ({@code docs/qd1-reads-on-loop-devices.md}). Runs on the IOThread, from a
-     * one-shot BH, and returns once it has. Any thread other than the IOThread, after {@link #start()} and before
-     * {@link #stop()}; on the IOThread itself, call {@link CpuAffinity#pinCurrentThread} directly.
+     * one-shot BH, and returns once it has. Any thread other than the IOThread and other IOThreads' loops, after
+     * {@link #start()} and before {@link #stop()}; on the IOThread itself, call {@link CpuAffinity#pinCurrentThread}
+     * directly.
      *
      * @throws NativeCallException   when the thread may not use {@code cpu} ({@code EINVAL}); nothing changed
-     * @throws IllegalStateException when called on the IOThread, or when it stopped before it could pin itself
+     * @throws IllegalStateException when called on the IOThread or another loop's thread, or when it stopped before
+     *                               it could pin itself
      */
     public void pinToCpu(int cpu) {
         if (Thread.currentThread() == thread) {
@@ -198,9 +200,11 @@ public final class IOThread implements AutoCloseable {
     /**
      * What the loop's busy polling has done since it started ({@link AioContext#pollingStats()}): windows spun, how
      * many found work, time spent spinning, probes of closed windows. Read on the IOThread, from a one-shot BH,
-     * when called from another thread. Any thread after {@link #start()} and before {@link #stop()}.
+     * when called from another thread. Any thread but another IOThread's loop, after {@link #start()} and before
+     * {@link #stop()}.
      *
-     * @throws IllegalStateException when the thread stopped before it could answer
+     * @throws IllegalStateException when called on another loop's thread, or the thread stopped before it could
+     *                               answer
      */
     public PollingStats pollingStats() {
         if (Thread.currentThread() == thread) {
@@ -218,6 +222,13 @@ public final class IOThread implements AutoCloseable {
         AioContext ctx = context();
         if (stopRequested.get()) {
             throw new IllegalStateException("IOThread '" + name + "' is stopping");
+        }
+        AioContext running = AioContext.current();
+        if (running != null && !MainLoop.isMainThread()) {
+            // Its loop would stop while it waits, and two IOThreads asking each other at once waited for good.
+            throw new IllegalStateException("IOThread '" + name + "' asked to " + what + " from the loop thread of"
+                    + " context '" + running.name() + "': waiting there would stop that loop; ask from the main"
+                    + " loop or a plain thread");
         }
         CompletableFuture<T> result = new CompletableFuture<>();
         ctx.scheduleOneShot("iothread-call", () -> {

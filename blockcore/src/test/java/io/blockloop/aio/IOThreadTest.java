@@ -223,6 +223,31 @@ class IOThreadTest {
     }
 
     /**
+     * Asking an IOThread from another IOThread's loop is refused: that loop would stop while it waited, and two
+     * IOThreads asking each other at once (pollingStats, pinToCpu) waited for good.
+     */
+    @Test
+    void anotherIoThreadsLoopMayNotWaitForAnAnswer() throws Exception {
+        try (IOThread one = new IOThread("one").start(); IOThread two = new IOThread("two").start()) {
+            AtomicReference<Throwable> refused = new AtomicReference<>();
+            CountDownLatch asked = new CountDownLatch(2);
+            one.context().scheduleOneShot("ask-two", () -> {
+                refused.compareAndSet(null, assertThrows(IllegalStateException.class, two::pollingStats));
+                asked.countDown();
+            });
+            two.context().scheduleOneShot("ask-one", () -> {
+                assertThrows(IllegalStateException.class, () -> one.pinToCpu(0));
+                asked.countDown();
+            });
+            assertTrue(asked.await(10, TimeUnit.SECONDS), "an IOThread waited for the other");
+            assertEquals("IOThread 'two' asked to report its polling from the loop thread of context 'one': waiting"
+                    + " there would stop that loop; ask from the main loop or a plain thread",
+                    refused.get().getMessage());
+            two.pollingStats(); // a plain thread still may
+        }
+    }
+
+    /**
      * {@link IOThread#pollingStats()} answers any thread, reading the counters on the loop thread: nothing with
      * polling off; windows that found work once a polled handler's work comes; refused once the thread stopped.
      */
