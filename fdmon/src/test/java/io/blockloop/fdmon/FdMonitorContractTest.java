@@ -160,6 +160,34 @@ class FdMonitorContractTest {
         }
     }
 
+    /**
+     * An fd closed while registered is reported at most once, as an error, and does not make every later wait
+     * return at once: poll reported POLLNVAL on each wait, which the loop did not dispatch, and an idle loop spun
+     * at 100 % CPU. (epoll forgets a closed fd by itself; io_uring's armed poll holds the file and never fires.)
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void anFdClosedWhileRegisteredIsReportedAtMostOnceAsAnError(TestMonitor which) {
+        try (FdMonitor monitor = which.open()) {
+            EventFd e = EventFd.create();
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            e.close();
+            for (int i = 0; i < 3; i++) {
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertTrue(sink.reports.size() <= 1, "reported on every wait: " + sink.reports);
+            if (!sink.reports.isEmpty()) {
+                assertEquals(Poll.POLLERR | Poll.POLLNVAL, sink.reventsOf(node));
+            }
+            sink.clear();
+            assertEquals(0, monitor.wait(1_000_000, sink, false), "a wait after the report returned at once");
+            monitor.update(node, null);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void aRemovedNodeIsNeverReportedAgainAndIsReleased(TestMonitor which) {
