@@ -639,6 +639,21 @@ public final class IoUringEngine implements IoEngine {
      * write of one piece of memory inside a registered buffer becomes {@code READ_FIXED}/{@code WRITE_FIXED}.
      */
     private void prepareSqe(MemorySegment sqe, Request r) {
+        try {
+            prepareOp(sqe, r);
+        } catch (IllegalStateException | WrongThreadException memoryGone) {
+            // The iovec array, read here for one-element vectors and short-read remainders, was freed while the
+            // request waited (against IoEngine's rule). The SQE is taken: a NOP with this request's user data goes
+            // in its place, and the request alone fails with EFAULT, as the kernel fails a request whose memory is
+            // gone. Before, the exception left an empty SQE (user data 0) that completed another request early,
+            // and this one was never delivered.
+            Sqe.prepNop(sqe);
+            r.memoryGone = true;
+        }
+        Sqe.setUserData(sqe, shared != null ? r.index | shared.userDataTag() : r.index);
+    }
+
+    private void prepareOp(MemorySegment sqe, Request r) {
         long done = r.done;
         switch (r.op) {
             case Request.OP_READ -> prepRead(sqe, r.fd, r.buffer.address() + done, r.length - done, r.offset + done);
@@ -666,9 +681,8 @@ public final class IoUringEngine implements IoEngine {
             }
             case Request.OP_FSYNC -> Sqe.prepFsync(sqe, r.fd, 0);
             case Request.OP_FDATASYNC -> Sqe.prepFsync(sqe, r.fd, LibUring.IORING_FSYNC_DATASYNC());
-            default -> throw new IllegalStateException("unknown op " + r.op);
+            default -> throw new AssertionError("unknown op " + r.op);
         }
-        Sqe.setUserData(sqe, shared != null ? r.index | shared.userDataTag() : r.index);
     }
 
     /** {@code READ_FIXED} when the memory lies in a registered buffer, else {@code READ}. */
@@ -876,6 +890,7 @@ public final class IoUringEngine implements IoEngine {
      */
     private int reapCq() {
         int n = 0;
+        int delivered = 0;
         int ready = ring.cqReady();
         // cqReady(): acquire load of the CQ tail, pairs with smp_store_release(&rings->cq.tail) in
         // io_commit_cqring(), so the CQE fields read below are the ones the kernel wrote.
@@ -886,10 +901,12 @@ public final class IoUringEngine implements IoEngine {
             // cqAdvance(): release store of the CQ head, so the two loads above complete before the kernel (which
             // reads cq.head before reusing a slot) may overwrite this CQE.
             ring.cqAdvance(1);
-            complete(pool.byIndex(index), res);
+            if (complete(pool.byIndex(index), res)) {
+                delivered++;
+            }
             n++;
         }
-        return n;
+        return delivered;
     }
 
     /**
@@ -899,22 +916,33 @@ public final class IoUringEngine implements IoEngine {
     private int deliverReaped() {
         int count = reaped.size();
         int n = 0;
+        int delivered = 0;
         Request r;
         while (n < count && (r = reaped.poll()) != null) {
-            complete(r, (int) r.result);
+            if (complete(r, (int) r.result)) {
+                delivered++;
+            }
             n++;
         }
-        return n;
+        return delivered;
     }
 
-    /** QEMU's {@code luring_process_completions} rules for one CQE. */
-    private void complete(Request r, int res) {
+    /**
+     * QEMU's {@code luring_process_completions} rules for one CQE. Returns whether the request was delivered, not
+     * resubmitted: {@code awaitCompletions} counts deliveries (it had returned 1 for a read across EOF whose first
+     * CQE only sent it back for the rest, with nothing delivered).
+     */
+    private boolean complete(Request r, int res) {
         assert r.state == Request.STARTED : "CQE for a request not in the kernel";
         inFlight--;
         blocked = false;
+        if (r.memoryGone) {
+            r.memoryGone = false;
+            res = -Errno.EFAULT; // the CQE of the NOP that took its place (prepareSqe)
+        }
         if (res == -Errno.EAGAIN || res == -Errno.EINTR) {
             resubmit(r);
-            return;
+            return false;
         }
         long result;
         if (!r.isTransfer()) {
@@ -926,13 +954,14 @@ public final class IoUringEngine implements IoEngine {
             if (total < r.length && r.isRead() && res > 0) {
                 r.done = total; // short read: ask again for the rest (QEMU's luring_resubmit_short_read)
                 resubmit(r);
-                return;
+                return false;
             }
             result = r.finishTransfer(total);
         }
         r.result = result;
         r.state = Request.DONE;
         delivery.deliver(r);
+        return true;
     }
 
     private void resubmit(Request r) {
@@ -964,6 +993,9 @@ public final class IoUringEngine implements IoEngine {
         }
         delivery.checkNotReaping(name());
         admission.close();
+        // Close ends a batch the caller left open (an exception between plug and unplug): a request sent back for
+        // the rest of a short read waits for the batch's end to be submitted, and close spun on it for ever.
+        plugDepth = 0;
         ringFdRegistrationTried = true; // a closing thread must never register the ring fd in its own table
         Throwable thrown = null;
         try {

@@ -516,36 +516,32 @@ public final class LinuxAioEngine implements IoEngine {
             return 0;
         }
         NativeCallException.check("io_getevents", ret);
-        // Take every result out of the shared events array before running any handler: a handler may reap again.
-        Request first = null;
-        Request last = null;
+        // Every result out of the shared events array and into the delivery's local queue before any handler runs:
+        // a handler may reap again, and then delivers the rest of this batch from that queue. Kept in a list of
+        // this call's own, they still counted in flight, and a nested awaitCompletions waited in io_getevents for
+        // events the kernel had already handed out: for ever.
         for (int i = 0; i < ret; i++) {
             Request r = pool.byIndex(IoEvent.data(events, i));
-            r.result = IoEvent.res(events, i);
-            r.nextDone = null;
-            if (last == null) {
-                first = r;
-            } else {
-                last.nextDone = r;
-            }
-            last = r;
+            delivery.finishLocally(r, taken(r, IoEvent.res(events, i)));
         }
-        for (Request r = first; r != null; ) {
-            Request next = r.nextDone;
-            complete(r, r.result);
-            r = next;
-        }
-        return ret;
+        return delivery.deliverFinishedLocally();
     }
 
-    /** QEMU's {@code qemu_laio_process_completion}: turns the kernel's res into the request's result. */
     private void complete(Request r, long res) {
+        r.result = taken(r, res);
+        r.state = Request.DONE;
+        delivery.deliver(r);
+    }
+
+    /**
+     * Takes {@code r} out of the kernel's count and turns the kernel's {@code res} into its result (QEMU's
+     * {@code qemu_laio_process_completion}).
+     */
+    private long taken(Request r, long res) {
         assert r.state == Request.STARTED : "event for a request not in the kernel";
         inFlight--;
         blocked = false;
-        r.result = res < 0 || !r.isTransfer() ? res : r.finishTransfer(res);
-        r.state = Request.DONE;
-        delivery.deliver(r);
+        return res < 0 || !r.isTransfer() ? res : r.finishTransfer(res);
     }
 
     // ---- close ------------------------------------------------------------------------------------------------

@@ -77,6 +77,11 @@ final class Request {
      * and kept with the slot (not cleared on release) for its later ones.
      */
     MemorySegment resubmitIov;
+    /**
+     * io_uring: the request's iovec array was gone (its arena closed) when its SQE was written, so a NOP went in
+     * its place and it completes with {@code -EFAULT}. Owner thread; cleared when it completes.
+     */
+    boolean memoryGone;
 
     Request prev;
     Request next;
@@ -318,10 +323,10 @@ final class Request {
             if (len < 0) {
                 throw new IllegalArgumentException("iovec " + i + " has a negative length");
             }
-            total += len;
-            if (total > IoEngine.MAX_TRANSFER) {
+            if (len > IoEngine.MAX_TRANSFER - total) { // not total + len: a huge element wrapped it negative
                 throw new IllegalArgumentException("vectored request larger than " + IoEngine.MAX_TRANSFER + " bytes");
             }
+            total += len;
         }
         return total;
     }

@@ -646,20 +646,21 @@ public final class ThreadPoolEngine implements IoEngine {
             fifo = stack;
             stack = next;
         }
-        int n = 0;
+        // Into the delivery's local queue before any handler runs: a handler that reaps again (nested) delivers
+        // the rest from there. Kept in a list of this call's own, they were invisible to it, and a nested
+        // awaitCompletions waited for ever on the eventfd for requests already taken off the done stack.
         while (fifo != null) {
             Request next = fifo.nextDone;
             fifo.nextDone = null;
-            fifo.state = Request.DONE;
+            long result = fifo.result;
             if (fifo.isTransfer()) {
                 // On the owner thread: zero-filling touches the caller's (possibly confined) buffer.
-                fifo.result = fifo.result < 0 ? fifo.finishError(fifo.result) : fifo.finishTransfer(fifo.result);
+                result = result < 0 ? fifo.finishError(result) : fifo.finishTransfer(result);
             }
-            delivery.deliver(fifo);
-            n++;
+            delivery.finishLocally(fifo, result);
             fifo = next;
         }
-        return n;
+        return delivery.deliverFinishedLocally();
     }
 
     // ---- close ------------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -631,6 +633,114 @@ class EngineBehaviourTest {
         }
     }
 
+    /**
+     * A handler that waits for the next completion gets it from the batch its own came in: the pool and linux-aio
+     * without the shared ring took a whole batch into a list of the reaping call's own, so a nested
+     * awaitCompletions saw none of it and waited in ppoll or io_getevents, for ever without a timeout (here for its
+     * 10 s, returning 0). Not on the loop's ring: there a nested wait returns 0 at once (the loop's monitor does not
+     * nest its waits), and the other completion comes with the outer call.
+     */
+    @ParameterizedTest
+    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_SHARED", mode = EnumSource.Mode.EXCLUDE)
+    void aHandlerWaitingForTheNextCompletionGetsItFromTheSameBatch(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("batch.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(2 * 4096, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(2);
+            int[] nested = {-1};
+            CompletionHandler h = (tag, result) -> {
+                rec.complete(tag, result);
+                if (rec.completed == 1) { // the first delivered (the pool's workers may finish in either order)
+                    nested[0] = engine.awaitCompletions(TimeUnit.SECONDS.toNanos(10));
+                }
+            };
+            engine.plug();
+            engine.read(fd, buf.segment().asSlice(0, 4096), 0, h, 0);
+            engine.read(fd, buf.segment().asSlice(4096, 4096), 4096, h, 1);
+            engine.unplug();
+            Thread.sleep(200); // both done before the first reap, so one reap takes them together where it can
+            rec.awaitCompleted(engine, 2);
+            assertEquals(1, nested[0], "the nested wait did not get the other completion of the batch");
+            assertEquals(4096, rec.results[0]);
+            assertEquals(4096, rec.results[1]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * A close inside a batch the caller left open (an exception between plug and unplug) ends: io_uring sent a
+     * read across EOF back for its rest, which waits for the batch's end, and close spun on it for ever.
+     * awaitCompletions counts deliveries only: it had answered 1 for the first CQE of such a read, nothing
+     * delivered.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void closeEndsAnOpenBatchAndAwaitCountsOnlyDeliveries(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("short.img"), 10_000, OpenFlags.O_RDWR);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        int[] closedWith = {-1};
+        // The engine's owner is a thread of its own, so that a close that spins fails the test instead of hanging it.
+        Thread owner = Thread.ofPlatform().daemon().start(() -> {
+            try (AlignedBuffer buf = AlignedBuffer.allocate(4 * 16384, TestFiles.ALIGN)) {
+                IoEngine engine = e.open();
+                Recorder counted = new Recorder(1);
+                engine.read(fd, buf.segment().asSlice(0, 16384), 4096, counted, 0);
+                while (counted.completed == 0) {
+                    int n = engine.awaitCompletions(TimeUnit.SECONDS.toNanos(10));
+                    assertEquals(counted.completed, n, "deliveries counted");
+                }
+                Recorder rec = new Recorder(4);
+                for (int i = 0; i < 4; i++) {
+                    engine.read(fd, buf.segment().asSlice(i * 16384L, 16384), 4096, rec, i);
+                }
+                engine.plug();
+                engine.close();
+                closedWith[0] = rec.completed;
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        try {
+            owner.join(TimeUnit.SECONDS.toMillis(30));
+            assertFalse(owner.isAlive(), "close spun on requests waiting for the batch's end");
+            assertNull(failure.get());
+            assertEquals(4, closedWith[0], "each request delivered once, finished or cancelled");
+        } finally {
+            if (!owner.isAlive()) {
+                FileIo.close(fd);
+            }
+        }
+    }
+
+    /**
+     * io_uring reads a one-element iovec array when it writes the SQE, after the request waited in a batch. Freed
+     * meanwhile (against IoEngine's rule), the request alone fails with EFAULT. Before, the exception left an empty
+     * SQE whose completion (user data 0) delivered another request early, and this one never completed.
+     */
+    @ParameterizedTest
+    @EnumSource(value = EngineUnderTest.class, names = {"IO_URING", "IO_URING_DEFERRED", "IO_URING_SHARED"})
+    void aQueuedVectorWhoseIovecArrayWasFreedFailsAloneWithEfault(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("freed.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(2 * 4096, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(2);
+            engine.plug();
+            engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0);
+            Arena gone = Arena.ofConfined();
+            engine.readv(fd, iovecs(gone, buf.segment().asSlice(4096, 4096), new int[]{4096}), 1, 4096, rec, 1);
+            gone.close();
+            engine.unplug();
+            rec.awaitCompleted(engine, 2);
+            assertEquals(4096, rec.results[0]);
+            assertEquals(-Errno.EFAULT, rec.results[1]);
+            assertEquals(1, rec.calls[0]);
+            assertEquals(1, rec.calls[1]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(EngineUnderTest.class)
     void badArgumentsAreRefusedBeforeAnythingIsQueued(EngineUnderTest e) {
@@ -644,6 +754,10 @@ class EngineBehaviourTest {
             assertThrows(IllegalArgumentException.class, () -> engine.readv(0, ok, 0, 0, h, 0));
             assertThrows(IllegalArgumentException.class, () -> engine.readv(0, ok, 1025, 0, h, 0));
             assertThrows(IllegalArgumentException.class, () -> engine.writev(0, arena.allocate(16), 2, 0, 0, h, 0));
+            MemorySegment wraps = arena.allocate(2 * IoVec.SIZE, 8); // lengths whose sum overflowed a long
+            IoVec.set(wraps, 0, ok.address(), 0x7fff_f000L);
+            IoVec.set(wraps, 1, ok.address(), Long.MAX_VALUE - 0x7fff_f000L + 2);
+            assertThrows(IllegalArgumentException.class, () -> engine.readv(0, wraps, 2, 0, h, 0));
             assertThrows(NullPointerException.class, () -> engine.read(0, ok, 0, null, 0));
             assertThrows(IllegalStateException.class, engine::unplug);
             assertEquals(0, engine.outstanding());
