@@ -24,6 +24,14 @@ final class OwnerThread {
     private boolean isCurrent() {
         Thread current = Thread.currentThread();
         if (owner == null) {
+            if (current.isVirtual()) {
+                // The kernel's id is the carrier's: two virtual threads on one carrier passed the check, and an
+                // io_uring engine whose owner moved to another carrier failed its first submit (EINVAL: its
+                // registered ring fd belongs to the first carrier's table).
+                throw new IllegalStateException("an engine's owner must be a platform thread, not " + current
+                        + ": the owner is known by its kernel thread id, which a virtual thread changes with its"
+                        + " carrier; use an IOThread, or the block layer's API from virtual threads");
+            }
             owner = current;
             ownerTid = ThreadId.current();
             return true;

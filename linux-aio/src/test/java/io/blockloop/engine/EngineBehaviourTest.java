@@ -741,6 +741,23 @@ class EngineBehaviourTest {
         }
     }
 
+    /** A virtual thread cannot become an engine's owner: it is known by a kernel thread id that is its carrier's. */
+    @ParameterizedTest
+    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_SHARED", mode = EnumSource.Mode.EXCLUDE)
+    void aVirtualThreadCannotOwnAnEngine(EngineUnderTest e) throws Exception {
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        Thread.ofVirtual().start(() -> refused.set(assertThrows(IllegalStateException.class, () -> {
+            try (IoEngine engine = e.open()) { // a deferred ring binds its owner here, the others at first use
+                engine.poll();
+            }
+        }))).join();
+        assertTrue(refused.get().getMessage().startsWith("an engine's owner must be a platform thread"),
+                refused.get().getMessage());
+        try (IoEngine engine = e.open()) {
+            assertEquals(0, engine.poll()); // a platform thread may own one
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(EngineUnderTest.class)
     void badArgumentsAreRefusedBeforeAnythingIsQueued(EngineUnderTest e) {
