@@ -137,6 +137,9 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
     /**
      * The file descriptor to watch for {@code POLLIN}: readable whenever completions may be waiting. Spurious
      * readiness is possible; {@link #processCompletions()} resets it. Any thread may read the number.
+     *
+     * @throws IllegalStateException once the engine is closed: the fd is closed, and its number may already belong
+     *                               to another file, which a handler registered for it would watch
      */
     int completionFd();
 

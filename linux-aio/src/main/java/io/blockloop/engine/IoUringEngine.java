@@ -489,12 +489,14 @@ public final class IoUringEngine implements IoEngine {
     @Override
     public void plug() {
         owner.check();
+        admission.checkNotReleased();
         plugDepth++;
     }
 
     @Override
     public void unplug() {
         owner.check();
+        admission.checkNotReleased(); // io_uring's ring layer answered a bare "Already closed", the others nothing
         if (plugDepth <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
@@ -742,6 +744,7 @@ public final class IoUringEngine implements IoEngine {
                     + "posted only when its owner enters the ring, so no fd reports them; drive it with "
                     + "awaitCompletions, or open it with open() or openShared() for an event loop");
         }
+        admission.checkNotReleased(); // its number may belong to another file by now
         return shared != null ? shared.fd() : ring.fd();
     }
 

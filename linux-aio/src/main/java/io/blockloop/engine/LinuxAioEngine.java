@@ -287,12 +287,14 @@ public final class LinuxAioEngine implements IoEngine {
     @Override
     public void plug() {
         owner.check();
+        admission.checkNotReleased();
         plugDepth++;
     }
 
     @Override
     public void unplug() {
         owner.check();
+        admission.checkNotReleased(); // io_uring's ring layer answered a bare "Already closed", the others nothing
         if (plugDepth <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
@@ -356,6 +358,7 @@ public final class LinuxAioEngine implements IoEngine {
 
     @Override
     public int completionFd() {
+        admission.checkNotReleased(); // its number may belong to another file by now
         return eventFd.fd();
     }
 

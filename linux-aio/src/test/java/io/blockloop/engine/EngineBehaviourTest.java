@@ -927,6 +927,8 @@ class EngineBehaviourTest {
     /**
      * After close() the reaping calls throw instead of touching what close released: linux-aio's unmapped
      * {@code aio_ring} was a SIGSEGV, and the pool's eventfd number, reused by the process, was read as its own.
+     * So do plug, unplug (io_uring's ring layer said a bare "Already closed", the others took them) and
+     * completionFd (it answered the closed fd's number, which a handler registered later would have watched).
      */
     @ParameterizedTest
     @EnumSource(EngineUnderTest.class)
@@ -934,7 +936,8 @@ class EngineBehaviourTest {
         IoEngine engine = e.open();
         engine.close();
         for (var call : List.<Executable>of(
-                engine::poll, engine::processCompletions, () -> engine.awaitCompletions(1_000_000))) {
+                engine::poll, engine::processCompletions, () -> engine.awaitCompletions(1_000_000), engine::plug,
+                engine::unplug, e == EngineUnderTest.IO_URING_DEFERRED ? engine::poll : engine::completionFd)) {
             IllegalStateException x = assertThrows(IllegalStateException.class, call);
             assertTrue(x.getMessage().contains("engine is closed"), x.getMessage());
         }
