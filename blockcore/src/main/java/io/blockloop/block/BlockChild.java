@@ -16,6 +16,13 @@ public final class BlockChild {
     private BlockParent parent;
     /** {@link #setNode}'s volatile store (main loop) pairs with {@link #node()}'s load on any thread. */
     private volatile BlockNode node;
+    /**
+     * Whether this edge holds its parent quiesced for its drained node (QEMU's {@code quiesced_parent}). Main loop.
+     * A node passes its drain to each parent once, when its counter leaves 0; attaching, re-pointing and detaching
+     * an edge had instead begun or ended the parent's drain once per section the node was in, so a node drained
+     * twice left a new parent quiesced for good, or a detached one's counter negative.
+     */
+    private boolean quiescedParent;
 
     BlockChild(String name, BlockParent parent, BlockNode node) {
         this.name = Objects.requireNonNull(name, "name");
@@ -46,6 +53,22 @@ public final class BlockChild {
 
     void setNode(BlockNode node) {
         this.node = Objects.requireNonNull(node, "node");
+    }
+
+    /** Quiesces the parent for this edge's drained node, unless the edge does already. Main loop. */
+    void quiesceParent() {
+        if (!quiescedParent && parent != null) {
+            quiescedParent = true;
+            parent.childDrainedBegin(this);
+        }
+    }
+
+    /** Releases what {@link #quiesceParent()} took, if anything. Main loop. */
+    void unquiesceParent() {
+        if (quiescedParent) {
+            quiescedParent = false;
+            parent.childDrainedEnd(this);
+        }
     }
 
     @Override

@@ -120,8 +120,8 @@ public final class BlockNode implements BlockParent {
         for (BlockChild edge : driver.children()) {
             edge.adoptBy(this);
             children.add(edge);
-            for (int i = edge.node().quiesceCounter(); i > 0; i--) {
-                childDrainedBegin(edge); // a node built over a drained child starts quiesced (QEMU's bdrv_append rule)
+            if (edge.node().quiesceCounter() > 0) {
+                edge.quiesceParent(); // a node built over a drained child starts quiesced (QEMU's bdrv_append rule)
             }
         }
     }
@@ -180,8 +180,8 @@ public final class BlockNode implements BlockParent {
         if (parent instanceof BlockNode node) {
             node.children.add(edge);
         }
-        for (int i = child.quiesceCounter(); i > 0; i--) {
-            parent.childDrainedBegin(edge);
+        if (child.quiesceCounter() > 0) {
+            edge.quiesceParent();
         }
         return edge;
     }
@@ -219,11 +219,7 @@ public final class BlockNode implements BlockParent {
         if (edge.parent() instanceof BlockNode node) {
             node.children.remove(edge);
         }
-        if (edge.parent() != null) {
-            for (int i = child.quiesceCounter(); i > 0; i--) {
-                edge.parent().childDrainedEnd(edge);
-            }
-        }
+        edge.unquiesceParent();
         if (child.closeWhenUnused && child.parents.isEmpty()) {
             child.closeWhenUnused(); // its last user left
         }
@@ -231,8 +227,8 @@ public final class BlockNode implements BlockParent {
 
     /**
      * Points {@code edge} at {@code replacement} instead of its current node (QEMU's
-     * {@code bdrv_replace_child_noperm}): the parent's quiescing follows the edge, so it stays quiesced exactly as
-     * often as the new child is drained. Main loop, graph write lock held, both nodes idle.
+     * {@code bdrv_replace_child_noperm}): the parent's quiescing follows the edge, so the edge holds its parent
+     * quiesced exactly while the new child is drained. Main loop, graph write lock held, both nodes idle.
      */
     @GraphWriteLocked
     @GlobalStateCode
@@ -250,19 +246,16 @@ public final class BlockNode implements BlockParent {
                     + " at node '" + replacement.name() + "': it lives in " + replacement.context()
                     + ", the old node in " + old.context());
         }
-        BlockParent parent = edge.parent();
-        int oldQuiesce = old.quiesceCounter();
-        int newQuiesce = replacement.quiesceCounter();
         // Quiesce for the new child first, release for the old one last: the parent never runs unquiesced
         // in between when both are drained.
-        for (int i = oldQuiesce; i < newQuiesce; i++) {
-            parent.childDrainedBegin(edge);
+        if (replacement.quiesceCounter() > 0) {
+            edge.quiesceParent();
         }
         old.parents.remove(edge);
         edge.setNode(replacement);
         replacement.parents.add(edge);
-        for (int i = newQuiesce; i < oldQuiesce; i++) {
-            parent.childDrainedEnd(edge);
+        if (replacement.quiesceCounter() == 0) {
+            edge.unquiesceParent();
         }
     }
 
@@ -328,7 +321,7 @@ public final class BlockNode implements BlockParent {
     void quiesce() {
         if (quiesceCounter.getAndIncrement() == 0) {
             for (BlockChild edge : parents) {
-                edge.parent().childDrainedBegin(edge);
+                edge.quiesceParent();
             }
             driver.drainBegin();
         }
@@ -344,7 +337,7 @@ public final class BlockNode implements BlockParent {
         if (before == 1) {
             driver.drainEnd();
             for (BlockChild edge : parents) {
-                edge.parent().childDrainedEnd(edge);
+                edge.unquiesceParent();
             }
         }
     }

@@ -8,6 +8,7 @@ import io.blockloop.block.BlockChild;
 import io.blockloop.block.BlockGraph;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.block.nullio.NullDriver;
 import io.blockloop.block.raw.RawDriver;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.fdmon.FdMonitorKind;
@@ -212,6 +213,63 @@ class DrainedSectionTest {
         assertEquals(0, other.quiesceCounter());
         other.close();
         g.blk().close();
+    }
+
+    /**
+     * An edge quiesces its parent once however many sections its node is in (QEMU's {@code quiesced_parent}):
+     * attached above a node drained twice, a parent got two begins and one end (its requests parked for good);
+     * replaced onto such a node, a backend stayed quiesced; replaced off one, its counter went to -2 and later
+     * drains did not hold it; a node closed over one threw half-way, its children still attached.
+     */
+    @Test
+    void anEdgeQuiescesItsParentOnceWhateverItsNodesDrainDepth() {
+        BlockNode base = nullNode("base");
+        base.drainedBegin();
+        base.drainedBegin();
+        BlockNode top = new BlockNode("top", RawDriver.open(BlockNode.attachForNewParent("file", base), 0, -1), main);
+        BlockBackend above = BlockBackend.attach("above", top);
+        assertEquals(1, top.quiesceCounter());
+        assertEquals(1, above.quiesceCounter());
+        base.drainedEnd();
+        base.drainedEnd();
+        assertEquals(0, top.quiesceCounter(), "a parent attached above a node drained twice stayed quiesced");
+        assertEquals(0, above.quiesceCounter());
+
+        BlockNode old = nullNode("old");
+        BlockNode replacement = nullNode("replacement");
+        BlockBackend blk = BlockBackend.attach("blk", old);
+        replacement.drainedBegin();
+        replacement.drainedBegin();
+        BlockGraph.replaceNode(old, replacement);
+        replacement.drainedEnd();
+        replacement.drainedEnd();
+        assertEquals(0, blk.quiesceCounter(), "replaced onto a node drained twice, the backend stayed quiesced");
+
+        replacement.drainedBegin();
+        replacement.drainedBegin();
+        BlockGraph.replaceNode(replacement, old);
+        assertEquals(0, blk.quiesceCounter(), "replaced off a node drained twice, the counter went negative");
+        replacement.drainedEnd();
+        replacement.drainedEnd();
+        old.drainedBegin();
+        assertEquals(1, blk.quiesceCounter(), "a drain of the new node holds the backend");
+        old.drainedEnd();
+
+        base.drainedBegin();
+        base.drainedBegin();
+        above.close();
+        top.close(); // detaches from base, drained twice: threw "drainedEnd ... without drainedBegin" half-way
+        assertTrue(base.parents().isEmpty());
+        base.drainedEnd();
+        base.drainedEnd();
+        blk.close();
+        for (BlockNode n : List.of(base, old, replacement)) {
+            n.close();
+        }
+    }
+
+    private BlockNode nullNode(String name) {
+        return new BlockNode(name, NullDriver.open(1 << 20, true), main);
     }
 
     @Test
