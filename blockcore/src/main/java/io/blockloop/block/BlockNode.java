@@ -106,6 +106,9 @@ public final class BlockNode implements BlockParent {
     /**
      * A node named {@code name} (null: an automatic {@code #blockN} name) over an open {@code driver}, living in
      * {@code context}. Main loop.
+     *
+     * @throws IllegalArgumentException when a child of the driver lives in another context; the driver's edges
+     *                                  then stay on their nodes, for the caller to detach
      */
     public BlockNode(String name, BlockDriver driver, AioContext context) {
         this.name = name != null ? name : "#block" + AUTO_NAMES.getAndIncrement();
@@ -113,6 +116,9 @@ public final class BlockNode implements BlockParent {
         this.context = Objects.requireNonNull(context, "context");
         this.limits = driver.limits();
         this.padding = new RequestPadding(this);
+        for (BlockChild edge : driver.children()) {
+            refuseOtherContext(edge.name(), edge.node());
+        }
         for (int i = 0; i < drainAllCount; i++) {
             quiesce();
         }
@@ -174,6 +180,7 @@ public final class BlockNode implements BlockParent {
         child.refuseIfClosed(role);
         if (parent instanceof BlockNode node) {
             refuseCycle(node, role, child);
+            node.refuseOtherContext(role, child);
         }
         BlockChild edge = new BlockChild(role, parent, child);
         child.parents.add(edge);
@@ -666,6 +673,19 @@ public final class BlockNode implements BlockParent {
         close();
         for (BlockChild edge : below) {
             edge.node().closeWhenUnused();
+        }
+    }
+
+    /**
+     * A node's requests run in its context and call its children there, so a child must live in the same one (as
+     * {@link #repoint} requires). Connected across contexts, the graph built, and its first read failed with a
+     * message about the caller's thread.
+     */
+    private void refuseOtherContext(String role, BlockNode child) {
+        if (child.context() != context) {
+            throw new IllegalArgumentException("node '" + child.name() + "' lives in " + child.context()
+                    + ", and cannot be the " + role + " child of node '" + name + "', which lives in " + context
+                    + ": move one of them first");
         }
     }
 

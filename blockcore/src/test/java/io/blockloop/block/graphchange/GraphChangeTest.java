@@ -4,6 +4,7 @@ import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
 import io.blockloop.aio.IOThread;
 import io.blockloop.aio.MainLoop;
+import io.blockloop.block.BlockChild;
 import io.blockloop.block.BlockGraph;
 import io.blockloop.block.BlockIoException;
 import io.blockloop.block.BlockNode;
@@ -16,6 +17,8 @@ import io.blockloop.block.filter.RequestKind;
 import io.blockloop.block.filter.ThrottleDriver;
 import io.blockloop.block.filter.ThrottleLimit;
 import io.blockloop.block.filter.ThrottleLimits;
+import io.blockloop.block.nullio.NullDriver;
+import io.blockloop.block.raw.RawDriver;
 import io.blockloop.block.graph.GraphLock;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.fdmon.FdMonitorKind;
@@ -73,6 +76,27 @@ class GraphChangeTest {
 
     private void await(CompletableFuture<?> f) {
         assertTrue(AioWait.waitWhile(main, () -> !f.isDone(), BOUND_NS), "did not finish within 10 s");
+    }
+
+    /**
+     * A node and its child live in one context: connecting them across two is refused when they are connected.
+     * Before, the graph was built and its first read failed with a message about the caller's thread.
+     */
+    @Test
+    void aChildInAnotherContextIsRefusedWhenItIsConnected() throws Exception {
+        try (IOThread io = new IOThread("io0").start()) {
+            BlockNode below = new BlockNode("below", NullDriver.open(1 << 20, true), io.context());
+            BlockChild edge = BlockNode.attachForNewParent("file", below);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new BlockNode("above", RawDriver.open(edge, 0, -1), main));
+            assertTrue(e.getMessage().startsWith("node 'below' lives in "), e.getMessage());
+            BlockNode.detach(edge); // the refused node's edge is the caller's to take back
+            BlockNode mainNode = new BlockNode("main-node", NullDriver.open(1 << 20, true), main);
+            assertThrows(IllegalArgumentException.class, () -> BlockNode.attach(mainNode, "extra", below));
+            assertTrue(below.parents().isEmpty());
+            mainNode.close();
+            below.close();
+        }
     }
 
     /**
