@@ -62,6 +62,10 @@ stride_blocks=7919
 bs=4096
 while [ $# -gt 0 ]; do
   case "$1" in
+    --seconds|--rounds|--dir|--devices|--engines|--rw|--qd|--bs|--loop-cpu|--poll-max-ns)
+      [ $# -ge 2 ] || { printf 'bench-vs-fio-qemu: %s needs a value (see --help)\n' "$1" >&2; exit 2; } ;;
+  esac
+  case "$1" in
     --quick) seconds=0.5; rounds=1; shift ;;
     --seconds) seconds=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
@@ -84,6 +88,20 @@ usage_error() { printf 'bench-vs-fio-qemu: %s (see --help)\n' "$*" >&2; exit 2; 
 bs=$(bench_request_bytes "$bs" 2>&1) || usage_error "--bs $bs" # on failure, bs holds the reason
 for rw in ${rws//,/ }; do
   case "$rw" in randread|randwrite|read|write) ;; *) usage_error "--rw $rw: randread, randwrite, read or write" ;; esac
+done
+# Checked here, before loop devices are made: a typo measured nothing (--devices foo, an empty table), or made up
+# figures (--seconds abc: fio ran untimed, blockloop 1000 requests), all with exit status 0.
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage_error "--rounds must be a positive number, not $rounds"
+[[ "$seconds" =~ ^[0-9]*\.?[0-9]+$ ]] && awk -v s="$seconds" 'BEGIN { exit !(s > 0) }' ||
+  usage_error "--seconds must be a positive number of seconds, not $seconds"
+for d in ${devices//,/ }; do
+  case "$d" in sparse|full|null) ;; *) usage_error "--devices $d: sparse, full or null" ;; esac
+done
+for e in ${engines//,/ }; do
+  case "$e" in io_uring|native|threads) ;; *) usage_error "--engines $e: io_uring, native or threads" ;; esac
+done
+for qd in ${depths//,/ }; do
+  [[ "$qd" =~ ^[1-9][0-9]*$ ]] || usage_error "--qd $qd: a positive number"
 done
 # What the table's title says about the requests.
 if (( bs % 1048576 == 0 )); then bs_label="$((bs / 1048576)) MiB"; else bs_label="$((bs / 1024)) KiB"; fi
@@ -148,7 +166,8 @@ run_blockloop() {
   discard_if_sparse "$1"
   shift
   local json
-  json=$("$JAVA_HOME/bin/java" ${BLOCKLOOP_JAVA_OPTS:-} -jar "$jar" bench --json "${loop_cpu_args[@]}" "${poll_args[@]}" "$@")
+  json=$("$JAVA_HOME/bin/java" ${BLOCKLOOP_JAVA_OPTS:-} -jar "$jar" bench --json "${loop_cpu_args[@]}" \
+    "${poll_args[@]}" "$@") || die "blockloop bench $* failed"
   echo "$(json_field iops <<<"$json") $(json_field cpu_us_per_request <<<"$json") $(json_field allocated_bytes_per_request <<<"$json")"
 }
 
@@ -181,8 +200,10 @@ for dev_name in full sparse; do
           f=$(run_fio "$dev_name" "$dev" "$rw" "$qd" "$engine")
           count=$(awk -v i="$f" -v s="$seconds" 'BEGIN { c = int(i * s); if (c < 1000) c = 1000; print c }')
           q=$(run_qemu "$dev_name" "$dev" "$rw" "$qd" "$engine" "$count")
-          read -r b cpu alloc <<<"$(run_blockloop "$dev_name" "${random[@]}" -f raw -t none -i "$engine" -d "$qd" \
-            -s "$bs" -c "$count" "${w[@]}" "$dev")"
+          # Assigned first: a failure inside "<<<$(...)" was ignored, and the cell read 0 IOPS with exit status 0.
+          bl=$(run_blockloop "$dev_name" "${random[@]}" -f raw -t none -i "$engine" -d "$qd" -s "$bs" -c "$count" \
+            "${w[@]}" "$dev")
+          read -r b cpu alloc <<<"$bl"
           f_sum=$(add "$f_sum" "$f"); q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
           cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
           ratio=$(awk -v b="$b" -v f="$f" 'BEGIN { printf "%.4f", (f > 0 ? b / f : 0) }')
@@ -208,7 +229,8 @@ if has "$devices" null; then
       q_sum=0; b_sum=0; cpu_sum=0; alloc_sum=0
       for ((r = 0; r < rounds; r++)); do
         q=$(run_qemu_null "$rw" "$qd" "$count")
-        read -r b cpu alloc <<<"$(run_blockloop null -f null -d "$qd" -s "$bs" -c "$count" "${w[@]}" 1G)"
+        bl=$(run_blockloop null -f null -d "$qd" -s "$bs" -c "$count" "${w[@]}" 1G)
+        read -r b cpu alloc <<<"$bl"
         q_sum=$(add "$q_sum" "$q"); b_sum=$(add "$b_sum" "$b")
         cpu_sum=$(add "$cpu_sum" "$cpu"); alloc_sum=$(add "$alloc_sum" "$alloc")
       done

@@ -69,6 +69,13 @@ if bench_random_rw "$rw"; then random=(--random); fi
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage "--rounds must be a positive number, not $rounds"
 [[ "$qd" =~ ^[1-9][0-9]*$ ]] || usage "--qd must be a positive number, not $qd"
 [[ "$seconds" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage "--seconds must be a number of seconds, not $seconds"
+for variant in "${variants[@]}"; do
+  for word in ${variant#*=}; do # before anything is set up, not once per round
+    case "$word" in
+      --jar=*) [ -f "${word#--jar=}" ] || usage "variant '${variant%%=*}': no such jar: ${word#--jar=}" ;;
+    esac
+  done
+done
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
 [ "$(stat -f -c %T "$workdir")" != tmpfs ] ||
@@ -105,7 +112,8 @@ run_variant() {
   [ -f "$use_jar" ] || die "no such jar: $use_jar"
   discard
   json=$("$JAVA_HOME/bin/java" "${jvm[@]}" -jar "$use_jar" bench --json "${random[@]}" -f raw -t none -i "$engine" \
-    -d "$qd" -s "$bs" -c "$2" "${write[@]}" "${bench[@]}" "$dev")
+    -d "$qd" -s "$bs" -c "$2" "${write[@]}" "${bench[@]}" "$dev") || die "variant '$1': blockloop bench failed"
+  [ -n "$(json_field iops <<<"$json")" ] || die "variant '$1': blockloop bench printed no IOPS"
   local spin main
   spin=$(json_field spin_seconds <<<"$json")
   main=$(json_field cpu_main_thread_seconds <<<"$json")
@@ -128,7 +136,9 @@ for ((r = 0; r < rounds; r++)); do
   line=$(printf 'round %2d  fio %8.0f' "$r" "$f")
   for ((k = 0; k < n; k++)); do
     v=$(((r + k) % n))
-    read -r iops cpu spin <<<"$(run_variant "${variants[v]#*=}" "$count")"
+    # Assigned first: a die inside "<<<$(...)" ended only the subshell, and the variant read 0 IOPS, exit status 0.
+    out=$(run_variant "${variants[v]#*=}" "$count")
+    read -r iops cpu spin <<<"$out"
     ratio=$(awk -v b="$iops" -v f="$f" 'BEGIN { printf "%.4f", (f > 0 ? b / f : 0) }')
     iops_sum[v]=$(awk -v a="${iops_sum[v]}" -v b="$iops" 'BEGIN { printf "%.3f", a + b }')
     cpu_sum[v]=$(awk -v a="${cpu_sum[v]}" -v b="$cpu" 'BEGIN { printf "%.3f", a + b }')

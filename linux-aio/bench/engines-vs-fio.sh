@@ -16,7 +16,8 @@
 #   --dir DIR   work directory for the backing files (default /var/tmp; must not be tmpfs)
 #   driver arguments (defaults in brackets): --rounds N [3] alternating fio/engine rounds per cell,
 #   --seconds S [1] measured per run, --ramp S [0.25] per run, --engines io_uring,linux-aio,threads,
-#   --rw randread,randwrite, --qd 1,32, --pin-owner (the engines' owner thread pinned to the CPU it starts on)
+#   --rw randread,randwrite, --qd 1,32, --pin-owner (the engines' owner thread pinned to the CPU it starts on);
+#   the driver's default engines also include io_uring-deferred (io_uring set up as fio sets up its own ring)
 # Needs: root (losetup, blkdiscard), fio, a JDK 25 (bin/find-jdk).
 # Time: 24 cells x 3 rounds x 2 runs x ~1.5 s + build and setup ~ 4.5 minutes.
 set -euo pipefail
@@ -26,8 +27,10 @@ workdir=/var/tmp
 driver_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --dir) workdir=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --dir)
+      [ $# -ge 2 ] || { echo 'engines-vs-fio: --dir needs a value (see --help)' >&2; exit 2; }
+      workdir=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) driver_args+=("$1"); shift ;;
   esac
 done
@@ -35,6 +38,9 @@ done
 die() { printf 'engines-vs-fio: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
+# Absolute before the cd below: a relative one was checked here and used from the repository's root.
+absolute=$(cd "$workdir" 2>/dev/null && pwd) || die "no such directory: $workdir"
+workdir=$absolute
 fstype=$(stat -f -c %T "$workdir")
 [ "$fstype" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
 
@@ -43,9 +49,11 @@ JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
 
 echo "==> building linux-aio (tests compiled, not run)"
 cd "$root"
-./mvnw -q -B -pl linux-aio -am install -DskipTests >/dev/null
+./mvnw -q -B -pl linux-aio -am install -DskipTests >/dev/null ||
+  die "the build failed; run ./mvnw -pl linux-aio -am install -DskipTests to see why"
 cp_file=$(mktemp)
-./mvnw -q -B -pl linux-aio dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file" >/dev/null
+./mvnw -q -B -pl linux-aio dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file" \
+  >/dev/null || { rm -f "$cp_file"; die "the test classpath could not be resolved"; }
 # The modules just built come first: the jars in ~/.m2 may meanwhile have been replaced by another build.
 cp="$root/linux-aio/target/test-classes:$root/linux-aio/target/classes:$root/fdmon/target/classes"
 cp="$cp:$root/ffm-bindings/target/classes:$root/ffm-bindings/target/test-classes:$(cat "$cp_file")"
@@ -54,6 +62,9 @@ rm -f "$cp_file"
 echo "==> backing files in $workdir: sparse (256 MiB, truncate) and full (1 GiB, written with dd)"
 . "$root/bin/bench-loop-devices"
 bench_loop_devices "$workdir" yes yes
+# A TERM or INT waits for the running cell, so the loop devices are detached (the EXIT trap) only after the driver
+# ended: killed at once, the script left the driver running its next cells on freed device numbers.
+trap 'exit 130' INT TERM
 echo "==> sparse: $sparse_dev   full: $full_dev   kernel $(uname -r)   $(fio --version)   $(nproc) CPUs   load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 start=$(date +%s)
