@@ -2,6 +2,7 @@ package io.blockloop.cli;
 
 import io.blockloop.block.file.StorageGeometry;
 import io.blockloop.ffm.call.Availability;
+import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libaio.LibAio;
 import io.blockloop.ffm.libc.Epoll;
@@ -50,7 +51,11 @@ final class ProbeCommand {
         if (path != null) {
             try {
                 geometry = StorageGeometry.of(path);
-            } catch (NativeCallException | IllegalArgumentException | IllegalStateException e) {
+            } catch (NativeCallException e) {
+                // open's failure in QEMU's words, as bench and io say it; it had named the path twice
+                throw CommandFailure.runtime("probe: " + (e.call().equals("open")
+                        ? "Could not open '" + path + "': " + Errno.text(e.errno()) : path + ": " + e.getMessage()));
+            } catch (IllegalArgumentException | IllegalStateException e) {
                 throw CommandFailure.runtime("probe: " + path + ": " + e.getMessage());
             }
         }
