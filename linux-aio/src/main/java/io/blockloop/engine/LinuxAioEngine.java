@@ -466,10 +466,15 @@ public final class LinuxAioEngine implements IoEngine {
         int delivered = 0;
         try {
             if (waitNanos > 0) {
-                delivered += getEvents(1, waitNanos);
+                takeEvents(1, waitNanos);
+            }
+            if (ring == null) {
+                takeEvents(0, 0);
             }
             delivered += delivery.deliverFinishedLocally();
-            delivered += ring != null ? reapRing() : getEvents(0, 0);
+            if (ring != null) {
+                delivered += reapRing();
+            }
         } finally {
             delivery.exitReap();
             endBatch();
@@ -501,12 +506,12 @@ public final class LinuxAioEngine implements IoEngine {
     }
 
     /**
-     * {@code io_getevents(min, maxEvents)}; waits up to {@code timeoutNanos} ({@link Long#MAX_VALUE}: no limit)
-     * for {@code min} events.
+     * {@code io_getevents(min, maxEvents)}, waiting up to {@code timeoutNanos} ({@link Long#MAX_VALUE}: no limit)
+     * for {@code min} events, which go into the delivery's local queue.
      */
-    private int getEvents(int min, long timeoutNanos) {
+    private void takeEvents(int min, long timeoutNanos) {
         if (inFlight == 0) {
-            return 0;
+            return;
         }
         MemorySegment timeout = MemorySegment.NULL;
         if (timeoutNanos != Long.MAX_VALUE) {
@@ -516,7 +521,7 @@ public final class LinuxAioEngine implements IoEngine {
         }
         int ret = LibAio.getEventsOrErrno(ctx, min, maxEvents, events, timeout);
         if (ret == -Errno.EINTR) {
-            return 0;
+            return;
         }
         NativeCallException.check("io_getevents", ret);
         // Every result out of the shared events array and into the delivery's local queue before any handler runs:
@@ -527,7 +532,6 @@ public final class LinuxAioEngine implements IoEngine {
             Request r = pool.byIndex(IoEvent.data(events, i));
             delivery.finishLocally(r, taken(r, IoEvent.res(events, i)));
         }
-        return delivery.deliverFinishedLocally();
     }
 
     private void complete(Request r, long res) {

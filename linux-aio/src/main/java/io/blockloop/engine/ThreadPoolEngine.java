@@ -582,7 +582,7 @@ public final class ThreadPoolEngine implements IoEngine {
 
     /**
      * Owner, spinning: whether a worker has published a completion. Acquire (a volatile read): pairs with the
-     * workers' CAS in {@link #publish}; {@link #reapDone()} takes the stack again with its own acquire.
+     * workers' CAS in {@link #publish}; {@link #takeDone()} takes the stack again with its own acquire.
      */
     private boolean completionPublished() {
         return done.get() != null;
@@ -625,8 +625,8 @@ public final class ThreadPoolEngine implements IoEngine {
         try {
             // Bounded: the local queue as it is now and one take of the done stack. Requests finishing meanwhile
             // wait for the next call (their push onto the emptied stack signals the eventfd again).
+            takeDone();
             delivered += delivery.deliverFinishedLocally();
-            delivered += reapDone();
         } finally {
             delivery.exitReap();
             endBatch();
@@ -635,13 +635,16 @@ public final class ThreadPoolEngine implements IoEngine {
         return delivered;
     }
 
-    private int reapDone() {
+    /**
+     * Moves what the workers finished into the delivery's local queue, after what is there already, in the order
+     * they finished. Into that queue before any handler runs: a handler that reaps again (nested) delivers the rest
+     * from there. Kept in a list of the reaping call's own, they were invisible to it, and a nested
+     * awaitCompletions waited for ever on the eventfd for requests already taken off the done stack.
+     */
+    private void takeDone() {
         // Acquire (getAndSet is volatile): pairs with the workers' CAS in publish(), so their result stores are
         // visible here.
         Request stack = done.getAndSet(null);
-        if (stack == null) {
-            return 0;
-        }
         Request fifo = null;
         while (stack != null) {
             Request next = stack.nextDone;
@@ -649,9 +652,6 @@ public final class ThreadPoolEngine implements IoEngine {
             fifo = stack;
             stack = next;
         }
-        // Into the delivery's local queue before any handler runs: a handler that reaps again (nested) delivers
-        // the rest from there. Kept in a list of this call's own, they were invisible to it, and a nested
-        // awaitCompletions waited for ever on the eventfd for requests already taken off the done stack.
         while (fifo != null) {
             Request next = fifo.nextDone;
             fifo.nextDone = null;
@@ -663,7 +663,6 @@ public final class ThreadPoolEngine implements IoEngine {
             delivery.finishLocally(fifo, result);
             fifo = next;
         }
-        return delivery.deliverFinishedLocally();
     }
 
     // ---- close ------------------------------------------------------------------------------------------------
