@@ -63,6 +63,15 @@ public final class BlockChild {
         }
     }
 
+    /** Holds the parent quiesced exactly while this edge's node is drained. Main loop. */
+    void followDrain() {
+        if (node.quiesceCounter() > 0) {
+            quiesceParent();
+        } else {
+            unquiesceParent();
+        }
+    }
+
     /** Releases what {@link #quiesceParent()} took, if anything. Main loop. */
     void unquiesceParent() {
         if (quiescedParent) {

@@ -126,9 +126,7 @@ public final class BlockNode implements BlockParent {
         for (BlockChild edge : driver.children()) {
             edge.adoptBy(this);
             children.add(edge);
-            if (edge.node().quiesceCounter() > 0) {
-                edge.quiesceParent(); // a node built over a drained child starts quiesced (QEMU's bdrv_append rule)
-            }
+            edge.followDrain(); // a node built over a drained child starts quiesced (QEMU's bdrv_append rule)
         }
     }
 
@@ -187,9 +185,7 @@ public final class BlockNode implements BlockParent {
         if (parent instanceof BlockNode node) {
             node.children.add(edge);
         }
-        if (child.quiesceCounter() > 0) {
-            edge.quiesceParent();
-        }
+        edge.followDrain();
         return edge;
     }
 
@@ -261,9 +257,7 @@ public final class BlockNode implements BlockParent {
         old.parents.remove(edge);
         edge.setNode(replacement);
         replacement.parents.add(edge);
-        if (replacement.quiesceCounter() == 0) {
-            edge.unquiesceParent();
-        }
+        edge.followDrain();
     }
 
     /** Moves the node (not its children) to {@code ctx}. Main loop, nothing in flight. */
