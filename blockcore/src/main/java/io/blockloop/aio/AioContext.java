@@ -98,6 +98,7 @@ public final class AioContext implements AutoCloseable {
     // ---- home thread ----
     private int depth;
     private PollPass[] passes = new PollPass[4];
+    /** Written by the home thread only, through BLOCKING_WAITS; read by any thread (tests). */
     private long blockingWaits;
 
     private AioContext(String name, FdMonitor monitor, Thread homeThread) {
@@ -541,7 +542,8 @@ public final class AioContext implements AutoCloseable {
                 pass.progress = true;
             }
             if (pass.timeoutNs != 0) {
-                blockingWaits++;
+                // Release (a plain store on x86, beside a system call): pairs with the acquire in blockingWaitCount().
+                BLOCKING_WAITS.setRelease(this, blockingWaits + 1);
             }
             monitor.wait(pass.timeoutNs, pass, depth > 1);
         }
@@ -658,11 +660,13 @@ public final class AioContext implements AutoCloseable {
 
     private static final VarHandle LOCALS;
     private static final VarHandle DEPTH;
+    private static final VarHandle BLOCKING_WAITS;
 
     static {
         try {
             LOCALS = MethodHandles.lookup().findVarHandle(AioContext.class, "locals", Object[].class);
             DEPTH = MethodHandles.lookup().findVarHandle(AioContext.class, "depth", int.class);
+            BLOCKING_WAITS = MethodHandles.lookup().findVarHandle(AioContext.class, "blockingWaits", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -809,9 +813,9 @@ public final class AioContext implements AutoCloseable {
         return notifier.loopMayBlockVolatile();
     }
 
-    /** How many waits could block (timeout not 0) so far. Home thread; for tests. */
+    /** How many waits could block (timeout not 0) so far. Any thread (acquire load); for tests. */
     long blockingWaitCount() {
-        return blockingWaits;
+        return (long) BLOCKING_WAITS.getAcquire(this);
     }
 
     /** Handlers in the busy-polling set. Home thread; for tests. */
