@@ -17,7 +17,7 @@
 # Needs: a JDK 25 (bin/find-jdk) with its `jfr` tool; builds the jar when it is missing.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 frames=8
 keep=
 while [ $# -gt 0 ]; do

@@ -48,7 +48,7 @@
 # 5 minutes.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 workdir=/var/tmp
 seconds=2
 rounds=1

@@ -7,7 +7,7 @@
 # usage: blockcore/bench/compare-jars.sh BEFORE.jar AFTER.jar [ROUNDS]   (root: attaches a loop device)
 set -euo pipefail
 before=$1 after=$2 rounds=${3:-5}
-here=$(cd "$(dirname "$0")/../.." && pwd)
+here=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 . "$here/bin/find-jdk"
 java="$(blockloop_find_jdk)/bin/java"
 img=$(mktemp /var/tmp/compare-jars.XXXXXX)

@@ -23,7 +23,7 @@
 # Needs: root (losetup, blkdiscard), fio, a JDK 25 (bin/find-jdk).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 rounds=8
 device=full
 engine=native

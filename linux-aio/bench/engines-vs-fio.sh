@@ -22,7 +22,7 @@
 # Time: 24 cells x 3 rounds x 2 runs x ~1.5 s + build and setup ~ 4.5 minutes.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 workdir=/var/tmp
 driver_args=()
 while [ $# -gt 0 ]; do
@@ -39,7 +39,7 @@ die() { printf 'engines-vs-fio: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
 # Absolute before the cd below: a relative one was checked here and used from the repository's root.
-absolute=$(cd "$workdir" 2>/dev/null && pwd) || die "no such directory: $workdir"
+absolute=$(CDPATH= cd -- "$workdir" 2>/dev/null && pwd) || die "no such directory: $workdir"
 workdir=$absolute
 fstype=$(stat -f -c %T "$workdir")
 [ "$fstype" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
