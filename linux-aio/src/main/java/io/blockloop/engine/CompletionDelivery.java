@@ -115,16 +115,24 @@ final class CompletionDelivery {
     }
 
     /**
-     * Refuses an engine's close() from a completion handler: the reaping call that runs the handler still walks
-     * the engine's ring, eventfd and slots when the handler returns, so close() must not release them.
+     * Refuses an engine's close() while a reaping call runs: the call still walks the engine's ring, eventfd and
+     * slots when its handlers return, so close() must not release them. From a completion handler the check is
+     * exact. From another thread it is a guard against the usual mistake, not a synchronisation: the depth is
+     * the owner's plain field, and a close racing the start of a reap is not caught (the caller must order close()
+     * after the owner's last use, as {@link IoEngine} says).
      *
-     * @throws IllegalStateException when a reaping call is running
+     * @throws IllegalStateException when a reaping call is seen running, naming which of the two cases it is
      */
-    void checkNotReaping(String engine) {
-        if (reapDepth > 0) {
-            throw new IllegalStateException(engine + ": close() from a completion handler; close the engine after"
-                    + " the reaping call returns (the call still walks what close() would release)");
+    void checkNotReaping(String engine, OwnerThread owner) {
+        if (reapDepth == 0) {
+            return;
         }
+        if (owner.isAnotherThread()) {
+            throw new IllegalStateException(engine + ": close() from another thread while the owner is reaping ("
+                    + owner.describe() + "); close it on the owner, or after the owner has stopped using it");
+        }
+        throw new IllegalStateException(engine + ": close() from a completion handler; close the engine after"
+                + " the reaping call returns (the call still walks what close() would release)");
     }
 
     /** After the outermost reaping call ended normally: rethrows what handlers threw in it, if anything. */

@@ -994,7 +994,7 @@ public final class IoUringEngine implements IoEngine {
                     + "ring (openDeferred), whose completions only the owner can collect: close it on the owner "
                     + "thread, or after that thread ended (the engine stays open)");
         }
-        delivery.checkNotReaping(name());
+        delivery.checkNotReaping(name(), owner);
         admission.close();
         // Close ends a batch the caller left open (an exception between plug and unplug): a request sent back for
         // the rest of a short read waits for the batch's end to be submitted, and close spun on it for ever.

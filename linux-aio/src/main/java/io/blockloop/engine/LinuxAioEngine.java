@@ -558,7 +558,7 @@ public final class LinuxAioEngine implements IoEngine {
         if (admission.isClosed()) {
             return;
         }
-        delivery.checkNotReaping(name());
+        delivery.checkNotReaping(name(), owner);
         admission.close();
         Throwable thrown = null;
         try {

@@ -690,7 +690,7 @@ public final class ThreadPoolEngine implements IoEngine {
         if (admission.isClosed()) {
             return;
         }
-        delivery.checkNotReaping(name());
+        delivery.checkNotReaping(name(), owner);
         admission.close();
         Throwable thrown = null;
         try {

@@ -534,6 +534,56 @@ class EngineBehaviourTest {
         }
     }
 
+    /**
+     * close() from another thread while the owner's reap runs a handler is refused, and says so: before, it
+     * claimed to come from a completion handler. The handler holds the reap open until the other thread's call
+     * has returned; the latches order the two, so the owner's reaping depth is seen.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void closeFromAnotherThreadDuringAReapIsRefusedAsSuch(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("r.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open(); AlignedBuffer buf = AlignedBuffer.allocate(4096, TestFiles.ALIGN)) {
+            CountDownLatch inHandler = new CountDownLatch(1);
+            CountDownLatch closeTried = new CountDownLatch(1);
+            AtomicReference<Throwable> closeOutcome = new AtomicReference<>();
+            Thread closer = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    if (inHandler.await(60, TimeUnit.SECONDS)) {
+                        engine.close();
+                    }
+                } catch (Throwable t) {
+                    closeOutcome.set(t);
+                } finally {
+                    closeTried.countDown();
+                }
+            });
+            Recorder rec = new Recorder(2);
+            CompletionHandler holdsTheReap = (tag, result) -> {
+                rec.complete(tag, result);
+                inHandler.countDown();
+                try {
+                    assertTrue(closeTried.await(60, TimeUnit.SECONDS), "the other thread's close() never returned");
+                } catch (InterruptedException ie) {
+                    throw new AssertionError(ie);
+                }
+            };
+            engine.read(fd, buf.segment(), 0, holdsTheReap, 0);
+            rec.awaitCompleted(engine, 1);
+            closer.join(TimeUnit.SECONDS.toMillis(60));
+            Throwable refused = closeOutcome.get();
+            assertTrue(refused instanceof IllegalStateException, "close() from another thread: " + refused);
+            assertTrue(refused.getMessage().contains("close() from another thread while the owner is reaping"),
+                    refused.getMessage());
+            assertEquals(4096, rec.results[0]);
+            engine.read(fd, buf.segment(), 4096, rec, 1); // still open and usable by its owner
+            rec.awaitCompleted(engine, 2);
+            assertEquals(4096, rec.results[1]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     /** Waits for the completion fd as an event loop does; returns its revents, 0 when it was not reported. */
     private interface CompletionFdWatch {
         int await(long timeoutNs);
