@@ -205,6 +205,14 @@ public final class EpollFdMonitor implements FdMonitor {
                 "epoll fd monitor falls back to poll for good: {0}", reason);
     }
 
+    /**
+     * Whether a {@link #wait} is running on the home thread, from before it can block until it returns (for tests).
+     * Any thread; see {@link WaitsInProgress#inProgress()}.
+     */
+    boolean waitInProgress() {
+        return waits.inProgress();
+    }
+
     @Override
     public int wait(long timeoutNs, ReadySink sink, boolean nested) {
         waits.enter();

@@ -611,6 +611,14 @@ public final class IoUringFdMonitor implements FdMonitor {
         return ring.setupFlags();
     }
 
+    /**
+     * Whether a {@link #wait} is running on the home thread, from before it can block until it returns (for tests).
+     * Any thread; see {@link WaitsInProgress#inProgress()}.
+     */
+    boolean waitInProgress() {
+        return waits.inProgress();
+    }
+
     /** Whether a completion waits for an enter to be posted (for tests). Home thread. */
     boolean taskRunPending() {
         return ring.taskRunPending();

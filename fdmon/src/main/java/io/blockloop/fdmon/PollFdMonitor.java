@@ -125,6 +125,14 @@ public final class PollFdMonitor implements FdMonitor {
         return nodesAcquire().length;
     }
 
+    /**
+     * Whether a {@link #wait} is running on the home thread, from before it can block until it returns (for tests).
+     * Any thread; see {@link WaitsInProgress#inProgress()}.
+     */
+    boolean waitInProgress() {
+        return waits.inProgress();
+    }
+
     @Override
     public int wait(long timeoutNs, ReadySink sink, boolean nested) {
         waits.enter();

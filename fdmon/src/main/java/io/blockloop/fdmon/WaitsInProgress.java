@@ -12,7 +12,8 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Threads: {@link #enter()} and {@link #exit()} on the home thread, which alone writes the count: release stores
  * (plain on x86), so a wait pays no fence. {@link #checkNotWaiting} from any thread, with a volatile load; it may
- * miss a wait that starts at the same moment (the race this guard does not claim to close).
+ * miss a wait that starts at the same moment (the race this guard does not claim to close). {@link #inProgress}
+ * from any thread (tests).
  */
 final class WaitsInProgress {
     private static final VarHandle DEPTH;
@@ -36,6 +37,16 @@ final class WaitsInProgress {
     /** Home thread, as a wait ends (normally or not). */
     void exit() {
         DEPTH.setRelease(this, (int) DEPTH.getOpaque(this) - 1);
+    }
+
+    /**
+     * Whether a wait is running: true from the moment {@code wait} starts, before it can block in the kernel, until
+     * it returns. For tests whose other thread must act during a wait (a {@code close()} that must be refused): they
+     * wait for this instead of sleeping and hoping. Any thread; the acquire load pairs with the release stores in
+     * {@link #enter()} and {@link #exit()}.
+     */
+    boolean inProgress() {
+        return (int) DEPTH.getAcquire(this) != 0;
     }
 
     /** Throws {@link IllegalStateException} when a wait is running; {@code monitor} names it. Any thread. */

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -28,10 +29,15 @@ class FdMonitorContractTest {
 
     /** Waits (blocking, bounded) until the sink got something; fails instead of hanging. */
     private static void waitForReports(FdMonitor monitor, RecordingSink sink) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        waitForReports(monitor, sink, 5);
+    }
+
+    /** Waits (blocking, at most {@code seconds}) until the sink got something; fails instead of hanging. */
+    private static void waitForReports(FdMonitor monitor, RecordingSink sink, int seconds) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (sink.reports.isEmpty()) {
             long left = deadline - System.nanoTime();
-            assertTrue(left > 0, "no readiness reported within 5 s");
+            assertTrue(left > 0, "no readiness reported within " + seconds + " s");
             monitor.wait(left, sink, false);
         }
     }
@@ -365,6 +371,11 @@ class FdMonitorContractTest {
     /**
      * close() from another thread while the home thread waits is refused, and the wait goes on and returns normally.
      * The io_uring monitor used to unmap its ring under the wait (SIGSEGV); poll and epoll were left half closed.
+     *
+     * <p>The close meets the wait whatever the schedule: the closer waits until the monitor says a wait is running
+     * (set as {@code wait} starts, before it can block), and only the closer's signal, sent after the close, ends
+     * that wait (short of a signal handler run on the home thread, EINTR, which nothing here sends). The closer used
+     * to sleep 200 ms instead; a home thread slower than that saw the close succeed and its wait throw.
      */
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
@@ -372,28 +383,35 @@ class FdMonitorContractTest {
         try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
             FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, "wake");
             monitor.update(null, node);
-            CountDownLatch waiting = new CountDownLatch(1);
-            List<Throwable> refused = new ArrayList<>();
+            List<Throwable> refused = new ArrayList<>(); // the closer's; read after join(), which orders it
             Thread closer = Thread.ofPlatform().start(() -> {
                 try {
-                    waiting.await();
-                    Thread.sleep(200); // the home thread is (almost surely) blocked in the wait by now
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                    while (!TestMonitor.waitInProgress(monitor)) {
+                        if (System.nanoTime() - deadline > 0) {
+                            throw new AssertionError("the home thread's wait was not seen running within 10 s");
+                        }
+                        LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(100));
+                    }
                     monitor.close();
                 } catch (Throwable t) {
                     refused.add(t);
                 } finally {
-                    e.signal();
+                    e.signal(); // what ends the wait
                 }
             });
             RecordingSink sink = new RecordingSink();
-            waiting.countDown();
-            waitForReports(monitor, sink);
-            closer.join();
+            try {
+                waitForReports(monitor, sink, 15); // longer than the closer's 10 s: the closer fails first
+            } finally {
+                closer.join(); // before the eventfd is closed: the closer signals it
+            }
             assertEquals(List.of(node), sink.nodes());
-            // If the close came before the wait (a rare schedule), it succeeded and the wait above would have thrown.
             assertEquals(1, refused.size(), String.valueOf(refused));
-            assertTrue(refused.getFirst() instanceof IllegalStateException
-                    && refused.getFirst().getMessage().contains("while its home thread waits"), String.valueOf(refused));
+            Throwable t = refused.getFirst();
+            assertTrue(t instanceof IllegalStateException && t.getMessage().contains("while its home thread waits"),
+                    String.valueOf(refused));
+            assertFalse(TestMonitor.waitInProgress(monitor), "the wait returned");
             monitor.update(node, null);
         }
     }

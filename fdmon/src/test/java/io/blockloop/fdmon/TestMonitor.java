@@ -20,4 +20,16 @@ enum TestMonitor {
     FdMonitor open() {
         return factory.get();
     }
+
+    /**
+     * Whether a wait of {@code monitor} is running on its home thread, from before it can block in the kernel until
+     * it returns. Any thread.
+     */
+    static boolean waitInProgress(FdMonitor monitor) {
+        return switch (monitor) {
+            case PollFdMonitor poll -> poll.waitInProgress();
+            case EpollFdMonitor epoll -> epoll.waitInProgress();
+            case IoUringFdMonitor ioUring -> ioUring.waitInProgress();
+        };
+    }
 }
