@@ -1,18 +1,24 @@
 package io.blockloop.fdmon;
 
+import io.blockloop.ffm.libc.CpuAffinity;
 import io.blockloop.ffm.libc.EventFd;
 import io.blockloop.ffm.liburing.generated.LibUring;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** io_uring specifics: queued changes, deferred release of removed nodes, slot reuse. */
@@ -45,18 +51,41 @@ class IoUringFdMonitorTest {
      *
      * <p>The flag is up only until the owner next enters or leaves the kernel for any reason: an interrupt, or a
      * preemption (measured here: a third to a half of the tries, more when the signalling thread must be woken).
-     * So the signaller is a thread that already spins, and the scenario runs until the flag is caught once (up to
-     * 1000 tries).
+     * So the signaller is a thread that already spins, on a CPU of its own: the owner is pinned to one CPU and the
+     * signaller to another, since a signaller that shares the owner's CPU runs only when the owner was preempted,
+     * which takes the flag down. The scenario runs until the flag is caught once, for up to 10 s. With fewer than
+     * two usable CPUs the test fails (it cannot be done there) instead of passing without having seen the flag.
      */
     @Test
     void aCompletionDueWhileTheOwnerSpinsInUserspaceStopsTheSpinAndIsReportedWithoutBlocking() throws Exception {
+        BitSet allowed = CpuAffinity.currentThreadCpus();
+        assertTrue(allowed.cardinality() >= 2, "this test needs 2 usable CPUs, one for the spinning owner and one for "
+                + "the thread that signals it; this thread may use only " + allowed);
+        int ownerCpu = allowed.nextSetBit(0);
+        int signallerCpu = allowed.nextSetBit(ownerCpu + 1);
+        // Fresh threads: they end with the test, so the runner's threads keep their affinity.
+        onThreadPinnedTo(ownerCpu, () -> ownerCatchesTheTaskRunFlag(ownerCpu, signallerCpu));
+    }
+
+    /** The owner's side of the test above, on a thread pinned to {@code ownerCpu}: it is the monitor's home thread. */
+    private static void ownerCatchesTheTaskRunFlag(int ownerCpu, int signallerCpu) throws Exception {
         try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create()) {
             FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
             monitor.update(null, node);
             monitor.wait(0, new RecordingSink(), false);
             // Volatile counter: each increment asks the signaller for one eventfd write; no data passes through it.
             AtomicInteger requested = new AtomicInteger();
+            AtomicReference<Throwable> signallerFailure = new AtomicReference<>();
+            CountDownLatch pinned = new CountDownLatch(1);
             Thread signaller = Thread.ofPlatform().start(() -> {
+                try {
+                    CpuAffinity.pinCurrentThread(signallerCpu);
+                } catch (Throwable t) {
+                    signallerFailure.set(t); // read after the latch, which orders it
+                    return;
+                } finally {
+                    pinned.countDown();
+                }
                 int done = 0;
                 for (int r; (r = requested.get()) >= 0; Thread.onSpinWait()) {
                     if (r != done) {
@@ -66,8 +95,14 @@ class IoUringFdMonitorTest {
                 }
             });
             int caught = 0;
+            int attempts = 0;
             try {
-                for (int attempt = 0; attempt < 1000 && caught == 0; attempt++) {
+                assertTrue(pinned.await(10, TimeUnit.SECONDS), "the signaller did not start within 10 s");
+                assertNull(signallerFailure.get(), () -> "the signaller could not be pinned to CPU " + signallerCpu
+                        + ": " + signallerFailure.get());
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (caught == 0 && System.nanoTime() - end < 0) {
+                    attempts++;
                     assertFalse(monitor.needWait(false));
                     requested.incrementAndGet();
                     // No system call on this thread until the spin ends.
@@ -95,8 +130,32 @@ class IoUringFdMonitorTest {
                 requested.set(-1);
                 signaller.join();
             }
-            assertTrue(caught > 0, "IORING_SQ_TASKRUN never seen in 1000 tries: does the ring interrupt its owner?");
+            assertTrue(caught > 0, "IORING_SQ_TASKRUN never seen in " + attempts + " tries over 10 s (owner on CPU "
+                    + ownerCpu + ", signaller on CPU " + signallerCpu + "): does the ring interrupt its owner?");
             monitor.update(node, null);
+        }
+    }
+
+    /**
+     * Runs {@code body} on a fresh platform thread pinned to {@code cpu} and rethrows what it threw. The thread ends
+     * with the body, so there is no affinity to give back.
+     */
+    private static void onThreadPinnedTo(int cpu, Executable body) throws Exception {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread t = Thread.ofPlatform().start(() -> {
+            try {
+                CpuAffinity.pinCurrentThread(cpu);
+                body.execute();
+            } catch (Throwable e) {
+                failure.set(e); // read after join(), which orders it
+            }
+        });
+        t.join();
+        switch (failure.get()) {
+            case null -> { }
+            case Error e -> throw e;
+            case Exception e -> throw e;
+            case Throwable other -> throw new AssertionError(other);
         }
     }
 
