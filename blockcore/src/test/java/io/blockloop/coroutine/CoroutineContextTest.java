@@ -288,7 +288,12 @@ class CoroutineContextTest {
         from.close(); // nothing left scheduled
     }
 
-    /** sleepNs suspends for at least the given time, in the coroutine's own context; a stray wake is refused. */
+    /**
+     * sleepNs suspends for at least the given time, in the coroutine's own context; a stray wake is refused. The
+     * enter and the stray wake are one BH: the enter returns at the sleep's yield, and no timer runs inside a BH,
+     * so the wake meets the sleep whatever the scheduling (a stray-wake BH of its own ran in the next iteration,
+     * after the timers of this one: a stall as long as the delay let the sleep end first).
+     */
     @Test
     void sleepNsResumesInTheSameContextAfterTheDelay() throws Exception {
         try (IoThreads io = new IoThreads("sleep", 1)) {
@@ -299,24 +304,23 @@ class CoroutineContextTest {
             CountDownLatch finished = new CountDownLatch(1);
             Coroutine co = Coroutine.create(() -> {
                 threads.add(Thread.currentThread().getName());
-                Coroutine me = Coroutine.self();
-                // A BH scheduled before the sleep runs before the sleep's timer can fire (BHs run first in a poll).
-                io.ctx(0).scheduleOneShot("stray-wake", () -> {
-                    try {
-                        me.wake();
-                    } catch (Throwable t) {
-                        stray.set(t);
-                    }
-                });
                 long t0 = System.nanoTime();
                 Coroutine.sleepNs(delay);
                 slept[0] = System.nanoTime() - t0;
                 threads.add(Thread.currentThread().getName());
                 finished.countDown();
             });
-            co.enterIn(io.ctx(0));
+            io.runIn(0, () -> {
+                co.enterIn(io.ctx(0)); // plain code of the home thread: runs now, up to the sleep's yield
+                try {
+                    co.wake();
+                } catch (Throwable t) {
+                    stray.set(t);
+                }
+            });
             IoThreads.await(finished, "the end of the sleep");
-            assertTrue(stray.get() instanceof IllegalStateException, "a wake during the sleep is refused: " + stray.get());
+            assertTrue(stray.get() instanceof IllegalStateException,
+                    "a wake during the sleep is refused: " + stray.get());
             assertTrue(stray.get().getMessage().contains("by Coroutine.sleepNs"), stray.get().getMessage());
             assertTrue(slept[0] >= delay, "slept " + slept[0] + " ns, asked for " + delay);
             String name = io.thread(0).thread().getName();
