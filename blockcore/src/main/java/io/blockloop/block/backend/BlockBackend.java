@@ -113,6 +113,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     private final CoQueue queuedRequests = new CoQueue();
     /** A spin lock without owner thread: see {@link ParkedRequestsLock} for why not a JDK lock. */
     private final Lock queuedRequestsLock = new ParkedRequestsLock();
+    /** Requests waiting in {@link #waitWhileDrained} (queued or restarted, not yet resumed); under that lock. */
+    private int parkedRequests;
     /**
      * Set first thing in {@link #close()}: from then on every request fails with {@code ENOMEDIUM}. Volatile: read
      * by requests on any thread, in {@link #dispatch} and again under the graph read lock in {@link #checkRange},
@@ -684,6 +686,20 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         return quiesceCounter.get();
     }
 
+    /**
+     * Requests parked by a drained section that have not resumed yet (for tests: a request that waits here has
+     * reached its context and will neither start nor fail before the drained section ends). Any thread: read
+     * under the parked requests' lock, whose acquire pairs with the release of the request's last unlock.
+     */
+    int parkedRequests() {
+        queuedRequestsLock.lock();
+        try {
+            return parkedRequests;
+        } finally {
+            queuedRequestsLock.unlock();
+        }
+    }
+
     @Override
     public void childDrainedBegin(BlockChild edge) {
         quiesceCounter.incrementAndGet(); // before the drain polls inFlight(): the Dekker pair of begin()
@@ -776,9 +792,11 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         try {
             while (quiesceCounter.get() > 0) {
                 decrementInFlight(); // not in flight while queued: the drain must not wait for us
+                parkedRequests++;
                 try {
                     queuedRequests.await(queuedRequestsLock);
                 } finally {
+                    parkedRequests--;
                     // In flight again before the counter is re-read (begin()'s Dekker), and if the wait threw, so
                     // that begin() undoes exactly its own increment.
                     IN_FLIGHT.getAndAdd(this, 1);

@@ -3,6 +3,7 @@ package io.blockloop.block.backend;
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
 import io.blockloop.aio.IOThread;
+import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.block.BlockIoException;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
@@ -280,7 +281,6 @@ class BlockBackendMisuseTest {
     void requestsParkedByADrainFailWhenTheirIoThreadClosedMeanwhile() throws Exception {
         IOThread io = new IOThread("io0").start();
         BlockBackend blk = BlockBackend.open("t", image("img"), io.context());
-        BlockBackend other = BlockBackend.open("other", image("other"), io.context());
         try (Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(4096, 4096);
             blk.read(0, buf);
@@ -288,11 +288,10 @@ class BlockBackendMisuseTest {
             AtomicReference<Throwable> blocking = new AtomicReference<>();
             Thread caller = Thread.ofPlatform().start(() -> blocking.set(assertThrows(IllegalStateException.class,
                     () -> blk.read(0, buf))));
-            while (caller.getState() != Thread.State.WAITING) {
-                Thread.onSpinWait();
-            }
+            // Parked in io0, not merely a caller that waits somewhere: the close must find both requests queued.
+            IoThreads.waitUntil(() -> blk.parkedRequests() == 1, "the blocking read parked by the drain");
             CompletableFuture<Void> async = blk.readAsync(0, buf);
-            other.read(0, buf); // a round trip through io0, which entered both requests first: both are parked
+            IoThreads.waitUntil(() -> blk.parkedRequests() == 2, "the asynchronous read parked by the drain");
             assertFalse(async.isDone());
             io.close();
             blk.root().drainedEnd();
@@ -304,8 +303,8 @@ class BlockBackendMisuseTest {
             ExecutionException e = assertThrows(ExecutionException.class, () -> async.get(10, TimeUnit.SECONDS));
             assertEquals(message, e.getCause().getMessage());
             assertEquals(0, blk.inFlight());
+            assertEquals(0, blk.parkedRequests());
         } finally {
-            other.close();
             blk.close();
         }
     }
