@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 
 /**
  * The {@code throttle} filter driver (QEMU's {@code block/throttle.c} over {@code util/throttle.c}, for one node
@@ -30,7 +31,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * requests are released in order, new ones pass, and nothing is charged to the buckets meanwhile.
  *
  * <h2>Threads</h2>
- * I/O methods: coroutines on the node's home thread, as every driver; they may yield (while queued).
+ * I/O methods: coroutines on the node's home thread, as every driver; they may yield (while queued). A test's
+ * clock (package-private {@link #open(BlockChild, ThrottleLimits, LongSupplier)}) is called there too.
  * {@link #attachContext}, {@link #detachContext}, {@link #close}: main loop, node drained. {@link #throttleLimits},
  * {@link #setThrottleLimits}, {@link #disableLimits}, {@link #enableLimits}, {@link #stats}: any thread.
  *
@@ -47,14 +49,17 @@ public final class ThrottleDriver implements FilterDriver {
     private final ThrottleQueue writes = new ThrottleQueue(ThrottleDirection.WRITE);
     // A count read once per decision; nothing else rides on it. disableLimits() then wakes the heads (scheduleRestart).
     private final AtomicInteger limitsDisabled = new AtomicInteger();
+    /** The clock of admission decisions; null: the context's ({@link AioContext#nowNs()}). */
+    private final LongSupplier clock;
     private volatile ThrottleLimits limits;
     private volatile AioContext context;
     private boolean closed;
 
-    private ThrottleDriver(BlockChild file, ThrottleLimits limits, AioContext context) {
+    private ThrottleDriver(BlockChild file, ThrottleLimits limits, AioContext context, LongSupplier clock) {
         this.file = file;
         this.limits = limits;
         this.context = context;
+        this.clock = clock;
         reads.attach(context);
         writes.attach(context);
     }
@@ -65,7 +70,19 @@ public final class ThrottleDriver implements FilterDriver {
     public static ThrottleDriver open(BlockChild file, ThrottleLimits limits) {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(limits, "limits");
-        return new ThrottleDriver(file, limits, file.node().context());
+        return new ThrottleDriver(file, limits, file.node().context(), null);
+    }
+
+    /**
+     * {@link #open(BlockChild, ThrottleLimits)} with admission decided on {@code clock} (nanoseconds, never going
+     * back) instead of the context's clock, for tests: a clock that stands still keeps the buckets where they are
+     * however long the machine stalls. A waiting head still sleeps on a timer of the context for the wait that
+     * clock gave, and then decides again on {@code clock}. Main loop.
+     */
+    static ThrottleDriver open(BlockChild file, ThrottleLimits limits, LongSupplier clock) {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(limits, "limits");
+        return new ThrottleDriver(file, limits, file.node().context(), Objects.requireNonNull(clock, "clock"));
     }
 
     @Override
@@ -183,7 +200,10 @@ public final class ThrottleDriver implements FilterDriver {
     }
 
     private long waitNs(ThrottleDirection direction, long bytes) {
-        return limitsDisabled.get() > 0 ? 0 : state.waitNs(limits, direction, bytes, context.nowNs());
+        if (limitsDisabled.get() > 0) {
+            return 0;
+        }
+        return state.waitNs(limits, direction, bytes, clock == null ? context.nowNs() : clock.getAsLong());
     }
 
     private void account(ThrottleDirection direction, long bytes) {

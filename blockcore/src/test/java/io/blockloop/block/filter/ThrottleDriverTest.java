@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
 
@@ -25,6 +26,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The throttle filter over a {@code null} node: which requests are admitted at once, which wait, in which order
  * they complete, and how limit changes apply. Timing is asserted only as the lower bound the limits guarantee.
+ *
+ * <p>Admission runs on a {@link Clock} the test holds: stopped while a test counts what was admitted at once and
+ * what waits, so a stall of the machine (which let the buckets leak on the context's clock, and admitted a request
+ * that should have waited) changes nothing; running (the context's clock) where real sleeps are the point.
  */
 class ThrottleDriverTest {
     private static final long SIZE = 1 << 20;
@@ -45,8 +50,49 @@ class ThrottleDriverTest {
         main.close();
     }
 
+    /**
+     * The throttle's clock in these tests: stands still at a value the test sets and advances, or runs as the
+     * context's clock ({@link System#nanoTime()}). The test thread sets it; the node's home thread reads it (an
+     * IOThread in some tests): volatile, and nothing else rides on it.
+     */
+    private static final class Clock implements LongSupplier {
+        private volatile boolean running;
+        private volatile long stoppedAt;
+
+        private Clock() {
+        }
+
+        /** A clock stopped at the current time of the context's clock. */
+        static Clock stopped() {
+            Clock clock = new Clock();
+            clock.stoppedAt = System.nanoTime();
+            return clock;
+        }
+
+        /** Moves the stopped clock on by {@code ns}. */
+        void advanceNs(long ns) {
+            assert !running;
+            stoppedAt += ns;
+        }
+
+        /** Lets the clock run with the context's clock again (never behind where it stood: it stopped at "now"). */
+        void run() {
+            running = true;
+        }
+
+        @Override
+        public long getAsLong() {
+            return running ? System.nanoTime() : stoppedAt;
+        }
+    }
+
+    /** On the context's clock, opened as outside the package. */
     private static FilterGraph<ThrottleDriver> overNull(AioContext ctx, ThrottleLimits limits) {
         return FilterGraph.overNull(SIZE, ctx, edge -> ThrottleDriver.open(edge, limits));
+    }
+
+    private static FilterGraph<ThrottleDriver> overNull(AioContext ctx, ThrottleLimits limits, Clock clock) {
+        return FilterGraph.overNull(SIZE, ctx, edge -> ThrottleDriver.open(edge, limits, clock));
     }
 
     /** Records request {@code id} in {@code order} when {@code request} completes. */
@@ -67,10 +113,10 @@ class ThrottleDriverTest {
 
     @Test
     void anIopsLimitAdmitsTheBurstAtOnceAndQueuesTheRestInArrivalOrder() {
-        // 1 request/s: the queue's shape is checked long before the first waiter's turn (1 s), then the waiters are
-        // released by disabling the limits, so a loaded machine cannot blur which request waited.
+        // 1 request/s on a stopped clock: the first waiter's turn never comes, whatever the machine does; the
+        // waiters are released by disabling the limits.
         try (FilterGraph<ThrottleDriver> g = overNull(main,
-                ThrottleLimits.NONE.withIopsTotal(new ThrottleLimit(1, 3)))) {
+                ThrottleLimits.NONE.withIopsTotal(new ThrottleLimit(1, 3)), Clock.stopped())) {
             MemorySegment buf = arena.allocate(512);
             ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
             List<CompletableFuture<Void>> futures = new ArrayList<>();
@@ -94,22 +140,28 @@ class ThrottleDriverTest {
 
     @Test
     void requestsPastTheBurstAreSpacedByTheRateInArrivalOrder() {
+        Clock clock = Clock.stopped();
         try (FilterGraph<ThrottleDriver> g = overNull(main,
-                ThrottleLimits.NONE.withIopsTotal(new ThrottleLimit(20, 2)))) {
+                ThrottleLimits.NONE.withIopsTotal(new ThrottleLimit(20, 2)), clock)) {
             MemorySegment buf = arena.allocate(512);
             ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
             List<CompletableFuture<Void>> futures = new ArrayList<>();
-            long start = main.nowNs();
+            // Submitted on a stopped clock (a stall of the test thread would let the bucket leak: everything
+            // admitted at once, no sleep); then the clock runs, and the timer's real sleeps admit the rest.
+            long start = clock.getAsLong();
             for (int i = 0; i < 8; i++) {
                 long offset = i * 512L;
                 futures.add(tracked(order, "w" + i, () -> g.blk.writeAsync(offset, buf, 0)));
             }
+            assertEquals(2, done(futures), "the burst passes without waiting");
+            clock.run();
             waitAll(futures);
             long elapsed = main.nowNs() - start;
             assertEquals(IntStream.range(0, 8).mapToObj(i -> "w" + i).toList(), List.copyOf(order));
             ThrottleStats stats = g.driver.stats(ThrottleDirection.WRITE);
             assertEquals(8, stats.admitted());
-            assertTrue(stats.admittedImmediately() >= 2 && stats.timerWaits() >= 1, stats.toString());
+            assertEquals(2, stats.admittedImmediately(), stats.toString());
+            assertTrue(stats.timerWaits() >= 1, stats.toString());
             // The limit's guarantee (a lower bound, not a performance figure): at most burst + rate x t requests in
             // t, so 8 requests within a burst of 2 at 20/s take at least 300 ms. How many sleeps that takes depends
             // on how late the loop runs its timers (a head woken a period late finds its successor's budget there
@@ -120,9 +172,9 @@ class ThrottleDriverTest {
 
     @Test
     void aReadBytesLimitLeavesWritesAlone() {
-        // 4 KiB/s: a queued 8 KiB read waits 2 s, far longer than the checks take; released by lifting the limit.
+        // 4 KiB/s on a stopped clock: a queued 8 KiB read waits for ever; released by lifting the limit.
         ThrottleLimits limits = ThrottleLimits.NONE.withBpsRead(new ThrottleLimit(4096, 16 * 1024));
-        try (FilterGraph<ThrottleDriver> g = overNull(main, limits)) {
+        try (FilterGraph<ThrottleDriver> g = overNull(main, limits, Clock.stopped())) {
             MemorySegment buf = arena.allocate(8192);
             List<CompletableFuture<Void>> reads = new ArrayList<>();
             List<CompletableFuture<Void>> writes = new ArrayList<>();
@@ -145,18 +197,20 @@ class ThrottleDriverTest {
     void aSmallRequestDoesNotOvertakeALargerOneQueuedBeforeIt() {
         // 32 KiB/s with a 32 KiB burst: w1 waits 1 s; w2 (512 bytes) would fit after 16 ms but is behind w1.
         ThrottleLimits limits = ThrottleLimits.NONE.withBpsWrite(new ThrottleLimit(32 * 1024, 32 * 1024));
-        try (FilterGraph<ThrottleDriver> g = overNull(main, limits)) {
+        Clock clock = Clock.stopped();
+        try (FilterGraph<ThrottleDriver> g = overNull(main, limits, clock)) {
             MemorySegment big = arena.allocate(32 * 1024);
             MemorySegment small = arena.allocate(512);
             ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
             List<CompletableFuture<Void>> futures = new ArrayList<>();
             futures.add(tracked(order, "w0 32K", () -> g.blk.writeAsync(0, big, 0)));
             futures.add(tracked(order, "w1 32K", () -> g.blk.writeAsync(65536, big, 0)));
+            // 100 ms later w2's budget is there, w1's is not (900 ms to go): w2 arrives with budget, yet it
+            // stays behind w1. (The loop is not polled: w1's timer, armed for 1 s, cannot fire.)
+            clock.advanceNs(100 * MS);
             futures.add(tracked(order, "w2 512", () -> g.blk.writeAsync(131072, small, 0)));
             // Another direction does not queue behind writes.
             futures.add(tracked(order, "r0", () -> g.blk.readAsync(0, big)));
-            // Poll the loop a while: w2's budget is there after 16 ms, yet it stays behind w1.
-            AioWait.waitWhile(main, () -> true, 100 * MS);
             assertEquals(List.of("w0 32K", "r0"), List.copyOf(order));
             assertEquals(new ThrottleStats(1, 0, 2, 1), g.driver.stats(ThrottleDirection.WRITE));
             g.driver.disableLimits();
@@ -168,7 +222,7 @@ class ThrottleDriverTest {
     @Test
     void discardsAndWriteZeroesAreWritesAndFlushesAreNotLimited() {
         try (FilterGraph<ThrottleDriver> g = overNull(main,
-                ThrottleLimits.NONE.withIopsWrite(new ThrottleLimit(1, 1)))) {
+                ThrottleLimits.NONE.withIopsWrite(new ThrottleLimit(1, 1)), Clock.stopped())) {
             MemorySegment buf = arena.allocate(4096);
             ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
             List<CompletableFuture<Void>> futures = new ArrayList<>();
@@ -190,9 +244,9 @@ class ThrottleDriverTest {
     @Test
     void liftingTheLimitsFromAnotherThreadReleasesWaitingRequestsAtOnce() throws Exception {
         try (IOThread io = new IOThread("io-throttle").start()) {
-            // 512 bytes/s: each 4 KiB read past the burst would wait 8 s.
+            // 512 bytes/s on a stopped clock: a 4 KiB read past the burst waits until the limits change.
             FilterGraph<ThrottleDriver> g = overNull(io.context(),
-                    ThrottleLimits.NONE.withBpsTotal(new ThrottleLimit(512, 4096)));
+                    ThrottleLimits.NONE.withBpsTotal(new ThrottleLimit(512, 4096)), Clock.stopped());
             try {
                 MemorySegment buf = arena.allocate(4096);
                 List<CompletableFuture<Void>> futures = new ArrayList<>();
@@ -205,7 +259,7 @@ class ThrottleDriverTest {
                 Thread changer = Thread.ofPlatform().name("limit-changer")
                         .start(() -> g.driver.setThrottleLimits(ThrottleLimits.NONE));
                 changer.join(TimeUnit.SECONDS.toMillis(5));
-                // Far below the 16 s the old limit needed: the sleeping head was woken and re-evaluated.
+                // Only the change can admit them: the sleeping head was woken and re-evaluated.
                 CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
                 ThrottleStats stats = g.driver.stats(ThrottleDirection.READ);
                 assertEquals(new ThrottleStats(1, 2, 0, stats.timerWaits()), stats);
@@ -218,9 +272,9 @@ class ThrottleDriverTest {
 
     @Test
     void disablingTheLimitsReleasesWaitersInOrderUntilTheyAreEnabledAgain() {
-        // 512 bytes/s: each 4 KiB read past the burst would wait 8 s.
+        // 512 bytes/s on a stopped clock: a 4 KiB read past the burst waits until the limits are lifted.
         try (FilterGraph<ThrottleDriver> g = overNull(main,
-                ThrottleLimits.NONE.withBpsTotal(new ThrottleLimit(512, 4096)))) {
+                ThrottleLimits.NONE.withBpsTotal(new ThrottleLimit(512, 4096)), Clock.stopped())) {
             MemorySegment buf = arena.allocate(4096);
             ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
             List<CompletableFuture<Void>> futures = new ArrayList<>();
@@ -253,7 +307,7 @@ class ThrottleDriverTest {
 
     @Test
     void tighteningTheLimitsAppliesToTheNextRequests() {
-        try (FilterGraph<ThrottleDriver> g = overNull(main, ThrottleLimits.NONE)) {
+        try (FilterGraph<ThrottleDriver> g = overNull(main, ThrottleLimits.NONE, Clock.stopped())) {
             MemorySegment buf = arena.allocate(512);
             List<CompletableFuture<Void>> futures = new ArrayList<>();
             for (int i = 0; i < 5; i++) {
@@ -277,25 +331,30 @@ class ThrottleDriverTest {
     @Test
     void manyRequestsInAnIoThreadCompleteInSubmissionOrder() throws Exception {
         try (IOThread io = new IOThread("io-throttle-fifo").start()) {
+            Clock clock = Clock.stopped();
             FilterGraph<ThrottleDriver> g = overNull(io.context(),
-                    ThrottleLimits.NONE.withIopsWrite(new ThrottleLimit(400, 4)));
+                    ThrottleLimits.NONE.withIopsWrite(new ThrottleLimit(400, 4)), clock);
             try {
                 MemorySegment buf = arena.allocate(512);
                 ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
                 List<CompletableFuture<Void>> futures = new ArrayList<>();
-                long start = io.context().nowNs();
+                // Submitted on a stopped clock, as in requestsPastTheBurstAreSpacedByTheRateInArrivalOrder (a stall
+                // of the IOThread let everything pass at once); then real sleeps admit the rest.
+                long start = clock.getAsLong();
                 AioWait.runInContext(io.context(), () -> {
                     for (int i = 0; i < 40; i++) {
                         long offset = i * 512L;
                         futures.add(tracked(order, "w" + i, () -> g.blk.writeAsync(offset, buf, 0)));
                     }
                 });
+                clock.run();
                 CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
                 long elapsed = io.context().nowNs() - start;
                 assertEquals(IntStream.range(0, 40).mapToObj(i -> "w" + i).toList(), List.copyOf(order));
                 ThrottleStats stats = g.driver.stats(ThrottleDirection.WRITE);
                 assertEquals(40, stats.admitted());
-                assertTrue(stats.admittedImmediately() >= 4 && stats.timerWaits() >= 1, stats.toString());
+                assertEquals(4, stats.admittedImmediately(), stats.toString());
+                assertTrue(stats.timerWaits() >= 1, stats.toString());
                 // The rate bound (a lower bound, not a performance figure): 40 requests within a burst of 4 at
                 // 400/s take at least 90 ms, however late the loop runs.
                 assertTrue(elapsed >= 90 * MS - MS, "admitted faster than the limit: " + elapsed / MS + " ms");
