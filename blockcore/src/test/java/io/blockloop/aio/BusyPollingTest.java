@@ -8,7 +8,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -225,43 +224,46 @@ class BusyPollingTest {
      * paid, even though no handler's poll check saw anything (here the handler's check never does). Were such windows
      * neutral, a loop whose work arrives only as CQEs (io_uring on the loop's own ring) would never count a window
      * paid, and its spinning would be suspended as if it only delayed the work.
+     *
+     * <p>The completion comes from the home thread itself, so no other thread has to hit the window: the eventfd's
+     * poll-begin callback writes it as the loop enters busy polling, after the spin's own needWait() found the ring
+     * idle (so the eventfd's POLL_ADD is armed) and before the first poll check. The write wakes that POLL_ADD, whose
+     * completion is task work of the home thread: posted as the write returns to user space, or on a cooperative
+     * ring ({@code IORING_SETUP_TASKRUN_FLAG}) announced by {@code IORING_SQ_TASKRUN} until the next enter. needWait()
+     * sees either at its first look, so the first window is cut short at once (a callback cannot be preempted by
+     * the loop it runs in). Before, another thread signalled every 100 µs and the test waited for one signal to
+     * land inside a window.
      */
     @Test
     void underIoUringASpinCutShortByACompletionIsPaid() {
         try (AioContext ctx = TestMonitor.IO_URING.newContext("cqe-paid"); EventFd e = EventFd.create()) {
             ctx.setPollParams(1_000_000, 2, 2);
             int[] reads = {0};
+            int[] begins = {0};
             ctx.setEventNotifier(e, () -> {
                 e.drain();
                 reads[0]++;
             }, () -> false, () -> {
             });
+            ctx.setEventNotifierPoll(e, () -> {
+                begins[0]++;
+                e.signal();
+            }, () -> {
+            });
             e.signal();
             Loops.pollUntil(ctx, () -> reads[0] == 1); // joins the polled set
+            assertEquals(0, begins[0], "busy polling began before the handler joined it");
             long paidBefore = ctx.spinBackoff().paidWindows();
-            // Another thread signals every 100 µs, so most waits end well within the 1 ms maximum: the window grows,
-            // and the signals land in it as CQEs of the eventfd's poll.
-            AtomicBoolean stop = new AtomicBoolean();
-            Thread signaller = Thread.ofPlatform().start(() -> {
-                while (!stop.get()) {
-                    e.signal();
-                    long until = System.nanoTime() + 100_000;
-                    while (System.nanoTime() < until) {
-                        Thread.onSpinWait();
-                    }
-                }
-            });
-            try {
-                // Until a window was paid, or 5 s: on a loaded machine some waits run past the maximum and shrink it.
-                long deadline = System.nanoTime() + 5_000_000_000L;
-                while (ctx.spinBackoff().paidWindows() == paidBefore && System.nanoTime() < deadline) {
-                    ctx.poll(true);
-                }
-            } finally {
-                stop.set(true);
-                joinQuietly(signaller);
-            }
-            assertTrue(ctx.spinBackoff().paidWindows() > paidBefore, "no spin cut short by a CQE counted as paid");
+            PollingStats before = ctx.pollingStats();
+            // The first window (its own 4 µs, or a probe of the full 1 ms if the join's wait was too long to open
+            // it) begins busy polling; its signal is read in that iteration's wait, and while its CQE is pending
+            // no other window starts (needWait()).
+            Loops.pollUntil(ctx, () -> reads[0] == 2);
+            assertEquals(1, begins[0]);
+            PollingStats spun = ctx.pollingStats().since(before);
+            assertEquals(1, spun.windows(), spun.toString());
+            assertEquals(1, spun.windowsFoundWork(), "the window cut short by the CQE is not counted: " + spun);
+            assertEquals(paidBefore + 1, ctx.spinBackoff().paidWindows(), "no spin cut short by a CQE counted as paid");
             ctx.removeEventNotifier(e);
             Loops.drain(ctx);
         }
