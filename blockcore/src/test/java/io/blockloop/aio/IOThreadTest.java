@@ -342,8 +342,12 @@ class IOThreadTest {
      * list, then its BH schedule met the sealed BH queue: the scheduler was told "context is closed", and the close
      * reported the coroutine as left ("scheduled coroutines left"), or the last pass ran it anyway. Without the seal
      * this failed within the first 120 rounds in each of 5 runs.
+     *
+     * <p>Its own timeout, a hang guard only: 300 rounds of a new IOThread and three spinning schedulers can take
+     * longer than the class's 30 s on a loaded machine without anything being wrong.
      */
     @Test
+    @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void coroutinesScheduledWhileTheThreadClosesRunOrAreRefused() throws Exception {
         int schedulers = 3;
         for (int round = 0; round < 300; round++) {
