@@ -24,10 +24,6 @@ public final class BlockImages {
 
     /** A new main loop on the calling (test) thread with the given fd monitor. Close it at the end of the test. */
     static AioContext mainLoop(FdMonitorKind kind) {
-        AioContext existing = MainLoop.context();
-        if (existing != null) {
-            existing.close();
-        }
         return MainLoop.init(kind);
     }
 

@@ -1,6 +1,5 @@
 package io.blockloop.block.backend;
 
-import io.blockloop.aio.AioContext;
 import io.blockloop.aio.IOThread;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.block.CacheMode;
@@ -64,10 +63,6 @@ class LibraryExampleTest {
 
     @Test
     void theExampleWritesTwoBlocksAndReadsTheFirstBack() throws Exception {
-        AioContext existing = MainLoop.context();
-        if (existing != null) {
-            existing.close(); // the example starts its own main loop
-        }
         Path dir = Files.createTempDirectory(Files.createDirectories(Path.of("target", "block-tests")), "example");
         Path image = dir.resolve("disk.img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {

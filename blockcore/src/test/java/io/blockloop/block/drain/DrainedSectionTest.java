@@ -44,10 +44,6 @@ class DrainedSectionTest {
 
     @BeforeEach
     void setUp() {
-        AioContext existing = MainLoop.context();
-        if (existing != null) {
-            existing.close();
-        }
         main = MainLoop.init(FdMonitorKind.AUTO);
     }
 

@@ -36,10 +36,6 @@ class SyncOpsInIoThreadTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        AioContext existing = MainLoop.context();
-        if (existing != null) {
-            existing.close();
-        }
         main = MainLoop.init(FdMonitorKind.AUTO);
         io = new IOThread("sync-op").start();
         Path dir = Files.createTempDirectory(Files.createDirectories(Path.of("target", "block-tests")), "sync");
