@@ -445,6 +445,17 @@ public final class LinuxAioEngine implements IoEngine {
         return ready < 0 ? ready + ring.size() : ready;
     }
 
+    /**
+     * Event slots in the kernel's {@code aio_ring} (for tests): what the kernel made of the {@code io_setup} size
+     * ({@code ring->nr}, see {@link AioCompletionRing#size()}). The context admits at most one request fewer
+     * ({@code fs/aio.c} starts {@code reqs_available} at {@code nr_events - 1}), and a request's slot comes back
+     * only when its event is consumed. Only when the engine reaps from the ring ({@link #reapsFromUserspace()}).
+     * Any thread: fixed at {@code io_setup}, and a final field of the ring.
+     */
+    int ringSize() {
+        return ring.size();
+    }
+
     /** Requests in the kernel. Owner thread. */
     int inFlight() {
         return inFlight;
