@@ -611,6 +611,11 @@ public final class ThreadPoolEngine implements IoEngine {
         return ownerSpin;
     }
 
+    /** The most workers this pool runs (for tests). Any thread: fixed when the engine opens. */
+    int maxThreads() {
+        return maxThreads;
+    }
+
     /** Live worker threads (for tests). */
     int threads() {
         synchronized (lock) {

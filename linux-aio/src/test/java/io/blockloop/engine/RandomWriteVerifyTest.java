@@ -1,5 +1,6 @@
 package io.blockloop.engine;
 
+import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.IoVec;
 import io.blockloop.ffm.memory.AlignedBuffer;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,6 +14,8 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -25,8 +28,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * sector against what the completed writes put there, and the whole region is read back at the end.
  *
  * <p>Requests in flight never overlap (each owns a 1 MiB cell), so the expected content of every sector is known
- * when a read completes. The engines' in-flight limits (64; 128 on the loop's ring) are below the queue depth, so
- * their backlogs run.
+ * when a read completes. The engines' in-flight limits (64; 128 on the loop's ring; 64 workers) are below the
+ * queue depth, and the run starts with one plugged burst of the full queue depth, so their backlogs run for
+ * certain ({@link Workload#burstAboveCapacity()}), whatever the random depths and the reaping speed.
  */
 class RandomWriteVerifyTest {
     private static final long REGION = 512L << 20;
@@ -58,12 +62,13 @@ class RandomWriteVerifyTest {
              AlignedBuffer iovecs = AlignedBuffer.allocate((long) MAX_QUEUE_DEPTH * MAX_IOV * IoVec.SIZE, 64);
              IoEngine engine = engineUnderTest.open()) {
             Workload w = new Workload(engine, target, buffers.segment(), iovecs.segment(), new Random(seed));
+            w.burstAboveCapacity();
             w.run();
             w.verifyWholeRegion();
             assertEquals(0, engine.outstanding());
             // Requests waited in the engine, whichever limit they met first: its own in-flight limit, or the kernel
-            // refusing more for now. A CI run in session 11 had the backlog count at 0 on the loop's shared ring (a
-            // replay of its seed passed; the refusals were not recorded then).
+            // refusing more for now. Before the opening burst, this depended on the random depths and on the
+            // reaping speed: a CI run had both counts at 0 on the loop's shared ring, and a replay of its seed passed.
             long backlog = Stats.backlog(engine);
             long refusals = Stats.kernelRefusals(engine);
             assertTrue(backlog + refusals > 0, "the queue depth never exceeded what the engine holds (backlog "
@@ -95,6 +100,7 @@ class RandomWriteVerifyTest {
         private final int[] slotStamp = new int[MAX_QUEUE_DEPTH];
         private final boolean[] slotBusy = new boolean[MAX_QUEUE_DEPTH];
         private int outstanding;
+        private int issued;
         private int completed;
         private int nextStamp;
         int writes;
@@ -114,9 +120,32 @@ class RandomWriteVerifyTest {
             }
         }
 
+        /**
+         * The run's first requests: one plugged burst of {@link #MAX_QUEUE_DEPTH} random ones, more than any engine
+         * under test holds, so that requests wait in the engine for certain. A kernel engine's in-flight count falls
+         * only when its owner reaps, which it does not do inside the burst; so the burst meets its in-flight limit
+         * (or the kernel's refusal). The pool's workers instead take requests while the owner issues them, so that
+         * every worker is first held in a {@link BlockingCall}: the burst's first hand-off then finds none idle
+         * and no room for another ({@link HeldWorkers}).
+         */
+        void burstAboveCapacity() {
+            HeldWorkers held = engine instanceof ThreadPoolEngine pool ? HeldWorkers.hold(pool) : null;
+            engine.plug();
+            try {
+                for (int i = 0; i < MAX_QUEUE_DEPTH; i++) {
+                    issue();
+                    issued++;
+                }
+            } finally {
+                engine.unplug();
+            }
+            if (held != null) {
+                held.release();
+            }
+        }
+
         void run() {
             long deadline = System.nanoTime() + 150_000_000_000L;
-            int issued = 0;
             int queueDepth = MAX_QUEUE_DEPTH;
             int nextDraw = 0;
             while (completed < REQUESTS) {
@@ -291,6 +320,69 @@ class RandomWriteVerifyTest {
                 engine.unplug();
                 engine.awaitCompletions(100_000_000L);
             }
+        }
+    }
+
+    /**
+     * Every worker of a pool held in a {@link BlockingCall} until {@link #release()}: while they are held, a hand-off
+     * finds no idle worker and may start no other, so the requests wait in the pool's queue. The calls run on the
+     * workers; the latches order the owner's and the workers' steps. The owner thread makes every call here.
+     */
+    private static final class HeldWorkers implements CompletionHandler {
+        private final ThreadPoolEngine pool;
+        private final int count;
+        private final CountDownLatch running;
+        private final CountDownLatch released = new CountDownLatch(1);
+        private int delivered;
+
+        private HeldWorkers(ThreadPoolEngine pool) {
+            this.pool = pool;
+            this.count = pool.maxThreads();
+            this.running = new CountDownLatch(count);
+        }
+
+        /** Submits one held call per worker the pool may run and waits (60 s at most) until all of them run. */
+        static HeldWorkers hold(ThreadPoolEngine pool) {
+            HeldWorkers held = new HeldWorkers(pool);
+            for (int i = 0; i < held.count; i++) {
+                pool.submitCall(held::holdWorker, held, i);
+            }
+            try {
+                assertTrue(held.running.await(60, TimeUnit.SECONDS), held.running.getCount() + " of " + held.count
+                        + " held calls not running after 60 s: " + pool);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted while the pool's workers were being held", e);
+            }
+            assertEquals(held.count, pool.threads(), "workers running the held calls");
+            return held;
+        }
+
+        /** On a worker: runs until released (60 s at most, then fails the call with -ETIMEDOUT). */
+        private long holdWorker() {
+            running.countDown();
+            try {
+                return released.await(60, TimeUnit.SECONDS) ? 0 : -Errno.ETIMEDOUT;
+            } catch (InterruptedException e) {
+                return -Errno.EINTR;
+            }
+        }
+
+        /** Lets the held calls return and reaps until all of them are delivered (60 s at most). */
+        void release() {
+            released.countDown();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (delivered < count) {
+                assertTrue(System.nanoTime() < deadline, "held calls delivered: " + delivered + " of " + count
+                        + " after 60 s; " + pool);
+                pool.awaitCompletions(100_000_000L);
+            }
+        }
+
+        @Override
+        public void complete(long tag, long result) {
+            assertEquals(0, result, "held call " + tag);
+            delivered++;
         }
     }
 }
