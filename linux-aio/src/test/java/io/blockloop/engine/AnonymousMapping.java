@@ -11,15 +11,18 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * Anonymous memory mapped and unmapped by the test itself ({@code mmap}/{@code munmap}), for tests of memory that
- * disappears under a request: unlike an arena's memory, which the allocator may keep mapped, it is really gone after
- * {@link #unmap}. Any thread.
+ * Anonymous memory mapped, protected and unmapped by the test itself ({@code mmap}/{@code mprotect}/{@code munmap}),
+ * for tests of memory that becomes inaccessible under a request: unlike an arena's memory, which the allocator may
+ * keep mapped, it really faults after {@link #protectNone}. Any thread.
  */
 final class AnonymousMapping {
     private static final MethodHandle MMAP = NativeLibrary.libc().downcall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MPROTECT = NativeLibrary.libc().downcall("mprotect",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle MUNMAP = NativeLibrary.libc().downcall("munmap",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final int PROT_NONE = 0;
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
     private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
 
@@ -36,7 +39,18 @@ final class AnonymousMapping {
         return at.reinterpret(length);
     }
 
-    /** Unmaps what {@link #map} returned; any access to it afterwards is a fault. */
+    /**
+     * Makes what {@link #map} returned inaccessible ({@code PROT_NONE}): any access to it afterwards is a fault, the
+     * kernel's copies answer {@code EFAULT}, and the range stays reserved until {@link #unmap}. An unmapped range
+     * would not stay so: another thread of the JVM (JIT, GC, malloc) may map new memory into the hole meanwhile.
+     */
+    static void protectNone(MemorySegment mapping, long length) throws Throwable {
+        if ((int) MPROTECT.invokeExact(mapping, length, PROT_NONE) != 0) {
+            throw new IllegalStateException("mprotect failed");
+        }
+    }
+
+    /** Unmaps what {@link #map} returned; the range may then be reused by any mapping. */
     static void unmap(MemorySegment mapping, long length) throws Throwable {
         if ((int) MUNMAP.invokeExact(mapping, length) != 0) {
             throw new IllegalStateException("munmap failed");

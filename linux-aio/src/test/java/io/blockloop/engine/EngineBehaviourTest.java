@@ -909,31 +909,39 @@ class EngineBehaviourTest {
     }
 
     /**
-     * A vectored read that crosses the end of the file, whose memory the caller unmaps before the engine zero-fills
-     * the tail (against the contract, which the engine cannot check: an iovec holds bare addresses). The request
-     * fails with {@code -EFAULT}, delivered once, as the kernel's own copy fails; the JVM does not crash (it did:
-     * the zero-fill was a store from Java through the bare address), and the engine goes on.
+     * A vectored read that crosses the end of the file, whose memory the caller takes away before the engine
+     * zero-fills the tail (against the contract, which the engine cannot check: an iovec holds bare addresses). The
+     * request fails with {@code -EFAULT}, delivered once, as the kernel's own copy fails; the JVM does not crash (it
+     * did: the zero-fill was a store from Java through the bare address), and the engine goes on.
+     *
+     * <p>The memory is made inaccessible ({@code PROT_NONE}), not unmapped, while the request runs: another thread of
+     * the JVM could map new memory into an unmapped hole before the zero-fill, which would then succeed and write into
+     * that memory. It is unmapped only after the engine closed.
      */
     @ParameterizedTest
     @EnumSource(EngineUnderTest.class)
-    void aZeroFillIntoMemoryUnmappedMeanwhileFailsTheRequestWithEfault(EngineUnderTest e) throws Throwable {
+    void aZeroFillIntoMemoryMadeInaccessibleMeanwhileFailsTheRequestWithEfault(EngineUnderTest e) throws Throwable {
         int size = 64 * 1024;
-        int fd = TestFiles.createWithPattern(dir.resolve("z.img"), size, DIRECT);
         long length = 1 << 20;
-        try (IoEngine engine = e.open(); Arena arena = Arena.ofConfined()) {
-            MemorySegment mapped = AnonymousMapping.map(length);
-            MemorySegment iov = arena.allocate(IoVec.SIZE);
-            IoVec.set(iov, 0, mapped);
-            Recorder rec = new Recorder(1);
-            engine.readv(fd, iov, 1, size - 4096, rec, 0); // 4 KiB of data, then the end of the file
-            AnonymousMapping.unmap(mapped, length); // the kernel or a worker may or may not have read yet
-            rec.awaitCompleted(engine, 1);
-            assertEquals(-Errno.EFAULT, rec.results[0]);
-            assertEquals(1, rec.calls[0]);
-            assertEquals(0, engine.outstanding());
-            assertStillReads(engine, fd, arena.allocate(4096, 4096));
+        MemorySegment mapped = AnonymousMapping.map(length);
+        try {
+            int fd = TestFiles.createWithPattern(dir.resolve("z.img"), size, DIRECT);
+            try (IoEngine engine = e.open(); Arena arena = Arena.ofConfined()) {
+                MemorySegment iov = arena.allocate(IoVec.SIZE);
+                IoVec.set(iov, 0, mapped);
+                Recorder rec = new Recorder(1);
+                engine.readv(fd, iov, 1, size - 4096, rec, 0); // 4 KiB of data, then the end of the file
+                AnonymousMapping.protectNone(mapped, length); // the kernel or a worker may or may not have read yet
+                rec.awaitCompleted(engine, 1);
+                assertEquals(-Errno.EFAULT, rec.results[0]);
+                assertEquals(1, rec.calls[0]);
+                assertEquals(0, engine.outstanding());
+                assertStillReads(engine, fd, arena.allocate(4096, 4096));
+            } finally {
+                FileIo.close(fd);
+            }
         } finally {
-            FileIo.close(fd);
+            AnonymousMapping.unmap(mapped, length);
         }
     }
 
