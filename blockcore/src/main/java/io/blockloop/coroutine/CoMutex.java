@@ -245,7 +245,10 @@ public final class CoMutex {
         // The holder field names the caller (it wrote it in lock()): no lookup of the running coroutine needed.
         Coroutine self = (Coroutine) HOLDER.getOpaque(this);
         if (self == null) {
-            throw new IllegalStateException("CoMutex.unlock of a mutex that is not locked (" + Coroutine.self() + ")");
+            // Between a hand-off and the new holder's resumption the holder field is empty, but the mutex is taken.
+            throw new IllegalStateException("CoMutex.unlock by " + Coroutine.self() + (isLocked()
+                    ? ", which does not hold it (it was handed to a waiter that has not resumed yet)"
+                    : ": the mutex is not locked"));
         }
         Coroutine caller = Coroutine.self();
         if (caller != self) {
@@ -262,8 +265,16 @@ public final class CoMutex {
         for (;;) {
             Coroutine next = popWaiter();
             if (next != null) {
-                wakeWaiter(next);
-                return;
+                if (wakeWaiter(next)) {
+                    return;
+                }
+                // It cannot run (its context is closing): as if it had taken the lock and released it at once. We
+                // kept the right to pop, since no wake-up passed it on. Volatile RMW, as the release above.
+                CTX.setOpaque(this, null);
+                if ((int) LOCKED.getAndAdd(this, -1) == 1) {
+                    return; // nobody else waits
+                }
+                continue;
             }
             // A locker has counted itself but is not on the list yet: leave it a token.
             int token = ++sequence;
@@ -328,17 +339,24 @@ public final class CoMutex {
 
     /**
      * Hands the lock to {@code next} (QEMU's {@code qemu_co_mutex_wake}): grants it if it still spins, else wakes
-     * it in its context.
+     * it in its context. Returns false, having reported it ({@link LostWaiters}), when {@code next} cannot be
+     * woken: its context is closing.
      */
-    private void wakeWaiter(Coroutine next) {
+    private boolean wakeWaiter(Coroutine next) {
         // Spinners learn where the new holder runs; context() is an acquire load pairing with the enter loop.
         CTX.setOpaque(this, next.context());
         // Volatile CAS: publishes the critical section to the spinner's acquire load; loses to its own CAS
         // to YIELDING, after which it must be woken.
         if (WAIT_STATE.compareAndSet(next, SPINNING, GRANTED)) {
-            return;
+            return true;
         }
-        next.wake();
+        try {
+            next.wake();
+            return true;
+        } catch (IllegalStateException refused) {
+            LostWaiters.report(this, next, refused);
+            return false;
+        }
     }
 
     @Override

@@ -253,30 +253,51 @@ public final class CoRwLock {
 
     /**
      * Admits the first ticket if the lock's state allows it, releases the internal mutex, then wakes the admitted
-     * coroutine (QEMU's {@code qemu_co_rwlock_maybe_wake_one}). Called with the internal mutex held.
+     * coroutine (QEMU's {@code qemu_co_rwlock_maybe_wake_one}). An admitted coroutine that cannot be woken (its
+     * context is closing) is reported ({@link LostWaiters}) and its admission taken back, and the next ticket is
+     * tried. Called with the internal mutex held.
      */
     private void admitNextAndUnlock() {
-        Coroutine admitted = null;
-        Coroutine first = ticketsHead;
-        if (first != null) {
-            if (first.waitsToRead ? owners >= 0 : owners == 0) {
-                owners = first.waitsToRead ? owners + 1 : -1;
-                writer = first.waitsToRead ? null : first;
-                if (first.waitsToRead) {
-                    addReader(first);
+        for (;;) {
+            Coroutine admitted = admitFirst();
+            mutex.unlock();
+            if (admitted == null) {
+                return;
+            }
+            try {
+                admitted.wake();
+                return;
+            } catch (IllegalStateException refused) {
+                LostWaiters.report(this, admitted, refused);
+                mutex.lock();
+                if (admitted.waitsToRead) {
+                    owners--;
+                    removeReader(admitted);
+                } else {
+                    owners = 0;
+                    writer = null;
                 }
-                ticketsHead = first.waitNext;
-                if (ticketsHead == null) {
-                    ticketsTail = null;
-                }
-                first.waitNext = null;
-                admitted = first;
             }
         }
-        mutex.unlock();
-        if (admitted != null) {
-            admitted.wake();
+    }
+
+    /** Takes the first ticket off the queue and counts it as holding the lock, if its mode fits; else null. */
+    private Coroutine admitFirst() {
+        Coroutine first = ticketsHead;
+        if (first == null || !(first.waitsToRead ? owners >= 0 : owners == 0)) {
+            return null;
         }
+        owners = first.waitsToRead ? owners + 1 : -1;
+        writer = first.waitsToRead ? null : first;
+        if (first.waitsToRead) {
+            addReader(first);
+        }
+        ticketsHead = first.waitNext;
+        if (ticketsHead == null) {
+            ticketsTail = null;
+        }
+        first.waitNext = null;
+        return first;
     }
 
     @Override

@@ -2,12 +2,7 @@ package io.blockloop.coroutine;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -69,7 +64,7 @@ class CoroutineMisuseTest {
 
     @Test
     void aFailingBodyIsReportedAndTheCoroutineIsNotReused() {
-        try (CapturedLog log = new CapturedLog()) {
+        try (CoroutineLogCapture log = new CoroutineLogCapture()) {
             RuntimeException boom = new RuntimeException("boom");
             Coroutine failing = Coroutine.create(() -> {
                 Coroutine.yield();
@@ -95,7 +90,7 @@ class CoroutineMisuseTest {
     /** Reported as an error, which is all there is without {@code -ea}; with it (as here) the assertion fails too. */
     @Test
     void aCoroutineTerminatingWithALockHeldIsReportedAndNotPooled() {
-        try (CapturedLog log = new CapturedLog()) {
+        try (CoroutineLogCapture log = new CoroutineLogCapture()) {
             Coroutine[] holder = new Coroutine[1];
             Coroutine co = Coroutine.create(() -> {
                 holder[0] = Coroutine.self();
@@ -110,32 +105,6 @@ class CoroutineMisuseTest {
             Coroutine next = Coroutine.create(() -> { });
             assertNotSame(holder[0], next);
             next.enter();
-        }
-    }
-
-    /** The coroutine logger's records while open, kept out of the build log. Test thread. */
-    private static final class CapturedLog extends Handler implements AutoCloseable {
-        final List<LogRecord> records = new ArrayList<>();
-        private final Logger jul = Logger.getLogger(Coroutine.class.getName());
-
-        CapturedLog() {
-            jul.addHandler(this);
-            jul.setUseParentHandlers(false); // keep the expected stack traces out of the build log
-        }
-
-        @Override
-        public void publish(LogRecord record) {
-            records.add(record);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-            jul.removeHandler(this);
-            jul.setUseParentHandlers(true);
         }
     }
 }
