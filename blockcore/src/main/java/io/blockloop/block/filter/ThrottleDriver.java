@@ -97,10 +97,18 @@ public final class ThrottleDriver implements FilterDriver {
 
     /**
      * Replaces the limits; requests waiting re-evaluate their budget under the new ones at once (the buckets
-     * restart empty). Any thread.
+     * restart empty, also when {@code newLimits} is the object in force: applying the limits again resets the
+     * throttle). Any thread.
      */
     public void setThrottleLimits(ThrottleLimits newLimits) {
-        limits = Objects.requireNonNull(newLimits, "newLimits"); // volatile store: the request path's next read
+        Objects.requireNonNull(newLimits, "newLimits");
+        // The request path restarts the buckets when it meets another object (ThrottleState compares identity):
+        // the limits in force, applied again, go in as a copy. Before, re-applying them changed nothing, while an
+        // equal copy emptied the buckets.
+        ThrottleLimits fresh = newLimits != limits ? newLimits : new ThrottleLimits(newLimits.iopsTotal(),
+                newLimits.iopsRead(), newLimits.iopsWrite(), newLimits.bpsTotal(), newLimits.bpsRead(),
+                newLimits.bpsWrite());
+        limits = fresh; // volatile store: the request path's next read
         scheduleRestart(context);
     }
 

@@ -327,6 +327,31 @@ class ThrottleDriverTest {
         }
     }
 
+    /**
+     * Applying the limits in force again empties the buckets, as applying an equal copy does: a waiting request
+     * then passes at once. Before, the same object changed nothing (the state compares identity).
+     */
+    @Test
+    void applyingTheLimitsInForceAgainRestartsTheBuckets() {
+        ThrottleLimits limits = ThrottleLimits.NONE.withIopsTotal(new ThrottleLimit(1, 1));
+        try (FilterGraph<ThrottleDriver> g = overNull(main, limits, Clock.stopped())) {
+            MemorySegment buf = arena.allocate(512);
+            List<CompletableFuture<Void>> futures = new ArrayList<>();
+            futures.add(g.blk.readAsync(0, buf));
+            futures.add(g.blk.readAsync(0, buf));
+            assertEquals(1, done(futures), "the burst of 1 is used up; the clock stands still");
+            g.driver.setThrottleLimits(g.driver.throttleLimits());
+            // The waiting head re-evaluates in a BH of the main loop, which this thread polls.
+            assertTrue(AioWait.waitWhile(main, () -> done(futures) < 2, TimeUnit.SECONDS.toNanos(10)),
+                    "the buckets did not restart: the waiting read is still waiting");
+            assertEquals(limits, g.driver.throttleLimits());
+            futures.add(g.blk.readAsync(0, buf));
+            assertEquals(2, done(futures), "and the limit still applies");
+            g.driver.setThrottleLimits(ThrottleLimits.NONE);
+            waitAll(futures);
+        }
+    }
+
     /** Many writes submitted in one go inside an IOThread complete in submission order at an IOPS limit. */
     @Test
     void manyRequestsInAnIoThreadCompleteInSubmissionOrder() throws Exception {
