@@ -18,7 +18,7 @@ import java.util.stream.Collectors;
  * {@code ErrorRule.fail(Errno.EIO, RequestKind.READ).inRange(65536, 4096).after(3).onlyOnce()}.
  *
  * @param kinds         the operations the rule applies to (not empty)
- * @param errno         the error to report, positive ({@code Errno.EIO}, {@code Errno.ENOSPC}, ...)
+ * @param errno         the error to report, 1 to {@link #MAX_ERRNO} ({@code Errno.EIO}, {@code Errno.ENOSPC}, ...)
  * @param offset        start of the byte range, or {@link #ANY_OFFSET} for every request
  * @param length        length of the byte range ({@code > 0}), or 0 with {@link #ANY_OFFSET}
  * @param afterRequests how many matching requests pass before the rule starts failing them ({@code >= 0})
@@ -28,6 +28,8 @@ public record ErrorRule(Set<RequestKind> kinds, int errno, long offset, long len
                         boolean once) {
     /** {@link #offset()} of a rule that matches requests anywhere. */
     public static final long ANY_OFFSET = -1;
+    /** The largest errno value Linux can return from a system call ({@code MAX_ERRNO}). */
+    public static final int MAX_ERRNO = 4095;
 
     public ErrorRule {
         Objects.requireNonNull(kinds, "kinds");
@@ -35,8 +37,10 @@ public record ErrorRule(Set<RequestKind> kinds, int errno, long offset, long len
             throw new IllegalArgumentException("an error rule needs at least one request kind");
         }
         kinds = Collections.unmodifiableSet(EnumSet.copyOf(kinds));
-        if (errno <= 0) {
-            throw new IllegalArgumentException("errno must be positive (Errno.EIO, ...), not " + errno);
+        if (errno <= 0 || errno > MAX_ERRNO) {
+            // Above 4095 a request's result would not read as an error where results are checked as the kernel's
+            // are (-4095..-1: IS_ERR_VALUE), and strerror has no name for it.
+            throw new IllegalArgumentException("errno must be in 1.." + MAX_ERRNO + " (Errno.EIO, ...), not " + errno);
         }
         if (offset == ANY_OFFSET ? length != 0 : offset < 0 || length <= 0 || offset > Long.MAX_VALUE - length) {
             throw new IllegalArgumentException("bad error rule range: offset " + offset + ", length " + length);

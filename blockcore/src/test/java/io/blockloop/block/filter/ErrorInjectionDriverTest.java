@@ -237,6 +237,8 @@ class ErrorInjectionDriverTest {
     void badRulesAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> ErrorRule.fail(0, RequestKind.READ));
         assertThrows(IllegalArgumentException.class, () -> ErrorRule.fail(-Errno.EIO, RequestKind.READ));
+        assertThrows(IllegalArgumentException.class, () -> ErrorRule.fail(ErrorRule.MAX_ERRNO + 1, RequestKind.READ));
+        ErrorRule.fail(ErrorRule.MAX_ERRNO, RequestKind.READ); // the largest is taken
         assertThrows(IllegalArgumentException.class, () -> ErrorRule.fail(Errno.EIO, RequestKind.READ).inRange(-5, 10));
         assertThrows(IllegalArgumentException.class, () -> ErrorRule.fail(Errno.EIO, RequestKind.READ).inRange(0, 0));
         assertThrows(IllegalArgumentException.class, () -> ErrorRule.fail(Errno.EIO, RequestKind.READ).after(-1));
