@@ -2,6 +2,7 @@ package io.blockloop.ffm.libaio;
 
 import io.blockloop.ffm.call.Availability;
 import io.blockloop.ffm.call.NativeLibrary;
+import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.memory.SegmentBounds;
 
@@ -9,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Arrays;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -22,7 +24,21 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>An {@code io_context_t} is the address of the kernel's {@code struct aio_ring} mapped into this
  * process (see {@link AioRing}); it is carried here as a {@code long}.
  *
- * <p>Thread safety: stateless; any thread. The kernel serialises calls on one context.
+ * <p>Live contexts: libaio's {@code io_getevents} is the one call that reads the context in user space before the
+ * system call (the ring's {@code magic} at {@code ctx + 16}, then {@code head} and {@code tail} for its fast path: a
+ * zero timeout on an empty ring returns 0 without a system call). On a destroyed context, whose ring
+ * {@code io_destroy} unmapped, or on a number that was never a context, that read crashed the JVM. So this class
+ * keeps the contexts {@link #setup} made and {@link #destroyOrErrno} has not destroyed, and
+ * {@link #getEventsOrErrno} answers {@code -EINVAL} (what the kernel answers) for any other context without
+ * calling libaio. {@code io_submit}, {@code io_cancel} and {@code io_destroy} are plain system calls in libaio
+ * 0.3.113 (a destroyed context and the context 1 got {@code -EINVAL} from each), so they go straight to the kernel.
+ * A registry, not a direct {@code io_getevents} system call, because the fast path matters: {@code LinuxAioEngine}
+ * without userspace reaping polls with a zero timeout, and would make one system call per empty poll without it.
+ * The lookup is a binary search in a small array: no allocation, no lock.
+ *
+ * <p>Thread safety: any thread. The kernel serialises calls on one context. The registry covers a
+ * {@code destroyOrErrno} that happens-before the {@code getEventsOrErrno}; one that races it on another thread
+ * (a use after destroy in any case) may still crash the JVM.
  */
 public final class LibAio {
     public static final String SONAME = "libaio.so.1";
@@ -44,6 +60,15 @@ public final class LibAio {
      * (two first calls may both probe, which is harmless).
      */
     private static volatile Availability availability;
+
+    /**
+     * The live contexts ({@link #setup} made them, {@link #destroyOrErrno} did not yet destroy them), sorted;
+     * copy-on-write under {@link #LIVE_LOCK}. The volatile store of a new array in {@link #register}/
+     * {@link #unregister} pairs with the volatile load in {@link #isLive}: a reader sees the array's elements as
+     * written before it was published.
+     */
+    private static volatile long[] live = new long[0];
+    private static final Object LIVE_LOCK = new Object();
 
     private LibAio() {
     }
@@ -75,13 +100,18 @@ public final class LibAio {
         }
     }
 
-    /** {@code io_setup(maxEvents, &ctx)}; returns the context (the aio_ring address). */
+    /**
+     * {@code io_setup(maxEvents, &ctx)}; returns the context (the aio_ring address), which
+     * {@link #getEventsOrErrno} accepts until {@link #destroyOrErrno} destroys it.
+     */
     public static long setup(int maxEvents) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ctx = arena.allocate(JAVA_LONG);
             int r = (int) IO_SETUP.invokeExact(maxEvents, ctx);
             NativeCallException.check("io_setup", r);
-            return ctx.get(JAVA_LONG, 0);
+            long context = ctx.get(JAVA_LONG, 0);
+            register(context);
+            return context;
         } catch (NativeCallException | UnsatisfiedLinkError e) {
             throw e;
         } catch (Throwable t) {
@@ -89,7 +119,13 @@ public final class LibAio {
         }
     }
 
+    /**
+     * {@code io_destroy(ctx)}: 0 or a negative errno ({@code -EINVAL} for a context that is not live). The context
+     * leaves the registry first, while its ring is still mapped: once the kernel unmaps it, a concurrent
+     * {@link #setup} may get the same address back, and must find it registered for itself.
+     */
     public static int destroyOrErrno(long ctx) {
+        unregister(ctx);
         try {
             return (int) IO_DESTROY.invokeExact(ctx);
         } catch (Throwable t) {
@@ -113,10 +149,14 @@ public final class LibAio {
 
     /**
      * {@code io_getevents(ctx, min, max, events, timeout)}: {@code timeout} is a {@code struct timespec *}
-     * or NULL to wait for {@code min}. Returns the event count or a negative errno.
+     * or NULL to wait for {@code min}. Returns the event count or a negative errno; {@code -EINVAL} without calling
+     * libaio for a context {@link #setup} did not make or {@link #destroyOrErrno} destroyed (see the class comment).
      */
     public static int getEventsOrErrno(long ctx, long min, long max, MemorySegment events, MemorySegment timeout) {
         SegmentBounds.checkElements(events, max, IoEvent.SIZE, "io_getevents");
+        if (!isLive(ctx)) {
+            return -Errno.EINVAL; // libaio would read the ring header at ctx: unmapped, or never a ring
+        }
         try {
             return (int) IO_GETEVENTS.invokeExact(ctx, min, max, events, timeout);
         } catch (Throwable t) {
@@ -130,6 +170,41 @@ public final class LibAio {
             return (int) IO_CANCEL.invokeExact(ctx, iocb, resultEvent);
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /** Whether {@code ctx} is a context {@link #setup} made and {@link #destroyOrErrno} did not destroy. */
+    static boolean isLive(long ctx) {
+        return Arrays.binarySearch(live, ctx) >= 0; // volatile load: pairs with the store in register/unregister
+    }
+
+    private static void register(long ctx) {
+        synchronized (LIVE_LOCK) {
+            long[] old = live;
+            int at = Arrays.binarySearch(old, ctx);
+            if (at >= 0) {
+                return; // cannot happen: the kernel maps a new ring where no live one is
+            }
+            int insert = -at - 1;
+            long[] grown = new long[old.length + 1];
+            System.arraycopy(old, 0, grown, 0, insert);
+            grown[insert] = ctx;
+            System.arraycopy(old, insert, grown, insert + 1, old.length - insert);
+            live = grown; // volatile store: pairs with the load in isLive
+        }
+    }
+
+    private static void unregister(long ctx) {
+        synchronized (LIVE_LOCK) {
+            long[] old = live;
+            int at = Arrays.binarySearch(old, ctx);
+            if (at < 0) {
+                return;
+            }
+            long[] shrunk = new long[old.length - 1];
+            System.arraycopy(old, 0, shrunk, 0, at);
+            System.arraycopy(old, at + 1, shrunk, at, old.length - at - 1);
+            live = shrunk; // volatile store: pairs with the load in isLive
         }
     }
 

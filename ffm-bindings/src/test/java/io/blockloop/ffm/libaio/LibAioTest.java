@@ -101,4 +101,33 @@ class LibAioTest {
         NativeCallException e = assertThrows(NativeCallException.class, () -> LibAio.setup(-1));
         assertEquals("io_setup: EINVAL (Invalid argument)", e.getMessage());
     }
+
+    /**
+     * libaio's io_getevents reads the ring header at the context before the system call; io_destroy unmapped it, and
+     * the context 1 was never mapped: both crashed the JVM (SIGSEGV in libaio.so). Now both answer -EINVAL, as the
+     * kernel would, and a context set up after the destroy works, whatever address it got.
+     */
+    @Test
+    void getEventsOnADestroyedOrUnknownContextAnswersEinval() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment events = arena.allocate(IoEvent.SIZE * 4, 8);
+            MemorySegment zero = arena.allocate(16, 8); // a zero timeout: libaio's user-space fast path
+            long ctx = LibAio.setup(4);
+            assertEquals(0, LibAio.getEventsOrErrno(ctx, 0, 4, events, zero), "live and empty");
+            assertEquals(0, LibAio.destroyOrErrno(ctx));
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(ctx, 0, 4, events, zero));
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(ctx, 0, 4, events, MemorySegment.NULL));
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(1, 0, 4, events, zero));
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(0, 0, 4, events, zero));
+            assertEquals(-Errno.EINVAL, LibAio.destroyOrErrno(ctx), "destroyed twice");
+
+            long again = LibAio.setup(4);
+            try {
+                assertEquals(0, LibAio.getEventsOrErrno(again, 0, 4, events, zero));
+            } finally {
+                assertEquals(0, LibAio.destroyOrErrno(again));
+            }
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(again, 0, 4, events, zero));
+        }
+    }
 }
