@@ -443,8 +443,14 @@ public final class IoUringRing implements AutoCloseable {
      * reads of those CQEs happen before the kernel, which loads the head with {@code READ_ONCE} and a control
      * dependency before reusing a slot ({@code __io_cqring_events()} from {@code io_cqe_cache_refill()}), may
      * overwrite them. Submitter thread.
+     *
+     * @throws IllegalArgumentException unless {@code 0 <= n <= }{@link #cqReady()}: a head moved past the tail would
+     *                                  hide the real completions that arrive after it
      */
     public void cqAdvance(int n) {
+        if (n < 0 || n > cqReady()) {
+            throw new IllegalArgumentException("cqAdvance: " + n + " CQEs, " + cqReady() + " ready");
+        }
         if (n != 0) {
             // Release: our CQE loads happen before the kernel sees the slots free. Pairs with the kernel's
             // READ_ONCE(rings->cq.head) + control dependency in __io_cqring_events() (io_cqe_cache_refill()).

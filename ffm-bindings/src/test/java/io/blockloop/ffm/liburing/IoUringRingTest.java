@@ -84,6 +84,32 @@ class IoUringRingTest {
         }
     }
 
+    /**
+     * cqAdvance past the ready CQEs (or backwards) moved the head beyond the tail: cqReady() went negative and the
+     * completions that arrived next were not seen. Refused; the head stays where it was and a real CQE is still read.
+     */
+    @Test
+    void cqAdvanceBeyondTheReadyCqesOrBackwardsIsRefused() {
+        try (IoUringRing ring = IoUringRing.create(8)) {
+            int head = ring.cqHead();
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> ring.cqAdvance(1));
+            assertTrue(x.getMessage().contains("cqAdvance: 1 CQEs, 0 ready"), x.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> ring.cqAdvance(-1));
+            assertEquals(head, ring.cqHead());
+
+            MemorySegment sqe = ring.nextSqe();
+            Sqe.prepNop(sqe);
+            Sqe.setUserData(sqe, 42);
+            assertEquals(1, ring.submitAndWait(1));
+            assertEquals(1, ring.cqReady());
+            assertThrows(IllegalArgumentException.class, () -> ring.cqAdvance(2));
+            assertEquals(42, ring.cqeUserData(ring.cqHead()));
+            ring.cqAdvance(0);
+            ring.cqAdvance(1);
+            assertEquals(0, ring.cqReady());
+        }
+    }
+
     @Test
     void aCooperativeRingHasTheTaskRunFlagsAndCompletesANop() {
         // Kernel 5.19 or later (the test machine runs 6.x): the flags are taken, not dropped by the fallback.
