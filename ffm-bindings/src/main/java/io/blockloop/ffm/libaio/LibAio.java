@@ -151,9 +151,13 @@ public final class LibAio {
      * {@code io_getevents(ctx, min, max, events, timeout)}: {@code timeout} is a {@code struct timespec *}
      * or NULL to wait for {@code min}. Returns the event count or a negative errno; {@code -EINVAL} without calling
      * libaio for a context {@link #setup} did not make or {@link #destroyOrErrno} destroyed (see the class comment).
+     *
+     * @throws IllegalArgumentException when {@code max} events do not fit in {@code events}, or {@code events} is
+     *                                  read-only (the kernel writes the events into it)
      */
     public static int getEventsOrErrno(long ctx, long min, long max, MemorySegment events, MemorySegment timeout) {
         SegmentBounds.checkElements(events, max, IoEvent.SIZE, "io_getevents");
+        SegmentBounds.checkWritable(events, "io_getevents");
         if (!isLive(ctx)) {
             return -Errno.EINVAL; // libaio would read the ring header at ctx: unmapped, or never a ring
         }

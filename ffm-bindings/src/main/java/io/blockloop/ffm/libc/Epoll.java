@@ -114,9 +114,15 @@ public final class Epoll {
         }
     }
 
-    /** {@code epoll_wait} with a millisecond timeout; returns the event count or a negative errno. */
+    /**
+     * {@code epoll_wait} with a millisecond timeout; returns the event count or a negative errno.
+     *
+     * @throws IllegalArgumentException when {@code maxEvents} events do not fit in {@code events}, or {@code events}
+     *                                  is read-only (the kernel writes into it)
+     */
     public static int waitOrErrno(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
         SegmentBounds.checkElements(events, maxEvents, EVENT_SIZE, "epoll_wait");
+        SegmentBounds.checkWritable(events, "epoll_wait");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             int r = (int) WAIT.invokeExact(errno, epfd, events, maxEvents, timeoutMillis);
@@ -129,9 +135,12 @@ public final class Epoll {
     /**
      * {@code epoll_pwait2} (Linux 5.11, glibc 2.35) with a nanosecond timeout ({@code < 0} waits forever);
      * returns the event count or a negative errno ({@code -ENOSYS} on older kernels).
+     *
+     * @throws IllegalArgumentException as {@link #waitOrErrno}
      */
     public static int pwait2OrErrno(int epfd, MemorySegment events, int maxEvents, long timeoutNanos) {
         SegmentBounds.checkElements(events, maxEvents, EVENT_SIZE, "epoll_pwait2");
+        SegmentBounds.checkWritable(events, "epoll_pwait2");
         MemorySegment timespec = MemorySegment.NULL;
         if (timeoutNanos >= 0) {
             timespec = SCRATCH.get();

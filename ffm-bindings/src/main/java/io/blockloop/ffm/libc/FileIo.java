@@ -163,13 +163,25 @@ public final class FileIo {
         }
     }
 
-    /** Reads up to {@code buffer.byteSize()} bytes at {@code offset}; returns the count (0 at EOF). */
+    /**
+     * Reads up to {@code buffer.byteSize()} bytes at {@code offset}; returns the count (0 at EOF).
+     *
+     * @throws IllegalArgumentException when {@code buffer} is read-only, as {@link #preadOrErrno(int, MemorySegment,
+     *                                  long, long)}
+     */
     public static long pread(int fd, MemorySegment buffer, long offset) {
         return NativeCallException.check("pread", preadOrErrno(fd, buffer, buffer.byteSize(), offset));
     }
 
+    /**
+     * {@code pread} of {@code length} bytes into {@code buffer}: the count, or a negative errno.
+     *
+     * @throws IllegalArgumentException when {@code length} is negative or beyond the segment, or the segment is
+     *                                  read-only ({@link MemorySegment#asReadOnly()}: the kernel would write into it)
+     */
     public static long preadOrErrno(int fd, MemorySegment buffer, long length, long offset) {
         SegmentBounds.checkLength(buffer, length, "pread");
+        SegmentBounds.checkWritable(buffer, "pread");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) PREAD.invokeExact(errno, fd, buffer, length, offset), errno);
@@ -193,7 +205,11 @@ public final class FileIo {
         }
     }
 
-    /** {@code preadv2}: {@code iov} holds {@code iovCount} {@link IoVec}s; {@code rwFlags} are {@code RWF_*}. */
+    /**
+     * {@code preadv2}: {@code iov} holds {@code iovCount} {@link IoVec}s; {@code rwFlags} are {@code RWF_*}. The
+     * iovecs hold addresses, not segments, so nothing here can tell a read-only buffer behind them: see
+     * {@link IoVec#set(MemorySegment, int, MemorySegment)}.
+     */
     public static long preadv(int fd, MemorySegment iov, int iovCount, long offset, int rwFlags) {
         return NativeCallException.check("preadv2", preadvOrErrno(fd, iov, iovCount, offset, rwFlags));
     }
@@ -356,9 +372,16 @@ public final class FileIo {
         }
     }
 
-    /** {@code read(fd, buffer, length)}, returning the count or a negative errno ({@code -EAGAIN} on an empty non-blocking fd). */
+    /**
+     * {@code read(fd, buffer, length)}, returning the count or a negative errno ({@code -EAGAIN} on an empty
+     * non-blocking fd).
+     *
+     * @throws IllegalArgumentException when {@code length} is negative or beyond the segment, or the segment is
+     *                                  read-only (the kernel would write into it)
+     */
     public static long readOrErrno(int fd, MemorySegment buffer, long length) {
         SegmentBounds.checkLength(buffer, length, "read");
+        SegmentBounds.checkWritable(buffer, "read");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) READ.invokeExact(errno, fd, buffer, length), errno);

@@ -19,7 +19,13 @@ public final class IoVec {
     private IoVec() {
     }
 
-    /** Writes element {@code index} of the iovec array {@code array}. */
+    /**
+     * Writes element {@code index} of the iovec array {@code array}. The array keeps only the address, so a
+     * read-only {@code buffer} ({@link MemorySegment#asReadOnly()}) is accepted here and the kernel writes into it
+     * if the array goes to a read ({@code preadv2}, {@code IORING_OP_READV}, an aio {@code PREADV}): this method
+     * cannot know the direction, and the vectored calls see only the array. Do not put read-only segments into an
+     * array meant for reads.
+     */
     public static void set(MemorySegment array, int index, MemorySegment buffer) {
         long at = index * SIZE;
         array.set(ValueLayout.ADDRESS, at, buffer);

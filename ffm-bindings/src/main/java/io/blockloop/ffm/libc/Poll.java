@@ -62,9 +62,15 @@ public final class Poll {
         return pollfds.get(JAVA_SHORT, index * POLLFD_SIZE + 6);
     }
 
-    /** {@code poll(fds, n, timeoutMillis)}; returns the ready count. {@code EINTR} is thrown like any error. */
+    /**
+     * {@code poll(fds, n, timeoutMillis)}; returns the ready count. {@code EINTR} is thrown like any error.
+     *
+     * @throws IllegalArgumentException when {@code count} entries do not fit in {@code pollfds}, or {@code pollfds}
+     *                                  is read-only (the kernel writes {@code revents} into it)
+     */
     public static int poll(MemorySegment pollfds, int count, int timeoutMillis) {
         SegmentBounds.checkElements(pollfds, count, POLLFD_SIZE, "poll");
+        SegmentBounds.checkWritable(pollfds, "poll");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             int r = (int) POLL.invokeExact(errno, pollfds, (long) count, timeoutMillis);
@@ -82,9 +88,12 @@ public final class Poll {
     /**
      * {@code ppoll} with a nanosecond timeout ({@code < 0}: wait forever, {@code 0}: do not block) and no
      * signal mask change. Returns the ready count or a negative errno ({@code -EINTR}).
+     *
+     * @throws IllegalArgumentException as {@link #poll}
      */
     public static int ppollOrErrno(MemorySegment pollfds, int count, long timeoutNanos) {
         SegmentBounds.checkElements(pollfds, count, POLLFD_SIZE, "ppoll");
+        SegmentBounds.checkWritable(pollfds, "ppoll");
         MemorySegment errno = ErrnoCapture.segment();
         MemorySegment timespec = MemorySegment.NULL;
         if (timeoutNanos >= 0) {

@@ -2,6 +2,7 @@ package io.blockloop.ffm.liburing;
 
 import io.blockloop.ffm.liburing.generated.LibUring;
 import io.blockloop.ffm.liburing.generated.io_uring_sqe;
+import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
@@ -61,8 +62,14 @@ public final class Sqe {
         prepRw(LibUring.IORING_OP_READ(), sqe, fd, addr, len, offset);
     }
 
-    /** {@link #prepRead(MemorySegment, int, long, int, long)} into the whole of {@code buffer}. */
+    /**
+     * {@link #prepRead(MemorySegment, int, long, int, long)} into the whole of {@code buffer}.
+     *
+     * @throws IllegalArgumentException when {@code buffer} is read-only ({@link MemorySegment#asReadOnly()}): the
+     *                                  kernel would write into it
+     */
     public static void prepRead(MemorySegment sqe, int fd, MemorySegment buffer, long offset) {
+        SegmentBounds.checkWritable(buffer, "prepRead");
         prepRead(sqe, fd, buffer.address(), Math.toIntExact(buffer.byteSize()), offset);
     }
 

@@ -7,7 +7,9 @@ import java.lang.foreign.MemorySegment;
  * the segment. The JDK checks the segment (alive, native, this thread's) but not what the kernel will do with the
  * length beside it: {@code read(fd, 16-byte segment, 4096)} wrote 4080 bytes past it and crashed the JVM, and so
  * did an {@code epoll_wait} told of more events than its array holds. Every binding method that takes a segment and
- * a length or count calls one of these first; the raw-address forms stay unchecked, as documented.
+ * a length or count calls one of these first; the raw-address forms stay unchecked, as documented. Methods whose
+ * segment the kernel writes into (reads, event arrays) also call {@link #checkWritable}: the JDK passes a read-only
+ * segment to a downcall like any other, and the kernel wrote into {@code asReadOnly()} views.
  *
  * <p>Stateless; any thread.
  */
@@ -34,6 +36,17 @@ public final class SegmentBounds {
         if (count < 0 || count > segment.byteSize() / elementSize) {
             throw new IllegalArgumentException(what + ": " + count + " elements of " + elementSize
                     + " bytes do not fit in the segment's " + segment.byteSize() + " bytes");
+        }
+    }
+
+    /**
+     * Throws {@link IllegalArgumentException} when {@code segment} is read-only ({@link MemorySegment#isReadOnly()}):
+     * the kernel is about to write into it. {@code what} names the call.
+     */
+    public static void checkWritable(MemorySegment segment, String what) {
+        if (segment.isReadOnly()) {
+            throw new IllegalArgumentException(what + ": the kernel writes into a read-only segment of "
+                    + segment.byteSize() + " bytes");
         }
     }
 }

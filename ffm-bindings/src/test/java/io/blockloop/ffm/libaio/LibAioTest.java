@@ -102,6 +102,20 @@ class LibAioTest {
         assertEquals("io_setup: EINVAL (Invalid argument)", e.getMessage());
     }
 
+    /** The kernel writes the events: a read-only events array is refused. */
+    @Test
+    void getEventsRefusesAReadOnlyEventsArray() {
+        long ctx = LibAio.setup(4);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment events = arena.allocate(IoEvent.SIZE * 4, 8).asReadOnly();
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                    () -> LibAio.getEventsOrErrno(ctx, 0, 4, events, MemorySegment.NULL));
+            assertTrue(x.getMessage().contains("io_getevents") && x.getMessage().contains("read-only"), x.getMessage());
+        } finally {
+            LibAio.destroyOrErrno(ctx);
+        }
+    }
+
     /**
      * libaio's io_getevents reads the ring header at the context before the system call; io_destroy unmapped it, and
      * the context 1 was never mapped: both crashed the JVM (SIGSEGV in libaio.so). Now both answer -EINVAL, as the

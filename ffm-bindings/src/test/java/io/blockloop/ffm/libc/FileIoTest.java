@@ -54,6 +54,37 @@ class FileIoTest {
         }
     }
 
+    /**
+     * A read-only segment ({@code asReadOnly()}) handed to a call the kernel writes into is refused: the JDK passed it
+     * to the downcall like any other and the kernel wrote into it. Writes from a read-only segment still work.
+     */
+    @Test
+    void readOnlySegmentsAreRefusedWhereTheKernelWrites() throws Exception {
+        Path file = Files.write(dir.resolve("ro"), new byte[]{1, 2, 3, 4, 5, 6, 7, 8});
+        int fd = FileIo.open(file.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
+        try (Arena arena = Arena.ofConfined(); Pipe pipe = Pipe.create(OpenFlags.O_NONBLOCK)) {
+            MemorySegment readOnly = arena.allocate(8).asReadOnly();
+            MemorySegment pollfds = arena.allocate(Poll.POLLFD_SIZE);
+            Poll.set(pollfds, 0, pipe.readFd(), (short) 1);
+            for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> FileIo.pread(fd, readOnly, 0),
+                    () -> FileIo.preadOrErrno(fd, readOnly, 8, 0),
+                    () -> FileIo.readOrErrno(fd, readOnly, 8),
+                    () -> Poll.poll(pollfds.asReadOnly(), 1, 0),
+                    () -> Poll.ppollOrErrno(pollfds.asReadOnly(), 1, 0),
+                    () -> Epoll.waitOrErrno(-1, arena.allocate(Epoll.EVENT_SIZE).asReadOnly(), 1, 0),
+                    () -> Epoll.pwait2OrErrno(-1, arena.allocate(Epoll.EVENT_SIZE).asReadOnly(), 1, 0))) {
+                IllegalArgumentException x = assertThrows(IllegalArgumentException.class, call);
+                assertTrue(x.getMessage().contains("read-only"), x.getMessage());
+            }
+            assertEquals(0, readOnly.get(ValueLayout.JAVA_BYTE, 0), "the kernel wrote nothing into it");
+            assertEquals(8, FileIo.pwriteOrErrno(fd, readOnly, 8, 0), "the kernel only reads a write's buffer");
+            assertEquals(8, FileIo.writeOrErrno(pipe.writeFd(), readOnly, 8));
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     /** A pseudo-terminal is a terminal; a pipe, a file, /dev/null and a closed fd are not. */
     @Test
     void isTerminalTellsTerminalsFromOtherFds(@TempDir Path tmp) throws Exception {

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@link Sqe}'s per-request flags: where {@link Sqe#setRwFlags} writes, and that the kernel honours what it wrote. */
@@ -31,6 +32,20 @@ class SqeTest {
     @BeforeAll
     static void requireIoUring() {
         assertTrue(IoUringProbe.availability().available(), () -> IoUringProbe.availability().reason());
+    }
+
+    /** The kernel writes into a read's buffer: a read-only segment is refused, and a write from one is not. */
+    @Test
+    void prepReadRefusesAReadOnlySegment() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sqe = arena.allocate(io_uring_sqe.layout());
+            MemorySegment readOnly = arena.allocate(4096, 4096).asReadOnly();
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                    () -> Sqe.prepRead(sqe, 3, readOnly, 0));
+            assertTrue(x.getMessage().contains("prepRead") && x.getMessage().contains("read-only"), x.getMessage());
+            Sqe.prepWrite(sqe, 3, readOnly, 0);
+            assertEquals(readOnly.address(), io_uring_sqe.addr(sqe));
+        }
     }
 
     @Test
