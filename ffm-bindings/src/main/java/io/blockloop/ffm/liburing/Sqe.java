@@ -98,16 +98,33 @@ public final class Sqe {
         setRwFlags(sqe, rwFlags);
     }
 
-    /** {@code IORING_OP_READ_FIXED}: a read into registered buffer {@code bufIndex}; {@code addr} lies inside it. */
+    /**
+     * {@code IORING_OP_READ_FIXED}: a read into registered buffer {@code bufIndex}; {@code addr} lies inside it.
+     *
+     * @throws IllegalArgumentException when {@code bufIndex} is outside {@code 0..65535} (the SQE's 16-bit
+     *                                  {@code buf_index}: 65536 became 0, another registered buffer)
+     */
     public static void prepReadFixed(MemorySegment sqe, int fd, long addr, int len, long offset, int bufIndex) {
+        checkBufIndex(bufIndex, "prepReadFixed");
         prepRw(LibUring.IORING_OP_READ_FIXED(), sqe, fd, addr, len, offset);
         io_uring_sqe.buf_index(sqe, (short) bufIndex);
     }
 
-    /** {@code IORING_OP_WRITE_FIXED}: a write from registered buffer {@code bufIndex}. */
+    /**
+     * {@code IORING_OP_WRITE_FIXED}: a write from registered buffer {@code bufIndex}.
+     *
+     * @throws IllegalArgumentException as {@link #prepReadFixed}
+     */
     public static void prepWriteFixed(MemorySegment sqe, int fd, long addr, int len, long offset, int bufIndex) {
+        checkBufIndex(bufIndex, "prepWriteFixed");
         prepRw(LibUring.IORING_OP_WRITE_FIXED(), sqe, fd, addr, len, offset);
         io_uring_sqe.buf_index(sqe, (short) bufIndex);
+    }
+
+    private static void checkBufIndex(int bufIndex, String what) {
+        if ((bufIndex & ~0xFFFF) != 0) {
+            throw new IllegalArgumentException(what + ": buffer index " + bufIndex + " outside 0..65535");
+        }
     }
 
     /** {@code IORING_OP_FSYNC}; {@code flags} 0 for fsync, {@code IORING_FSYNC_DATASYNC} for fdatasync. */

@@ -48,6 +48,26 @@ class SqeTest {
         }
     }
 
+    /**
+     * buf_index is 16 bits: the index was cast to short, so 65536 became 0 and the request used another registered
+     * buffer. Outside 0..65535 is refused; 65535 is stored whole.
+     */
+    @Test
+    void fixedBufferIndicesOutsideSixteenBitsAreRefused() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sqe = arena.allocate(io_uring_sqe.layout());
+            for (int bad : new int[]{65536, -1, 65536 + 3, Integer.MIN_VALUE}) {
+                IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                        () -> Sqe.prepReadFixed(sqe, 3, 0x1000, 512, 0, bad));
+                assertTrue(x.getMessage().contains("prepReadFixed") && x.getMessage().contains(Integer.toString(bad)),
+                        x.getMessage());
+                assertThrows(IllegalArgumentException.class, () -> Sqe.prepWriteFixed(sqe, 3, 0x1000, 512, 0, bad));
+            }
+            Sqe.prepWriteFixed(sqe, 3, 0x1000, 512, 0, 65535);
+            assertEquals(65535, Short.toUnsignedInt(io_uring_sqe.buf_index(sqe)));
+        }
+    }
+
     @Test
     void setRwFlagsWritesTheRwFlagsWordThatPrepZeroes() {
         try (Arena arena = Arena.ofConfined()) {
