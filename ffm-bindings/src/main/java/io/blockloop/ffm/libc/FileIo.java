@@ -29,7 +29,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * that hold only an address (a pool worker doing I/O for a buffer from an arena confined to another thread) and
  * must not allocate a segment wrapper per call. They are bound with {@code JAVA_LONG} where the C function takes a
  * pointer (on the 64-bit ABIs the JDK supports both travel in the same integer register), so nothing is wrapped;
- * the caller answers for the memory being alive and large enough: nothing checks it.
+ * the caller answers for the memory being alive and large enough: nothing checks it. Only a negative length is
+ * refused ({@link IllegalArgumentException}): as a {@code size_t} it is about 2^64, and the kernel would read or
+ * write up to its 2 GiB per-call limit from the address.
  *
  * <p>Errno without allocation: a downcall linked with {@code captureCallState} slices its capture segment on every
  * call (the JDK's {@code SharedUtils.checkCaptureSegment}), a 40-byte object that only C2's escape analysis
@@ -251,6 +253,7 @@ public final class FileIo {
      * when it succeeds, compiled or not; a failed call is repeated once with errno capture (see the class comment).
      */
     public static long preadOrErrno(int fd, long address, long length, long offset) {
+        checkRawLength(length, "pread");
         long result;
         try {
             result = (long) PREAD_AT.invokeExact(fd, address, length, offset);
@@ -272,6 +275,7 @@ public final class FileIo {
      * class comment), so only the JDK's capture slice may be allocated.
      */
     public static long pwriteOrErrno(int fd, long address, long length, long offset) {
+        checkRawLength(length, "pwrite");
         MemorySegment errno = ErrnoCapture.segment();
         try {
             return orErrno((long) PWRITE_AT_ERRNO.invokeExact(errno, fd, address, length, offset), errno);
@@ -326,6 +330,7 @@ public final class FileIo {
      * and block devices (see the class comment).
      */
     public static long writeOrErrno(int fd, long address, long length) {
+        checkRawLength(length, "write");
         long result;
         try {
             result = (long) WRITE_AT.invokeExact(fd, address, length);
@@ -343,6 +348,7 @@ public final class FileIo {
      * nothing (eventfds, pipes, regular files), not on a stream whose failed read loses data.
      */
     public static long readOrErrno(int fd, long address, long length) {
+        checkRawLength(length, "read");
         long result;
         try {
             result = (long) READ_AT.invokeExact(fd, address, length);
@@ -351,6 +357,13 @@ public final class FileIo {
         }
         return result >= 0 ? result
                 : repeatCapturingErrno(errno -> (long) READ_AT_ERRNO.invokeExact(errno, fd, address, length));
+    }
+
+    /** Refuses a negative length of a raw-address form (see the class comment); {@code what} names the call. */
+    private static void checkRawLength(long length, String what) {
+        if (length < 0) {
+            throw new IllegalArgumentException(what + ": negative length " + length);
+        }
     }
 
     /**

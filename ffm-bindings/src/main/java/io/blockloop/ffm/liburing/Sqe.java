@@ -57,30 +57,69 @@ public final class Sqe {
         prepRw(LibUring.IORING_OP_NOP(), sqe, -1, 0L, 0, 0L);
     }
 
-    /** {@code IORING_OP_READ}: {@code pread(fd, addr, len, offset)}; offset -1 means the file position. */
+    /**
+     * {@code IORING_OP_READ}: {@code pread(fd, addr, len, offset)}; offset -1 means the file position.
+     *
+     * @throws IllegalArgumentException when {@code len} is negative (the SQE's {@code len} is unsigned: -1 reached
+     *                                  the kernel as 4 GiB - 1)
+     */
     public static void prepRead(MemorySegment sqe, int fd, long addr, int len, long offset) {
+        checkLength(len, "prepRead");
         prepRw(LibUring.IORING_OP_READ(), sqe, fd, addr, len, offset);
     }
 
     /**
      * {@link #prepRead(MemorySegment, int, long, int, long)} into the whole of {@code buffer}.
      *
-     * @throws IllegalArgumentException when {@code buffer} is read-only ({@link MemorySegment#asReadOnly()}): the
-     *                                  kernel would write into it
+     * @throws IllegalArgumentException when {@code buffer} is read-only ({@link MemorySegment#asReadOnly()}: the
+     *                                  kernel would write into it), not native (a heap segment's address is an
+     *                                  offset into its array) or larger than {@link Integer#MAX_VALUE} bytes
      */
     public static void prepRead(MemorySegment sqe, int fd, MemorySegment buffer, long offset) {
         SegmentBounds.checkWritable(buffer, "prepRead");
-        prepRead(sqe, fd, buffer.address(), Math.toIntExact(buffer.byteSize()), offset);
+        prepRead(sqe, fd, buffer.address(), nativeLength(buffer, "prepRead"), offset);
     }
 
-    /** {@code IORING_OP_WRITE}: {@code pwrite(fd, addr, len, offset)}. */
+    /**
+     * {@code IORING_OP_WRITE}: {@code pwrite(fd, addr, len, offset)}.
+     *
+     * @throws IllegalArgumentException as {@link #prepRead(MemorySegment, int, long, int, long)}
+     */
     public static void prepWrite(MemorySegment sqe, int fd, long addr, int len, long offset) {
+        checkLength(len, "prepWrite");
         prepRw(LibUring.IORING_OP_WRITE(), sqe, fd, addr, len, offset);
     }
 
-    /** {@link #prepWrite(MemorySegment, int, long, int, long)} from the whole of {@code buffer}. */
+    /**
+     * {@link #prepWrite(MemorySegment, int, long, int, long)} from the whole of {@code buffer}.
+     *
+     * @throws IllegalArgumentException when {@code buffer} is not native or larger than {@link Integer#MAX_VALUE}
+     *                                  bytes
+     */
     public static void prepWrite(MemorySegment sqe, int fd, MemorySegment buffer, long offset) {
-        prepWrite(sqe, fd, buffer.address(), Math.toIntExact(buffer.byteSize()), offset);
+        prepWrite(sqe, fd, buffer.address(), nativeLength(buffer, "prepWrite"), offset);
+    }
+
+    /**
+     * {@code buffer}'s size as the SQE's length, for a buffer the kernel can reach: a heap segment's
+     * {@link MemorySegment#address()} is an offset into its array, and went to the kernel as a user address.
+     */
+    private static int nativeLength(MemorySegment buffer, String what) {
+        if (!buffer.isNative()) {
+            throw new IllegalArgumentException(what + ": a heap segment; the kernel needs native memory");
+        }
+        long size = buffer.byteSize();
+        if (size > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(what + ": a segment of " + size + " bytes; at most "
+                    + Integer.MAX_VALUE);
+        }
+        return (int) size;
+    }
+
+    private static void checkLength(int len, String what) {
+        if (len < 0) {
+            throw new IllegalArgumentException(what + ": negative length " + len);
+        }
     }
 
     /**
@@ -102,10 +141,12 @@ public final class Sqe {
      * {@code IORING_OP_READ_FIXED}: a read into registered buffer {@code bufIndex}; {@code addr} lies inside it.
      *
      * @throws IllegalArgumentException when {@code bufIndex} is outside {@code 0..65535} (the SQE's 16-bit
-     *                                  {@code buf_index}: 65536 became 0, another registered buffer)
+     *                                  {@code buf_index}: 65536 became 0, another registered buffer), or {@code len}
+     *                                  is negative
      */
     public static void prepReadFixed(MemorySegment sqe, int fd, long addr, int len, long offset, int bufIndex) {
         checkBufIndex(bufIndex, "prepReadFixed");
+        checkLength(len, "prepReadFixed");
         prepRw(LibUring.IORING_OP_READ_FIXED(), sqe, fd, addr, len, offset);
         io_uring_sqe.buf_index(sqe, (short) bufIndex);
     }
@@ -117,6 +158,7 @@ public final class Sqe {
      */
     public static void prepWriteFixed(MemorySegment sqe, int fd, long addr, int len, long offset, int bufIndex) {
         checkBufIndex(bufIndex, "prepWriteFixed");
+        checkLength(len, "prepWriteFixed");
         prepRw(LibUring.IORING_OP_WRITE_FIXED(), sqe, fd, addr, len, offset);
         io_uring_sqe.buf_index(sqe, (short) bufIndex);
     }

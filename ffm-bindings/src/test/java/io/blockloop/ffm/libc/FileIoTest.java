@@ -85,6 +85,29 @@ class FileIoTest {
         }
     }
 
+    /**
+     * The raw-address forms check nothing about the memory, but a negative length is refused: as a size_t it let
+     * the kernel read or write up to 2 GiB from the address.
+     */
+    @Test
+    void rawAddressFormsRefuseANegativeLength() throws Exception {
+        try (Arena arena = Arena.ofConfined(); Pipe pipe = Pipe.create(OpenFlags.O_NONBLOCK)) {
+            long address = arena.allocate(16).address();
+            assertEquals(4, FileIo.writeOrErrno(pipe.writeFd(), address, 4));
+            for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> FileIo.pread(pipe.readFd(), address, -1, 0),
+                    () -> FileIo.preadOrErrno(pipe.readFd(), address, -1, 0),
+                    () -> FileIo.pwrite(pipe.writeFd(), address, Long.MIN_VALUE, 0),
+                    () -> FileIo.pwriteOrErrno(pipe.writeFd(), address, -16, 0),
+                    () -> FileIo.readOrErrno(pipe.readFd(), address, -1),
+                    () -> FileIo.writeOrErrno(pipe.writeFd(), address, -1))) {
+                IllegalArgumentException x = assertThrows(IllegalArgumentException.class, call);
+                assertTrue(x.getMessage().contains("negative length"), x.getMessage());
+            }
+            assertEquals(4, FileIo.readOrErrno(pipe.readFd(), address, 16), "the pipe still holds its 4 bytes");
+        }
+    }
+
     /** A pseudo-terminal is a terminal; a pipe, a file, /dev/null and a closed fd are not. */
     @Test
     void isTerminalTellsTerminalsFromOtherFds(@TempDir Path tmp) throws Exception {

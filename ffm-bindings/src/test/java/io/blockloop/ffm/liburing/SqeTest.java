@@ -68,6 +68,35 @@ class SqeTest {
         }
     }
 
+    /**
+     * A negative length reached the kernel as 0xFFFFFFFF (the SQE's len is unsigned); a heap segment's address() is an
+     * offset into its array and reached the kernel as address 0. Both refused, naming the call and the value.
+     */
+    @Test
+    void negativeLengthsAndHeapSegmentsAreRefused() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sqe = arena.allocate(io_uring_sqe.layout());
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                    () -> Sqe.prepRead(sqe, 3, 0x1000L, -1, 0));
+            assertTrue(x.getMessage().contains("prepRead") && x.getMessage().contains("-1"), x.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Sqe.prepWrite(sqe, 3, 0x1000L, -1, 0));
+            assertThrows(IllegalArgumentException.class, () -> Sqe.prepReadFixed(sqe, 3, 0x1000L, -1, 0, 0));
+            assertThrows(IllegalArgumentException.class,
+                    () -> Sqe.prepWriteFixed(sqe, 3, 0x1000L, Integer.MIN_VALUE, 0, 0));
+
+            MemorySegment heap = MemorySegment.ofArray(new byte[4096]);
+            x = assertThrows(IllegalArgumentException.class, () -> Sqe.prepRead(sqe, 3, heap, 0));
+            assertTrue(x.getMessage().contains("prepRead") && x.getMessage().contains("heap"), x.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Sqe.prepWrite(sqe, 3, heap, 0));
+
+            Sqe.prepRead(sqe, 3, 0x1000L, 0, 0); // zero is a length
+            MemorySegment buffer = arena.allocate(512);
+            Sqe.prepWrite(sqe, 3, buffer, 0);
+            assertEquals(buffer.address(), io_uring_sqe.addr(sqe));
+            assertEquals(512, io_uring_sqe.len(sqe));
+        }
+    }
+
     @Test
     void setRwFlagsWritesTheRwFlagsWordThatPrepZeroes() {
         try (Arena arena = Arena.ofConfined()) {
