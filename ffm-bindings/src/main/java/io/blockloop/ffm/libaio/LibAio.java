@@ -61,6 +61,9 @@ public final class LibAio {
      */
     private static volatile Availability availability;
 
+    /** {@code sizeof(struct timespec)} on the 64-bit ABIs: {@code tv_sec} and {@code tv_nsec}, 8 bytes each. */
+    private static final long TIMESPEC_SIZE = 16;
+
     /**
      * The live contexts ({@link #setup} made them, {@link #destroyOrErrno} did not yet destroy them), sorted;
      * copy-on-write under {@link #LIVE_LOCK}. The volatile store of a new array in {@link #register}/
@@ -152,12 +155,18 @@ public final class LibAio {
      * or NULL to wait for {@code min}. Returns the event count or a negative errno; {@code -EINVAL} without calling
      * libaio for a context {@link #setup} did not make or {@link #destroyOrErrno} destroyed (see the class comment).
      *
-     * @throws IllegalArgumentException when {@code max} events do not fit in {@code events}, or {@code events} is
-     *                                  read-only (the kernel writes the events into it)
+     * @throws IllegalArgumentException when {@code max} events do not fit in {@code events}, {@code events} is
+     *                                  read-only (the kernel writes the events into it), or {@code timeout} is
+     *                                  neither NULL nor a native segment of at least 16 bytes ({@code struct
+     *                                  timespec}: libaio and the kernel read 16 bytes from it)
      */
     public static int getEventsOrErrno(long ctx, long min, long max, MemorySegment events, MemorySegment timeout) {
         SegmentBounds.checkElements(events, max, IoEvent.SIZE, "io_getevents");
         SegmentBounds.checkWritable(events, "io_getevents");
+        if (!timeout.isNative() || (timeout.address() != 0 && timeout.byteSize() < TIMESPEC_SIZE)) { // NULL: no limit
+            throw new IllegalArgumentException("io_getevents: a timeout of " + timeout.byteSize()
+                    + (timeout.isNative() ? " native" : " heap") + " bytes; struct timespec takes " + TIMESPEC_SIZE);
+        }
         if (!isLive(ctx)) {
             return -Errno.EINVAL; // libaio would read the ring header at ctx: unmapped, or never a ring
         }

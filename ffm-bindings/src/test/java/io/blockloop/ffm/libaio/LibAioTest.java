@@ -102,6 +102,29 @@ class LibAioTest {
         assertEquals("io_setup: EINVAL (Invalid argument)", e.getMessage());
     }
 
+    /**
+     * The timeout is a struct timespec, 16 bytes that libaio and the kernel read: a smaller segment let them read
+     * beyond it, and a heap one is not memory they can reach. NULL (wait without limit) and 16 bytes are taken.
+     */
+    @Test
+    void getEventsRefusesATimeoutSmallerThanATimespec() {
+        long ctx = LibAio.setup(4);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment events = arena.allocate(IoEvent.SIZE * 4, 8);
+            for (MemorySegment bad : new MemorySegment[]{arena.allocate(8, 8), arena.allocate(16, 8).asSlice(0, 15),
+                    MemorySegment.ofArray(new long[2])}) {
+                IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                        () -> LibAio.getEventsOrErrno(ctx, 0, 4, events, bad));
+                assertTrue(x.getMessage().contains("io_getevents") && x.getMessage().contains("timeout"),
+                        x.getMessage());
+            }
+            assertEquals(0, LibAio.getEventsOrErrno(ctx, 0, 4, events, arena.allocate(16, 8)));
+            assertEquals(0, LibAio.getEventsOrErrno(ctx, 0, 4, events, MemorySegment.NULL), "min 0: returns at once");
+        } finally {
+            LibAio.destroyOrErrno(ctx);
+        }
+    }
+
     /** The kernel writes the events: a read-only events array is refused. */
     @Test
     void getEventsRefusesAReadOnlyEventsArray() {
