@@ -160,16 +160,25 @@ public final class IoUringRing implements AutoCloseable {
      *
      * @param entries    SQ size; the kernel rounds it up to a power of two, the CQ gets twice as many
      * @param setupFlags {@code IORING_SETUP_*} flags (0 for a plain interrupt-driven ring)
-     * @throws IllegalStateException when {@code liburing.so.2} cannot be loaded (check
-     *                               {@link IoUringProbe#availability()} first)
-     * @throws NativeCallException   when the kernel refuses, e.g. {@code EPERM} (seccomp, sysctl),
-     *                               {@code ENOSYS}, {@code ENOMEM}, {@code EINVAL}
+     * @throws IllegalArgumentException when {@code entries} is not positive, or {@code setupFlags} holds a flag
+     *                                  liburing 2.3 does not define (above {@code IORING_SETUP_DEFER_TASKRUN}): newer
+     *                                  kernels take such flags, e.g. {@code IORING_SETUP_NO_SQARRAY}, which change
+     *                                  the ring layout that liburing 2.3 then maps wrongly
+     * @throws IllegalStateException    when {@code liburing.so.2} cannot be loaded (check
+     *                                  {@link IoUringProbe#availability()} first)
+     * @throws NativeCallException      when the kernel refuses, e.g. {@code EPERM} (seccomp, sysctl),
+     *                                  {@code ENOSYS}, {@code ENOMEM}, {@code EINVAL}
      */
     public static IoUringRing create(int entries, int setupFlags) {
         if (entries <= 0) {
             throw new IllegalArgumentException("entries must be positive: " + entries);
         }
         IoUringLibrary.requireLoaded();
+        int unknown = setupFlags & ~knownSetupFlags();
+        if (unknown != 0) {
+            throw new IllegalArgumentException("IoUringRing.create: setup flag " + setupFlagName(unknown)
+                    + " in flags=0x" + Integer.toHexString(setupFlags) + " is unknown to liburing 2.3");
+        }
         Arena arena = Arena.ofShared();
         try {
             MemorySegment ring = arena.allocate(io_uring.layout());
@@ -190,6 +199,29 @@ public final class IoUringRing implements AutoCloseable {
             arena.close();
             throw e;
         }
+    }
+
+    /** Every {@code IORING_SETUP_*} flag liburing 2.3's header (the generated {@code LibUring}) defines. */
+    private static int knownSetupFlags() {
+        return LibUring.IORING_SETUP_IOPOLL() | LibUring.IORING_SETUP_SQPOLL() | LibUring.IORING_SETUP_SQ_AFF()
+                | LibUring.IORING_SETUP_CQSIZE() | LibUring.IORING_SETUP_CLAMP() | LibUring.IORING_SETUP_ATTACH_WQ()
+                | LibUring.IORING_SETUP_R_DISABLED() | LibUring.IORING_SETUP_SUBMIT_ALL()
+                | LibUring.IORING_SETUP_COOP_TASKRUN() | LibUring.IORING_SETUP_TASKRUN_FLAG()
+                | LibUring.IORING_SETUP_SQE128() | LibUring.IORING_SETUP_CQE32()
+                | LibUring.IORING_SETUP_SINGLE_ISSUER() | LibUring.IORING_SETUP_DEFER_TASKRUN();
+    }
+
+    /** The lowest flag in {@code flags}, by its name in the newer kernel UAPI where it has one there. */
+    private static String setupFlagName(int flags) {
+        int bit = Integer.numberOfTrailingZeros(flags);
+        String name = switch (bit) {
+            case 14 -> "IORING_SETUP_NO_MMAP";
+            case 15 -> "IORING_SETUP_REGISTERED_FD_ONLY";
+            case 16 -> "IORING_SETUP_NO_SQARRAY";
+            case 17 -> "IORING_SETUP_HYBRID_IOPOLL";
+            default -> "1 << " + bit;
+        };
+        return name + " (0x" + Integer.toHexString(1 << bit) + ")";
     }
 
     /** {@link #create(int, int)} with no setup flags. */

@@ -469,6 +469,27 @@ class IoUringRingTest {
         assertThrows(IllegalArgumentException.class, () -> IoUringRing.create(0));
     }
 
+    /**
+     * IORING_SETUP_NO_SQARRAY (1 << 16) is newer than liburing 2.3: the kernel took it, changed the ring layout, and
+     * create failed with "ring masks ... disagree". It is refused up front, by name; the flags liburing 2.3 knows
+     * still work.
+     */
+    @Test
+    void setupFlagsLiburing23DoesNotKnowAreRefusedByName() {
+        int before = OpenFds.count();
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> IoUringRing.create(8, 1 << 16));
+        assertTrue(x.getMessage().contains("IORING_SETUP_NO_SQARRAY (0x10000)")
+                && x.getMessage().contains("liburing 2.3"), x.getMessage());
+        x = assertThrows(IllegalArgumentException.class,
+                () -> IoUringRing.create(8, LibUring.IORING_SETUP_CLAMP() | 1 << 30));
+        assertTrue(x.getMessage().contains("1 << 30"), x.getMessage());
+        assertEquals(before, OpenFds.count(), "no ring was set up");
+        try (IoUringRing ring = IoUringRing.create(8, LibUring.IORING_SETUP_CLAMP()
+                | LibUring.IORING_SETUP_SINGLE_ISSUER())) {
+            assertEquals(LibUring.IORING_SETUP_CLAMP() | LibUring.IORING_SETUP_SINGLE_ISSUER(), ring.setupFlags());
+        }
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /** Byte {@code i} of a file of {@code size} bytes; {@code from} selects the window returned. */
