@@ -357,7 +357,17 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
     }
 
+    /**
+     * Queues the node's POLL_ADD, unless its mask is 0 ("registered but not watched", as poll and epoll treat it):
+     * the kernel adds {@code POLLERR|POLLHUP} to every poll mask, so a POLL_ADD with mask 0 of a hung-up pipe
+     * completed at once on every wait and the loop spun. Such a node holds a slot but nothing in the kernel
+     * ({@code ringArmed} stays false), so removing it releases it at once; a node replaced by one with mask 0 has
+     * its poll removed like any replaced node.
+     */
     private void arm(FdNode node) {
+        if (node.events() == 0) {
+            return;
+        }
         MemorySegment sqe = nextSqe();
         Sqe.prepPollAdd(sqe, node.fd(), node.events());
         Sqe.setUserData(sqe, node.ringUserData);

@@ -145,6 +145,44 @@ class FdMonitorContractTest {
         }
     }
 
+    /**
+     * A node with events 0 is registered but not watched: nothing is reported for it, not even a hang-up or an error.
+     * io_uring armed a POLL_ADD with mask 0, the kernel added POLLERR|POLLHUP, and every wait returned at once with a
+     * POLLHUP report (a spinning loop). The same holds for a node replaced by one with mask 0.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aNodeWithoutEventsIsNeverReportedEvenHungUp(TestMonitor which) {
+        try (FdMonitor monitor = which.open()) {
+            // Not closed as a whole: the write ends are closed on their own, and a second close could hit a reuse.
+            Pipe pipe = Pipe.create(OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC);
+            Pipe other = Pipe.create(OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC);
+            FdNode unwatched = new FdNode(pipe.readFd(), 0, "unwatched");
+            FdNode watched = new FdNode(other.readFd(), FdNode.READ_EVENTS, "watched");
+            monitor.update(null, unwatched);
+            monitor.update(null, watched);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            FdNode muted = new FdNode(other.readFd(), 0, "muted");
+            monitor.update(watched, muted);
+            FileIo.close(pipe.writeFd());
+            FileIo.close(other.writeFd());
+            for (int i = 0; i < 3; i++) {
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertTrue(sink.reports.isEmpty(), "a node with events 0 was reported: " + sink.reports);
+            monitor.update(unwatched, null);
+            monitor.update(muted, null);
+            for (int i = 0; !(unwatched.isReleased() && muted.isReleased() && watched.isReleased()); i++) {
+                assertTrue(i < 1000, "a node was never released");
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertTrue(sink.reports.isEmpty(), "a node with events 0 was reported: " + sink.reports);
+            FileIo.close(pipe.readFd());
+            FileIo.close(other.readFd());
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void replacingANodeChangesTheEventsAndTheOwner(TestMonitor which) {
