@@ -254,8 +254,8 @@ public final class IoUringFdMonitor implements FdMonitor {
     /** Reports the client node readable if client CQEs were reaped since it was last reported. */
     private void reportClientCompletions() {
         if (clientCompletions > 0 && clientNode != null) {
-            clientCompletions = 0;
             sink.ready(clientNode, Poll.POLLIN);
+            clientCompletions = 0; // after the report: if the sink throws, the next wait reports the node again
             reported++;
         }
     }
@@ -443,12 +443,15 @@ public final class IoUringFdMonitor implements FdMonitor {
             reported++;
             return;
         }
+        // Re-armed before the report: a sink that throws must not leave the fd unwatched for good (this CQE is
+        // consumed, and nothing else would arm it again); the next wait reports it again, as poll and epoll do. Only
+        // an SQE is queued here, for the next submit, so the report's order against the kernel is unchanged.
+        arm(node);
         int revents = res & 0xffff;
         if (revents != 0) {
             sink.ready(node, revents);
             reported++;
         }
-        arm(node);
     }
 
     private void assignSlot(FdNode node) {

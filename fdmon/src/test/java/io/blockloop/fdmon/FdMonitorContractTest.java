@@ -183,6 +183,40 @@ class FdMonitorContractTest {
         }
     }
 
+    /**
+     * A sink that throws loses no readiness: the fd stays watched and the next wait reports it again
+     * (level-triggered). io_uring consumed the CQE and threw before re-arming the poll, so the fd was never reported
+     * again.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aReadyFdIsReportedAgainAfterTheSinkThrew(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, "node");
+            monitor.update(null, node);
+            monitor.wait(0, new RecordingSink(), false);
+            e.signal();
+            IllegalStateException thrown = new IllegalStateException("sink failure");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (true) {
+                long left = deadline - System.nanoTime();
+                assertTrue(left > 0, "the signalled eventfd was never reported");
+                try {
+                    monitor.wait(left, (n, revents) -> {
+                        throw thrown;
+                    }, false);
+                } catch (IllegalStateException x) {
+                    assertTrue(x == thrown, String.valueOf(x));
+                    break;
+                }
+            }
+            RecordingSink sink = new RecordingSink();
+            waitForReports(monitor, sink);
+            assertEquals(List.of(node), sink.nodes());
+            monitor.update(node, null);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void replacingANodeChangesTheEventsAndTheOwner(TestMonitor which) {

@@ -303,6 +303,42 @@ class SharedRingTest {
         }
     }
 
+    /**
+     * A sink that throws on the client node's report does not lose it: the next wait reports the node again. The
+     * monitor cleared its count of client completions before the report, so they were never reported.
+     */
+    @Test
+    void theClientNodeIsReportedAgainAfterTheSinkThrew() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open()) {
+            Client client = new Client();
+            SharedRing shared = monitor.share(client);
+            FdNode clientNode = new FdNode(shared.fd(), FdNode.READ_EVENTS, "client");
+            monitor.update(null, clientNode);
+            monitor.wait(0, new RecordingSink(), false);
+            prepClientNop(shared, 3);
+            IllegalStateException thrown = new IllegalStateException("sink failure");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (true) {
+                assertTrue(System.nanoTime() < deadline, "the client node was never reported");
+                try {
+                    monitor.wait(TimeUnit.SECONDS.toNanos(1), (n, revents) -> {
+                        throw thrown;
+                    }, false);
+                } catch (IllegalStateException x) {
+                    assertTrue(x == thrown, String.valueOf(x));
+                    break;
+                }
+            }
+            assertEquals(List.of(new Client.Completion(3, 0)), client.completions);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            assertEquals(List.of(clientNode), sink.nodes(), "the client node's report was lost");
+            monitor.update(clientNode, null);
+            monitor.wait(0, sink, false);
+            shared.detach();
+        }
+    }
+
     @Test
     void aSecondShareThrowsAndAfterDetachANewShareWorks() {
         try (IoUringFdMonitor monitor = IoUringFdMonitor.open()) {
