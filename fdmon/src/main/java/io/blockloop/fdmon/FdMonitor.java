@@ -74,6 +74,9 @@ public sealed interface FdMonitor extends AutoCloseable permits PollFdMonitor, E
      * ({@code newNode == null}). Any thread; see the class comment for the serialisation and wake-up the caller
      * owes. A wait already in progress may still report {@code oldNode} once; a wait that starts after this call
      * returns never does.
+     *
+     * @throws IllegalArgumentException when {@code oldNode == newNode} (a change is a new node); nothing changes
+     * @throws IllegalStateException    after {@link #close()}
      */
     void update(FdNode oldNode, FdNode newNode);
 

@@ -96,6 +96,20 @@ public final class FdNode {
         return owner;
     }
 
+    /**
+     * The check every monitor's {@code update} runs before it changes anything: a node cannot replace itself.
+     * {@code update(n, n)} left poll and epoll with {@code n} registered but marked released, while io_uring added
+     * and removed it. Any thread.
+     *
+     * @throws IllegalArgumentException when {@code oldNode} and {@code newNode} are the same (non-null) node
+     */
+    static void checkNotSelfReplacement(FdNode oldNode, FdNode newNode) {
+        if (oldNode == newNode && newNode != null) {
+            throw new IllegalArgumentException(newNode + " given as both the old and the new node: a change of the"
+                    + " callbacks or the mask is a new node");
+        }
+    }
+
     /** Whether the monitor holding this node has let go of it for good (acquire). Any thread. */
     public boolean isReleased() {
         return (boolean) RELEASED.getAcquire(this);

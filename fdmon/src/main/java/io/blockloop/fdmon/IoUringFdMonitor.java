@@ -174,6 +174,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         if (closed) { // a closed monitor takes no node: it would never be released
             throw new IllegalStateException("io_uring fd monitor is closed");
         }
+        FdNode.checkNotSelfReplacement(oldNode, newNode);
         if (newNode != null) {
             enqueue(newNode, ADD);
         }

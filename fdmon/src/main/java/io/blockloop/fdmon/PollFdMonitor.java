@@ -73,6 +73,7 @@ public final class PollFdMonitor implements FdMonitor {
         if (closed) { // a closed monitor takes no node: it would never be released
             throw new IllegalStateException("poll fd monitor is closed");
         }
+        FdNode.checkNotSelfReplacement(oldNode, newNode);
         FdNode[] current = nodesAcquire();
         FdNode[] next;
         if (oldNode != null) {

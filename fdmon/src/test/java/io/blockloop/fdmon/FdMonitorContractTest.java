@@ -21,6 +21,7 @@ import java.util.concurrent.locks.LockSupport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What every {@link FdMonitor} must do, run against poll, epoll and io_uring. */
@@ -213,6 +214,28 @@ class FdMonitorContractTest {
             RecordingSink sink = new RecordingSink();
             waitForReports(monitor, sink);
             assertEquals(List.of(node), sink.nodes());
+            monitor.update(node, null);
+        }
+    }
+
+    /**
+     * {@code update(n, n)} is refused and changes nothing: the node stays registered, watched and not released. Poll
+     * and epoll kept it registered but marked it released; io_uring added and removed it.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aNodeReplacingItselfIsRefusedAndStaysRegistered(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, "node");
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> monitor.update(node, node));
+            assertTrue(x.getMessage().contains("both the old and the new node"), x.getMessage());
+            e.signal();
+            waitForReports(monitor, sink);
+            assertEquals(List.of(node), sink.nodes());
+            assertFalse(node.isReleased(), "a node that is still registered was released");
             monitor.update(node, null);
         }
     }
