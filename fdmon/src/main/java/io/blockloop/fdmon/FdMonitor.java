@@ -75,7 +75,10 @@ public sealed interface FdMonitor extends AutoCloseable permits PollFdMonitor, E
      * owes. A wait already in progress may still report {@code oldNode} once; a wait that starts after this call
      * returns never does.
      *
-     * @throws IllegalArgumentException when {@code oldNode == newNode} (a change is a new node); nothing changes
+     * @throws IllegalArgumentException when {@code oldNode == newNode} (a change is a new node), or when
+     *                                  {@code newNode} was added before, to this or another monitor, whether it is
+     *                                  still registered or was removed, replaced or released since (a node is added
+     *                                  once in its life); nothing changes
      * @throws IllegalStateException    after {@link #close()}
      */
     void update(FdNode oldNode, FdNode newNode);

@@ -14,7 +14,8 @@ import java.lang.invoke.VarHandle;
  * means a <em>new</em> node that replaces the old one through {@link FdMonitor#update(FdNode, FdNode)}
  * (copy-on-write, as QEMU's {@code aio_set_fd_handler} does). A node that was replaced or removed is
  * {@linkplain #isReleased() released} once its monitor no longer refers to it: at once for poll and epoll,
- * only after the kernel has posted the last completion for it for io_uring.
+ * only after the kernel has posted the last completion for it for io_uring. A node is added once in its life, to
+ * one monitor: adding it again, removed or not, is refused ({@link FdMonitor#update}).
  *
  * <p>Threads: {@link #fd()}, {@link #events()}, {@link #owner()} and {@link #isReleased()} may be called from
  * any thread. The monitor-private fields below are package-private and documented with the monitor that uses
@@ -32,12 +33,14 @@ public final class FdNode {
 
     private static final VarHandle RELEASED;
     private static final VarHandle RING_FLAGS;
+    private static final VarHandle ADDED_TO;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             RELEASED = lookup.findVarHandle(FdNode.class, "released", boolean.class);
             RING_FLAGS = lookup.findVarHandle(FdNode.class, "ringFlags", int.class);
+            ADDED_TO = lookup.findVarHandle(FdNode.class, "addedTo", Object.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -48,6 +51,13 @@ public final class FdNode {
     private final Object owner;
     @SuppressWarnings("unused") // accessed through RELEASED
     private boolean released;
+    /**
+     * The monitor that took this node as a new node, or null: set once, by the compare-and-set in
+     * {@link #claimFor}, from whichever thread calls {@code update}; never cleared, so a node is added once in its
+     * life (a removed or replaced node cannot come back). Through {@link #ADDED_TO} only.
+     */
+    @SuppressWarnings("unused") // accessed through ADDED_TO
+    private Object addedTo;
 
     // ---- io_uring monitor state (IoUringFdMonitor) ----
     /** {@code IoUringFdMonitor.PENDING|ADD|REMOVE}; any thread, through {@link #RING_FLAGS} atomics only. */
@@ -107,6 +117,27 @@ public final class FdNode {
         if (oldNode == newNode && newNode != null) {
             throw new IllegalArgumentException(newNode + " given as both the old and the new node: a change of the"
                     + " callbacks or the mask is a new node");
+        }
+    }
+
+    /**
+     * Takes this node for {@code monitor} as the new node of an {@code update}, which calls it after every other
+     * check, just before the node becomes registered. A node is added once, to one monitor: adding it twice made
+     * poll keep two copies (one removal left the other polled, and reported while released) and epoll's second
+     * {@code EPOLL_CTL_ADD} fail with {@code EEXIST} (back to poll for good); a removed or replaced node added again
+     * was never reported by io_uring and reported while released by poll and epoll. Any thread: a volatile
+     * compare-and-set, so two threads adding the same node cannot both succeed (it costs an update one atomic, a wait
+     * nothing).
+     *
+     * @throws IllegalArgumentException when the node was added before, to this or another monitor (released since or
+     *                                  not)
+     */
+    void claimFor(Object monitor) {
+        if (!ADDED_TO.compareAndSet(this, (Object) null, monitor)) {
+            throw new IllegalArgumentException(this + (isReleased()
+                    ? " was removed or replaced (released): a node is added once; register the fd with a new node"
+                    : " is already registered" + (ADDED_TO.getVolatile(this) == monitor ? "" : " with another monitor")
+                            + ": a node is added once"));
         }
     }
 

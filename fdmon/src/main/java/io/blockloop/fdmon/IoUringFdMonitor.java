@@ -176,6 +176,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
         FdNode.checkNotSelfReplacement(oldNode, newNode);
         if (newNode != null) {
+            newNode.claimFor(this); // before anything is queued: a refused update changes nothing
             enqueue(newNode, ADD);
         }
         if (oldNode != null) {

@@ -82,6 +82,7 @@ public final class PollFdMonitor implements FdMonitor {
                 throw new IllegalArgumentException(oldNode + " is not registered with this monitor");
             }
             if (newNode != null) {
+                newNode.claimFor(this); // after the check of oldNode: a refused update changes nothing
                 next = current.clone();
                 next[at] = newNode;
             } else {
@@ -90,6 +91,7 @@ public final class PollFdMonitor implements FdMonitor {
                 System.arraycopy(current, at + 1, next, at, current.length - at - 1);
             }
         } else if (newNode != null) {
+            newNode.claimFor(this);
             next = Arrays.copyOf(current, current.length + 1);
             next[current.length] = newNode;
         } else {

@@ -240,6 +240,73 @@ class FdMonitorContractTest {
         }
     }
 
+    /**
+     * A removed (released) node cannot be added again: io_uring never reported it again, poll and epoll reported it
+     * with {@code isReleased() == true}. The fd is registered again with a new node.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aReleasedNodeCannotBeAddedAgain(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); EventFd e = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, "first");
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            monitor.update(node, null);
+            for (int i = 0; !node.isReleased(); i++) {
+                assertTrue(i < 1000, "removed node never released");
+                monitor.wait(1_000_000, sink, false);
+            }
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> monitor.update(null, node));
+            assertTrue(x.getMessage().contains("released"), x.getMessage());
+            FdNode again = new FdNode(e.fd(), FdNode.READ_EVENTS, "again");
+            monitor.update(null, again);
+            e.signal();
+            sink.clear();
+            waitForReports(monitor, sink);
+            assertEquals(List.of(again), sink.nodes());
+            monitor.update(again, null);
+        }
+    }
+
+    /**
+     * A node that is registered cannot be added again, to the same or another monitor, and the refusal changes
+     * nothing: one removal releases it and it is never reported again. Poll kept two copies (the one left after a
+     * removal was polled and reported while released); epoll's second EPOLL_CTL_ADD failed with EEXIST and sent the
+     * monitor back to poll for good.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aRegisteredNodeCannotBeAddedTwice(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); FdMonitor other = which.open(); EventFd e = EventFd.create();
+             EventFd spare = EventFd.create()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, "node");
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false);
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> monitor.update(null, node));
+            assertTrue(x.getMessage().contains("already registered"), x.getMessage());
+            x = assertThrows(IllegalArgumentException.class, () -> other.update(null, node));
+            assertTrue(x.getMessage().contains("another monitor"), x.getMessage());
+            // Nor as the replacement of another node, which stays registered.
+            FdNode spareNode = new FdNode(spare.fd(), FdNode.READ_EVENTS, "spare");
+            monitor.update(null, spareNode);
+            assertThrows(IllegalArgumentException.class, () -> monitor.update(spareNode, node));
+            e.signal();
+            spare.signal();
+            monitor.wait(0, sink, false);
+            monitor.update(node, null);
+            for (int i = 0; i < 5 || !node.isReleased(); i++) {
+                assertTrue(i < 1000, "removed node never released");
+                sink.clear();
+                monitor.wait(1_000_000, sink, false);
+            }
+            assertEquals(List.of(spareNode), sink.nodes(), "only the spare may be reported after the removal");
+            assertFalse(spareNode.isReleased());
+            monitor.update(spareNode, null);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void replacingANodeChangesTheEventsAndTheOwner(TestMonitor which) {
