@@ -30,6 +30,13 @@ public final class FdNode {
     public static final int READ_EVENTS = Poll.POLLIN | Poll.POLLHUP | Poll.POLLERR;
     /** The events a write handler waits for: writable or in error ({@code G_IO_OUT|ERR}). */
     public static final int WRITE_EVENTS = Poll.POLLOUT | Poll.POLLERR;
+    /**
+     * Every bit a node's events may have: {@code POLLIN}, {@code POLLPRI}, {@code POLLOUT}, {@code POLLERR},
+     * {@code POLLHUP} and {@code POLLRDHUP}, which {@code poll(2)}, epoll and io_uring's {@code POLL_ADD} all read
+     * alike (each has an {@code EPOLL*} twin of the same value).
+     */
+    public static final int WATCHABLE_EVENTS = Poll.POLLIN | Poll.POLLPRI | Poll.POLLOUT | Poll.POLLERR | Poll.POLLHUP
+            | Poll.POLLRDHUP;
 
     private static final VarHandle RELEASED;
     private static final VarHandle RING_FLAGS;
@@ -76,13 +83,22 @@ public final class FdNode {
 
     /**
      * @param fd     the file descriptor, owned by the caller (a monitor never closes it)
-     * @param events the {@code POLL*} events of interest, e.g. {@link #READ_EVENTS}{@code |}{@link #WRITE_EVENTS};
-     *               0 means "registered but not watched"
+     * @param events the {@code POLL*} events of interest, e.g. {@link #READ_EVENTS}{@code |}{@link #WRITE_EVENTS}:
+     *               bits of {@link #WATCHABLE_EVENTS} only; 0 means "registered but not watched"
      * @param owner  what the loop wants back when the fd is ready (its handler object); may be null
+     * @throws IllegalArgumentException when {@code fd} is negative, or {@code events} has a bit outside
+     *                                  {@link #WATCHABLE_EVENTS} (the message names the value): the poll monitor
+     *                                  dropped the high bits and epoll passed them on, so an {@code EPOLLET} made
+     *                                  that fd edge-triggered on epoll alone, breaking the level-triggered contract
      */
     public FdNode(int fd, int events, Object owner) {
         if (fd < 0) {
             throw new IllegalArgumentException("negative fd " + fd);
+        }
+        if ((events & ~WATCHABLE_EVENTS) != 0) {
+            throw new IllegalArgumentException("events 0x" + Integer.toHexString(events) + " of fd " + fd
+                    + " have bits outside FdNode.WATCHABLE_EVENTS (0x" + Integer.toHexString(WATCHABLE_EVENTS)
+                    + "): 0x" + Integer.toHexString(events & ~WATCHABLE_EVENTS));
         }
         this.fd = fd;
         this.events = events;
