@@ -23,10 +23,15 @@ import java.util.function.LongConsumer;
  *       it only names the client's completions.</li>
  *   <li>{@link #awaitCompletions} drives the ring without the loop, for a client that must wait (closing with
  *       requests in the kernel); the client delivers what it passes on itself.</li>
- *   <li>{@link #detach()} ends the loan; the client must have no request left in the kernel.</li>
+ *   <li>{@link #detach()} ends the loan; the client must have no request left in the kernel. After it,
+ *       {@link #nextSqe()}, {@link #submitOrErrno()}, {@link #awaitCompletions}, {@link #registerBuffersOrErrno},
+ *       {@link #unregisterBuffersOrErrno()} and {@link #cancelUnsubmitted} throw {@link IllegalStateException}: an SQE
+ *       taken after detach completed to the next client that shared the ring (the wrong one), or, with none, made
+ *       the loop's wait throw.</li>
  * </ul>
  *
- * <p>Threads: the monitor's home thread, for every method ({@link #fd()} and {@link #userDataTag()} any thread).
+ * <p>Threads: the monitor's home thread, for every method ({@link #fd()} and {@link #userDataTag()} any thread;
+ * {@link #cancelUnsubmitted} and {@link #detach()} also the closing thread once the loop no longer runs).
  */
 public final class SharedRing {
     /** Bit 63 of user_data marks a client request; the monitor's own user_data never sets it. */
@@ -34,6 +39,13 @@ public final class SharedRing {
 
     private final IoUringFdMonitor monitor;
     private final IoUringRing ring;
+    /**
+     * {@link #detach()} ran: every client-facing method refuses from then on. Volatile because detach may run on
+     * another thread than the later calls (a client closing while the loop is stopped, then a stale call on the home
+     * thread); the write is a volatile store that the volatile loads in {@link #checkAttached()} pair with (a plain
+     * load on x86, and these paths are per request, not per wait).
+     */
+    private volatile boolean detached;
 
     SharedRing(IoUringFdMonitor monitor, IoUringRing ring) {
         this.monitor = monitor;
@@ -58,8 +70,11 @@ public final class SharedRing {
     /**
      * A zeroed SQE, or {@code null} when the SQ ring is full and submitting what is there made no room (the
      * kernel answered {@code EAGAIN} or {@code EBUSY}: retry after completions). Home thread.
+     *
+     * @throws IllegalStateException after {@link #detach()} or once the monitor is closed
      */
     public MemorySegment nextSqe() {
+        checkAttached();
         monitor.checkOpen();
         MemorySegment sqe = ring.nextSqe();
         if (sqe == null && monitor.submitForRoom()) {
@@ -76,8 +91,11 @@ public final class SharedRing {
     /**
      * Hands the queued SQEs to the kernel now, without waiting ({@code io_uring_submit}); returns how many it
      * consumed or {@code -errno} ({@code EAGAIN}/{@code EBUSY}: they stay queued). Home thread.
+     *
+     * @throws IllegalStateException after {@link #detach()} or once the monitor is closed
      */
     public int submitOrErrno() {
+        checkAttached();
         monitor.checkOpen();
         return monitor.submitNow();
     }
@@ -89,22 +107,33 @@ public final class SharedRing {
      * reported here: a poll it reaps is re-armed by the loop's next wait, which reports the fd then (readiness is
      * level-triggered). The completions it passes on are the caller's to deliver: they do not make the next wait
      * report {@link #fd()}. Returns how many it passed on. Home thread, outside {@link IoUringFdMonitor#wait}.
+     *
+     * @throws IllegalStateException after {@link #detach()}, once the monitor is closed, or inside its wait
      */
     public int awaitCompletions(long timeoutNs) {
+        checkAttached();
         return monitor.awaitClientCompletions(timeoutNs);
     }
 
     /**
      * Registers the client's fixed buffers on the ring ({@link IoUringRing#registerBuffersOrErrno}): the ring has
      * one buffer table, and the client owns it. Returns 0 or {@code -errno}. Home thread.
+     *
+     * @throws IllegalStateException after {@link #detach()} or once the monitor is closed
      */
     public int registerBuffersOrErrno(MemorySegment iovecs, int count) {
+        checkAttached();
         monitor.checkOpen();
         return ring.registerBuffersOrErrno(iovecs, count);
     }
 
-    /** Unregisters the client's fixed buffers; 0 or {@code -errno} ({@code ENXIO}: none registered). Home thread. */
+    /**
+     * Unregisters the client's fixed buffers; 0 or {@code -errno} ({@code ENXIO}: none registered). Home thread.
+     *
+     * @throws IllegalStateException after {@link #detach()} or once the monitor is closed
+     */
     public int unregisterBuffersOrErrno() {
+        checkAttached();
         monitor.checkOpen();
         return ring.unregisterBuffersOrErrno();
     }
@@ -127,8 +156,11 @@ public final class SharedRing {
      * one's user_data (tag removed) to {@code cancelled}: for a client that must give up requests nobody will
      * submit (closing from a thread that may not enter the ring while the loop is stopped). Returns how many.
      * Home thread, or the closing thread once the loop no longer runs.
+     *
+     * @throws IllegalStateException after {@link #detach()}: the unsubmitted SQEs may be the next client's
      */
     public int cancelUnsubmitted(LongConsumer cancelled) {
+        checkAttached();
         int n = 0;
         for (int i = 0, ready = ring.sqReady(); i < ready; i++) {
             MemorySegment sqe = ring.unsubmittedSqe(i);
@@ -143,9 +175,21 @@ public final class SharedRing {
         return n;
     }
 
-    /** Ends the loan: later CQEs with the client tag are an error. Home thread; idempotent. */
+    /**
+     * Ends the loan: later CQEs with the client tag are an error, and every client-facing method of this object
+     * refuses (see the class comment). Home thread, or the closing thread once the loop no longer runs; idempotent.
+     */
     public void detach() {
+        detached = true; // volatile store: pairs with the volatile load in checkAttached()
         monitor.detach(this);
+    }
+
+    /** Throws {@link IllegalStateException} once {@link #detach()} ran (volatile load). Any thread. */
+    private void checkAttached() {
+        if (detached) {
+            throw new IllegalStateException(this + " was detached: a client's requests after detach() would complete"
+                    + " to whoever shares the ring next");
+        }
     }
 
     @Override

@@ -371,6 +371,36 @@ class SharedRingTest {
         }
     }
 
+    /**
+     * A detached loan refuses every client-facing call: an SQE taken after detach completed to the next client that
+     * shared the ring, and with no client the loop's wait threw. The new client's loan is unaffected.
+     */
+    @Test
+    void aDetachedLoanRefusesEveryClientCall() {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); Arena arena = Arena.ofConfined()) {
+            Client first = new Client();
+            SharedRing shared = monitor.share(first);
+            shared.detach();
+            Client second = new Client();
+            SharedRing again = monitor.share(second);
+            MemorySegment iovec = arena.allocate(16, 8);
+            List<Runnable> calls = List.of(shared::nextSqe, shared::submitOrErrno, () -> shared.awaitCompletions(0),
+                    () -> shared.registerBuffersOrErrno(iovec, 1), shared::unregisterBuffersOrErrno,
+                    () -> shared.cancelUnsubmitted(userData -> { }));
+            for (Runnable call : calls) {
+                IllegalStateException x = assertThrows(IllegalStateException.class, call::run);
+                assertTrue(x.getMessage().contains("was detached"), x.getMessage());
+            }
+            shared.detach(); // still idempotent
+            prepClientNop(again, 8);
+            RecordingSink sink = new RecordingSink();
+            waitUntilClientHas(monitor, second, 1, sink);
+            assertEquals(List.of(new Client.Completion(8, 0)), second.completions);
+            assertTrue(first.completions.isEmpty(), "the detached client got a completion");
+            again.detach();
+        }
+    }
+
     @Test
     void shareAfterCloseThrows() {
         IoUringFdMonitor monitor = IoUringFdMonitor.open();
