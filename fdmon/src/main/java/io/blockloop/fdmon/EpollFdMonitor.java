@@ -57,11 +57,11 @@ public final class EpollFdMonitor implements FdMonitor {
         POLL_FOR_GOOD
     }
 
-    private final PollFdMonitor poll = new PollFdMonitor();
+    private final PollFdMonitor poll;
     private final NodesByFd byFd = new NodesByFd();
     private final int threshold;
     private final int epfd;
-    private final Arena arena = Arena.ofShared();
+    private final Arena arena;
     private final MemorySegment events;
     private final MemorySegment epfdPollfd;
     @SuppressWarnings("unused") // accessed through MODE
@@ -82,9 +82,28 @@ public final class EpollFdMonitor implements FdMonitor {
             throw new IllegalArgumentException("negative upgrade threshold " + threshold);
         }
         this.threshold = threshold;
+        // The epoll fd first: if it fails (EMFILE, ENOMEM), nothing else exists yet. The poll monitor and the arena
+        // used to be field initialisers, created before it, and a failed epoll_create1 leaked both shared arenas.
         this.epfd = Epoll.create(Epoll.EPOLL_CLOEXEC);
-        this.events = arena.allocate(Epoll.EVENT_SIZE * MAX_EVENTS, 8);
-        this.epfdPollfd = arena.allocate(Poll.POLLFD_SIZE, 8);
+        PollFdMonitor p = null;
+        Arena a = null;
+        try {
+            p = new PollFdMonitor();
+            a = Arena.ofShared();
+            this.events = a.allocate(Epoll.EVENT_SIZE * MAX_EVENTS, 8);
+            this.epfdPollfd = a.allocate(Poll.POLLFD_SIZE, 8);
+        } catch (RuntimeException | Error e) {
+            if (a != null) {
+                a.close();
+            }
+            if (p != null) {
+                p.close();
+            }
+            FileIo.closeOrErrno(epfd);
+            throw e;
+        }
+        this.poll = p;
+        this.arena = a;
         Poll.set(epfdPollfd, 0, epfd, Poll.POLLIN);
     }
 
