@@ -23,7 +23,13 @@ import io.blockloop.ffm.errno.NativeCallException;
  *
  * <p>Readiness is level-triggered, as with {@code poll(2)}: an fd that stays ready is reported by every wait
  * until the owner consumes the condition. A ready report may name a node that was replaced or removed just
- * before (the loop checks its own "deleted" flag), never a node that is {@linkplain FdNode#isReleased() released}.
+ * before: the loop checks its own "deleted" flag, set before it calls {@link #update} (blockcore's
+ * {@code FdHandler.isDeletedAcquire()}), not {@link FdNode#isReleased()}. A wait that starts after the
+ * {@code update} that removed or replaced a node returned never reports it. A wait that overlaps that update (another
+ * thread's update during the wait) may still report it once, and poll and epoll release a node at once, inside
+ * {@code update}: that report may name a {@linkplain FdNode#isReleased() released} node. io_uring releases nodes
+ * inside its waits, after their last completion, and never reports a released one. Releasing poll's nodes only at
+ * the next wait would cost every wait a check for nodes to release, for a guarantee no caller uses.
  */
 public sealed interface FdMonitor extends AutoCloseable permits PollFdMonitor, EpollFdMonitor, IoUringFdMonitor {
 
@@ -72,8 +78,8 @@ public sealed interface FdMonitor extends AutoCloseable permits PollFdMonitor, E
     /**
      * A handler was added ({@code oldNode == null}), changed (both set; same fd) or removed
      * ({@code newNode == null}). Any thread; see the class comment for the serialisation and wake-up the caller
-     * owes. A wait already in progress may still report {@code oldNode} once; a wait that starts after this call
-     * returns never does.
+     * owes. A wait already in progress may still report {@code oldNode} once, even after the monitor released it
+     * (poll, epoll: at once, here); a wait that starts after this call returns never does.
      *
      * @throws IllegalArgumentException when {@code oldNode == newNode} (a change is a new node), or when
      *                                  {@code newNode} was added before, to this or another monitor, whether it is

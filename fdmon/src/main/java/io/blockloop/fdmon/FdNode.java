@@ -14,7 +14,9 @@ import java.lang.invoke.VarHandle;
  * means a <em>new</em> node that replaces the old one through {@link FdMonitor#update(FdNode, FdNode)}
  * (copy-on-write, as QEMU's {@code aio_set_fd_handler} does). A node that was replaced or removed is
  * {@linkplain #isReleased() released} once its monitor no longer refers to it: at once for poll and epoll,
- * only after the kernel has posted the last completion for it for io_uring. A node is added once in its life, to
+ * only after the kernel has posted the last completion for it for io_uring. Released does not mean "never reported
+ * again": a poll or epoll wait that was already running when the node was removed may still report it once (see
+ * {@link FdMonitor}); a removed node's owner checks a flag of its own. A node is added once in its life, to
  * one monitor: adding it again, removed or not, is refused ({@link FdMonitor#update}).
  *
  * <p>Threads: {@link #fd()}, {@link #events()}, {@link #owner()} and {@link #isReleased()} may be called from
