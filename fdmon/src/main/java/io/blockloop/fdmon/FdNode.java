@@ -139,6 +139,21 @@ public final class FdNode {
     }
 
     /**
+     * The check of the old node of an {@code update}: it must be a node {@code monitor} took. Any thread (a volatile
+     * load of the monitor the node was added to, set once by {@link #claimFor}).
+     *
+     * @throws IllegalArgumentException when {@code monitor} never took this node (it was never added, or added to
+     *                                  another monitor, whose state for it the removal would have changed)
+     */
+    void checkAddedTo(Object monitor) {
+        Object addedTo = ADDED_TO.getVolatile(this);
+        if (addedTo != monitor) {
+            throw new IllegalArgumentException(this + (addedTo == null ? " was never added" : " belongs to another"
+                    + " monitor") + ": it cannot be removed or replaced here");
+        }
+    }
+
+    /**
      * Takes this node for {@code monitor} as the new node of an {@code update}, which calls it after every other
      * check, just before the node becomes registered. A node is added once, to one monitor: adding it twice made
      * poll keep two copies (one removal left the other polled, and reported while released) and epoll's second

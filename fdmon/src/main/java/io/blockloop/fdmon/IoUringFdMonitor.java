@@ -175,6 +175,10 @@ public final class IoUringFdMonitor implements FdMonitor {
             throw new IllegalStateException("io_uring fd monitor is closed");
         }
         FdNode.checkNotSelfReplacement(oldNode, newNode);
+        if (oldNode != null) {
+            // Another monitor's node shares the flag word this one would queue a REMOVE in; poll refuses it too.
+            oldNode.checkAddedTo(this);
+        }
         if (newNode != null) {
             newNode.claimFor(this); // before anything is queued: a refused update changes nothing
             enqueue(newNode, ADD);

@@ -275,6 +275,33 @@ class FdMonitorContractTest {
      * removal was polled and reported while released); epoll's second EPOLL_CTL_ADD failed with EEXIST and sent the
      * monitor back to poll for good.
      */
+    /**
+     * A node the monitor never took cannot be removed or replaced there, and nothing changes: poll always refused
+     * it; io_uring queued a REMOVE in the flag word of another monitor's node, or of a node never added.
+     */
+    @ParameterizedTest
+    @EnumSource(TestMonitor.class)
+    void aNodeTheMonitorNeverTookCannotBeRemovedThere(TestMonitor which) {
+        try (FdMonitor monitor = which.open(); FdMonitor other = which.open(); EventFd e = EventFd.create()) {
+            FdNode foreign = new FdNode(e.fd(), FdNode.READ_EVENTS, "foreign");
+            assertThrows(IllegalArgumentException.class, () -> monitor.update(foreign, null));
+            other.update(null, foreign);
+            assertThrows(IllegalArgumentException.class, () -> monitor.update(foreign, null));
+            FdNode replacement = new FdNode(e.fd(), FdNode.READ_EVENTS, "replacement");
+            assertThrows(IllegalArgumentException.class, () -> monitor.update(foreign, replacement));
+            // The other monitor still watches its node, and the refused replacement can still be added elsewhere.
+            e.signal();
+            RecordingSink sink = new RecordingSink();
+            waitForReports(other, sink);
+            assertEquals(List.of(foreign), sink.nodes());
+            assertFalse(foreign.isReleased());
+            other.update(foreign, null);
+            e.drain();
+            monitor.update(null, replacement);
+            monitor.update(replacement, null);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestMonitor.class)
     void aRegisteredNodeCannotBeAddedTwice(TestMonitor which) {
