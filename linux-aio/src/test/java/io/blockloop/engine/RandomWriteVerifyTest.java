@@ -1,6 +1,5 @@
 package io.blockloop.engine;
 
-import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.IoVec;
 import io.blockloop.ffm.memory.AlignedBuffer;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -128,8 +126,15 @@ class RandomWriteVerifyTest {
          * every worker is first held in a {@link BlockingCall}: the burst's first hand-off then finds none idle
          * and no room for another ({@link HeldWorkers}).
          */
-        void burstAboveCapacity() {
-            HeldWorkers held = engine instanceof ThreadPoolEngine pool ? HeldWorkers.hold(pool) : null;
+        void burstAboveCapacity() throws InterruptedException {
+            ThreadPoolEngine pool = engine instanceof ThreadPoolEngine p ? p : null;
+            int workers = pool == null ? 0 : pool.maxThreads();
+            CountDownLatch release = new CountDownLatch(1);
+            Recorder held = new Recorder(workers);
+            if (pool != null) {
+                HeldWorkers.hold(pool, workers, release, held);
+                assertEquals(workers, pool.threads(), "workers running the held calls");
+            }
             engine.plug();
             try {
                 for (int i = 0; i < MAX_QUEUE_DEPTH; i++) {
@@ -139,8 +144,10 @@ class RandomWriteVerifyTest {
             } finally {
                 engine.unplug();
             }
-            if (held != null) {
-                held.release();
+            release.countDown();
+            held.awaitCompleted(engine, workers); // the burst's completions are delivered meanwhile, as they come
+            for (int i = 0; i < workers; i++) {
+                assertEquals(HeldWorkers.RESULT, held.results[i], "held call " + i);
             }
         }
 
@@ -320,69 +327,6 @@ class RandomWriteVerifyTest {
                 engine.unplug();
                 engine.awaitCompletions(100_000_000L);
             }
-        }
-    }
-
-    /**
-     * Every worker of a pool held in a {@link BlockingCall} until {@link #release()}: while they are held, a hand-off
-     * finds no idle worker and may start no other, so the requests wait in the pool's queue. The calls run on the
-     * workers; the latches order the owner's and the workers' steps. The owner thread makes every call here.
-     */
-    private static final class HeldWorkers implements CompletionHandler {
-        private final ThreadPoolEngine pool;
-        private final int count;
-        private final CountDownLatch running;
-        private final CountDownLatch released = new CountDownLatch(1);
-        private int delivered;
-
-        private HeldWorkers(ThreadPoolEngine pool) {
-            this.pool = pool;
-            this.count = pool.maxThreads();
-            this.running = new CountDownLatch(count);
-        }
-
-        /** Submits one held call per worker the pool may run and waits (60 s at most) until all of them run. */
-        static HeldWorkers hold(ThreadPoolEngine pool) {
-            HeldWorkers held = new HeldWorkers(pool);
-            for (int i = 0; i < held.count; i++) {
-                pool.submitCall(held::holdWorker, held, i);
-            }
-            try {
-                assertTrue(held.running.await(60, TimeUnit.SECONDS), held.running.getCount() + " of " + held.count
-                        + " held calls not running after 60 s: " + pool);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted while the pool's workers were being held", e);
-            }
-            assertEquals(held.count, pool.threads(), "workers running the held calls");
-            return held;
-        }
-
-        /** On a worker: runs until released (60 s at most, then fails the call with -ETIMEDOUT). */
-        private long holdWorker() {
-            running.countDown();
-            try {
-                return released.await(60, TimeUnit.SECONDS) ? 0 : -Errno.ETIMEDOUT;
-            } catch (InterruptedException e) {
-                return -Errno.EINTR;
-            }
-        }
-
-        /** Lets the held calls return and reaps until all of them are delivered (60 s at most). */
-        void release() {
-            released.countDown();
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (delivered < count) {
-                assertTrue(System.nanoTime() < deadline, "held calls delivered: " + delivered + " of " + count
-                        + " after 60 s; " + pool);
-                pool.awaitCompletions(100_000_000L);
-            }
-        }
-
-        @Override
-        public void complete(long tag, long result) {
-            assertEquals(0, result, "held call " + tag);
-            delivered++;
         }
     }
 }

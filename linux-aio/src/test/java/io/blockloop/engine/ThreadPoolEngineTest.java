@@ -87,7 +87,7 @@ class ThreadPoolEngineTest {
              AlignedBuffer buf = AlignedBuffer.allocate(20 * 4096, 4096)) {
             CountDownLatch release = new CountDownLatch(1);
             Recorder rec = new Recorder(24);
-            long[] blockers = holdWorkers(engine, 4, release, rec);
+            long[] blockers = HeldWorkers.hold(engine, 4, release, rec);
             long[] reads = new long[20];
             for (int i = 0; i < 20; i++) {
                 reads[i] = engine.read(fd, buf.segment().asSlice(i * 4096L, 4096), i * 4096L, rec, 4 + i);
@@ -102,7 +102,7 @@ class ThreadPoolEngineTest {
             release.countDown();
             rec.awaitCompleted(engine, 24);
             for (int i = 0; i < 4; i++) {
-                assertEquals(42, rec.results[i], "blocker " + i);
+                assertEquals(HeldWorkers.RESULT, rec.results[i], "blocker " + i);
             }
             for (int i = 0; i < 20; i++) {
                 assertEquals(i % 2 == 0 ? -Errno.ECANCELED : 4096, rec.results[4 + i], "read " + i);
@@ -119,7 +119,7 @@ class ThreadPoolEngineTest {
             assertEquals(2, engine.threads(), "min threads are started at once");
             CountDownLatch release = new CountDownLatch(1);
             Recorder rec = new Recorder(8);
-            holdWorkers(engine, 8, release, rec);
+            HeldWorkers.hold(engine, 8, release, rec);
             assertEquals(8, engine.threads());
             release.countDown();
             rec.awaitCompleted(engine, 8);
@@ -433,41 +433,11 @@ class ThreadPoolEngineTest {
             throws InterruptedException {
         CountDownLatch release = new CountDownLatch(1);
         Recorder blocked = new Recorder(3);
-        holdWorkers(engine, 3, release, blocked);
+        HeldWorkers.hold(engine, 3, release, blocked);
         runOneAtATime(engine, n);
         check.run();
         release.countDown();
         blocked.awaitCompleted(engine, 3);
-    }
-
-    /**
-     * Submits {@code n} calls (tags 0 to n-1, completing to {@code rec}) that each hold a worker until
-     * {@code release} opens, and returns their ids once all {@code n} run at the same time.
-     */
-    private static long[] holdWorkers(ThreadPoolEngine engine, int n, CountDownLatch release, Recorder rec)
-            throws InterruptedException {
-        CountDownLatch started = new CountDownLatch(n);
-        long[] ids = new long[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = engine.submitCall(holdUntilReleased(started, release), rec, i);
-        }
-        assertTrue(started.await(60, TimeUnit.SECONDS), n + " held calls never ran at once");
-        return ids;
-    }
-
-    /**
-     * A call that counts {@code started} down, then holds its worker until {@code release} opens (60 s at most);
-     * its result is 42 when released, else a negative errno.
-     */
-    private static BlockingCall holdUntilReleased(CountDownLatch started, CountDownLatch release) {
-        return () -> {
-            started.countDown();
-            try {
-                return release.await(60, TimeUnit.SECONDS) ? 42 : -Errno.ETIMEDOUT;
-            } catch (InterruptedException e) {
-                return -Errno.EINTR;
-            }
-        };
     }
 
     @Test
