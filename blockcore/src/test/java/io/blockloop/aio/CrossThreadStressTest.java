@@ -1,5 +1,6 @@
 package io.blockloop.aio;
 
+import io.blockloop.aio.testing.IoThreads;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -16,7 +17,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -148,12 +148,6 @@ class CrossThreadStressTest {
     private static void waitUntilTheLoopSleeps(AioContext ctx) {
         long before = ctx.blockingWaitCount();
         ctx.notifyLoop();
-        long deadline = System.nanoTime() + Loops.BOUND_NS;
-        while (ctx.blockingWaitCount() == before) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("the loop did not go to sleep within 10 s of the producers pausing");
-            }
-            LockSupport.parkNanos(10_000);
-        }
+        IoThreads.waitUntil(() -> ctx.blockingWaitCount() != before, "the loop asleep after the producers paused");
     }
 }
