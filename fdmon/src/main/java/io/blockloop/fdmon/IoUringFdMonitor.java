@@ -625,6 +625,19 @@ public final class IoUringFdMonitor implements FdMonitor {
                 || ring.taskRunPending();
     }
 
+    /**
+     * The ring's fd, readable ({@code POLLIN}) while completions wait in the CQ ring, where every report of this
+     * monitor starts: a thread that sleeps elsewhere watches it to learn that a non-blocking {@link #wait} has
+     * something to report (blockcore's loop asleep in the native engine's {@code io_getevents}). A completion that
+     * waits for the home thread to post it ({@code IORING_SQ_TASKRUN}, see {@link #createRing}) does not make the fd
+     * readable until then, but the kernel's notification wakes the home thread from an interruptible sleep (the
+     * sleeping call returns {@code EINTR}) and the return to user space posts it: after any such wake-up, the
+     * sleeper asks {@link #needWait needWait(false)}. Any thread.
+     */
+    public int readinessFd() {
+        return ring.fd();
+    }
+
     /** The ring's {@code IORING_SETUP_*} flags (for tests). Any thread. */
     int ringSetupFlags() {
         return ring.setupFlags();

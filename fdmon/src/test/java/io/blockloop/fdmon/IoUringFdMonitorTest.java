@@ -1,12 +1,16 @@
 package io.blockloop.fdmon;
 
+import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.CpuAffinity;
 import io.blockloop.ffm.libc.EventFd;
+import io.blockloop.ffm.libc.Poll;
 import io.blockloop.ffm.liburing.generated.LibUring;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -156,6 +160,48 @@ class IoUringFdMonitorTest {
             case Error e -> throw e;
             case Exception e -> throw e;
             case Throwable other -> throw new AssertionError(other);
+        }
+    }
+
+    /**
+     * The readiness fd, as blockcore's loop uses it while it sleeps elsewhere: another thread makes a watched fd
+     * ready while the home thread sleeps in {@code ppoll} on the readiness fd. The sleep ends, readable or
+     * interrupted by the kernel's task-work notification (whose return to user space posts the completion), and
+     * then {@code needWait(false)} is true and a non-blocking wait reports the fd.
+     */
+    @Test
+    void theReadinessFdEndsASleepElsewhereWhenAWatchedFdBecomesReady() throws Exception {
+        try (IoUringFdMonitor monitor = IoUringFdMonitor.open(); EventFd e = EventFd.create();
+             Arena arena = Arena.ofConfined()) {
+            FdNode node = new FdNode(e.fd(), FdNode.READ_EVENTS, null);
+            monitor.update(null, node);
+            RecordingSink sink = new RecordingSink();
+            monitor.wait(0, sink, false); // arms the poll
+            assertTrue(sink.reports.isEmpty());
+            MemorySegment pollfd = arena.allocate(Poll.POLLFD_SIZE, 8);
+            Poll.set(pollfd, 0, monitor.readinessFd(), Poll.POLLIN);
+            assertEquals(0, Poll.ppollOrErrno(pollfd, 1, 0), "readable with nothing to report");
+            assertFalse(monitor.needWait(false));
+            CountDownLatch sleeping = new CountDownLatch(1);
+            Thread signaller = Thread.ofPlatform().start(() -> {
+                try {
+                    sleeping.await();
+                    Thread.sleep(20); // most likely asleep in ppoll by now; if not, ppoll finds the fd readable
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+                e.signal();
+            });
+            sleeping.countDown();
+            long start = System.nanoTime();
+            int r = Poll.ppollOrErrno(pollfd, 1, TimeUnit.SECONDS.toNanos(20));
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10), "the sleep did not end: " + r);
+            assertTrue(r == 1 || r == -Errno.EINTR, "ppoll: " + r);
+            signaller.join();
+            awaitCompletionPosted(monitor);
+            monitor.wait(0, sink, false);
+            assertEquals(1, sink.reports.size());
+            monitor.update(node, null);
         }
     }
 
