@@ -7,6 +7,7 @@ import io.blockloop.ffm.libaio.IoEvent;
 import io.blockloop.ffm.libaio.Iocb;
 import io.blockloop.ffm.libaio.LibAio;
 import io.blockloop.ffm.libc.EventFd;
+import io.blockloop.ffm.libc.Poll;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -20,7 +21,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <ul>
  *   <li>One kernel context per engine, {@code io_setup(maxEvents)} (default {@value #DEFAULT_MAX_EVENTS}); at most
  *       {@code maxEvents} requests are in the kernel, the rest wait in the engine's pending queue.</li>
- *   <li>Every iocb carries {@code IOCB_FLAG_RESFD} with the engine's eventfd: {@link #completionFd()}.</li>
+ *   <li>Every iocb carries {@code IOCB_FLAG_RESFD} with the engine's eventfd: {@link #completionFd()}. Except in an
+ *       engine opened with {@link #openUnsignalled()} while its owner keeps signalling off
+ *       ({@link #setSignalling}): there the kernel's completions leave the eventfd alone, and the owner sleeps in
+ *       {@link #awaitCompletionsOrReadable} instead of watching it (an event loop's wait).</li>
  *   <li>Completions are reaped from the kernel's shared {@code aio_ring} when its header is one we understand
  *       ({@link AioCompletionRing}), with {@code io_getevents} otherwise; {@link #awaitCompletions} blocks in
  *       {@code io_getevents}.</li>
@@ -58,6 +62,8 @@ public final class LinuxAioEngine implements IoEngine {
      * cost more system calls ({@code linux-aio/README.md}, engine notes).
      */
     static final int REAP_SUBMIT_BATCH = 8;
+    /** The {@code aio_data} of the watch iocb ({@link #awaitCompletionsOrReadable}); requests carry pool indexes. */
+    private static final long WATCH_DATA = -1L;
 
     private final OwnerThread owner = new OwnerThread();
     private final EngineMemory memory;
@@ -89,9 +95,25 @@ public final class LinuxAioEngine implements IoEngine {
     /** Statistics for tests: io_submit calls that answered EAGAIN, and times requests were left queued. */
     long eagainCount;
     long backlogCount;
+    /** Whether {@link #setSignalling} may turn signalling off: opened with {@link #openUnsignalled}. */
+    private final boolean ownerWaited;
+    /**
+     * Whether the iocbs submitted from now on signal {@link #eventFd} ({@code IOCB_FLAG_RESFD}); see
+     * {@link #setSignalling}. Owner thread.
+     */
+    private boolean signalled;
+    /** The {@code IOCB_CMD_POLL} of {@link #awaitCompletionsOrReadable}: in the kernel while {@link #watchArmed}. */
+    private final MemorySegment watchIocb;
+    private int watchedFd = -1;
+    private boolean watchArmed;
 
     private LinuxAioEngine(int kernelEvents, int maxEvents, int maxBatch, boolean userspaceReap,
                            SpinWindow spinWindow) {
+        this(kernelEvents, maxEvents, maxBatch, userspaceReap, spinWindow, false);
+    }
+
+    private LinuxAioEngine(int kernelEvents, int maxEvents, int maxBatch, boolean userspaceReap,
+                           SpinWindow spinWindow, boolean ownerWaited) {
         if (kernelEvents < 1 || maxEvents < 1 || maxBatch < 1) {
             throw new IllegalArgumentException("kernelEvents, maxEvents and maxBatch must be positive");
         }
@@ -108,8 +130,10 @@ public final class LinuxAioEngine implements IoEngine {
             iocbPointers = mem.allocate(8L * maxEvents, 8);
             events = mem.allocate(IoEvent.SIZE * maxEvents, 8);
             timespec = mem.allocate(16, 8);
+            watchIocb = mem.allocate(Iocb.SIZE, 8);
             efd = EventFd.create();
-            context = LibAio.setup(kernelEvents);
+            // One event more for the watch iocb, which is not a request and must not take a request's room.
+            context = LibAio.setup(ownerWaited ? kernelEvents + 1 : kernelEvents);
         } catch (RuntimeException | Error e) {
             if (efd != null) {
                 efd.close();
@@ -118,6 +142,8 @@ public final class LinuxAioEngine implements IoEngine {
             throw e;
         }
         this.memory = mem;
+        this.ownerWaited = ownerWaited;
+        this.signalled = !ownerWaited;
         this.eventFd = efd;
         this.ctx = context;
         this.ring = userspaceReap ? AioCompletionRing.attach(context) : null;
@@ -148,6 +174,26 @@ public final class LinuxAioEngine implements IoEngine {
      */
     public static LinuxAioEngine open(int maxEvents, int maxBatch, Duration maxSpin) {
         return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, true, new SpinWindow(maxSpin.toNanos(), 0));
+    }
+
+    /**
+     * An engine with QEMU's sizes whose kernel completions do not signal {@link #completionFd()} until its owner
+     * says so ({@link #setSignalling}): for an owner that sleeps in {@link #awaitCompletionsOrReadable} whenever
+     * requests are in flight, as an event loop can when its own readiness shows on one fd (the io_uring monitor's
+     * ring fd). The loop then sleeps in {@code io_getevents}, woken by the completion itself, as fio's libaio engine
+     * is, instead of by the eventfd through its monitor: one hop and the eventfd's {@code read} fewer per wake-up.
+     * The completion fd still becomes readable for completions made without the kernel (cancellations, refusals at
+     * submission, a retry after {@code EAGAIN}), so a loop keeps watching it. Its kernel context has one event more
+     * than {@link #open()}'s, for the watch. Throws if linux-aio is unavailable.
+     */
+    public static LinuxAioEngine openUnsignalled() {
+        return openUnsignalled(DEFAULT_MAX_EVENTS, DEFAULT_MAX_BATCH);
+    }
+
+    /** Test seam: {@link #openUnsignalled()} with other sizes. */
+    static LinuxAioEngine openUnsignalled(int maxEvents, int maxBatch) {
+        return new LinuxAioEngine(maxEvents, maxEvents, maxBatch, true, new SpinWindow(DEFAULT_MAX_SPIN.toNanos(), 0),
+                true);
     }
 
     /** Test seam: {@code userspaceReap = false} forces the {@code io_getevents} path. */
@@ -188,6 +234,9 @@ public final class LinuxAioEngine implements IoEngine {
         if (blocked) {
             s.append(", blocked until a completion (EAGAIN)");
         }
+        if (watchArmed) {
+            s.append(", watching fd ").append(watchedFd);
+        }
         if (ring != null && !admission.isReleased() && !owner.isAnotherThread()) {
             s.append(", events in the aio_ring ").append(eventsInRing());
         }
@@ -195,6 +244,32 @@ public final class LinuxAioEngine implements IoEngine {
             s.append(", closed");
         }
         return s.toString();
+    }
+
+    /**
+     * Whether the requests submitted now make {@link #completionFd()} readable when the kernel completes them: always
+     * for {@link #open()}, as {@link #setSignalling} says after {@link #openUnsignalled}. Owner thread.
+     */
+    public boolean signalsKernelCompletions() {
+        return signalled;
+    }
+
+    /**
+     * Switches the eventfd signal of the kernel's completions for the requests submitted from now on (those in the
+     * kernel keep theirs) in an engine opened {@linkplain #openUnsignalled() unsignalled}. An event loop sleeping in
+     * the engine turns it on while it busy-polls the engine with success: on the test VM the loop device then
+     * completed CPU-bound reads about a fifth faster with the signal and its wake-up of the loop's monitor than
+     * without ({@code docs/qd1-reads-on-loop-devices.md}, session 24); and off when it sleeps, where the signal is a
+     * hop on the request's path. Owner thread.
+     *
+     * @throws IllegalStateException for an engine from {@link #open()}, whose owner does not sleep in it
+     */
+    public void setSignalling(boolean on) {
+        owner.check();
+        if (!on && !ownerWaited) {
+            throw new IllegalStateException("only an engine opened unsignalled (openUnsignalled) may stop signalling");
+        }
+        signalled = on;
     }
 
     /** Whether completions are reaped from the shared ring (true) or with io_getevents. */
@@ -247,7 +322,7 @@ public final class LinuxAioEngine implements IoEngine {
     }
 
     private void prepareIocb(Request r) {
-        int efd = eventFd.fd();
+        int efd = signalled ? eventFd.fd() : -1;
         switch (r.op) {
             case Request.OP_READ -> Iocb.prepare(r.scratch, Iocb.IOCB_CMD_PREAD, r.fd, r.bufferAddress, r.length,
                     r.offset, 0, r.index, efd);
@@ -417,6 +492,68 @@ public final class LinuxAioEngine implements IoEngine {
     }
 
     /**
+     * Blocks in {@code io_getevents} until a request completes, {@code fd} is readable, or {@code timeoutNanos}
+     * passes ({@code < 0}: no limit), and delivers what completed; returns how many. Completions already waiting
+     * are delivered without blocking. An event loop's sleep, with {@code fd} the fd that shows the loop's other
+     * work (the io_uring monitor's ring fd, readable while completions wait in its CQ ring): the wait watches it
+     * with an {@code IOCB_CMD_POLL} for {@code POLLIN} in the engine's own context, armed here when it is not in
+     * the kernel already and armed until it fires, so a loop asleep while nothing else happens submits it once.
+     * Whether {@code fd} fired is the caller's to find out (its own readiness check); a return without completions
+     * may be that, a timeout or a signal. Never spins. Owner thread.
+     *
+     * @throws IllegalArgumentException when the watch is armed on another fd (the engine watches one fd, and only
+     *                                  a readiness report takes the watch out of the kernel)
+     * @throws IllegalStateException    for an engine from {@link #open()}, whose context has no room for the watch,
+     *                                  or when nested in a reaping call deeper than {@link #canSleep()} allows
+     */
+    public int awaitCompletionsOrReadable(int fd, long timeoutNanos) {
+        owner.check();
+        admission.checkNotReleased();
+        if (!ownerWaited) {
+            throw new IllegalStateException("awaitCompletionsOrReadable needs an engine opened with openUnsignalled");
+        }
+        if (delivery.tooDeepToReap()) {
+            throw new IllegalStateException("awaitCompletionsOrReadable nested too deep in reaping calls to deliver");
+        }
+        if (watchArmed && fd != watchedFd) {
+            throw new IllegalArgumentException("the watch is armed on fd " + watchedFd + ", not " + fd);
+        }
+        int delivered = reap(0);
+        if (delivered > 0) {
+            return delivered;
+        }
+        if (!watchArmed) {
+            armWatch(fd);
+        }
+        return reap(timeoutNanos < 0 ? Long.MAX_VALUE : Math.max(timeoutNanos, 1));
+    }
+
+    /**
+     * Whether {@link #awaitCompletionsOrReadable} would block for a completion of this engine: requests are in the
+     * kernel, and the caller is not nested so deep in reaping calls that none could be delivered. Owner thread.
+     */
+    public boolean canSleep() {
+        return inFlight > 0 && !delivery.tooDeepToReap() && !admission.isReleased();
+    }
+
+    private void armWatch(int fd) {
+        Iocb.prepare(watchIocb, Iocb.IOCB_CMD_POLL, fd, Poll.POLLIN, 0, 0, 0, WATCH_DATA, -1);
+        iocbPointers.setAtIndex(JAVA_LONG, 0, watchIocb.address());
+        while (true) {
+            int ret = LibAio.submitOrErrno(ctx, 1, iocbPointers);
+            if (ret == 1) {
+                watchedFd = fd;
+                watchArmed = true;
+                return;
+            }
+            if (ret != -Errno.EINTR) {
+                // EAGAIN cannot happen (io_setup reserved the watch's event); EBADF or EINVAL is the caller's fd.
+                NativeCallException.check("io_submit(IOCB_CMD_POLL, fd " + fd + ")", ret == 0 ? -Errno.EAGAIN : ret);
+            }
+        }
+    }
+
+    /**
      * Owner, spinning: whether the shared ring holds an event. The tail's acquire load pairs with the kernel's
      * {@code smp_wmb()} before its tail store in {@code aio_complete()} ({@link AioCompletionRing#tailAcquire()});
      * the reap that follows loads it again.
@@ -510,6 +647,11 @@ public final class LinuxAioEngine implements IoEngine {
             long index = ring.data(head);
             long res = ring.res(head);
             ring.headRelease(ring.next(head));
+            if (index == WATCH_DATA) {
+                watchArmed = false; // not a request: not counted as delivered
+                ready--;
+                continue;
+            }
             complete(pool.byIndex(index), res);
             n++;
         }
@@ -521,7 +663,7 @@ public final class LinuxAioEngine implements IoEngine {
      * for {@code min} events, which go into the delivery's local queue.
      */
     private void takeEvents(int min, long timeoutNanos) {
-        if (inFlight == 0) {
+        if (inFlight == 0 && !watchArmed) {
             return;
         }
         MemorySegment timeout = MemorySegment.NULL;
@@ -540,7 +682,12 @@ public final class LinuxAioEngine implements IoEngine {
         // this call's own, they still counted in flight, and a nested awaitCompletions waited in io_getevents for
         // events the kernel had already handed out: for ever.
         for (int i = 0; i < ret; i++) {
-            Request r = pool.byIndex(IoEvent.data(events, i));
+            long data = IoEvent.data(events, i);
+            if (data == WATCH_DATA) {
+                watchArmed = false;
+                continue;
+            }
+            Request r = pool.byIndex(data);
             delivery.finishLocally(r, taken(r, IoEvent.res(events, i)));
         }
     }

@@ -329,7 +329,8 @@ class EngineBehaviourTest {
      * through it. (A deferred ring has no completion fd.)
      */
     @ParameterizedTest
-    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_DEFERRED", mode = EnumSource.Mode.EXCLUDE)
+    @EnumSource(value = EngineUnderTest.class, names = {"IO_URING_DEFERRED", "LINUX_AIO_UNSIGNALLED"},
+            mode = EnumSource.Mode.EXCLUDE)
     void callsTooDeepToReapLeaveTheCompletionFdReadable(EngineUnderTest e) throws Exception {
         runInlineCompletingChain(e, true);
     }
@@ -462,7 +463,8 @@ class EngineBehaviourTest {
      * ({@link DeferredRingTest} checks that it refuses one).
      */
     @ParameterizedTest
-    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_DEFERRED", mode = EnumSource.Mode.EXCLUDE)
+    @EnumSource(value = EngineUnderTest.class, names = {"IO_URING_DEFERRED", "LINUX_AIO_UNSIGNALLED"},
+            mode = EnumSource.Mode.EXCLUDE)
     void theCompletionFdBecomesReadableWhenCompletionsWait(EngineUnderTest e) {
         int fd = TestFiles.createWithPattern(dir.resolve("p.img"), 64 * 1024, DIRECT);
         try (IoEngine engine = e.open();
@@ -501,7 +503,8 @@ class EngineBehaviourTest {
      * (It reaps through the completion fd, which a deferred ring does not have; the refusal is the same code.)
      */
     @ParameterizedTest
-    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_DEFERRED", mode = EnumSource.Mode.EXCLUDE)
+    @EnumSource(value = EngineUnderTest.class, names = {"IO_URING_DEFERRED", "LINUX_AIO_UNSIGNALLED"},
+            mode = EnumSource.Mode.EXCLUDE)
     void closeFromACompletionHandlerIsRefusedAndLosesNothing(EngineUnderTest e) throws Exception {
         int fd = TestFiles.createWithPattern(dir.resolve("c.img"), 64 * 1024, DIRECT);
         try (IoEngine engine = e.open();

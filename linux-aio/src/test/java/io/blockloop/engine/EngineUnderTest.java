@@ -23,6 +23,16 @@ enum EngineUnderTest {
             return LinuxAioEngine.open(64, 16, false);
         }
     },
+    /**
+     * linux-aio whose kernel completions leave the completion fd alone ({@link LinuxAioEngine#openUnsignalled}), as a
+     * loop that sleeps in the engine runs it; 64 in flight.
+     */
+    LINUX_AIO_UNSIGNALLED {
+        @Override
+        IoEngine open() {
+            return LinuxAioEngine.openUnsignalled(64, 16);
+        }
+    },
     /** io_uring with a 32-entry SQ (64 CQEs, so at most 64 in flight). */
     IO_URING {
         @Override

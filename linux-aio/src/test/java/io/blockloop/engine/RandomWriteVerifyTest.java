@@ -40,8 +40,8 @@ class RandomWriteVerifyTest {
 
     static List<Arguments> enginesAndTargets() {
         List<Arguments> list = new ArrayList<>();
-        for (EngineUnderTest e : new EngineUnderTest[] {EngineUnderTest.LINUX_AIO, EngineUnderTest.IO_URING,
-                EngineUnderTest.IO_URING_DEFERRED,
+        for (EngineUnderTest e : new EngineUnderTest[] {EngineUnderTest.LINUX_AIO,
+                EngineUnderTest.LINUX_AIO_UNSIGNALLED, EngineUnderTest.IO_URING, EngineUnderTest.IO_URING_DEFERRED,
                 EngineUnderTest.IO_URING_SHARED, EngineUnderTest.THREADS}) {
             for (Target.Kind kind : Target.Kind.values()) {
                 list.add(Arguments.of(e, kind));
