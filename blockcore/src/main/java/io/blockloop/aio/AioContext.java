@@ -100,6 +100,10 @@ public final class AioContext implements AutoCloseable {
     private PollPass[] passes = new PollPass[4];
     /** Written by the home thread only, through BLOCKING_WAITS; read by any thread (tests). */
     private long blockingWaits;
+    /** {@link #setSleeper}'s source, or null. Home thread. */
+    private LoopSleeper sleeper;
+    /** The handler of the sleeper's completion fd, looked up again when deleted (see {@link #sleeperHandler()}). */
+    private FdHandler sleeperHandler;
 
     private AioContext(String name, FdMonitor monitor, Thread homeThread) {
         this.name = Objects.requireNonNull(name, "name");
@@ -201,6 +205,43 @@ public final class AioContext implements AutoCloseable {
     /** Whether {@link #shareRing} works: the context's fd monitor is io_uring. Any thread. */
     public boolean canShareRing() {
         return monitor instanceof IoUringFdMonitor ring && ring.canShare();
+    }
+
+    /**
+     * Whether {@link #setSleeper} works: the context's fd monitor shows all it has to report on one fd (io_uring's
+     * ring fd). Any thread.
+     */
+    public boolean canSleepElsewhere() {
+        return monitor instanceof IoUringFdMonitor;
+    }
+
+    /**
+     * Lets the loop sleep in {@code source} instead of its fd monitor while the source has completions to wait for
+     * ({@link LoopSleeper}); {@code null} ends that. While set, every iteration also {@linkplain LoopSleeper#poll()
+     * polls} the source, so the source's completions need no fd of their own. Before a blocking wait the loop hands
+     * the monitor's queued requests to the kernel and asks the monitor whether it has something to report; only if
+     * not does it sleep in the source, which watches the monitor's readiness fd
+     * ({@link IoUringFdMonitor#readinessFd()}). After the sleep it asks again, and takes the monitor's report
+     * without blocking. {@link #close()} drops the source after the context-local cleanups, which close engines.
+     * Home thread.
+     *
+     * @throws IllegalStateException when the monitor is not io_uring ({@link #canSleepElsewhere()}), or another
+     *                               source is set
+     */
+    public void setSleeper(LoopSleeper source) {
+        checkHomeThread();
+        if (source != null) {
+            checkOpen();
+            if (!(monitor instanceof IoUringFdMonitor)) {
+                throw new IllegalStateException("AioContext '" + name + "' cannot sleep outside its fd monitor "
+                        + monitor.name() + " (only io_uring shows its readiness on one fd)");
+            }
+            if (sleeper != null && sleeper != source) {
+                throw new IllegalStateException("AioContext '" + name + "' already sleeps in " + sleeper);
+            }
+        }
+        sleeper = source;
+        sleeperHandler = null;
     }
 
     /**
@@ -534,6 +575,7 @@ public final class AioContext implements AutoCloseable {
         // merely every handler *could* poll, which leaves fds unchecked by aio_poll(ctx, false) and starves them
         // behind a self-rescheduling BH; we take one cheap non-blocking wait instead.
         boolean mustLook = !polled && !monitor.seesReadinessWithoutWaiting();
+        boolean slept = false;
         if (pass.timeoutNs != 0 || mustLook || needWait()) {
             // Leave busy-polling mode before blocking, so that notifications (re-enabled by the poll-end
             // callbacks) can wake us; a final check may still find work, then do not block.
@@ -545,7 +587,13 @@ public final class AioContext implements AutoCloseable {
                 // Release (a plain store on x86, beside a system call): pairs with the acquire in blockingWaitCount().
                 BLOCKING_WAITS.setRelease(this, blockingWaits + 1);
             }
-            monitor.wait(pass.timeoutNs, pass, depth > 1);
+            slept = pass.timeoutNs != 0 && sleepInSleeper(pass);
+            if (!slept) {
+                monitor.wait(pass.timeoutNs, pass, depth > 1);
+            }
+        }
+        if (sleeper != null && !slept) {
+            pollSleeper(pass);
         }
         if (announced) {
             notifier.retireBlockingWaitRelease();
@@ -557,6 +605,13 @@ public final class AioContext implements AutoCloseable {
         boolean progress = pass.progress;
         progress |= bottomHalves.runPass(depth, this);
         progress |= dispatchReady(pass, blockNs);
+        if (sleeper != null) {
+            if (pass.sleeperDelivered) {
+                creditSleeper(blockNs, pass);
+            }
+            FdHandler h = sleeperHandler();
+            sleeper.setBusyPolled(h != null && polling && h.inPollList && h.pollNs > 0);
+        }
         if (polled) {
             poller.spinOutcome(pass, waitEndNs, progress);
         }
@@ -564,6 +619,81 @@ public final class AioContext implements AutoCloseable {
             poller.sweepDeleted();
         }
         return progress;
+    }
+
+    /**
+     * The blocking wait in the {@link #setSleeper sleeper}, when there is one with completions to wait for and the
+     * monitor has nothing to report even after its queued requests went to the kernel. Returns false, having done
+     * nothing but that submission, when the monitor must wait instead.
+     */
+    private boolean sleepInSleeper(PollPass pass) {
+        LoopSleeper source = sleeper;
+        if (source == null || !source.canSleep()) {
+            return false;
+        }
+        monitor.submitBeforePolling();
+        if (monitor.needWait(false)) {
+            return false; // something to report or changes to apply: the monitor's wait, which will not block long
+        }
+        IoUringFdMonitor ring = (IoUringFdMonitor) monitor;
+        try {
+            if (source.sleep(ring.readinessFd(), pass.timeoutNs) > 0) {
+                pass.progress = true;
+                pass.sleeperDelivered = true;
+            }
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable t) { // a completion handler's, which the source rethrows after delivering the rest
+            reportFailure("sleeper", source.toString(), t);
+            pass.progress = true;
+        }
+        if (monitor.needWait(false)) {
+            monitor.wait(0, pass, depth > 1);
+        }
+        return true;
+    }
+
+    /** Delivers what the {@link #setSleeper sleeper} has completed, reporting what its handlers throw. */
+    private void pollSleeper(PollPass pass) {
+        try {
+            if (sleeper.poll() > 0) {
+                pass.progress = true;
+                pass.sleeperDelivered = true;
+            }
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable t) {
+            reportFailure("sleeper poll", sleeper.toString(), t);
+            pass.progress = true;
+        }
+    }
+
+    /**
+     * The sleeper's completions as its fd handler's events ({@link LoopSleeper#completionFd()}): the handler joins
+     * the busy-polling set and its polling time adapts to the wait, as {@link #dispatchReady} does for a dispatched
+     * fd. Without this the handler's fd, which the kernel's completions no longer signal, would never fire, and the
+     * loop would never busy-poll the engine.
+     */
+    private void creditSleeper(long blockNs, PollPass pass) {
+        FdHandler h = sleeperHandler();
+        if (h == null) {
+            return;
+        }
+        if (!h.inPollList && h.canPoll()) {
+            poller.add(h);
+        }
+        if (poller.enabled() && h.inPollList) {
+            poller.adjust(h, blockNs, pass.probing);
+        }
+    }
+
+    private FdHandler sleeperHandler() {
+        FdHandler h = sleeperHandler;
+        if ((h == null || h.isDeletedAcquire()) && sleeper != null) {
+            h = handlers.get(sleeper.completionFd());
+            sleeperHandler = h;
+        }
+        return h == null || h.isDeletedAcquire() ? null : h;
     }
 
     private PollPass pass(int d) {
@@ -752,6 +882,8 @@ public final class AioContext implements AutoCloseable {
         }
         // Context-local values first (engines remove their fd handlers here, while the context still works).
         cleanUpLocals();
+        sleeper = null; // its engine was closed by a cleanup above; no poll runs any more (the checks above)
+        sleeperHandler = null;
         closed = true;
         // First the coroutine list: it seals itself and deletes its BH, which the BH drain below then frees (QEMU
         // asserts no scheduled coroutines, then deletes co_schedule_bh, then checks the BH list).

@@ -79,6 +79,11 @@ final class FdHandlerTable {
         return true;
     }
 
+    /** The live handler of {@code fd}, or null. */
+    synchronized FdHandler get(int fd) {
+        return byFd.get(fd);
+    }
+
     synchronized boolean contains(int fd) {
         return byFd.containsKey(fd);
     }

@@ -22,6 +22,12 @@ import java.time.Duration;
  * The system property {@value #OWN_RING_PROPERTY}{@code =true} gives it a ring of its own instead (for comparison
  * and diagnosis).
  *
+ * <p>The native engine is the loop's sleep when the monitor is io_uring ({@link AioContext#canSleepElsewhere()}): it
+ * opens {@linkplain LinuxAioEngine#openUnsignalled() unsignalled}, and while its requests are in flight the loop
+ * sleeps in its {@code io_getevents}, woken by the completion itself as fio's libaio engine is
+ * ({@link NativeEngineSleeper}). The system property {@value #NATIVE_SIGNALS_PROPERTY}{@code =true} keeps the
+ * eventfd and the monitor's wait instead (QEMU's shape, for comparison).
+ *
  * <p>Threads: the home thread of the context only: engines have one owner thread, and it is this one.
  */
 final class ContextEngines {
@@ -30,6 +36,7 @@ final class ContextEngines {
     private static final Runnable NOTHING = () -> {
     };
     static final String OWN_RING_PROPERTY = "blockloop.io_uring.ownRing";
+    static final String NATIVE_SIGNALS_PROPERTY = "blockloop.native.eventFd";
     /** Nanoseconds a finishing pool worker may spin for the next request; 0 parks at once, as QEMU's pool does. */
     static final String POOL_SPIN_PROPERTY = "blockloop.threads.maxSpinNs";
 
@@ -51,10 +58,25 @@ final class ContextEngines {
     IoEngine engine(AioMode mode) {
         return switch (mode) {
             case IO_URING -> ioUring != null ? ioUring : (ioUring = plugIn(openIoUring()));
-            case NATIVE -> linuxAio != null ? linuxAio : (linuxAio = plugIn(LinuxAioEngine.open()));
+            case NATIVE -> linuxAio != null ? linuxAio : (linuxAio = openLinuxAio());
             case THREADS -> threadPool();
             case AUTO -> throw new IllegalArgumentException("resolve aio=auto before asking for an engine");
         };
+    }
+
+    private LinuxAioEngine openLinuxAio() {
+        if (!ctx.canSleepElsewhere() || Boolean.getBoolean(NATIVE_SIGNALS_PROPERTY)) {
+            return plugIn(LinuxAioEngine.open());
+        }
+        LinuxAioEngine engine = plugIn(LinuxAioEngine.openUnsignalled());
+        try {
+            ctx.setSleeper(new NativeEngineSleeper(engine));
+        } catch (RuntimeException | Error e) {
+            ctx.removeFdHandler(engine.completionFd());
+            engine.close();
+            throw e;
+        }
+        return engine;
     }
 
     private IoUringEngine openIoUring() {
