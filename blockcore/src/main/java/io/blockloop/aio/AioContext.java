@@ -33,9 +33,10 @@ import java.util.function.Consumer;
  *       BHs), or none;</li>
  *   <li>adaptive busy polling of the handlers' poll checks, which may find work and lower the timeout;</li>
  *   <li>if the wait may block: announce it ({@code notifyMe}) and re-check {@code notified}, the notify
- *       protocol of {@link LoopNotifier}; leave busy-polling mode; wait in the {@link FdMonitor}. A
- *       non-blocking iteration still asks the monitor without blocking, unless busy polling just checked every
- *       handler or the monitor shows readiness in memory (io_uring) and has nothing pending;</li>
+ *       protocol of {@link LoopNotifier}; leave busy-polling mode; wait in the {@link FdMonitor}, or in the
+ *       {@linkplain #setSleeper sleeper} while it has completions to wait for. A non-blocking iteration still asks
+ *       the monitor without blocking, unless busy polling just checked every handler or the monitor shows
+ *       readiness in memory (io_uring) and has nothing pending; and polls the sleeper;</li>
  *   <li>accept the notification, then run a BH pass, then dispatch the ready handlers (and adapt their
  *       polling times), then drop deleted handlers (outermost poll only), then run expired timers.</li>
  * </ol>

@@ -258,7 +258,7 @@ public final class LinuxAioEngine implements IoEngine {
      * Switches the eventfd signal of the kernel's completions for the requests submitted from now on (those in the
      * kernel keep theirs) in an engine opened {@linkplain #openUnsignalled() unsignalled}. An event loop sleeping in
      * the engine turns it on while it busy-polls the engine with success: on the test VM the loop device then
-     * completed CPU-bound reads about a fifth faster with the signal and its wake-up of the loop's monitor than
+     * completed CPU-bound reads a fifth to a third faster with the signal and its wake-up of the loop's monitor than
      * without ({@code docs/qd1-reads-on-loop-devices.md}, session 24); and off when it sleeps, where the signal is a
      * hop on the request's path. Owner thread.
      *
