@@ -25,8 +25,9 @@ import java.time.Duration;
  * <p>The native engine is the loop's sleep when the monitor is io_uring ({@link AioContext#canSleepElsewhere()}): it
  * opens {@linkplain LinuxAioEngine#openUnsignalled() unsignalled}, and while its requests are in flight the loop
  * sleeps in its {@code io_getevents}, woken by the completion itself as fio's libaio engine is
- * ({@link NativeEngineSleeper}). The system property {@value #NATIVE_SIGNALS_PROPERTY}{@code =true} keeps the
- * eventfd and the monitor's wait instead (QEMU's shape, for comparison).
+ * ({@link NativeEngineSleeper}); it signals its eventfd only while the loop busy-polls it. The system property
+ * {@value #NATIVE_SIGNALS_PROPERTY}{@code =true} keeps the eventfd and the monitor's wait instead (QEMU's shape, for
+ * comparison).
  *
  * <p>Threads: the home thread of the context only: engines have one owner thread, and it is this one.
  */
