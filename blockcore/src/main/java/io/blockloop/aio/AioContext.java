@@ -607,9 +607,6 @@ public final class AioContext implements AutoCloseable {
         progress |= bottomHalves.runPass(depth, this);
         progress |= dispatchReady(pass, blockNs);
         if (sleeper != null) {
-            if (pass.sleeperDelivered) {
-                creditSleeper(blockNs, pass);
-            }
             FdHandler h = sleeperHandler();
             sleeper.setBusyPolled(h != null && polling && h.inPollList && h.pollNs > 0);
         }
@@ -639,8 +636,7 @@ public final class AioContext implements AutoCloseable {
         IoUringFdMonitor ring = (IoUringFdMonitor) monitor;
         try {
             if (source.sleep(ring.readinessFd(), pass.timeoutNs) > 0) {
-                pass.progress = true;
-                pass.sleeperDelivered = true;
+                sleeperDelivered(pass);
             }
         } catch (VirtualMachineError e) {
             throw e;
@@ -658,8 +654,7 @@ public final class AioContext implements AutoCloseable {
     private void pollSleeper(PollPass pass) {
         try {
             if (sleeper.poll() > 0) {
-                pass.progress = true;
-                pass.sleeperDelivered = true;
+                sleeperDelivered(pass);
             }
         } catch (VirtualMachineError e) {
             throw e;
@@ -670,21 +665,16 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
-     * The sleeper's completions as its fd handler's events ({@link LoopSleeper#completionFd()}): the handler joins
-     * the busy-polling set and its polling time adapts to the wait, as {@link #dispatchReady} does for a dispatched
-     * fd. Without this the handler's fd, which the kernel's completions no longer signal, would never fire, and the
-     * loop would never busy-poll the engine.
+     * The sleeper delivered completions: progress, and its fd handler ({@link LoopSleeper#completionFd()}) is
+     * poll-ready in this pass, as after a successful busy poll of it. {@link #dispatchReady} then puts the handler in
+     * the busy-polling set and adapts its polling time to the wait. Without this the handler's fd, which the kernel's
+     * completions no longer signal, would never fire, and the loop would never busy-poll the engine.
      */
-    private void creditSleeper(long blockNs, PollPass pass) {
+    private void sleeperDelivered(PollPass pass) {
+        pass.progress = true;
         FdHandler h = sleeperHandler();
-        if (h == null) {
-            return;
-        }
-        if (!h.inPollList && h.canPoll()) {
-            poller.add(h);
-        }
-        if (poller.enabled() && h.inPollList) {
-            poller.adjust(h, blockNs, pass.probing);
+        if (h != null) {
+            pass.addPollReady(h);
         }
     }
 

@@ -25,8 +25,6 @@ final class PollPass implements ReadySink {
     long spinEndNs;
     /** The spin of this iteration was a {@link WindowProbe probe} of closed windows. */
     boolean probing;
-    /** The context's {@link LoopSleeper} delivered completions in this iteration (its sleep or its poll). */
-    boolean sleeperDelivered;
     private FdHandler[] ready = new FdHandler[16];
     private int count;
 
@@ -39,7 +37,6 @@ final class PollPass implements ReadySink {
         this.progress = false;
         this.spinUnpaid = false;
         this.probing = false;
-        this.sleeperDelivered = false;
         if (count != 0) {
             // Left over only if a dispatch was cut short by an error that escaped poll(): forget those entries.
             for (int i = 0; i < count; i++) {
