@@ -177,8 +177,18 @@ public final class LibAio {
         }
     }
 
-    /** {@code io_cancel(ctx, iocb, result)}; returns 0 or a negative errno ({@code -EINVAL} if not cancellable). */
+    /**
+     * {@code io_cancel(ctx, iocb, result)}; returns 0 or a negative errno ({@code -EINVAL} if not cancellable).
+     * The kernel reads the iocb's key and, before Linux 5.0, wrote the cancelled request's event to
+     * {@code resultEvent}.
+     *
+     * @throws IllegalArgumentException when {@code iocb} is smaller than a {@code struct iocb}, or
+     *                                  {@code resultEvent} is smaller than a {@code struct io_event} or read-only
+     */
     public static int cancelOrErrno(long ctx, MemorySegment iocb, MemorySegment resultEvent) {
+        SegmentBounds.checkLength(iocb, Iocb.SIZE, "io_cancel's iocb");
+        SegmentBounds.checkLength(resultEvent, IoEvent.SIZE, "io_cancel's result event");
+        SegmentBounds.checkWritable(resultEvent, "io_cancel");
         try {
             return (int) IO_CANCEL.invokeExact(ctx, iocb, resultEvent);
         } catch (Throwable t) {

@@ -28,6 +28,38 @@ class LibAioTest {
         assertTrue(LibAio.availability().available(), () -> "linux-aio: " + LibAio.availability().reason());
     }
 
+    /**
+     * A poll that nothing will fire is cancellable: since Linux 5.0 {@code io_cancel} answers {@code EINPROGRESS}
+     * and the event comes through {@code io_getevents}; a request the kernel no longer holds is {@code EINVAL}.
+     * Segments the kernel would read or write past are refused before the call.
+     */
+    @Test
+    void cancelTakesBackAPendingPollAndRefusesShortSegments() {
+        long ctx = LibAio.setup(4);
+        try (Arena arena = Arena.ofConfined(); EventFd quiet = EventFd.create()) {
+            MemorySegment iocb = arena.allocate(Iocb.SIZE, 8);
+            Iocb.prepare(iocb, Iocb.IOCB_CMD_POLL, quiet.fd(), 1 /* POLLIN */, 0, 0, 0, 0xcafeL, -1);
+            MemorySegment list = arena.allocate(ValueLayout.ADDRESS);
+            list.set(ValueLayout.ADDRESS, 0, iocb);
+            assertEquals(1, LibAio.submitOrErrno(ctx, 1, list));
+            MemorySegment result = arena.allocate(IoEvent.SIZE, 8);
+
+            assertThrows(IllegalArgumentException.class,
+                    () -> LibAio.cancelOrErrno(ctx, iocb.asSlice(0, Iocb.SIZE - 1), result));
+            assertThrows(IllegalArgumentException.class,
+                    () -> LibAio.cancelOrErrno(ctx, iocb, result.asSlice(0, IoEvent.SIZE - 1)));
+            assertThrows(IllegalArgumentException.class, () -> LibAio.cancelOrErrno(ctx, iocb, result.asReadOnly()));
+
+            assertEquals(-Errno.EINPROGRESS, LibAio.cancelOrErrno(ctx, iocb, result));
+            MemorySegment events = arena.allocate(IoEvent.SIZE, 8);
+            assertEquals(1, LibAio.getEventsOrErrno(ctx, 1, 1, events, MemorySegment.NULL), "the cancelled poll");
+            assertEquals(0xcafeL, IoEvent.data(events, 0));
+            assertEquals(-Errno.EINVAL, LibAio.cancelOrErrno(ctx, iocb, result), "no longer in the kernel");
+        } finally {
+            assertEquals(0, LibAio.destroyOrErrno(ctx));
+        }
+    }
+
     @Test
     void oneDirectReadThroughSubmitAndGetEvents() throws Exception {
         byte[] content = new byte[8192];
