@@ -48,15 +48,9 @@ workdir=$absolute
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
 
 echo "==> building linux-aio (tests compiled, not run) and pool-shapes.c"
-cd "$root"
-./mvnw -q -B -pl linux-aio -am install -DskipTests >/dev/null ||
-  die "the build failed; run ./mvnw -pl linux-aio -am install -DskipTests to see why"
-cp_file=$(mktemp)
-./mvnw -q -B -pl linux-aio dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file" \
-  >/dev/null || { rm -f "$cp_file"; die "the test classpath could not be resolved"; }
-cp="$root/linux-aio/target/test-classes:$root/linux-aio/target/classes:$root/fdmon/target/classes"
-cp="$cp:$root/ffm-bindings/target/classes:$root/ffm-bindings/target/test-classes:$(cat "$cp_file")"
-rm -f "$cp_file"
+. "$root/bin/engine-driver-classpath"
+engine_driver_classpath "$root" pool-shapes-vs-fio
+cp=$engine_driver_cp
 
 . "$root/bin/bench-loop-devices"
 bench_loop_devices "$workdir" yes yes
