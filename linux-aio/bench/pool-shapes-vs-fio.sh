@@ -39,10 +39,12 @@ die() { printf 'pool-shapes-vs-fio: %s\n' "$*" >&2; exit 1; }
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
 command -v gcc >/dev/null || die "gcc is not installed (apt-get install gcc)."
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive whole number, not '$rounds'."
-[[ $seconds =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--seconds must be a positive number, not '$seconds'."
+[[ $seconds =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$seconds" 'BEGIN { exit !(s > 0) }' ||
+  die "--seconds must be a positive number, not '$seconds'."
 absolute=$(CDPATH= cd -- "$workdir" 2>/dev/null && pwd) || die "no such directory: $workdir"
 workdir=$absolute
-[ "$(stat -f -c %T "$workdir")" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system."
+[ "$(stat -f -c %T "$workdir")" != tmpfs ] ||
+  die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
 
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
@@ -57,7 +59,8 @@ bench_loop_devices "$workdir" yes yes
 trap 'exit 130' INT TERM
 tool="$bench_work/pool-shapes"
 gcc -O2 -Wall -pthread -o "$tool" linux-aio/bench/pool-shapes.c || die "pool-shapes.c did not compile"
-echo "==> sparse: $sparse_dev   full: $full_dev   kernel $(uname -r)   $(fio --version)   $(nproc) CPUs   load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "==> sparse: $sparse_dev   full: $full_dev   kernel $(uname -r)   $(fio --version)   $(nproc) CPUs" \
+  "  load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # One line per measurement: round device rw qd what IOPS [CPU µs per I/O]
 results="$bench_work/results"

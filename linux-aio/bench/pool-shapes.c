@@ -172,7 +172,8 @@ static long long own(int qd, double seconds) {
 int main(int argc, char **argv) {
     qd1_tool = "pool-shapes";
     if (argc < 5) {
-        fprintf(stderr, "usage: pool-shapes DEVICE psync|pool|pool-owner-spins|pool-all-spin QD SECONDS [read|write]\n");
+        fprintf(stderr, "usage: pool-shapes DEVICE psync|pool|pool-owner-spins|pool-all-spin QD SECONDS"
+                        " [read|write]\n");
         return 2;
     }
     if (strcmp(argv[2], "psync") == 0) shape = PSYNC;
@@ -183,9 +184,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pool-shapes: unknown shape '%s'\n", argv[2]);
         return 2;
     }
-    int qd = atoi(argv[3]);
-    double seconds = atof(argv[4]);
-    if (qd < 1 || qd > 1024 || !(seconds > 0)) {
+    char *qd_end, *seconds_end;
+    long qd = strtol(argv[3], &qd_end, 10);
+    double seconds = strtod(argv[4], &seconds_end);
+    if (*qd_end || *seconds_end || qd < 1 || qd > 1024 || !(seconds > 0)) {
         fprintf(stderr, "pool-shapes: QD must be 1..1024 and SECONDS above 0\n");
         return 2;
     }
@@ -230,7 +232,7 @@ int main(int argc, char **argv) {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
     double cpu = u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-    printf("%s qd %d %s: %.0f IOPS, %.1f us of CPU per I/O\n", argv[2], qd, writing ? "write" : "read",
+    printf("%s qd %ld %s: %.0f IOPS, %.1f us of CPU per I/O\n", argv[2], qd, writing ? "write" : "read",
            ops / elapsed, ops ? cpu / ops * 1e6 : 0.0);
     return 0;
 }
