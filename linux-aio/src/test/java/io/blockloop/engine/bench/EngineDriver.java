@@ -14,6 +14,7 @@ import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.libc.BlockDevice;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.libc.ProcessCpuClock;
 import io.blockloop.ffm.memory.AlignedBuffer;
 
 import java.io.IOException;
@@ -34,8 +35,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * depth 1 and 32, on a loop device over a sparse file (CPU-bound: reads of holes never touch the disk) and over a
  * fully written file (device-bound), each BlockLoop engine against fio with the matching engine (io_uring,
  * libaio, psync with {@code numjobs} = queue depth). Prints one table with IOPS, the ratio engine / fio of the means,
- * the lowest and highest ratio of a single round (fio and the engine alternate, so each round pairs them), and the
- * mean of the rounds' ratios with its 95 % confidence interval ({@link RoundRatios}).
+ * the lowest and highest ratio of a single round (fio and the engine alternate, so each round pairs them), the
+ * mean of the rounds' ratios with its 95 % confidence interval ({@link RoundRatios}), and the engine's CPU time per
+ * request ({@link EngineRun}).
  *
  * <p>Each BlockLoop engine runs alone, without an event loop: {@code qd} requests are submitted, and the
  * completion handler (called inside {@link IoEngine#awaitCompletions}) submits the next random request for the
@@ -78,8 +80,22 @@ public final class EngineDriver {
     private record Cell(String device, String path, boolean discard, String engine, boolean write, int qd) {
     }
 
-    /** Mean IOPS of the rounds, and the engine/fio ratios of the single rounds (none without fio). */
-    private record Result(Cell cell, double engineIops, double fioIops, RoundRatios ratios) {
+    /**
+     * Mean IOPS of the rounds, the engine's mean CPU time per request in microseconds, and the engine/fio ratios of
+     * the single rounds (none without fio).
+     */
+    private record Result(Cell cell, double engineIops, double fioIops, double engineCpuMicros, RoundRatios ratios) {
+    }
+
+    /**
+     * One measured engine run: requests per second, and the JVM's CPU time per request in microseconds (every
+     * thread's user and system time over the measured interval, {@link ProcessCpuClock}: the owner, the pool's
+     * workers, and the JIT and GC threads, which are quiet after the warm-up).
+     */
+    private record EngineRun(double iops, double cpuMicrosPerRequest) {
+        static EngineRun measured(long requests, long wallNanos, long cpuNanos) {
+            return new EngineRun(requests * 1e9 / wallNanos, requests == 0 ? Double.NaN : cpuNanos / 1e3 / requests);
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -154,15 +170,17 @@ public final class EngineDriver {
             // Each round pairs them: the ratio of one round's engine to the same round's fio.
             double fio = 0;
             double ours = 0;
+            double cpu = 0;
             RoundRatios ratios = new RoundRatios();
             for (int round = 0; round < rounds; round++) {
                 double f = withFio ? runFio(cell, ramp, seconds) : Double.NaN;
-                double e = runEngine(cell, ramp, seconds);
+                EngineRun e = runEngine(cell, ramp, seconds);
                 fio += f / rounds;
-                ours += e / rounds;
-                ratios.add(e / f);
+                ours += e.iops() / rounds;
+                cpu += e.cpuMicrosPerRequest() / rounds;
+                ratios.add(e.iops() / f);
             }
-            Result r = new Result(cell, ours, fio, ratios);
+            Result r = new Result(cell, ours, fio, cpu, ratios);
             results.add(r);
             System.out.println(row(r));
         }
@@ -170,7 +188,8 @@ public final class EngineDriver {
         System.out.println("=== BlockLoop engines vs fio: 4 KiB random I/O, O_DIRECT, loop devices; per cell "
                 + rounds + " alternating rounds of fio then engine, " + seconds + " s each after " + ramp
                 + " s ramp; ratio: of the means; each round: the lowest and highest ratio of one round; each mean:"
-                + " their mean +- the half-width of its 95 % confidence interval (Student's t) ===");
+                + " their mean +- the half-width of its 95 % confidence interval (Student's t); us/req: the engine's"
+                + " CPU time per request (the JVM's threads, user and system) ===");
         System.out.println(header());
         for (Result r : results) {
             System.out.println(row(r));
@@ -178,15 +197,15 @@ public final class EngineDriver {
     }
 
     private static String header() {
-        return String.format(Locale.ROOT, "%-7s %-10s %-3s %-17s %12s %12s %7s %11s %12s", "device", "rw", "qd",
-                "engine", "engine IOPS", "fio IOPS", "ratio", "each round", "each mean");
+        return String.format(Locale.ROOT, "%-7s %-10s %-3s %-17s %12s %12s %7s %11s %12s %7s", "device", "rw", "qd",
+                "engine", "engine IOPS", "fio IOPS", "ratio", "each round", "each mean", "us/req");
     }
 
     private static String row(Result r) {
         Cell c = r.cell();
-        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-17s %12.0f %12.0f %6.2fx %11s %12s", c.device(),
+        return String.format(Locale.ROOT, "%-7s %-10s %-3d %-17s %12.0f %12.0f %6.2fx %11s %12s %7.1f", c.device(),
                 c.write() ? "randwrite" : "randread", c.qd(), c.engine(), r.engineIops(), r.fioIops(),
-                r.engineIops() / r.fioIops(), r.ratios().spread(), r.ratios().meanWithInterval());
+                r.engineIops() / r.fioIops(), r.ratios().spread(), r.ratios().meanWithInterval(), r.engineCpuMicros());
     }
 
     private static String fioEngine(String engine) {
@@ -265,7 +284,8 @@ public final class EngineDriver {
      */
     static final String DIRECT_THREADS = "java-psync";
 
-    private static double runEngine(Cell cell, double ramp, double seconds) throws IOException, InterruptedException {
+    private static EngineRun runEngine(Cell cell, double ramp, double seconds)
+            throws IOException, InterruptedException {
         if (cell.engine().equals(DIRECT_THREADS)) {
             return runDirectThreads(cell, ramp, seconds);
         }
@@ -298,7 +318,7 @@ public final class EngineDriver {
     }
 
     /** Runs the closed loop on {@code engine}, waiting with {@code waitOnce}; closes the engine at the end. */
-    private static double runEngine(Cell cell, double ramp, double seconds, IoEngine engine, Runnable waitOnce)
+    private static EngineRun runEngine(Cell cell, double ramp, double seconds, IoEngine engine, Runnable waitOnce)
             throws IOException, InterruptedException {
         discardIfSparse(cell);
         int fd = FileIo.open(cell.path(), OpenFlags.O_RDWR | OpenFlags.O_DIRECT | OpenFlags.O_CLOEXEC, 0);
@@ -313,12 +333,14 @@ public final class EngineDriver {
             long rampEnd = System.nanoTime() + (long) (ramp * 1e9);
             loop.runUntil(rampEnd);
             long c0 = loop.completed;
+            long cpu0 = ProcessCpuClock.nanos();
             long t0 = System.nanoTime();
             loop.runUntil(t0 + (long) (seconds * 1e9));
             long c1 = loop.completed;
             long t1 = System.nanoTime();
+            long cpu1 = ProcessCpuClock.nanos();
             loop.stop();
-            return (c1 - c0) * 1e9 / (t1 - t0);
+            return EngineRun.measured(c1 - c0, t1 - t0, cpu1 - cpu0);
         } finally {
             FileIo.close(fd);
         }
@@ -328,7 +350,7 @@ public final class EngineDriver {
      * {@link #DIRECT_THREADS}: {@code qd} threads, each with its own buffer and random sequence, calling the
      * blocking system call in a loop until told to stop; requests that end inside the measured interval count.
      */
-    private static double runDirectThreads(Cell cell, double ramp, double seconds)
+    private static EngineRun runDirectThreads(Cell cell, double ramp, double seconds)
             throws IOException, InterruptedException {
         discardIfSparse(cell);
         int fd = FileIo.open(cell.path(), OpenFlags.O_RDWR | OpenFlags.O_DIRECT | OpenFlags.O_CLOEXEC, 0);
@@ -365,11 +387,13 @@ public final class EngineDriver {
                 });
             }
             Thread.sleep(Math.round(ramp * 1000));
+            long cpu0 = ProcessCpuClock.nanos();
             long t0 = System.nanoTime();
             phase.set(1);
             Thread.sleep(Math.round(seconds * 1000));
             phase.set(2);
             long t1 = System.nanoTime();
+            long cpu1 = ProcessCpuClock.nanos();
             long total = 0;
             for (int i = 0; i < threads.length; i++) {
                 threads[i].join();
@@ -378,7 +402,7 @@ public final class EngineDriver {
             if (failure.get() != null) {
                 throw new IllegalStateException(failure.get());
             }
-            return total * 1e9 / (t1 - t0);
+            return EngineRun.measured(total, t1 - t0, cpu1 - cpu0);
         } finally {
             FileIo.close(fd);
         }
