@@ -12,8 +12,8 @@
 #                     sleeps in ppoll;
 #   pool-owner-spins  the owner never sleeps (it spins on the done list);
 #   pool-all-spin     nobody sleeps but in the I/O (QD 1 only: 32 spinning workers starve two CPUs).
-# Prints the mean IOPS of each over the rounds, its ratio to fio psync's mean, and the C shapes' CPU time per I/O
-# (user + system of the process, all its threads).
+# Prints the mean IOPS of each over the rounds, its ratio to fio psync's mean, and its CPU time per I/O (user +
+# system of the process, all its threads; fio's is not measured).
 #
 # Usage: linux-aio/bench/pool-shapes-vs-fio.sh [--rounds N (3)] [--seconds S (1)] [--dir DIR (/var/tmp)]
 # Needs: root (losetup, blkdiscard), fio, gcc, a JDK 25 (bin/find-jdk). Time: about a minute per round.
@@ -69,10 +69,10 @@ for round in $(seq "$rounds"); do
   "$JAVA_HOME/bin/java" -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED -cp "$cp" \
     io.blockloop.engine.bench.EngineDriver --sparse "$sparse_dev" --full "$full_dev" --engines threads \
     --rounds 1 --seconds "$seconds" >"$bench_work/driver.out"
-  # The table after the "===" line: device rw qd engine engineIOPS fioIOPS ...
+  # The table after the "===" line: device rw qd engine engineIOPS fioIOPS ... us/req (the last column)
   awk -v r="$round" '/^===/ {t = 1; next} t && ($1 == "sparse" || $1 == "full") {
       rw = $2 == "randread" ? "read" : "write"
-      print r, $1, rw, $3, "fio-psync", $6; print r, $1, rw, $3, "blockloop-pool", $5 }' \
+      print r, $1, rw, $3, "fio-psync", $6; print r, $1, rw, $3, "blockloop-pool", $5, $NF }' \
     "$bench_work/driver.out" >>"$results"
   for device in sparse full; do
     dev=$sparse_dev; [ "$device" = full ] && dev=$full_dev
@@ -94,25 +94,24 @@ done
 
 echo
 echo "=== 4 KiB random O_DIRECT I/O on loop devices, $rounds rounds of $seconds s: mean IOPS, their ratio to fio"
-echo "=== psync's, and for the C shapes the CPU time (user + system) per I/O"
+echo "=== psync's, and the CPU time (user + system, the process's threads) per I/O"
 awk '
   { key = $2 " " $3 " " $4; sum[key, $5] += $6; n[key, $5]++; if (NF > 6) cpu[key, $5] += $7
     if (!(key in seen)) { seen[key] = 1; order[++cells] = key } }
   END {
     split("blockloop-pool c-psync c-pool c-pool-owner-spins c-pool-all-spin", what, " ")
     split("BlockLoop pool|C threads|C pool|C, owner spins|C, all spin", title, "|")
-    printf "%-16s %9s %13s", "device rw qd", "fio psync", title[1]
-    for (w = 2; w <= 5; w++) printf " %19s", title[w]
+    printf "%-14s %9s", "device rw qd", "fio psync"
+    for (w = 1; w <= 5; w++) printf " %18s", title[w]
     printf "\n"
     for (c = 1; c <= cells; c++) {
       key = order[c]; fio = sum[key, "fio-psync"] / n[key, "fio-psync"]
-      printf "%-16s %9.0f", key, fio
+      printf "%-14s %9.0f", key, fio
       for (w = 1; w <= 5; w++) {
-        k = what[w]; width = w == 1 ? 13 : 19
-        if (!n[key, k]) { printf " %*s", width, "-"; continue }
+        k = what[w]
+        if (!n[key, k]) { printf " %18s", "-"; continue }
         m = sum[key, k] / n[key, k]
-        if (w == 1) printf " %*s", width, sprintf("%.0f %.2fx", m, m / fio)
-        else printf " %*s", width, sprintf("%.0f %.2fx %.1fus", m, m / fio, cpu[key, k] / n[key, k])
+        printf " %18s", sprintf("%.0f %.2fx %.1fus", m, m / fio, cpu[key, k] / n[key, k])
       }
       printf "\n"
     }
