@@ -179,8 +179,8 @@ public final class LibAio {
 
     /**
      * {@code io_cancel(ctx, iocb, result)}; returns 0 or a negative errno ({@code -EINVAL} if not cancellable).
-     * The kernel reads the iocb's key and, before Linux 5.0, wrote the cancelled request's event to
-     * {@code resultEvent}.
+     * The kernel reads the iocb's key; older kernels wrote the cancelled request's event to {@code resultEvent},
+     * current ones deliver it through {@code io_getevents}.
      *
      * @throws IllegalArgumentException when {@code iocb} is smaller than a {@code struct iocb}, or
      *                                  {@code resultEvent} is smaller than a {@code struct io_event} or read-only

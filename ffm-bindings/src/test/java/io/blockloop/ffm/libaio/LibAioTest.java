@@ -29,8 +29,8 @@ class LibAioTest {
     }
 
     /**
-     * A poll that nothing will fire is cancellable: since Linux 5.0 {@code io_cancel} answers {@code EINPROGRESS}
-     * and the event comes through {@code io_getevents}; a request the kernel no longer holds is {@code EINVAL}.
+     * A poll that nothing will fire is cancellable: current kernels answer {@code EINPROGRESS} and deliver its
+     * event through {@code io_getevents}; a request the kernel no longer holds is {@code EINVAL}.
      * Segments the kernel would read or write past are refused before the call.
      */
     @Test
