@@ -108,8 +108,9 @@ if (( bs % 1048576 == 0 )); then bs_label="$((bs / 1048576)) MiB"; else bs_label
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
 command -v qemu-img >/dev/null || die "qemu-img is not installed (apt-get install qemu-utils)."
-fstype=$(stat -f -c %T "$workdir")
-[ "$fstype" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+. "$root/bin/bench-loop-devices"
+bench_work_dir "$workdir" || die "$bench_work_dir_error"
+workdir=$bench_work_dir_abs
 
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
@@ -120,14 +121,13 @@ echo "==> building $jar"
 
 has() { case ",$1," in *",$2,"*) return 0 ;; *) return 1 ;; esac; }
 
-. "$root/bin/bench-loop-devices"
 bench_loop_devices "$workdir" "$(has "$devices" sparse && echo yes || echo no)" \
   "$(has "$devices" full && echo yes || echo no)"
 trap 'exit 130' INT TERM
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo "==> $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) CPUs ($cpu_model);" \
-  "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $workdir on $(df --output=source "$workdir" | tail -1) ($fstype)"
+  "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $workdir on $(df --output=source "$workdir" | tail -1) ($(stat -f -c %T "$workdir"))"
 echo "==> $(fio --version); $(qemu-img --version | head -1); $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
 echo "==> sparse: ${sparse_dev:--}  full: ${full_dev:--}  seconds per run: $seconds  rounds: $rounds  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -78,8 +78,9 @@ for variant in "${variants[@]}"; do
 done
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
-[ "$(stat -f -c %T "$workdir")" != tmpfs ] ||
-  die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+. "$root/bin/bench-loop-devices"
+bench_work_dir "$workdir" || die "$bench_work_dir_error"
+workdir=$bench_work_dir_abs
 
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
@@ -88,7 +89,6 @@ jar="$root/blockcore/target/blockloop.jar"
 echo "==> building $jar"
 (cd "$root" && ./mvnw -q -B -pl blockcore -am package -DskipTests) >/dev/null || die "the build failed"
 
-. "$root/bin/bench-loop-devices"
 bench_loop_devices "$workdir" "$([ "$device" = sparse ] && echo yes || echo no)" \
   "$([ "$device" = full ] && echo yes || echo no)"
 dev=$sparse_dev

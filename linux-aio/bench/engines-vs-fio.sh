@@ -38,11 +38,9 @@ done
 die() { printf 'engines-vs-fio: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root for losetup and blkdiscard."
 command -v fio >/dev/null || die "fio is not installed (apt-get install fio)."
-# Absolute before the cd below: a relative one was checked here and used from the repository's root.
-absolute=$(CDPATH= cd -- "$workdir" 2>/dev/null && pwd) || die "no such directory: $workdir"
-workdir=$absolute
-fstype=$(stat -f -c %T "$workdir")
-[ "$fstype" != tmpfs ] || die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+. "$root/bin/bench-loop-devices"
+bench_work_dir "$workdir" || die "$bench_work_dir_error"
+workdir=$bench_work_dir_abs
 
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
@@ -53,7 +51,6 @@ engine_driver_classpath "$root" engines-vs-fio
 cp=$engine_driver_cp
 
 echo "==> backing files in $workdir: sparse (256 MiB, truncate) and full (1 GiB, written with dd)"
-. "$root/bin/bench-loop-devices"
 bench_loop_devices "$workdir" yes yes
 # A TERM or INT waits for the running cell, so the loop devices are detached (the EXIT trap) only after the driver
 # ended: killed at once, the script left the driver running its next cells on freed device numbers.

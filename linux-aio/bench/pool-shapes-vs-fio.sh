@@ -41,10 +41,9 @@ command -v gcc >/dev/null || die "gcc is not installed (apt-get install gcc)."
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive whole number, not '$rounds'."
 [[ $seconds =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$seconds" 'BEGIN { exit !(s > 0) }' ||
   die "--seconds must be a positive number, not '$seconds'."
-absolute=$(CDPATH= cd -- "$workdir" 2>/dev/null && pwd) || die "no such directory: $workdir"
-workdir=$absolute
-[ "$(stat -f -c %T "$workdir")" != tmpfs ] ||
-  die "$workdir is tmpfs; loop devices with direct I/O need a real file system (--dir)."
+. "$root/bin/bench-loop-devices"
+bench_work_dir "$workdir" || die "$bench_work_dir_error"
+workdir=$bench_work_dir_abs
 
 . "$root/bin/find-jdk"
 JAVA_HOME=$(blockloop_find_jdk); export JAVA_HOME
@@ -54,7 +53,6 @@ echo "==> building linux-aio (tests compiled, not run) and pool-shapes.c"
 engine_driver_classpath "$root" pool-shapes-vs-fio
 cp=$engine_driver_cp
 
-. "$root/bin/bench-loop-devices"
 bench_loop_devices "$workdir" yes yes
 trap 'exit 130' INT TERM
 tool="$bench_work/pool-shapes"
