@@ -291,10 +291,7 @@ public final class EpollFdMonitor implements FdMonitor {
         } else {
             r = waitWithoutPwait2(timeoutNs);
         }
-        if (r < 0) {
-            if (r == -Errno.EINTR) {
-                return 0;
-            }
+        if (r < 0) { // not EINTR: an interrupted wait answers what is ready (Epoll, Poll)
             throw new NativeCallException("epoll_pwait2", -r);
         }
         int reported = 0;

@@ -1,6 +1,5 @@
 package io.blockloop.fdmon;
 
-import io.blockloop.ffm.errno.Errno;
 import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libc.Poll;
 
@@ -155,11 +154,8 @@ public final class PollFdMonitor implements FdMonitor {
             rebuild(current);
         }
         int n = polledCount;
-        int r = Poll.ppollOrErrno(pollfds, n, timeoutNs);
+        int r = Poll.ppollOrErrno(pollfds, n, timeoutNs); // an interrupted wait answers what is ready, not EINTR
         if (r < 0) {
-            if (r == -Errno.EINTR) {
-                return 0;
-            }
             throw new NativeCallException("ppoll", -r, n + " fds");
         }
         int reported = 0;

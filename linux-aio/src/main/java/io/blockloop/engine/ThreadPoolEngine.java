@@ -590,7 +590,7 @@ public final class ThreadPoolEngine implements IoEngine {
 
     private void waitReadable(long timeoutNanos) {
         Poll.set(pollFd, 0, eventFd.fd(), Poll.POLLIN);
-        Poll.ppollOrErrno(pollFd, 1, timeoutNanos); // EINTR: the caller looks again
+        Poll.ppollOrErrno(pollFd, 1, timeoutNanos); // interrupted or timed out: the caller looks again
         eventFd.drain();
     }
 

@@ -54,10 +54,16 @@ public final class Epoll {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle CTL = LIBC.downcallCapturingErrno("epoll_ctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle WAIT = LIBC.downcallCapturingErrno("epoll_wait",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle PWAIT2 = LIBC.downcallCapturingErrno("epoll_pwait2",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+    // The waits are bound twice: without errno capture, which the JDK allocates per call unless C2 removes it, and
+    // with it, for the repeat of a failed wait (see waitOrErrno).
+    private static final FunctionDescriptor WAIT_TYPE = FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT,
+            JAVA_INT);
+    private static final FunctionDescriptor PWAIT2_TYPE = FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT,
+            ADDRESS, ADDRESS);
+    private static final MethodHandle WAIT = LIBC.downcall("epoll_wait", WAIT_TYPE);
+    private static final MethodHandle WAIT_ERRNO = LIBC.downcallCapturingErrno("epoll_wait", WAIT_TYPE);
+    private static final MethodHandle PWAIT2 = LIBC.downcall("epoll_pwait2", PWAIT2_TYPE);
+    private static final MethodHandle PWAIT2_ERRNO = LIBC.downcallCapturingErrno("epoll_pwait2", PWAIT2_TYPE);
     private static final ThreadLocal<MemorySegment> SCRATCH =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
 
@@ -117,15 +123,30 @@ public final class Epoll {
     /**
      * {@code epoll_wait} with a millisecond timeout; returns the event count or a negative errno.
      *
+     * <p>Allocates nothing, compiled or not: the wait does not capture errno. Only when it fails is it repeated, with
+     * capture and without blocking, for the errno: a bad argument fails the same way again and is returned; an
+     * interrupted wait ({@code EINTR}) is not repeated as such, and the repeat's event count, usually 0, is returned
+     * in its place, as a wait that ended early. So a caller never sees {@code -EINTR}; it looks again, as it would
+     * after one. (The repeat takes ready events as any wait does; the failed wait took none.)
+     *
      * @throws IllegalArgumentException when {@code maxEvents} events do not fit in {@code events}, or {@code events}
      *                                  is read-only (the kernel writes into it)
      */
     public static int waitOrErrno(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
         SegmentBounds.checkElements(events, maxEvents, EVENT_SIZE, "epoll_wait");
         SegmentBounds.checkWritable(events, "epoll_wait");
+        int r;
+        try {
+            r = (int) WAIT.invokeExact(epfd, events, maxEvents, timeoutMillis);
+        } catch (Throwable t) {
+            throw FileIo.rethrow(t);
+        }
+        if (r >= 0) {
+            return r;
+        }
         MemorySegment errno = ErrnoCapture.segment();
         try {
-            int r = (int) WAIT.invokeExact(errno, epfd, events, maxEvents, timeoutMillis);
+            r = (int) WAIT_ERRNO.invokeExact(errno, epfd, events, maxEvents, 0);
             return r < 0 ? -ErrnoCapture.errno(errno) : r;
         } catch (Throwable t) {
             throw FileIo.rethrow(t);
@@ -134,28 +155,41 @@ public final class Epoll {
 
     /**
      * {@code epoll_pwait2} (Linux 5.11, glibc 2.35) with a nanosecond timeout ({@code < 0} waits forever);
-     * returns the event count or a negative errno ({@code -ENOSYS} on older kernels).
+     * returns the event count or a negative errno ({@code -ENOSYS} on older kernels). Allocates nothing, and never
+     * answers {@code -EINTR}, as {@link #waitOrErrno}.
      *
      * @throws IllegalArgumentException as {@link #waitOrErrno}
      */
     public static int pwait2OrErrno(int epfd, MemorySegment events, int maxEvents, long timeoutNanos) {
         SegmentBounds.checkElements(events, maxEvents, EVENT_SIZE, "epoll_pwait2");
         SegmentBounds.checkWritable(events, "epoll_pwait2");
-        MemorySegment timespec = MemorySegment.NULL;
-        if (timeoutNanos >= 0) {
-            timespec = SCRATCH.get();
-            timespec.set(JAVA_LONG, 0, timeoutNanos / 1_000_000_000L);
-            timespec.set(JAVA_LONG, 8, timeoutNanos % 1_000_000_000L);
-        }
-        MemorySegment errno = ErrnoCapture.segment();
+        MemorySegment timespec = timeoutNanos < 0 ? MemorySegment.NULL : timespec(timeoutNanos);
+        int r;
         try {
-            int r = (int) PWAIT2.invokeExact(errno, epfd, events, maxEvents, timespec, MemorySegment.NULL);
-            return r < 0 ? -ErrnoCapture.errno(errno) : r;
+            r = (int) PWAIT2.invokeExact(epfd, events, maxEvents, timespec, MemorySegment.NULL);
         } catch (UnsatisfiedLinkError e) {
             return -io.blockloop.ffm.errno.Errno.ENOSYS;
         } catch (Throwable t) {
             throw FileIo.rethrow(t);
         }
+        if (r >= 0) {
+            return r;
+        }
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            r = (int) PWAIT2_ERRNO.invokeExact(errno, epfd, events, maxEvents, timespec(0), MemorySegment.NULL);
+            return r < 0 ? -ErrnoCapture.errno(errno) : r;
+        } catch (Throwable t) {
+            throw FileIo.rethrow(t);
+        }
+    }
+
+    /** The calling thread's scratch as a {@code struct timespec} of {@code nanos}. */
+    private static MemorySegment timespec(long nanos) {
+        MemorySegment timespec = SCRATCH.get();
+        timespec.set(JAVA_LONG, 0, nanos / 1_000_000_000L);
+        timespec.set(JAVA_LONG, 8, nanos % 1_000_000_000L);
+        return timespec;
     }
 
     /** The {@code events} mask of element {@code index} of an event array filled by a wait. */

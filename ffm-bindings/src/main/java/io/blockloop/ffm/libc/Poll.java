@@ -35,7 +35,10 @@ public final class Poll {
 
     private static final MethodHandle POLL = NativeLibrary.libc().downcallCapturingErrno("poll",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle PPOLL = NativeLibrary.libc().downcallCapturingErrno("ppoll",
+    /** Without errno capture: the JDK's capture allocates per call unless C2 removes it (see {@link #ppollOrErrno}). */
+    private static final MethodHandle PPOLL = NativeLibrary.libc().downcall("ppoll",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+    private static final MethodHandle PPOLL_ERRNO = NativeLibrary.libc().downcallCapturingErrno("ppoll",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
     private static final ThreadLocal<MemorySegment> TIMESPEC =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_LONG, 2));
@@ -87,26 +90,46 @@ public final class Poll {
 
     /**
      * {@code ppoll} with a nanosecond timeout ({@code < 0}: wait forever, {@code 0}: do not block) and no
-     * signal mask change. Returns the ready count or a negative errno ({@code -EINTR}).
+     * signal mask change. Returns the ready count or a negative errno.
+     *
+     * <p>Allocates nothing, compiled or not: the call does not capture errno. Only when it fails is it repeated,
+     * with capture and without blocking, for the errno: a bad argument ({@code EFAULT}, {@code EINVAL}) fails the
+     * same way again and is returned; an interrupted wait ({@code EINTR}) is not repeated as such, and the repeat's
+     * ready count, usually 0, is returned in its place, as a wait that ended early. So a caller never sees
+     * {@code -EINTR}; it looks again, as it would after one.
      *
      * @throws IllegalArgumentException as {@link #poll}
      */
     public static int ppollOrErrno(MemorySegment pollfds, int count, long timeoutNanos) {
         SegmentBounds.checkElements(pollfds, count, POLLFD_SIZE, "ppoll");
         SegmentBounds.checkWritable(pollfds, "ppoll");
-        MemorySegment errno = ErrnoCapture.segment();
-        MemorySegment timespec = MemorySegment.NULL;
-        if (timeoutNanos >= 0) {
-            timespec = TIMESPEC.get();
-            timespec.setAtIndex(JAVA_LONG, 0, timeoutNanos / 1_000_000_000L);
-            timespec.setAtIndex(JAVA_LONG, 1, timeoutNanos % 1_000_000_000L);
-        }
+        MemorySegment timespec = timeoutNanos < 0 ? MemorySegment.NULL : timespec(timeoutNanos);
+        int r;
         try {
-            int r = (int) PPOLL.invokeExact(errno, pollfds, (long) count, timespec, MemorySegment.NULL);
+            r = (int) PPOLL.invokeExact(pollfds, (long) count, timespec, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw FileIo.rethrow(t);
+        }
+        return r >= 0 ? r : ppollCapturingErrno(pollfds, count);
+    }
+
+    /** The repeat of a failed {@link #ppollOrErrno}: the same fds, no wait, errno captured. */
+    private static int ppollCapturingErrno(MemorySegment pollfds, int count) {
+        MemorySegment errno = ErrnoCapture.segment();
+        try {
+            int r = (int) PPOLL_ERRNO.invokeExact(errno, pollfds, (long) count, timespec(0), MemorySegment.NULL);
             return r < 0 ? -ErrnoCapture.errno(errno) : r;
         } catch (Throwable t) {
             throw FileIo.rethrow(t);
         }
+    }
+
+    /** The calling thread's {@code struct timespec}, set to {@code nanos}. */
+    private static MemorySegment timespec(long nanos) {
+        MemorySegment timespec = TIMESPEC.get();
+        timespec.setAtIndex(JAVA_LONG, 0, nanos / 1_000_000_000L);
+        timespec.setAtIndex(JAVA_LONG, 1, nanos % 1_000_000_000L);
+        return timespec;
     }
 
     /** {@link #ppollOrErrno} that throws on failure. */

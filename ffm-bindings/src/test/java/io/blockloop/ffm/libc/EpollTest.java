@@ -46,6 +46,21 @@ class EpollTest {
         }
     }
 
+    /**
+     * A failed wait is repeated with errno capture (the first call captures nothing, so that it allocates nothing),
+     * and answers the errno: no fd is {@code EBADF}, an fd that is no epoll instance {@code EINVAL}.
+     */
+    @Test
+    void failedWaitsAnswerTheirErrno() {
+        try (EventFd notEpoll = EventFd.create(); Arena arena = Arena.ofConfined()) {
+            MemorySegment events = arena.allocate(Epoll.EVENT_SIZE * 8);
+            assertEquals(-Errno.EBADF, Epoll.waitOrErrno(-1, events, 8, 1000));
+            assertEquals(-Errno.EBADF, Epoll.pwait2OrErrno(-1, events, 8, 1_000_000_000L));
+            assertEquals(-Errno.EINVAL, Epoll.waitOrErrno(notEpoll.fd(), events, 8, 1000));
+            assertEquals(-Errno.EINVAL, Epoll.pwait2OrErrno(notEpoll.fd(), events, 8, -1));
+        }
+    }
+
     @Test
     void errorsNameTheOperationAndErrno() {
         int epfd = Epoll.create(Epoll.EPOLL_CLOEXEC);

@@ -334,18 +334,20 @@ class FileIoTest {
     }
 
     /**
-     * The raw-address reads and the raw eventfd write allocate nothing without escape analysis and without the JIT:
-     * less than one byte per call in a child JVM run with {@code -XX:-DoEscapeAnalysis}, then with {@code -Xint}
-     * (measured: 0 and 0.01). The segment-bound, errno-capturing {@code preadOrErrno} is measured alongside to show
-     * that the measurement sees an allocation when there is one (the JDK slices the capture segment per call: 40 B).
+     * The raw-address reads, the raw eventfd write and the waits of {@link Poll} and {@link Epoll} allocate nothing
+     * without escape analysis and without the JIT: less than one byte per call in a child JVM run with
+     * {@code -XX:-DoEscapeAnalysis}, then with {@code -Xint} (measured: 0 and 0.01). The segment-bound,
+     * errno-capturing {@code preadOrErrno} is measured alongside to show that the measurement sees an allocation when
+     * there is one (the JDK slices the capture segment per call: 40 B).
      */
     @Test
-    void rawAddressReadAndEventFdWriteAllocateNothingWithoutEscapeAnalysis() throws Exception {
+    void rawAddressCallsAndWaitsAllocateNothingWithoutEscapeAnalysis() throws Exception {
         for (String mode : List.of("-XX:-DoEscapeAnalysis", "-Xint")) {
             Map<String, Double> bytesPerCall = runAllocationProbe(mode);
             // Below one byte per call, as EngineAllocationTest counts: a one-off (the JIT publishing a method, say)
             // may land in the window; anything per call is 16 bytes or more.
-            for (String form : List.of("raw-pread", "raw-preadv", "raw-eventfd-write")) {
+            for (String form : List.of("raw-pread", "raw-preadv", "raw-eventfd-write", "ppoll", "epoll-wait",
+                    "epoll-pwait2")) {
                 assertTrue(bytesPerCall.get(form) < 1, mode + ": " + form + " allocates: " + bytesPerCall);
             }
             assertTrue(bytesPerCall.get("segment-pread") >= 16,
@@ -364,7 +366,7 @@ class FileIoTest {
         Map<String, Double> result = new HashMap<>();
         for (String line : out.split("\\R")) {
             String[] kv = line.split("=");
-            if (kv.length == 2 && kv[0].matches("[a-z-]+")) {
+            if (kv.length == 2 && kv[0].matches("[a-z0-9-]+")) {
                 result.put(kv[0], Double.parseDouble(kv[1]));
             }
         }
@@ -384,7 +386,14 @@ class FileIoTest {
             com.sun.management.ThreadMXBean threads =
                     (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
             int zero = FileIo.open("/dev/zero", OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0);
-            try (Arena arena = Arena.ofShared(); EventFd efd = EventFd.create()) {
+            int epfd = Epoll.create(Epoll.EPOLL_CLOEXEC);
+            try (Arena arena = Arena.ofShared(); EventFd efd = EventFd.create(); EventFd ready = EventFd.create()) {
+                // A signalled eventfd, so that every wait below returns 1 at once.
+                ready.signal();
+                MemorySegment pollfd = arena.allocate(Poll.POLLFD_SIZE, 8);
+                Poll.set(pollfd, 0, ready.fd(), Poll.POLLIN);
+                Epoll.ctl(epfd, Epoll.EPOLL_CTL_ADD, ready.fd(), Epoll.EPOLLIN, 0);
+                MemorySegment events = arena.allocate(Epoll.EVENT_SIZE);
                 MemorySegment buffer = arena.allocate(512, 512);
                 MemorySegment iov = arena.allocate(IoVec.SIZE);
                 IoVec.set(iov, 0, buffer);
@@ -413,7 +422,19 @@ class FileIoTest {
                         sum += FileIo.preadOrErrno(zero, buffer, 512, 0);
                     }
                     long t4 = threads.getCurrentThreadAllocatedBytes();
-                    if (sum != CALLS * (512L * 3 + 8)) {
+                    for (int i = 0; i < CALLS; i++) {
+                        sum += Poll.ppollOrErrno(pollfd, 1, 1_000_000_000L);
+                    }
+                    long t5 = threads.getCurrentThreadAllocatedBytes();
+                    for (int i = 0; i < CALLS; i++) {
+                        sum += Epoll.waitOrErrno(epfd, events, 1, 1000);
+                    }
+                    long t6 = threads.getCurrentThreadAllocatedBytes();
+                    for (int i = 0; i < CALLS; i++) {
+                        sum += Epoll.pwait2OrErrno(epfd, events, 1, 1_000_000_000L);
+                    }
+                    long t7 = threads.getCurrentThreadAllocatedBytes();
+                    if (sum != CALLS * (512L * 3 + 8 + 3)) {
                         throw new AssertionError("calls failed: " + sum);
                     }
                     if (round == 2) {
@@ -421,9 +442,13 @@ class FileIoTest {
                         System.out.println("raw-preadv=" + (double) (t2 - t1) / CALLS);
                         System.out.println("raw-eventfd-write=" + (double) (t3 - t2) / CALLS);
                         System.out.println("segment-pread=" + (double) (t4 - t3) / CALLS);
+                        System.out.println("ppoll=" + (double) (t5 - t4) / CALLS);
+                        System.out.println("epoll-wait=" + (double) (t6 - t5) / CALLS);
+                        System.out.println("epoll-pwait2=" + (double) (t7 - t6) / CALLS);
                     }
                 }
             } finally {
+                FileIo.close(epfd);
                 FileIo.close(zero);
             }
         }

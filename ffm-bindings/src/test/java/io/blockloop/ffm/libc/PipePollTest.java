@@ -53,4 +53,36 @@ class PipePollTest {
             assertEquals(Poll.POLLNVAL, Poll.revents(fds, 0));
         }
     }
+
+    /**
+     * A failed ppoll is repeated with errno capture (the first call captures nothing, so that it allocates nothing):
+     * more fds than {@code RLIMIT_NOFILE} allows is {@code EINVAL} on every call, and the errno comes back.
+     */
+    @Test
+    void aFailedPpollAnswersItsErrno() throws Exception {
+        long limit = openFilesLimit();
+        if (limit > 1 << 24) {
+            throw new AssertionError("RLIMIT_NOFILE " + limit + ": too many fds for a pollfd array to exceed it");
+        }
+        int count = (int) limit + 1;
+        try (Pipe pipe = Pipe.create(OpenFlags.O_CLOEXEC); Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(Poll.POLLFD_SIZE * count);
+            for (int i = 0; i < count; i++) {
+                Poll.set(fds, i, -1, (short) 0); // a negative fd is ignored, but the count is still checked
+            }
+            Poll.set(fds, 0, pipe.readFd(), Poll.POLLIN);
+            assertEquals(-Errno.EINVAL, Poll.ppollOrErrno(fds, count, 1_000_000_000L), count + " fds");
+            assertEquals(0, Poll.ppollOrErrno(fds, 1, 0), "the same array within the limit");
+        }
+    }
+
+    /** The soft {@code RLIMIT_NOFILE} of this process ({@code /proc/self/limits}, "Max open files"). */
+    private static long openFilesLimit() throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits"))) {
+            if (line.startsWith("Max open files")) {
+                return Long.parseLong(line.substring("Max open files".length()).trim().split("\\s+")[0]);
+            }
+        }
+        throw new AssertionError("no \"Max open files\" in /proc/self/limits");
+    }
 }
