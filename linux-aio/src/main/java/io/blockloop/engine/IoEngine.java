@@ -163,8 +163,10 @@ public sealed interface IoEngine extends AutoCloseable permits LinuxAioEngine, I
      * Blocks until at least one completion has been delivered or {@code timeoutNanos} passed ({@code < 0}: no
      * limit), for callers without an event loop (tests, benchmarks, {@link #close()}). Returns the number
      * delivered; 0 at once when nothing is outstanding, or when nested too deep in handlers (see the class
-     * comment). With one request in flight an engine may spin briefly before it sleeps (up to its {@code maxSpin},
-     * {@code CompletionSpin}). Owner thread.
+     * comment). Before it blocks it hands over the requests a batch holds back, those of an open {@link #plug()} or
+     * of the handlers of the reaping call it is nested in: waiting for them while holding them would only wait out
+     * the timeout. With one request in flight an engine may spin briefly before it sleeps (up to its
+     * {@code maxSpin}, {@code CompletionSpin}). Owner thread.
      */
     int awaitCompletions(long timeoutNanos);
 

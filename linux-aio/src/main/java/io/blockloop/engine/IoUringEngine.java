@@ -788,6 +788,9 @@ public final class IoUringEngine implements IoEngine {
             return 0;
         }
         int delivered = reap(0);
+        if (delivered == 0 && sendHeldBack()) {
+            delivered = reap(0); // a request the kernel completed as it came, or a NOP's refusal, is ready now
+        }
         ownerSpin.reaped(delivered);
         if (shared != null && delivered == 0 && inFlight > 0) {
             // The loop's next wait would submit what is queued; without the loop, submit it now.
@@ -797,6 +800,20 @@ public final class IoUringEngine implements IoEngine {
             return delivered;
         }
         return ownerSpin.await(timeoutNanos, inFlight == 1 && pool.inUse() == 1, reapWaiting);
+    }
+
+    /**
+     * A wait must not hold back what it waits for: hands the kernel the requests a batch holds, those of an open
+     * {@link #plug()} or of the handlers of the reaping call this wait is nested in (on the loop's ring: places them
+     * in its SQ ring, for the submit that follows). Without it such a wait returned 0 at once, its requests still
+     * queued. Returns whether there were any. Owner thread.
+     */
+    private boolean sendHeldBack() {
+        if (plugDepth == 0 || blocked || pending.isEmpty()) {
+            return false;
+        }
+        submitPending();
+        return true;
     }
 
     /**

@@ -484,11 +484,27 @@ public final class LinuxAioEngine implements IoEngine {
             return 0;
         }
         int delivered = reap(0);
+        if (delivered == 0 && sendHeldBack()) {
+            delivered = reap(0); // an iocb io_submit refused, or one the kernel completed as it came, is ready now
+        }
         ownerSpin.reaped(delivered);
         if (delivered > 0 || inFlight == 0) {
             return delivered;
         }
         return ownerSpin.await(timeoutNanos, inFlight == 1 && pool.inUse() == 1, reapWaiting);
+    }
+
+    /**
+     * A wait must not hold back what it waits for: submits the iocbs a batch holds, those of an open {@link #plug()}
+     * or of the handlers of the reaping call this wait is nested in. Without it such a wait returned 0 at once, its
+     * requests still queued. Returns whether there were any. Owner thread.
+     */
+    private boolean sendHeldBack() {
+        if (plugDepth == 0 || blocked || pending.isEmpty()) {
+            return false;
+        }
+        submitPending();
+        return true;
     }
 
     /**

@@ -566,6 +566,7 @@ public final class ThreadPoolEngine implements IoEngine {
             if (n > 0 || pool.inUse() == 0) {
                 return n;
             }
+            sendHeldBack();
             long left = deadline == Long.MAX_VALUE ? -1 : deadline - System.nanoTime();
             if (deadline != Long.MAX_VALUE && left <= 0) {
                 return 0;
@@ -577,6 +578,17 @@ public final class ThreadPoolEngine implements IoEngine {
             if (n > 0) {
                 return n;
             }
+        }
+    }
+
+    /**
+     * A wait must not hold back what it waits for: hands the workers the requests a batch holds, those of an open
+     * {@link #plug()} or of the handlers of the reaping call this wait is nested in. Without it such a wait slept
+     * for its whole timeout, its requests still staged. Owner thread.
+     */
+    private void sendHeldBack() {
+        if (plugDepth > 0) {
+            handOff();
         }
     }
 

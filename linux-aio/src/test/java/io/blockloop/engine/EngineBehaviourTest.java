@@ -708,11 +708,11 @@ class EngineBehaviourTest {
      * A handler that waits for the next completion gets it from the batch its own came in: the pool and linux-aio
      * without the shared ring took a whole batch into a list of the reaping call's own, so a nested
      * awaitCompletions saw none of it and waited in ppoll or io_getevents, for ever without a timeout (here for its
-     * 10 s, returning 0). Not on the loop's ring: there a nested wait returns 0 at once (the loop's monitor does not
-     * nest its waits), and the other completion comes with the outer call.
+     * 10 s, returning 0). On the loop's ring too: the handlers run after the monitor's reap returned, so the nested
+     * wait finds the rest of the batch in the engine's queue.
      */
     @ParameterizedTest
-    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_SHARED", mode = EnumSource.Mode.EXCLUDE)
+    @EnumSource(EngineUnderTest.class)
     void aHandlerWaitingForTheNextCompletionGetsItFromTheSameBatch(EngineUnderTest e) throws Exception {
         int fd = TestFiles.createWithPattern(dir.resolve("batch.img"), 64 * 1024, DIRECT);
         try (IoEngine engine = e.open();
@@ -807,6 +807,70 @@ class EngineBehaviourTest {
             assertEquals(-Errno.EFAULT, rec.results[1]);
             assertEquals(1, rec.calls[0]);
             assertEquals(1, rec.calls[1]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * A handler may submit a request and wait for it: the nested awaitCompletions blocks until that request is done
+     * and delivers it (inside the outer call, before the outer call returns). On the loop's ring the nested wait goes
+     * through the monitor ({@code SharedRing.awaitCompletions}), outside its wait, as the outer one does.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void aHandlerMayWaitForARequestItSubmitted(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("wait.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(2 * 4096, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(2);
+            int[] nested = {-1};
+            int[] completedAfterNestedWait = {-1};
+            CompletionHandler h = new CompletionHandler() {
+                @Override
+                public void complete(long tag, long result) {
+                    rec.complete(tag, result);
+                    if (tag == 0) {
+                        engine.read(fd, buf.segment().asSlice(4096, 4096), 4096, this, 1);
+                        nested[0] = engine.awaitCompletions(TimeUnit.SECONDS.toNanos(10));
+                        completedAfterNestedWait[0] = rec.completed;
+                    }
+                }
+            };
+            engine.read(fd, buf.segment().asSlice(0, 4096), 0, h, 0);
+            rec.awaitCompleted(engine, 2);
+            assertEquals(1, nested[0], "the nested wait did not deliver the request its handler submitted");
+            assertEquals(2, completedAfterNestedWait[0]);
+            assertEquals(4096, rec.results[0]);
+            assertEquals(4096, rec.results[1]);
+            assertEquals(1, rec.calls[1]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * A wait inside an open batch hands the batch over: awaitCompletions under {@code plug()} delivers the requests
+     * queued in it. Before, io_uring and linux-aio returned 0 at once and the pool slept for the whole timeout.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void aWaitInsideABatchSendsTheBatch(EngineUnderTest e) throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("plugged.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(2 * 4096, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(2);
+            engine.plug();
+            engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0);
+            engine.read(fd, buf.segment().asSlice(4096, 4096), 4096, rec, 1);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (rec.completed < 2 && System.nanoTime() < deadline) {
+                assertTrue(engine.awaitCompletions(TimeUnit.SECONDS.toNanos(10)) > 0, "a wait delivered nothing");
+            }
+            engine.unplug();
+            assertEquals(2, rec.completed);
+            assertEquals(4096, rec.results[0]);
+            assertEquals(4096, rec.results[1]);
         } finally {
             FileIo.close(fd);
         }
