@@ -197,8 +197,8 @@ class IoUringFdMonitorTest {
             long start = System.nanoTime();
             int r = Poll.ppollOrErrno(pollfd, 1, TimeUnit.SECONDS.toNanos(20));
             assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10), "the sleep did not end: " + r);
-            // Interrupted by the task work, ppoll is repeated without waiting, after the return to user space posted the
-            // completion: the fd is readable then.
+            // Interrupted by the task work, ppoll is repeated without waiting, after the return to user space posted
+            // the completion: the fd is readable then.
             assertEquals(1, r, "ppoll");
             signaller.join();
             awaitCompletionPosted(monitor);
