@@ -515,7 +515,8 @@ public final class LinuxAioEngine implements IoEngine {
      * with an {@code IOCB_CMD_POLL} for {@code POLLIN} in the engine's own context, armed here when it is not in
      * the kernel already and armed until it fires, so a loop asleep while nothing else happens submits it once.
      * Whether {@code fd} fired is the caller's to find out (its own readiness check); a return without completions
-     * may be that, a timeout or a signal. Never spins. Owner thread.
+     * may be that, a timeout or a signal. Before it blocks it submits what a batch holds back, as
+     * {@link #awaitCompletions} does. Never spins. Owner thread.
      *
      * @throws IllegalArgumentException when the watch is armed on another fd (the engine watches one fd, and only
      *                                  a readiness report takes the watch out of the kernel)
@@ -535,6 +536,9 @@ public final class LinuxAioEngine implements IoEngine {
             throw new IllegalArgumentException("the watch is armed on fd " + watchedFd + ", not " + fd);
         }
         int delivered = reap(0);
+        if (delivered == 0 && sendHeldBack()) {
+            delivered = reap(0);
+        }
         if (delivered > 0) {
             return delivered;
         }

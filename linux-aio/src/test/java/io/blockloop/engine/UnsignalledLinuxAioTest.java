@@ -61,6 +61,32 @@ class UnsignalledLinuxAioTest {
         }
     }
 
+    /**
+     * A sleep inside an open batch submits the batch first, as awaitCompletions does: the read queued under
+     * {@code plug()} is delivered by the sleep, not after its timeout with nothing.
+     */
+    @Test
+    void aSleepInsideABatchSubmitsTheBatch() {
+        int fd = TestFiles.createWithPattern(dir.resolve("p.img"), 64 * 1024, DIRECT);
+        try (LinuxAioEngine engine = LinuxAioEngine.openUnsignalled(64, 16);
+             EventFd watched = EventFd.create();
+             AlignedBuffer buf = AlignedBuffer.allocate(4096, TestFiles.ALIGN)) {
+            Recorder rec = new Recorder(1);
+            engine.plug();
+            engine.read(fd, buf.segment(), 0, rec, 0);
+            assertFalse(engine.canSleep(), "the read is still in the batch");
+            long deadline = System.nanoTime() + MINUTE_NS;
+            while (rec.completed == 0) {
+                assertTrue(System.nanoTime() < deadline, "the batched read never completed; " + engine);
+                engine.awaitCompletionsOrReadable(watched.fd(), MINUTE_NS);
+            }
+            engine.unplug();
+            assertEquals(4096, rec.results[0]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     /** Signalling switched on applies to the requests submitted after; an engine from open() always signals. */
     @Test
     void theOwnerSwitchesSignallingForTheRequestsItSubmitsNext() {
