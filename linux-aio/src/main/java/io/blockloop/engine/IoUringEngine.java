@@ -19,11 +19,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.LongToIntFunction;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 /**
  * io_uring driven from Java, after QEMU's {@code block/io_uring.c}: one ring per engine
- * ({@link IoUringRing}), SQEs prepared in Java ({@link Sqe}), submission batched like {@link LinuxAioEngine}.
+ * ({@link IoUringRing}), SQEs prepared in Java ({@link Sqe}, by {@link RequestSqes}), submission batched like
+ * {@link LinuxAioEngine}.
  *
  * <ul>
  *   <li>Ring: {@code entries} SQEs (default {@value #DEFAULT_ENTRIES}, QEMU's {@code MAX_ENTRIES}); the kernel
@@ -145,6 +144,8 @@ public final class IoUringEngine implements IoEngine {
     private final CompletionDelivery delivery;
     /** Buffers registered with the ring ({@link #registerBuffer}). Owner thread. */
     private final FixedBuffers fixed;
+    /** Writes requests into SQEs. Owner thread. */
+    private final RequestSqes sqes;
     /** Accepted (or to be resubmitted), not yet in the SQ ring. Owner thread. */
     private final RequestQueue pending = new RequestQueue();
     private int plugDepth;
@@ -214,6 +215,7 @@ public final class IoUringEngine implements IoEngine {
                 return shared != null ? shared.unregisterBuffersOrErrno() : ring.unregisterBuffersOrErrno();
             }
         }, this::flushSqRing, iovecs);
+        sqes = new RequestSqes(fixed, mem, s != null ? s.userDataTag() : 0);
     }
 
     /** Whether io_uring can be used in this process and, if not, why. */
@@ -530,7 +532,7 @@ public final class IoUringEngine implements IoEngine {
                     break;
                 }
                 Request r = pending.poll();
-                prepareSqe(sqe, r);
+                sqes.write(sqe, r);
                 r.state = Request.STARTED;
                 inFlight++;
             }
@@ -542,7 +544,7 @@ public final class IoUringEngine implements IoEngine {
                 return;
             }
             // submitOrErrno(): release store of the SQ tail (pairs with smp_load_acquire(&rings->sq.tail) in
-            // io_sqring_entries()) publishes the plain SQE stores of prepareSqe(), then io_uring_enter.
+            // io_sqring_entries()) publishes the plain SQE stores of sqes.write(), then io_uring_enter.
             int ret = ring.submitOrErrno();
             if (ret == -Errno.EINTR) {
                 continue;
@@ -575,7 +577,7 @@ public final class IoUringEngine implements IoEngine {
                 break;
             }
             Request r = pending.poll();
-            prepareSqe(sqe, r);
+            sqes.write(sqe, r);
             r.state = Request.STARTED;
             inFlight++;
         }
@@ -634,101 +636,6 @@ public final class IoUringEngine implements IoEngine {
                 enterThread = Thread.currentThread();
             }
         }
-    }
-
-    /**
-     * Writes the SQE for {@code r}, continuing after {@code r.done} bytes for a resubmitted short read. A read or
-     * write of one piece of memory inside a registered buffer becomes {@code READ_FIXED}/{@code WRITE_FIXED}.
-     */
-    private void prepareSqe(MemorySegment sqe, Request r) {
-        try {
-            prepareOp(sqe, r);
-        } catch (IllegalStateException | WrongThreadException memoryGone) {
-            // The iovec array, read here for one-element vectors and short-read remainders, was freed while the
-            // request waited (against IoEngine's rule). The SQE is taken: a NOP with this request's user data goes
-            // in its place, and the request alone fails with EFAULT, as the kernel fails a request whose memory is
-            // gone. Before, the exception left an empty SQE (user data 0) that completed another request early,
-            // and this one was never delivered.
-            Sqe.prepNop(sqe);
-            r.memoryGone = true;
-        }
-        Sqe.setUserData(sqe, shared != null ? r.index | shared.userDataTag() : r.index);
-    }
-
-    private void prepareOp(MemorySegment sqe, Request r) {
-        long done = r.done;
-        switch (r.op) {
-            case Request.OP_READ -> prepRead(sqe, r.fd, r.buffer.address() + done, r.length - done, r.offset + done);
-            case Request.OP_WRITE -> {
-                prepWrite(sqe, r.fd, r.buffer.address(), r.length, r.offset);
-                Sqe.setRwFlags(sqe, r.rwFlags); // RWF_DSYNC for FUA
-            }
-            case Request.OP_READV -> {
-                if (done == 0 && r.iovCount == 1) {
-                    prepRead(sqe, r.fd, r.iov.get(JAVA_LONG, 0), r.iov.get(JAVA_LONG, 8), r.offset);
-                } else if (done == 0) {
-                    Sqe.prepReadv(sqe, r.fd, r.iov.address(), r.iovCount, r.offset, 0);
-                } else {
-                    int count = remainderIov(r);
-                    Sqe.prepReadv(sqe, r.fd, r.resubmitIov.address(), count, r.offset + done, 0);
-                }
-            }
-            case Request.OP_WRITEV -> {
-                if (r.iovCount == 1) {
-                    prepWrite(sqe, r.fd, r.iov.get(JAVA_LONG, 0), r.iov.get(JAVA_LONG, 8), r.offset);
-                    Sqe.setRwFlags(sqe, r.rwFlags);
-                } else {
-                    Sqe.prepWritev(sqe, r.fd, r.iov.address(), r.iovCount, r.offset, r.rwFlags);
-                }
-            }
-            case Request.OP_FSYNC -> Sqe.prepFsync(sqe, r.fd, 0);
-            case Request.OP_FDATASYNC -> Sqe.prepFsync(sqe, r.fd, LibUring.IORING_FSYNC_DATASYNC());
-            default -> throw new AssertionError("unknown op " + r.op);
-        }
-    }
-
-    /** {@code READ_FIXED} when the memory lies in a registered buffer, else {@code READ}. */
-    private void prepRead(MemorySegment sqe, int fd, long address, long length, long offset) {
-        int index = fixed.indexOf(address, length);
-        if (index >= 0) {
-            Sqe.prepReadFixed(sqe, fd, address, (int) length, offset, index);
-        } else {
-            Sqe.prepRead(sqe, fd, address, (int) length, offset);
-        }
-    }
-
-    /** {@code WRITE_FIXED} when the memory lies in a registered buffer, else {@code WRITE}. */
-    private void prepWrite(MemorySegment sqe, int fd, long address, long length, long offset) {
-        int index = fixed.indexOf(address, length);
-        if (index >= 0) {
-            Sqe.prepWriteFixed(sqe, fd, address, (int) length, offset, index);
-        } else {
-            Sqe.prepWrite(sqe, fd, address, (int) length, offset);
-        }
-    }
-
-    /**
-     * Fills the slot's resubmit iovec with the part of {@code r}'s iovec after {@code r.done} bytes (QEMU's
-     * {@code resubmit_qiov}); returns its element count. The array is allocated on the first short vectored read
-     * of the slot and kept for its later ones.
-     */
-    private int remainderIov(Request r) {
-        if (r.resubmitIov == null || r.resubmitIov.byteSize() < r.iovCount * IoVec.SIZE) {
-            r.resubmitIov = memory.allocate(Math.max(r.iovCount, 4) * IoVec.SIZE, 8);
-        }
-        long skip = r.done;
-        int count = 0;
-        for (int i = 0; i < r.iovCount; i++) {
-            long base = r.iov.get(JAVA_LONG, i * IoVec.SIZE);
-            long len = r.iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
-            if (skip >= len) {
-                skip -= len;
-                continue;
-            }
-            IoVec.set(r.resubmitIov, count++, base + skip, len - skip);
-            skip = 0;
-        }
-        return count;
     }
 
     // ---- completion -------------------------------------------------------------------------------------------
@@ -958,7 +865,7 @@ public final class IoUringEngine implements IoEngine {
         blocked = false;
         if (r.memoryGone) {
             r.memoryGone = false;
-            res = -Errno.EFAULT; // the CQE of the NOP that took its place (prepareSqe)
+            res = -Errno.EFAULT; // the CQE of the NOP that took its place (RequestSqes.write)
         }
         if (res == -Errno.EAGAIN || res == -Errno.EINTR) {
             resubmit(r);
