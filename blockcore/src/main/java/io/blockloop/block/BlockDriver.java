@@ -68,7 +68,8 @@ public interface BlockDriver {
 
     /**
      * Makes the range read back as zeroes without a data buffer, or returns {@code -ENOTSUP} so the generic path
-     * writes a buffer of zeroes (unless {@link RequestFlags#NO_FALLBACK}).
+     * writes a buffer of zeroes (unless {@link RequestFlags#NO_FALLBACK}). {@code flags} never holds
+     * {@link RequestFlags#FUA}: the node emulates it with {@link #coFlush()} after the zero-write.
      */
     @GraphReadLocked
     int coPwriteZeroes(long offset, long bytes, int flags);

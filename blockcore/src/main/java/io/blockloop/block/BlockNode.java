@@ -554,8 +554,10 @@ public final class BlockNode implements BlockParent {
     }
 
     /**
-     * Makes every write completed before the call durable; skipped when nothing was written since the last
-     * successful flush (QEMU's {@code write_gen}/{@code flushed_gen}). Coroutine.
+     * Makes every write completed before the call durable. The driver's flush is skipped when nothing was written
+     * through this node since its last successful flush (QEMU's {@code write_gen}/{@code flushed_gen}); the children
+     * are flushed then all the same, as QEMU's {@code flush_children} does, since another parent may have written to
+     * them. (A driver with children flushes them itself when it runs.) Coroutine.
      */
     @GraphReadLocked
     @IoCode
@@ -566,7 +568,7 @@ public final class BlockNode implements BlockParent {
         try {
             long generation = writeGeneration;
             if (generation == flushedGeneration) {
-                return 0;
+                return flushChildren();
             }
             int ret = driver.coFlush();
             if (ret == 0 && generation - flushedGeneration > 0) {
@@ -584,6 +586,33 @@ public final class BlockNode implements BlockParent {
         int driverFlags = flags & driver.supportedWriteFlags();
         int ret = transfer(offset, bytes, qiov, driverFlags, true);
         if (ret == 0 && (flags & RequestFlags.FUA) != 0 && (driverFlags & RequestFlags.FUA) == 0) {
+            ret = driver.coFlush();
+        }
+        return ret;
+    }
+
+    /** Flushes every child; the first error, after trying them all. Coroutine, graph read lock held. */
+    private int flushChildren() {
+        int ret = 0;
+        for (BlockChild child : children) {
+            int r = child.node().coFlush();
+            if (ret == 0) {
+                ret = r;
+            }
+        }
+        return ret;
+    }
+
+    /**
+     * The driver's zero-write of an aligned range, a write for the next {@link #coFlush} like any other. FUA is not
+     * passed down but emulated by a flush, as QEMU does for drivers without FUA among their zero flags: the file
+     * driver's {@code fallocate} and {@code BLKZEROOUT} have no FUA. Before, the zero-write moved no generation, so
+     * the next flush was skipped, and FUA reached the file driver, which ignored it.
+     */
+    int alignedWriteZeroes(long offset, long bytes, int flags) {
+        writeGeneration++;
+        int ret = driver.coPwriteZeroes(offset, bytes, flags & ~RequestFlags.FUA);
+        if (ret == 0 && (flags & RequestFlags.FUA) != 0) {
             ret = driver.coFlush();
         }
         return ret;

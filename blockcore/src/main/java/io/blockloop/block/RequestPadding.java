@@ -100,7 +100,7 @@ final class RequestPadding {
         TrackedRequest req = node.tracked().begin(offset, bytes, false);
         try {
             node.tracked().waitForConflicts(req);
-            int ret = node.driver().coPwriteZeroes(offset, bytes, flags);
+            int ret = node.alignedWriteZeroes(offset, bytes, flags);
             if (ret != -Errno.EOPNOTSUPP) {
                 return ret;
             }

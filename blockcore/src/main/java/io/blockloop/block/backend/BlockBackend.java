@@ -658,8 +658,12 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             buffers = List.copyOf(registered);
             registered.clear();
         }
-        for (MemorySegment buffer : buffers) {
-            registration(buffer, false);
+        // A closing context has closed its engines, and their registrations with them; unregistering needs a coroutine
+        // there, which it no longer runs (close() threw, leaving the backend open with its fd and image lock).
+        if (!context().isClosing()) {
+            for (MemorySegment buffer : buffers) {
+                registration(buffer, false);
+            }
         }
         BlockNode top = root.node();
         if (!detached) {

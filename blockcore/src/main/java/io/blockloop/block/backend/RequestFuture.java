@@ -141,6 +141,11 @@ final class RequestFuture<T> extends CompletableFuture<T> {
         if (isDone()) {
             return super.get();
         }
+        if (timeoutNs <= 0) {
+            // Run out at once, as CompletableFuture's and AioWait's own timeouts. In a coroutine a negative timeout
+            // meant none (yieldUntilDone's), and the call waited until the request ended.
+            return super.get(0, TimeUnit.NANOSECONDS);
+        }
         if (Coroutine.inCoroutine()) {
             yieldUntilDone(timeoutNs);
             return super.get(0, TimeUnit.NANOSECONDS); // done, or a TimeoutException

@@ -6,7 +6,9 @@ import io.blockloop.aio.IOThread;
 import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.block.BlockIoException;
 import io.blockloop.block.BlockNode;
+import io.blockloop.block.CacheMode;
 import io.blockloop.block.IoVector;
+import io.blockloop.block.file.AioMode;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.coroutine.Coroutine;
 import org.junit.jupiter.api.AfterEach;
@@ -17,11 +19,14 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -306,6 +311,67 @@ class BlockBackendMisuseTest {
             assertEquals(0, blk.parkedRequests());
         } finally {
             blk.close();
+        }
+    }
+
+    /**
+     * A backend with a registered buffer closes after its IOThread stopped, in one call. Before, the close ran the
+     * buffer's unregistration as a coroutine in the closing context, which threw, and the backend stayed open with
+     * its fd and image lock until a second close.
+     */
+    @Test
+    void aBackendWithARegisteredBufferClosesAfterItsIOThreadStopped() throws IOException {
+        IOThread io = new IOThread("io0").start();
+        ImageSpec spec = new ImageSpec.Raw(FileOptions.of(BlockImages.image(dir, "img", 1 << 20).toString())
+                .withCache(CacheMode.NONE).withAio(AioMode.IO_URING));
+        BlockBackend blk = BlockBackend.open("t", spec, io.context());
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(1 << 16, 4096);
+            assertTrue(blk.registerBuffer(buf), "io_uring did not take the buffer");
+            blk.write(0, buf, 0);
+            io.close();
+            blk.close();
+            // Closed for good: the image's lock is free for another backend.
+            BlockBackend.open("again", spec, main).close();
+        } finally {
+            blk.close(); // idempotent; after a failed first close, it finished what was left
+        }
+    }
+
+    /**
+     * {@code get} with a timeout of 0 or less on a request that is not done throws {@link TimeoutException} at once,
+     * in a coroutine too, as {@code CompletableFuture} and the main loop's wait do. Before, a coroutine read a
+     * negative timeout as none and waited until the request ended.
+     */
+    @Test
+    void getWithATimeoutOfZeroOrLessTimesOutAtOnceInACoroutine() throws Exception {
+        try (IOThread io = new IOThread("io0").start();
+             BlockBackend blk = BlockBackend.open("t", image("img"), io.context());
+             Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            CompletableFuture<Void> parked;
+            List<String> outcomes = new ArrayList<>();
+            blk.root().drainedBegin(); // parks the next request until the section ends
+            try {
+                parked = blk.readAsync(0, buf);
+                IoThreads.waitUntil(() -> blk.parkedRequests() == 1, "the read parked by the drain");
+                for (long timeout : new long[]{-1, 0, Long.MIN_VALUE}) {
+                    Coroutine.create(() -> {
+                        try {
+                            parked.get(timeout, TimeUnit.NANOSECONDS);
+                            outcomes.add(timeout + ": returned");
+                        } catch (TimeoutException e) {
+                            outcomes.add(timeout + ": timed out");
+                        } catch (Exception e) {
+                            outcomes.add(timeout + ": " + e);
+                        }
+                    }).enter(); // a timeout that runs out at once ends inside this enter
+                }
+                assertEquals(List.of("-1: timed out", "0: timed out", Long.MIN_VALUE + ": timed out"), outcomes);
+            } finally {
+                blk.root().drainedEnd();
+            }
+            parked.get(10, TimeUnit.SECONDS);
         }
     }
 }
