@@ -1,6 +1,7 @@
 package io.blockloop.engine;
 
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 import java.util.function.LongToIntFunction;
 
 /**
@@ -88,6 +89,25 @@ final class CompletionSpin {
         int delivered = reap.applyAsInt(left < 0 ? -1 : Math.max(1, left));
         reaped(delivered);
         return delivered;
+    }
+
+    /**
+     * {@link #await} again until a wait delivers something, the kernel has nothing left, or {@code timeoutNanos}
+     * (negative: no limit) has passed since the call: a wait can end with nothing delivered while requests are still
+     * out (io_uring: a CQE that sent a short read back for its rest, or an {@code EAGAIN} retried; linux-aio: the
+     * event of its readiness watch). Without it, {@code awaitCompletions} returned 0 early. {@code inKernel}: the
+     * requests the kernel has; {@code onlyOne}: whether exactly one request is outstanding (the spin's condition).
+     */
+    int awaitDelivery(long timeoutNanos, IntSupplier inKernel, BooleanSupplier onlyOne, LongToIntFunction reap) {
+        long start = System.nanoTime();
+        for (;;) {
+            long left = timeoutNanos < 0 ? -1 : Math.max(0, timeoutNanos - (System.nanoTime() - start));
+            int delivered = await(left, onlyOne.getAsBoolean(), reap);
+            if (delivered > 0 || inKernel.getAsInt() == 0
+                    || (timeoutNanos >= 0 && System.nanoTime() - start - timeoutNanos >= 0)) {
+                return delivered;
+            }
+        }
     }
 
     /** A reap in {@code awaitCompletions} delivered {@code delivered} completions: adapts the window to a miss. */

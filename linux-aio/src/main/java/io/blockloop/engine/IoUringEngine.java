@@ -16,7 +16,9 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import java.util.function.IntSupplier;
 import java.util.function.LongToIntFunction;
 
 /**
@@ -130,6 +132,9 @@ public final class IoUringEngine implements IoEngine {
     private final CompletionSpin ownerSpin;
     /** {@link #reap(long)}, whose wait already reads as {@link CompletionSpin#await} passes it. */
     private final LongToIntFunction reapWaiting = this::reap;
+    /** {@link CompletionSpin#awaitDelivery}'s questions, made once: a lambda per call would allocate per request. */
+    private final IntSupplier inKernel = this::inFlight;
+    private final BooleanSupplier onlyOneOutstanding = this::onlyOneRequestOutstanding;
     private final int maxInFlight;
     /** Own ring set up with {@link #DEFERRED_SETUP_FLAGS} ({@link #openDeferred}). */
     private final boolean deferred;
@@ -148,9 +153,25 @@ public final class IoUringEngine implements IoEngine {
     private final RequestSqes sqes;
     /** Accepted (or to be resubmitted), not yet in the SQ ring. Owner thread. */
     private final RequestQueue pending = new RequestQueue();
+    /** Open batches: the caller's {@code plug()}s and the reaping calls running; while above 0, requests wait. */
     private int plugDepth;
+    /**
+     * The caller's own {@link #plug()}s not yet undone: {@link #plugDepth} counts them and the reaping calls' batches
+     * together, so an {@link #unplug()} without a {@code plug()} (in a handler) closed the reaping call's batch, and
+     * requests submitted later outside any batch were never handed over. Owner thread.
+     */
+    private int callerPlugs;
     /** Requests placed in the SQ ring whose CQE has not been reaped. */
     private int inFlight;
+    /**
+     * A completion made without the kernel (a cancel) waits for a reaping call, and an event loop calls one only when
+     * the completion fd is readable: a doorbell NOP ({@link RequestSqes#writeDoorbell}) goes to the kernel with the
+     * next submission to make it so. Before, a cancelled request's fd stayed quiet, and a loop asleep on it never
+     * delivered the cancellation. Wanted: not yet in an SQE; in the kernel: its CQE not yet reaped (one at a time,
+     * counted in {@link #inFlight}). Owner thread.
+     */
+    private boolean doorbellWanted;
+    private boolean doorbellInKernel;
     /** The last submit failed with EAGAIN/EBUSY: wait for a completion before trying again. */
     private boolean blocked;
     private boolean ringFdRegistrationTried;
@@ -485,7 +506,33 @@ public final class IoUringEngine implements IoEngine {
             return false;
         }
         delivery.finishLocally(r, -Errno.ECANCELED);
+        ringDoorbell();
         return true;
+    }
+
+    /** Has the completion fd made readable for a completion made here (see {@link #doorbellWanted}). */
+    private void ringDoorbell() {
+        if (deferred || doorbellInKernel) {
+            return; // no completion fd to wake (its owner reaps the local queue itself); or one rings already
+        }
+        doorbellWanted = true;
+        if (plugDepth == 0 && !blocked) {
+            submitPending();
+        }
+    }
+
+    /** Puts the doorbell in {@code sqe}. Owner thread, when {@link #doorbellWanted} and the kernel has room. */
+    private void placeDoorbell(MemorySegment sqe) {
+        sqes.writeDoorbell(sqe);
+        doorbellWanted = false;
+        doorbellInKernel = true;
+        inFlight++;
+    }
+
+    /** The doorbell's CQE was reaped, or the ring went down with it: nothing to deliver. Owner thread. */
+    private void doorbellDone() {
+        doorbellInKernel = false;
+        inFlight--;
     }
 
     @Override
@@ -493,20 +540,23 @@ public final class IoUringEngine implements IoEngine {
         owner.check();
         admission.checkNotReleased();
         plugDepth++;
+        callerPlugs++;
     }
 
     @Override
     public void unplug() {
         owner.check();
         admission.checkNotReleased(); // io_uring's ring layer answered a bare "Already closed", the others nothing
-        if (plugDepth <= 0) {
+        if (callerPlugs <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
+        callerPlugs--;
         endBatch();
     }
 
     private void endBatch() {
-        if (--plugDepth == 0 && !blocked && (!pending.isEmpty() || (ring != null && ring.sqReady() > 0))) {
+        if (--plugDepth == 0 && !blocked
+                && (!pending.isEmpty() || doorbellWanted || (ring != null && ring.sqReady() > 0))) {
             submitPending();
         }
     }
@@ -526,6 +576,12 @@ public final class IoUringEngine implements IoEngine {
         }
         registerRingFdOnce();
         for (;;) {
+            if (doorbellWanted && inFlight < maxInFlight) {
+                MemorySegment sqe = ring.nextSqe();
+                if (sqe != null) {
+                    placeDoorbell(sqe);
+                }
+            }
             while (!pending.isEmpty() && inFlight < maxInFlight) {
                 MemorySegment sqe = ring.nextSqe();
                 if (sqe == null) {
@@ -569,6 +625,12 @@ public final class IoUringEngine implements IoEngine {
      * the rest waits for a completion.
      */
     private void placeOnSharedRing() {
+        if (doorbellWanted && inFlight < maxInFlight) {
+            MemorySegment sqe = shared.nextSqe();
+            if (sqe != null) {
+                placeDoorbell(sqe);
+            }
+        }
         while (!pending.isEmpty() && inFlight < maxInFlight) {
             MemorySegment sqe = shared.nextSqe();
             if (sqe == null) {
@@ -613,6 +675,9 @@ public final class IoUringEngine implements IoEngine {
      * {@code STARTED} is one of them, since all others have completed.
      */
     private void finishUnsubmittedSqes() {
+        if (doorbellInKernel) {
+            doorbellDone();
+        }
         for (int i = 0; i < pool.capacity(); i++) {
             Request r = pool.byIndex(i);
             if (r.state == Request.STARTED) {
@@ -624,6 +689,10 @@ public final class IoUringEngine implements IoEngine {
 
     /** {@link SharedRing#cancelUnsubmitted} turned the SQE of slot {@code index} into a no-op: finish it here. */
     private void finishUnsubmittedSqe(long index) {
+        if (index == RequestSqes.DOORBELL_INDEX) {
+            doorbellDone();
+            return;
+        }
         Request r = pool.byIndex(index);
         inFlight--;
         delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
@@ -660,6 +729,10 @@ public final class IoUringEngine implements IoEngine {
      * the next {@link #processCompletions()}. Owner thread, inside the monitor's reaping.
      */
     private void hostCompletion(long index, int res) {
+        if (index == RequestSqes.DOORBELL_INDEX) {
+            doorbellDone(); // the monitor reports the fd readable for it: that was its job
+            return;
+        }
         Request r = pool.byIndex(index);
         assert r.state == Request.STARTED : "CQE for a request not in the kernel";
         r.result = res;
@@ -706,7 +779,12 @@ public final class IoUringEngine implements IoEngine {
         if (delivered > 0 || inFlight == 0) {
             return delivered;
         }
-        return ownerSpin.await(timeoutNanos, inFlight == 1 && pool.inUse() == 1, reapWaiting);
+        return ownerSpin.awaitDelivery(timeoutNanos, inKernel, onlyOneOutstanding, reapWaiting);
+    }
+
+    /** Whether exactly one request is outstanding, and in the kernel: when the owner may spin for it. Owner thread. */
+    private boolean onlyOneRequestOutstanding() {
+        return inFlight == 1 && pool.inUse() == 1;
     }
 
     /**
@@ -828,7 +906,9 @@ public final class IoUringEngine implements IoEngine {
             // cqAdvance(): release store of the CQ head, so the two loads above complete before the kernel (which
             // reads cq.head before reusing a slot) may overwrite this CQE.
             ring.cqAdvance(1);
-            if (complete(pool.byIndex(index), res)) {
+            if (index == RequestSqes.DOORBELL_INDEX) {
+                doorbellDone();
+            } else if (complete(pool.byIndex(index), res)) {
                 delivered++;
             }
             n++;
@@ -923,6 +1003,8 @@ public final class IoUringEngine implements IoEngine {
         // Close ends a batch the caller left open (an exception between plug and unplug): a request sent back for
         // the rest of a short read waits for the batch's end to be submitted, and close spun on it for ever.
         plugDepth = 0;
+        callerPlugs = 0;
+        doorbellWanted = false; // what it would signal, close delivers itself
         ringFdRegistrationTried = true; // a closing thread must never register the ring fd in its own table
         Throwable thrown = null;
         try {

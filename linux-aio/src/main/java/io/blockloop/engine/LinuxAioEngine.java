@@ -11,6 +11,8 @@ import io.blockloop.ffm.libc.Poll;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 import java.util.function.LongToIntFunction;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -74,6 +76,9 @@ public final class LinuxAioEngine implements IoEngine {
     private final CompletionSpin ownerSpin;
     /** {@link #reap(long)} in {@link CompletionSpin#await}'s terms (a negative wait: no limit). */
     private final LongToIntFunction reapWaiting = waitNanos -> reap(waitNanos < 0 ? Long.MAX_VALUE : waitNanos);
+    /** {@link CompletionSpin#awaitDelivery}'s questions, made once: a lambda per call would allocate per request. */
+    private final IntSupplier inKernel = this::inFlight;
+    private final BooleanSupplier onlyOneOutstanding = this::onlyOneRequestOutstanding;
     private final int maxEvents;
     private final int maxBatch;
     /** {@code struct iocb *[maxEvents]} for io_submit. */
@@ -88,7 +93,14 @@ public final class LinuxAioEngine implements IoEngine {
     private final CompletionDelivery delivery;
     /** Accepted, not yet in the kernel. Owner thread. */
     private final RequestQueue pending = new RequestQueue();
+    /** Open batches: the caller's {@code plug()}s and the reaping calls running; while above 0, requests wait. */
     private int plugDepth;
+    /**
+     * The caller's own {@link #plug()}s not yet undone: {@link #plugDepth} counts them and the reaping calls' batches
+     * together, so an {@link #unplug()} without a {@code plug()} (in a handler) closed the reaping call's batch, and
+     * requests submitted later outside any batch were never handed over. Owner thread.
+     */
+    private int callerPlugs;
     private int inFlight;
     /** The last io_submit answered EAGAIN: wait for a completion before trying again. */
     private boolean blocked;
@@ -364,15 +376,17 @@ public final class LinuxAioEngine implements IoEngine {
         owner.check();
         admission.checkNotReleased();
         plugDepth++;
+        callerPlugs++;
     }
 
     @Override
     public void unplug() {
         owner.check();
         admission.checkNotReleased(); // io_uring's ring layer answered a bare "Already closed", the others nothing
-        if (plugDepth <= 0) {
+        if (callerPlugs <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
+        callerPlugs--;
         endBatch();
     }
 
@@ -491,7 +505,12 @@ public final class LinuxAioEngine implements IoEngine {
         if (delivered > 0 || inFlight == 0) {
             return delivered;
         }
-        return ownerSpin.await(timeoutNanos, inFlight == 1 && pool.inUse() == 1, reapWaiting);
+        return ownerSpin.awaitDelivery(timeoutNanos, inKernel, onlyOneOutstanding, reapWaiting);
+    }
+
+    /** Whether exactly one request is outstanding, and in the kernel: when the owner may spin for it. Owner thread. */
+    private boolean onlyOneRequestOutstanding() {
+        return inFlight == 1 && pool.inUse() == 1;
     }
 
     /**

@@ -17,6 +17,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Threads: the engine's owner thread, which owns the SQ side of the ring and the request slots.
  */
 final class RequestSqes {
+    /**
+     * The slot index in the user data of the doorbell ({@link #writeDoorbell}): no request slot has it, since slots
+     * are counted in an {@code int} and allocated from 0.
+     */
+    static final long DOORBELL_INDEX = 0xFFFF_FFFFL;
+
     private final FixedBuffers fixed;
     /** Where the resubmit iovec arrays of short vectored reads come from: the engine's memory. */
     private final EngineMemory memory;
@@ -46,6 +52,15 @@ final class RequestSqes {
             r.memoryGone = true;
         }
         Sqe.setUserData(sqe, r.index | userDataTag);
+    }
+
+    /**
+     * A NOP whose completion only makes the completion fd readable (the ring fd, or the loop's report of it): the
+     * engine's way to signal a completion it made without the kernel, as the other engines write their eventfd.
+     */
+    void writeDoorbell(MemorySegment sqe) {
+        Sqe.prepNop(sqe);
+        Sqe.setUserData(sqe, DOORBELL_INDEX | userDataTag);
     }
 
     private void prepareOp(MemorySegment sqe, Request r) {

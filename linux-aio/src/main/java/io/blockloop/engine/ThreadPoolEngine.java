@@ -106,7 +106,14 @@ public final class ThreadPoolEngine implements IoEngine {
     private final long eventFdIncrement;
     /** Accepted inside a batch, not yet visible to workers. Owner thread. */
     private final RequestQueue staged = new RequestQueue();
+    /** Open batches: the caller's {@code plug()}s and the reaping calls running; while above 0, requests wait. */
     private int plugDepth;
+    /**
+     * The caller's own {@link #plug()}s not yet undone: {@link #plugDepth} counts them and the reaping calls' batches
+     * together, so an {@link #unplug()} without a {@code plug()} (in a handler) closed the reaping call's batch, and
+     * requests submitted later outside any batch were never handed over. Owner thread.
+     */
+    private int callerPlugs;
     /** Statistics for tests: hand-offs that left requests waiting because every worker was busy. */
     long backlogCount;
     /** Statistics for tests: parked workers the owner woke. */
@@ -386,15 +393,17 @@ public final class ThreadPoolEngine implements IoEngine {
         owner.check();
         admission.checkNotReleased();
         plugDepth++;
+        callerPlugs++;
     }
 
     @Override
     public void unplug() {
         owner.check();
         admission.checkNotReleased(); // io_uring's ring layer answered a bare "Already closed", the others nothing
-        if (plugDepth <= 0) {
+        if (callerPlugs <= 0) {
             throw new IllegalStateException("unplug without plug");
         }
+        callerPlugs--;
         endBatch();
     }
 

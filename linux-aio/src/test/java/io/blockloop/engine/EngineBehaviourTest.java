@@ -876,6 +876,115 @@ class EngineBehaviourTest {
         }
     }
 
+    /**
+     * A handler's {@code unplug()} without a {@code plug()} of its own is refused, and the reaping call's batch stays
+     * whole. Before, it closed that batch: the engine's batch depth ended at -1, so a request submitted later outside
+     * any batch was never handed over by a reap as an event loop makes it, and the next correct
+     * {@code plug(); unplug()} threw.
+     */
+    @ParameterizedTest
+    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_DEFERRED", mode = EnumSource.Mode.EXCLUDE)
+    void anUnplugWithoutAPlugInAHandlerIsRefusedAndLaterRequestsGoOut(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("unplug.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(2 * 4096, TestFiles.ALIGN);
+             Arena arena = Arena.ofConfined()) {
+            Recorder rec = new Recorder(2);
+            Throwable[] refused = {null};
+            engine.read(fd, buf.segment().asSlice(0, 4096), 0, (tag, result) -> {
+                rec.complete(tag, result);
+                refused[0] = assertThrows(IllegalStateException.class, engine::unplug);
+            }, 0);
+            rec.awaitCompleted(engine, 1);
+            assertEquals("unplug without plug", refused[0].getMessage());
+            CompletionFdWatch watch = CompletionFdWatch.of(e, engine, arena);
+            try {
+                engine.read(fd, buf.segment().asSlice(4096, 4096), 4096, rec, 1);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (rec.completed < 2) { // an event loop's iteration: wait on the fd (the loop's ring submits), reap
+                    assertTrue(System.nanoTime() < deadline, "the read submitted after never completed: " + engine);
+                    watch.await(TimeUnit.MILLISECONDS.toNanos(100));
+                    engine.processCompletions();
+                }
+            } finally {
+                watch.close();
+            }
+            assertEquals(4096, rec.results[1]);
+            engine.plug();
+            engine.unplug();
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * A cancelled request makes the completion fd readable, as a kernel completion does, so an event loop asleep on
+     * the fd wakes and delivers it: cancelled inside a batch, and by a handler during a reaping call. Before, io_uring
+     * (own ring and the loop's) left the fd quiet, and the cancellation waited for some other completion.
+     */
+    @ParameterizedTest
+    @EnumSource(value = EngineUnderTest.class, names = "IO_URING_DEFERRED", mode = EnumSource.Mode.EXCLUDE)
+    void aCancelledRequestMakesTheCompletionFdReadable(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("cancel.img"), 64 * 1024, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(2 * 4096, TestFiles.ALIGN);
+             Arena arena = Arena.ofConfined()) {
+            CompletionFdWatch watch = CompletionFdWatch.of(e, engine, arena);
+            try {
+                Recorder rec = new Recorder(3);
+                engine.plug();
+                assertTrue(engine.cancel(engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0)));
+                engine.unplug();
+                assertTrue((watch.await(TimeUnit.SECONDS.toNanos(10)) & Poll.POLLIN) != 0,
+                        "the completion fd stayed quiet with a cancelled request to deliver");
+                engine.processCompletions();
+                assertEquals(1, rec.completed);
+                assertEquals(-Errno.ECANCELED, rec.results[0]);
+
+                engine.read(fd, buf.segment().asSlice(0, 4096), 0, (tag, result) -> {
+                    rec.complete(tag, result);
+                    // Queued in the reaping call's batch, and taken back before it went out.
+                    assertTrue(engine.cancel(engine.read(fd, buf.segment().asSlice(4096, 4096), 4096, rec, 2)));
+                }, 1);
+                assertEquals(1, engine.awaitCompletions(TimeUnit.SECONDS.toNanos(60)));
+                assertEquals(2, rec.completed, "the handler's cancellation waits for the next reaping call");
+                assertTrue((watch.await(TimeUnit.SECONDS.toNanos(10)) & Poll.POLLIN) != 0,
+                        "the completion fd stayed quiet with the handler's cancelled request to deliver");
+                engine.processCompletions();
+                assertEquals(3, rec.completed);
+                assertEquals(-Errno.ECANCELED, rec.results[2]);
+                assertEquals(0, engine.outstanding());
+            } finally {
+                watch.close();
+            }
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
+    /**
+     * awaitCompletions blocks until something is delivered or its timeout passed, also when a completion only sent
+     * its request back: a read across the end of a 10 000-byte O_DIRECT file comes back short, and io_uring sends it
+     * again for the rest. Before, its awaitCompletions(10 s) returned 0 at once with the read still outstanding.
+     */
+    @ParameterizedTest
+    @EnumSource(EngineUnderTest.class)
+    void awaitCompletionsWaitsOnWhenACompletionOnlySentItsRequestBack(EngineUnderTest e) {
+        int fd = TestFiles.createWithPattern(dir.resolve("eof.img"), 10_000, DIRECT);
+        try (IoEngine engine = e.open();
+             AlignedBuffer buf = AlignedBuffer.allocate(16384, TestFiles.ALIGN)) {
+            for (int round = 0; round < 5; round++) {
+                Recorder rec = new Recorder(1);
+                engine.read(fd, buf.segment(), 4096, rec, 0);
+                assertEquals(1, engine.awaitCompletions(TimeUnit.SECONDS.toNanos(60)), "round " + round + ": "
+                        + engine);
+                assertEquals(16384, rec.results[0]);
+            }
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     /** A virtual thread cannot become an engine's owner: it is known by a kernel thread id that is its carrier's. */
     @ParameterizedTest
     @EnumSource(value = EngineUnderTest.class, names = "IO_URING_SHARED", mode = EnumSource.Mode.EXCLUDE)

@@ -87,6 +87,45 @@ class UnsignalledLinuxAioTest {
         }
     }
 
+    /**
+     * The readiness watch, left armed by a sleep that timed out, does not end a later awaitCompletions: its event is
+     * no completion, and the wait goes on. Before, the event ended it with 0 and the request still in the kernel. A
+     * fsync of 48 MiB of dirty pages keeps the request out while the watched fd fires (if the fsync is faster, the
+     * wait ends with it, and the test shows nothing either way).
+     */
+    @Test
+    void theWatchsEventDoesNotEndAnAwaitCompletions() throws Exception {
+        int fd = TestFiles.createWithPattern(dir.resolve("dirty.img"), 0, OpenFlags.O_RDWR);
+        try (LinuxAioEngine engine = LinuxAioEngine.openUnsignalled(64, 16);
+             EventFd watched = EventFd.create();
+             Arena arena = Arena.ofConfined()) {
+            assertEquals(0, engine.awaitCompletionsOrReadable(watched.fd(), 1_000_000L)); // arms it, times out
+            MemorySegment dirty = arena.allocate(1 << 20, 4096);
+            dirty.fill((byte) 7);
+            for (int i = 0; i < 48; i++) {
+                FileIo.pwrite(fd, dirty, (long) i << 20);
+            }
+            Recorder rec = new Recorder(1);
+            engine.fsync(fd, rec, 0);
+            Thread signaller = Thread.ofPlatform().start(() -> {
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException stop) {
+                    return;
+                }
+                watched.signal();
+            });
+            try {
+                assertEquals(1, engine.awaitCompletions(MINUTE_NS), "the watch's event ended the wait: " + engine);
+            } finally {
+                signaller.join();
+            }
+            assertEquals(0, rec.results[0]);
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+
     /** Signalling switched on applies to the requests submitted after; an engine from open() always signals. */
     @Test
     void theOwnerSwitchesSignallingForTheRequestsItSubmitsNext() {
