@@ -6,6 +6,7 @@ import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.cli.ImageArguments;
 import io.blockloop.cli.LongOptionNames;
+import io.blockloop.cli.PatternByte;
 import io.blockloop.fdmon.FdMonitorKind;
 import io.blockloop.ffm.libc.CpuAffinity;
 
@@ -69,7 +70,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
               -w            write instead of read
               --random      random offsets OFFSET + k*STEP (uniform, seeded) instead of sequential ones
               --seed N      seed of --random (1)
-              --pattern=B   byte the buffers hold (0)
+              --pattern=B   byte the buffers hold (0; 0x.. hexadecimal, 0.. octal, as qemu-img)
               --flush-interval=N  with -w: flush after every N writes (N at least DEPTH; default: never); the
                             writes in flight complete first and no new one starts until the flush has ended
               --no-drain    with --flush-interval: flush beside the writes in flight, without waiting for them
@@ -231,7 +232,7 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
                 case "--random" -> random = flag(name, inline);
                 case "--json" -> json = flag(name, inline);
                 case "--seed" -> seed = count("seed", value(name, inline), 0, Long.MAX_VALUE);
-                case "--pattern" -> pattern = (int) count("pattern", value(name, inline), 0, 0xff);
+                case "--pattern" -> pattern = patternByte(value(name, inline));
                 case "--fdmon" -> {
                     String v = value(name, inline);
                     try {
@@ -350,6 +351,20 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
          */
         private static long count(String what, String text, long min, long max) throws CommandFailure {
             return within(what, text, ByteCount.parseWhole("bench: " + what, text), min, max);
+        }
+
+        /**
+         * {@code --pattern} as qemu-img reads it ({@code qemu_strtoul(text, NULL, 0)}): {@code 0x} hexadecimal, a
+         * leading {@code 0} octal, so {@code 010} is 8, as in {@code io -P}. Until session 26 it was read as a
+         * decimal count, and {@code --pattern=010} wrote 0x0a where qemu-img writes 0x08.
+         */
+        private static int patternByte(String text) throws CommandFailure {
+            int value = text.isBlank() ? -1 : PatternByte.parse(text);
+            if (value < 0) {
+                throw CommandFailure.usage("bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- "
+                        + (text.isEmpty() ? "''" : text));
+            }
+            return value;
         }
 
         /** A byte count or offset in {@code [min, max]}, read as qemu's {@code cvtnum} reads it. */

@@ -1,5 +1,7 @@
 package io.blockloop.cli.io;
 
+import io.blockloop.cli.PatternByte;
+
 import io.blockloop.block.BlockNode;
 import io.blockloop.cli.ByteCount;
 import io.blockloop.cli.CommandFailure;
@@ -77,66 +79,14 @@ final class CommandArguments {
 
     /**
      * A pattern byte as qemu-io's {@code parse_pattern} reads it: C {@code strtol(arg, &end, 0)} (leading
-     * spaces, a sign, {@code 0x} for hexadecimal, a leading {@code 0} for octal), whole word, 0..255.
+     * spaces, a sign, {@code 0x} for hexadecimal, a leading {@code 0} for octal), whole word, 0..255
+     * ({@link PatternByte}).
      */
     static int pattern(String text) throws ArgumentError {
-        long value = strtolBase0(text);
-        if (value < 0 || value > 255) {
+        int value = PatternByte.parse(text);
+        if (value < 0) {
             throw new ArgumentError(text + " is not a valid pattern byte");
         }
-        return (int) value;
-    }
-
-    /** C's {@code strtol(text, &end, 0)}; -1 when {@code end} would not reach the end of the text. */
-    private static long strtolBase0(String text) {
-        int i = 0;
-        int n = text.length();
-        while (i < n && isCSpace(text.charAt(i))) {
-            i++;
-        }
-        boolean negative = false;
-        if (i < n && (text.charAt(i) == '+' || text.charAt(i) == '-')) {
-            negative = text.charAt(i) == '-';
-            i++;
-        }
-        int radix = 10;
-        if (i + 2 < n && text.charAt(i) == '0' && (text.charAt(i + 1) == 'x' || text.charAt(i + 1) == 'X')
-                && Character.digit(text.charAt(i + 2), 16) >= 0) {
-            radix = 16;
-            i += 2;
-        } else if (i < n && text.charAt(i) == '0') {
-            radix = 8;
-        }
-        int digitsStart = i;
-        long value = 0;
-        boolean overflow = false;
-        while (i < n) {
-            char ch = text.charAt(i);
-            int d = ch < 128 ? Character.digit(ch, radix) : -1;
-            if (d < 0) {
-                break;
-            }
-            if (value > (Long.MAX_VALUE - d) / radix) {
-                overflow = true;
-            } else {
-                value = value * radix + d;
-            }
-            i++;
-        }
-        if (i == digitsStart) {
-            // No digits: strtol sets end to the start of the text, so only an empty text is "whole".
-            return text.isEmpty() ? 0 : -1;
-        }
-        if (i != n) {
-            return -1;
-        }
-        if (overflow) {
-            return negative ? -1 : Long.MAX_VALUE;
-        }
-        return negative ? -value : value;
-    }
-
-    private static boolean isCSpace(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\u000b' || c == '\f' || c == '\r';
+        return value;
     }
 }

@@ -71,6 +71,19 @@ class BenchOptionsTest {
         assertEquals(CacheMode.NONE, parse("-t", "off").image().cache());
     }
 
+    /**
+     * {@code --pattern} is read as qemu-img reads it, C's {@code strtoul(text, NULL, 0)}: {@code 010} is octal 8,
+     * not decimal 10 (until session 26 BlockLoop wrote 0x0a where qemu-img writes 0x08), as {@code io -P} reads it.
+     */
+    @Test
+    void thePatternIsReadAsCReadsIt() throws Exception {
+        assertEquals(8, parse("--pattern=010").pattern());
+        assertEquals(255, parse("--pattern=0377").pattern());
+        assertEquals(16, parse("--pattern=0x10").pattern());
+        assertEquals(171, parse("--pattern", "171").pattern());
+        assertEquals(0, parse("--pattern=0").pattern());
+    }
+
     @Test
     void everyFlag() throws Exception {
         BenchOptions o = parse("-c", "1k", "-d", "32", "-s", "64k", "-S", "1M", "-o", "1G", "-w", "--random",
@@ -185,7 +198,12 @@ class BenchOptionsTest {
             "-s 4X|bench: buffer size: Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- 4X",
             "-S -1|bench: step size: negative value -- -1",
             "-o -5|bench: offset: negative value -- -5",
-            "--pattern=256|bench: pattern: must be at most 255 -- 256",
+            "--pattern=256|bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- 256",
+            "--pattern=08|bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- 08",
+            "--pattern=0400|bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- 0400",
+            "--pattern=-1|bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- -1",
+            "--pattern=|bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- ''",
+            "--pattern=1k|bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- 1k",
             "-t sometimes|bench: invalid cache mode 'sometimes' (expected none, writeback, writethrough, directsync or unsafe)",
             "-i magic|bench: invalid aio mode 'magic' (expected io_uring, native, threads or auto)",
             "-f qcow2|bench: unknown format 'qcow2' (formats: raw, file, null or null-co)",
