@@ -657,13 +657,15 @@ public final class IoUringEngine implements IoEngine {
     }
 
     /**
-     * Closing on a thread that may not enter the ring: what waits in the pending queue is finished here —
-     * {@code -ECANCELED}, or for the remainder of a short read, end of file with what was read.
+     * Closing on a thread that may not enter the ring: what waits in the pending queue is finished here with
+     * {@code -ECANCELED}, the remainder of a short read too. (Until session 26 such a remainder was taken for the end
+     * of the file and its read reported whole, zero-filled past what was read; but a short read is not always the
+     * end of the file, and the rest was never read.)
      */
     private void finishPendingOnClose() {
         Request r;
         while ((r = pending.poll()) != null) {
-            delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
+            delivery.finishLocally(r, -Errno.ECANCELED);
         }
     }
 
@@ -671,8 +673,9 @@ public final class IoUringEngine implements IoEngine {
      * Closing on a thread that may not enter the ring while the only requests left sit in SQEs the kernel never
      * consumed (an earlier submit answered EAGAIN), on the loop's ring after the loop's monitor closed (which
      * took every request on it down), or on a deferred ring after its owner ended (whose completions nobody can
-     * post any more): they will never complete, so they are finished here. Every request still
-     * {@code STARTED} is one of them, since all others have completed.
+     * post any more): they will never complete, so they are finished here, with {@code -ECANCELED} (see
+     * {@link #finishPendingOnClose}). Every request still {@code STARTED} is one of them, since all others have
+     * completed.
      */
     private void finishUnsubmittedSqes() {
         if (doorbellInKernel) {
@@ -682,7 +685,7 @@ public final class IoUringEngine implements IoEngine {
             Request r = pool.byIndex(i);
             if (r.state == Request.STARTED) {
                 inFlight--;
-                delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
+                delivery.finishLocally(r, -Errno.ECANCELED);
             }
         }
     }
@@ -695,7 +698,7 @@ public final class IoUringEngine implements IoEngine {
         }
         Request r = pool.byIndex(index);
         inFlight--;
-        delivery.finishLocally(r, r.done > 0 ? r.finishTransfer(r.done) : -Errno.ECANCELED);
+        delivery.finishLocally(r, -Errno.ECANCELED);
     }
 
     private void registerRingFdOnce() {
