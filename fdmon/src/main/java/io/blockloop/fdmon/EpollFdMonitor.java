@@ -176,10 +176,15 @@ public final class EpollFdMonitor implements FdMonitor {
         }
         int oldEvents = oldNode == null ? 0 : oldNode.events();
         int newEvents = newNode == null ? 0 : newNode.events();
-        if (newNode != null) {
-            byFd.put(newNode);
-        } else {
+        // The table maps an fd to the node epoll watches it for, as tryUpgrade() builds it: a node with no events is
+        // not watched and does not go in. Before session 26 any node went in, so a second node with no events on a
+        // watched fd took the first one's reports, and removing it unmapped the fd while epoll still watched it: a
+        // wait returned at once, with nothing to report, for as long as the fd stayed ready (100 % CPU).
+        if (oldNode != null && byFd.getAcquire(oldNode.fd()) == oldNode) {
             byFd.remove(oldNode.fd());
+        }
+        if (newNode != null && newNode.events() != 0) {
+            byFd.put(newNode);
         }
         int fd = newNode != null ? newNode.fd() : oldNode.fd();
         int op;

@@ -80,6 +80,8 @@ public final class FdNode {
     long ringUserData;
     /** A POLL_ADD for this node is in the SQ or in the kernel; home thread only. */
     boolean ringArmed;
+    /** The number of the last wait that reported this node ({@code IoUringFdMonitor.waitNumber}); home thread only. */
+    int ringReportedInWait;
     /** A POLL_REMOVE for this node was queued; home thread only. */
     boolean ringRemoveQueued;
 
@@ -125,16 +127,24 @@ public final class FdNode {
     }
 
     /**
-     * The check every monitor's {@code update} runs before it changes anything: a node cannot replace itself.
+     * The check every monitor's {@code update} runs before it changes anything: a node cannot replace itself, nor
+     * one on another fd.
      * {@code update(n, n)} left poll and epoll with {@code n} registered but marked released, while io_uring added
      * and removed it. Any thread.
      *
-     * @throws IllegalArgumentException when {@code oldNode} and {@code newNode} are the same (non-null) node
+     * @throws IllegalArgumentException when {@code oldNode} and {@code newNode} are the same (non-null) node, or
+     *                                  nodes of two fds
      */
     static void checkNotSelfReplacement(FdNode oldNode, FdNode newNode) {
         if (oldNode == newNode && newNode != null) {
             throw new IllegalArgumentException(newNode + " given as both the old and the new node: a change of the"
                     + " callbacks or the mask is a new node");
+        }
+        if (oldNode != null && newNode != null && oldNode.fd() != newNode.fd()) {
+            // Epoll watched the new fd and never dropped the old one, and reported the released old node on every
+            // wait while its fd was ready (session 26).
+            throw new IllegalArgumentException(newNode + " cannot replace " + oldNode + ": a change keeps the fd;"
+                    + " remove the old node and add the new one");
         }
     }
 

@@ -92,6 +92,13 @@ public final class IoUringFdMonitor implements FdMonitor {
     private volatile boolean closed;
     private final WaitsInProgress waits = new WaitsInProgress();
     private int reported;
+    /**
+     * Numbers the waits, so that a node is reported at most once in one ({@code FdNode.ringReportedInWait}). A
+     * wait that finds the CQ ring overflowed reaps twice: polls re-armed by the first reap of still-ready fds
+     * completed again into the kernel's overflow list, and the second reap reported their nodes again (400 ready
+     * eventfds: 112 nodes twice in every wait, where poll and epoll report each once). Home thread.
+     */
+    private int waitNumber;
     private ReadySink sink;
     /** The ring's borrower, or null. */
     private SharedRing shared;
@@ -178,6 +185,14 @@ public final class IoUringFdMonitor implements FdMonitor {
         if (oldNode != null) {
             // Another monitor's node shares the flag word this one would queue a REMOVE in; poll refuses it too.
             oldNode.checkAddedTo(this);
+            if ((oldNode.ringFlagsAcquire() & REMOVE) != 0) { // removed or replaced already (callers serialise updates)
+                if (newNode == null) {
+                    return; // removing it again changes nothing, as on poll and epoll
+                }
+                // Before session 26 the new node was added here, where poll and epoll refused the replacement.
+                throw new IllegalArgumentException(oldNode + " was removed or replaced already: it cannot be replaced"
+                        + " again");
+            }
         }
         if (newNode != null) {
             newNode.claimFor(this); // before anything is queued: a refused update changes nothing
@@ -219,6 +234,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         registerRingFdOnce();
         this.sink = sink;
         this.reported = 0;
+        waitNumber++;
         try {
             IllegalStateException refused = applyPendingChanges();
             if (refused != null) {
@@ -445,8 +461,7 @@ public final class IoUringFdMonitor implements FdMonitor {
             // re-arm, or a dead fd would complete forever; the owner removes or replaces the handler.
             System.getLogger(IoUringFdMonitor.class.getName()).log(System.Logger.Level.WARNING,
                     "io_uring POLL_ADD of fd {0} failed: {1}", node.fd(), Errno.symbol(-res));
-            sink.ready(node, Poll.POLLERR | Poll.POLLNVAL);
-            reported++;
+            report(node, Poll.POLLERR | Poll.POLLNVAL);
             return;
         }
         // Re-armed before the report: a sink that throws must not leave the fd unwatched for good (this CQE is
@@ -455,9 +470,18 @@ public final class IoUringFdMonitor implements FdMonitor {
         arm(node);
         int revents = res & 0xffff;
         if (revents != 0) {
-            sink.ready(node, revents);
-            reported++;
+            report(node, revents);
         }
+    }
+
+    /** Reports {@code node} to this wait's sink, unless this wait reported it already (see {@link #waitNumber}). */
+    private void report(FdNode node, int revents) {
+        if (node.ringReportedInWait == waitNumber) {
+            return; // level-triggered: its readiness stands, and the next wait reports it again
+        }
+        node.ringReportedInWait = waitNumber;
+        sink.ready(node, revents);
+        reported++;
     }
 
     private void assignSlot(FdNode node) {
@@ -690,7 +714,11 @@ public final class IoUringFdMonitor implements FdMonitor {
         closed = true;
         shared = null;
         client = null;
-        clientNode = null;
+        if (clientNode != null) {
+            // It holds no slot, so the loop over the slots below never reached it: it stayed unreleased (session 26).
+            clientNode.markReleasedRelease();
+            clientNode = null;
+        }
         Arrays.fill(deferred, 0, deferredCount, null);
         deferredCount = 0;
         // Tearing the ring down cancels every poll in flight; nothing can complete into it afterwards.

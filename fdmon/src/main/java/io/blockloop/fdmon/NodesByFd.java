@@ -28,7 +28,7 @@ final class NodesByFd {
     @SuppressWarnings("unused") // accessed through TABLE
     private FdNode[] table = new FdNode[64];
 
-    /** The node registered for {@code fd}, or null. Home thread; no lock. */
+    /** The node registered for {@code fd}, or null. The home thread without the lock, or a writer holding it. */
     FdNode getAcquire(int fd) {
         FdNode[] t = (FdNode[]) TABLE.getAcquire(this);
         return fd < t.length ? (FdNode) ELEMENT.getAcquire(t, fd) : null;

@@ -78,7 +78,12 @@ public final class PollFdMonitor implements FdMonitor {
         if (oldNode != null) {
             int at = indexOf(current, oldNode);
             if (at < 0) {
-                throw new IllegalArgumentException(oldNode + " is not registered with this monitor");
+                oldNode.checkAddedTo(this); // never ours: refused, as by io_uring
+                if (newNode == null) {
+                    return; // removed already: removing it again changes nothing, as on io_uring
+                }
+                throw new IllegalArgumentException(oldNode + " was removed or replaced already: it cannot be replaced"
+                        + " again");
             }
             if (newNode != null) {
                 newNode.claimFor(this); // after the check of oldNode: a refused update changes nothing
