@@ -97,6 +97,13 @@ public final class BlockNode implements BlockParent {
      */
     private final AtomicInteger quiesceCounter = new AtomicInteger();
     // ---- home thread ----
+    /**
+     * Writes completed through this node (QEMU's {@code write_gen}): moved when a write, zero-write or discard has
+     * ended, not when it starts. A flush that ran while a write was in flight records the generation it saw, so the
+     * next flush, after the write ended, sees a newer one and reaches the driver. Moved at the start, as until session
+     * 26, the first flush took the running write's generation as flushed, and the flush after the write ended was
+     * skipped though nothing had flushed that write.
+     */
     private long writeGeneration;
     private long flushedGeneration;
     private boolean closed;
@@ -530,7 +537,6 @@ public final class BlockNode implements BlockParent {
         TrackedRequest req = tracked.begin(coverStart, coverEnd - coverStart, !isAligned(offset, bytes));
         try {
             tracked.waitForConflicts(req);
-            writeGeneration++;
             long maxPiece = Math.max(align, limits.maxTransfer() & -align);
             for (long at = offset; at < end; ) {
                 long nextBoundary = (at & (align - 1)) != 0 ? Math.min((at + align - 1) & -align, end)
@@ -548,6 +554,7 @@ public final class BlockNode implements BlockParent {
             }
             return 0;
         } finally {
+            writeGeneration++; // ended, whatever it did (see writeGeneration)
             tracked.end(req);
             decInFlight();
         }
@@ -582,9 +589,13 @@ public final class BlockNode implements BlockParent {
 
     /** A write of an aligned range: split at the driver's maximum transfer, FUA emulated when needed. */
     int alignedWrite(long offset, long bytes, IoVector qiov, int flags) {
-        writeGeneration++;
         int driverFlags = flags & driver.supportedWriteFlags();
-        int ret = transfer(offset, bytes, qiov, driverFlags, true);
+        int ret;
+        try {
+            ret = transfer(offset, bytes, qiov, driverFlags, true);
+        } finally {
+            writeGeneration++; // ended, whatever it did (see writeGeneration)
+        }
         if (ret == 0 && (flags & RequestFlags.FUA) != 0 && (driverFlags & RequestFlags.FUA) == 0) {
             ret = driver.coFlush();
         }
@@ -610,8 +621,12 @@ public final class BlockNode implements BlockParent {
      * the next flush was skipped, and FUA reached the file driver, which ignored it.
      */
     int alignedWriteZeroes(long offset, long bytes, int flags) {
-        writeGeneration++;
-        int ret = driver.coPwriteZeroes(offset, bytes, flags & ~RequestFlags.FUA);
+        int ret;
+        try {
+            ret = driver.coPwriteZeroes(offset, bytes, flags & ~RequestFlags.FUA);
+        } finally {
+            writeGeneration++; // ended, whatever it did (see writeGeneration)
+        }
         if (ret == 0 && (flags & RequestFlags.FUA) != 0) {
             ret = driver.coFlush();
         }

@@ -32,6 +32,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
+import java.util.function.Function;
 
 /**
  * The user's handle on a block graph (QEMU's {@code BlockBackend}): the root edge to one node, with three ways
@@ -414,10 +415,17 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     private boolean registration(MemorySegment buffer, boolean register) {
-        boolean[] result = new boolean[1];
+        return onRootOutsideRequests(node -> register ? node.registerBuffer(buffer) : node.unregisterBuffer(buffer));
+    }
+
+    /**
+     * Runs {@code work} on the root node in a coroutine in the backend's context, under the graph read lock as a
+     * request; but with no in-flight count and no wait while drained, as QEMU's buffer registration is no request:
+     * close() unregisters and flushes inside any drained section. Blocks until it is done; returns its result.
+     */
+    private <T> T onRootOutsideRequests(Function<BlockNode, T> work) {
+        List<T> result = new ArrayList<>(1);
         blocking(() -> {
-            // The graph read lock in the backend's context, as a request; but no in-flight count and no wait while
-            // drained, as QEMU's registration is no request: close() unregisters inside any drained section.
             Coroutine self = requireCoroutine();
             AioContext from = enterContext(self);
             ReaderCount readers = readLockInContext(self);
@@ -425,14 +433,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                 readers = readLockInContext(self);
             }
             try {
-                BlockNode node = root.node();
-                result[0] = register ? node.registerBuffer(buffer) : node.unregisterBuffer(buffer);
+                result.add(work.apply(root.node()));
             } finally {
                 GRAPH.readUnlock(self, readers);
                 leaveContext(self, from);
             }
         });
-        return result[0];
+        return result.getFirst();
     }
 
     // ------------------------------------------------------------------ asynchronous API
@@ -659,11 +666,13 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             registered.clear();
         }
         // A closing context has closed its engines, and their registrations with them; unregistering needs a coroutine
-        // there, which it no longer runs (close() threw, leaving the backend open with its fd and image lock).
+        // there, which it no longer runs (close() threw, leaving the backend open with its fd and image lock). Nor
+        // can it flush there any more.
         if (!context().isClosing()) {
             for (MemorySegment buffer : buffers) {
                 registration(buffer, false);
             }
+            flushOnClose();
         }
         BlockNode top = root.node();
         if (!detached) {
@@ -678,6 +687,21 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         }
         released = true;
         OPEN.remove(this);
+    }
+
+    /**
+     * Makes what was written through the backend durable before its nodes let go, as QEMU's {@code bdrv_close}
+     * flushes: a cleanly closed image is durable (session 26; before, close flushed nothing). A failure is logged, not
+     * thrown, as QEMU ignores it: close still releases the fd, the lock and the nodes, and the caller who needs to
+     * know flushes first. Nothing written since the last flush: the flush skips the storage.
+     */
+    private void flushOnClose() {
+        int ret = onRootOutsideRequests(BlockNode::coFlush);
+        if (ret < 0) {
+            System.getLogger(BlockBackend.class.getName()).log(System.Logger.Level.WARNING,
+                    "block backend ''{0}'': the flush at close failed ({1}); writes since the last flush may not be"
+                            + " durable", name, Errno.symbol(-ret));
+        }
     }
 
     @Override

@@ -1,12 +1,14 @@
 package io.blockloop.block.backend;
 
 import io.blockloop.aio.AioContext;
+import io.blockloop.aio.AioWait;
 import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
 import io.blockloop.block.raw.RawDriver;
+import io.blockloop.coroutine.CoQueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -14,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -76,6 +79,78 @@ class FlushAndZeroesDurabilityTest {
         }
     }
 
+    /**
+     * A flush that ran while a write was in flight does not count that write as flushed: the flush after the write
+     * ended reaches the driver. The write generation moved when the write started, so the first flush took the
+     * running write as flushed and the second was skipped (found by an audit, session 26; also on a loop device).
+     */
+    @Test
+    void aFlushAfterAWriteEndedReachesTheDriverThoughAnotherRanDuringIt() {
+        CountingDriver driver = new CountingDriver();
+        BlockNode node = new BlockNode("counted", driver, main);
+        BlockBackend blk = BlockBackend.attach("blk", node);
+        try (Arena arena = Arena.ofShared()) {
+            driver.holdWrites = true;
+            CompletableFuture<Void> write = blk.writeAsync(0, arena.allocate(512, 512), 0);
+            AioWait.waitWhile(main, () -> driver.held == 0);
+            blk.flush(); // while the write is in the driver
+            int duringWrite = driver.flushes;
+            driver.release();
+            AioWait.waitWhile(main, () -> !write.isDone());
+            write.join();
+            blk.flush();
+            assertEquals(duringWrite + 1, driver.flushes, "the flush after the write ended was skipped");
+        } finally {
+            blk.close();
+            node.close();
+        }
+    }
+
+    /** The same for a discard. */
+    @Test
+    void aFlushAfterADiscardEndedReachesTheDriverThoughAnotherRanDuringIt() {
+        CountingDriver driver = new CountingDriver();
+        BlockNode node = new BlockNode("counted", driver, main);
+        BlockBackend blk = BlockBackend.attach("blk", node);
+        try {
+            driver.holdDiscards = true;
+            CompletableFuture<Void> discard = blk.discardAsync(0, 4096);
+            AioWait.waitWhile(main, () -> driver.held == 0);
+            blk.flush();
+            int duringDiscard = driver.flushes;
+            driver.release();
+            AioWait.waitWhile(main, () -> !discard.isDone());
+            discard.join();
+            blk.flush();
+            assertEquals(duringDiscard + 1, driver.flushes, "the flush after the discard ended was skipped");
+        } finally {
+            blk.close();
+            node.close();
+        }
+    }
+
+    /**
+     * Closing a backend flushes what was written through it, as QEMU's {@code bdrv_close} does; a backend that only
+     * read flushes nothing. Before session 26 a close flushed nothing, and a cleanly closed image was not durable.
+     */
+    @Test
+    void closingABackendFlushesWhatWasWrittenThroughIt() {
+        CountingDriver driver = new CountingDriver();
+        BlockNode node = new BlockNode("counted", driver, main);
+        try (Arena arena = Arena.ofConfined()) {
+            BlockBackend reader = BlockBackend.attach("reader", node);
+            reader.read(0, arena.allocate(512, 512));
+            reader.close();
+            assertEquals(0, driver.flushes, "a backend that only read flushed");
+            BlockBackend writer = BlockBackend.attach("writer", node);
+            writer.write(0, arena.allocate(512, 512), 0);
+            writer.close();
+            assertEquals(1, driver.flushes, "closing after a write flushed nothing");
+        } finally {
+            node.close();
+        }
+    }
+
     @Test
     void aFlushReachesAChildThatAnotherParentWroteTo() {
         CountingDriver driver = new CountingDriver();
@@ -102,7 +177,8 @@ class FlushAndZeroesDurabilityTest {
     }
 
     /**
-     * A 1 MiB image that keeps nothing and counts zero-writes (and the FUA among them) and flushes. It does
+     * A 1 MiB image that keeps nothing, counts zero-writes (and the FUA among them) and flushes, and can hold writes
+     * and discards until released. It does
      * not honour FUA itself, so the node must emulate it. Its counters are plain: the tests' requests run in the
      * main loop, on the test's thread.
      */
@@ -110,6 +186,17 @@ class FlushAndZeroesDurabilityTest {
         int zeroWrites;
         int fuaOnZeroWrites;
         int flushes;
+        /** Writes or discards wait here while held, until {@link #release()}. */
+        final CoQueue gate = new CoQueue();
+        boolean holdWrites;
+        boolean holdDiscards;
+        int held;
+
+        void release() {
+            holdWrites = false;
+            holdDiscards = false;
+            gate.restartAll();
+        }
 
         @Override
         public String formatName() {
@@ -138,6 +225,10 @@ class FlushAndZeroesDurabilityTest {
 
         @Override
         public int coPwritev(long offset, long bytes, IoVector qiov, int flags) {
+            if (holdWrites) {
+                held++;
+                gate.await();
+            }
             return 0;
         }
 
@@ -149,6 +240,10 @@ class FlushAndZeroesDurabilityTest {
 
         @Override
         public int coPdiscard(long offset, long bytes) {
+            if (holdDiscards) {
+                held++;
+                gate.await();
+            }
             return 0;
         }
 
