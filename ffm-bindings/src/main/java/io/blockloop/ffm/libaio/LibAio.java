@@ -153,7 +153,8 @@ public final class LibAio {
     /**
      * {@code io_getevents(ctx, min, max, events, timeout)}: {@code timeout} is a {@code struct timespec *}
      * or NULL to wait for {@code min}. Returns the event count or a negative errno; {@code -EINVAL} without calling
-     * libaio for a context {@link #setup} did not make or {@link #destroyOrErrno} destroyed (see the class comment).
+     * libaio for a context {@link #setup} did not make or {@link #destroyOrErrno} destroyed (see the class comment),
+     * and for {@code min < 0} or {@code min > max}, as the kernel answers whatever the timeout.
      *
      * @throws IllegalArgumentException when {@code max} events do not fit in {@code events}, {@code events} is
      *                                  read-only (the kernel writes the events into it), or {@code timeout} is
@@ -169,6 +170,10 @@ public final class LibAio {
         }
         if (!isLive(ctx)) {
             return -Errno.EINVAL; // libaio would read the ring header at ctx: unmapped, or never a ring
+        }
+        if (min < 0 || min > max) {
+            // The kernel's answer; libaio's fast path (a zero timeout and an empty ring) answered 0 before asking it.
+            return -Errno.EINVAL;
         }
         try {
             return (int) IO_GETEVENTS.invokeExact(ctx, min, max, events, timeout);

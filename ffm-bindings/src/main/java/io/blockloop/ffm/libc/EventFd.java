@@ -33,14 +33,17 @@ public final class EventFd implements AutoCloseable {
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_LONG));
 
     private final int fd;
+    /** Created with {@link #EFD_SEMAPHORE}: a read takes 1, not the whole counter. */
+    private final boolean semaphore;
     /**
      * Read and written only by {@link #close()}: its volatile store pairs with the load of a later close() on another
      * thread. Not a guard against two concurrent closes (close once, by the owner).
      */
     private volatile boolean closed;
 
-    private EventFd(int fd) {
+    private EventFd(int fd, boolean semaphore) {
         this.fd = fd;
+        this.semaphore = semaphore;
     }
 
     /** A non-blocking, close-on-exec eventfd starting at 0. */
@@ -59,7 +62,7 @@ public final class EventFd implements AutoCloseable {
         if (fd < 0) {
             throw new NativeCallException("eventfd", ErrnoCapture.errno(errno));
         }
-        return new EventFd(fd);
+        return new EventFd(fd, (flags & EFD_SEMAPHORE) != 0);
     }
 
     public int fd() {
@@ -82,20 +85,28 @@ public final class EventFd implements AutoCloseable {
         }
     }
 
-    /** Reads and resets the counter; returns 0 when it was already 0 (non-blocking fd). Owner thread. */
+    /**
+     * Reads and resets the counter; returns 0 when it was already 0 (non-blocking fd). On an {@link #EFD_SEMAPHORE}
+     * eventfd, where each read takes 1, it reads until the counter is 0 and returns the sum (a single read returned
+     * 1 and left the rest, until session 26). Owner thread.
+     */
     public long drain() {
         checkOpen();
         MemorySegment buffer = SCRATCH.get();
-        // The raw-address read allocates nothing even when C2 does not remove the errno capture slice (an empty
-        // eventfd's EAGAIN takes the repeat-with-capture path, which is rare on a readable fd).
-        long r = FileIo.readOrErrno(fd, buffer.address(), 8);
-        if (r == -Errno.EAGAIN) {
-            return 0;
-        }
-        if (r < 0) {
-            throw new NativeCallException("read(eventfd)", (int) -r);
-        }
-        return buffer.get(JAVA_LONG, 0);
+        long total = 0;
+        do {
+            // The raw-address read allocates nothing even when C2 does not remove the errno capture slice (an empty
+            // eventfd's EAGAIN takes the repeat-with-capture path, which is rare on a readable fd).
+            long r = FileIo.readOrErrno(fd, buffer.address(), 8);
+            if (r == -Errno.EAGAIN) {
+                return total;
+            }
+            if (r < 0) {
+                throw new NativeCallException("read(eventfd)", (int) -r);
+            }
+            total += buffer.get(JAVA_LONG, 0);
+        } while (semaphore);
+        return total;
     }
 
     /**

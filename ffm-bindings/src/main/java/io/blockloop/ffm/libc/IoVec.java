@@ -1,5 +1,7 @@
 package io.blockloop.ffm.libc;
 
+import io.blockloop.ffm.memory.SegmentBounds;
+
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
@@ -25,8 +27,13 @@ public final class IoVec {
      * if the array goes to a read ({@code preadv2}, {@code IORING_OP_READV}, an aio {@code PREADV}): this method
      * cannot know the direction, and the vectored calls see only the array. Do not put read-only segments into an
      * array meant for reads.
+     *
+     * @throws IllegalStateException when {@code buffer}'s arena is closed: its address may already be another
+     *                               allocation's (a buffer confined to another thread is accepted: the array may go
+     *                               to a request that thread waits for)
      */
     public static void set(MemorySegment array, int index, MemorySegment buffer) {
+        SegmentBounds.checkAlive(buffer, false, "IoVec.set");
         long at = index * SIZE;
         array.set(ValueLayout.ADDRESS, at, buffer);
         array.set(ValueLayout.JAVA_LONG, at + 8, buffer.byteSize());

@@ -159,7 +159,10 @@ public final class IoUringRing implements AutoCloseable {
      * Sets up a ring with {@code io_uring_queue_init_params(entries, ring, {flags = setupFlags})}.
      *
      * @param entries    SQ size; the kernel rounds it up to a power of two, the CQ gets twice as many
-     * @param setupFlags {@code IORING_SETUP_*} flags (0 for a plain interrupt-driven ring)
+     * @param setupFlags {@code IORING_SETUP_*} flags (0 for a plain interrupt-driven ring). With
+     *                   {@code IORING_SETUP_SINGLE_ISSUER} (and {@code DEFER_TASKRUN}, which needs it) the kernel binds
+     *                   the ring to the creating thread: another thread's submit fails with {@code EEXIST}, so the
+     *                   hand-off the class comment allows is not possible for such a ring
      * @throws IllegalArgumentException when {@code entries} is not positive, or {@code setupFlags} holds a flag
      *                                  liburing 2.3 does not define (above {@code IORING_SETUP_DEFER_TASKRUN}): newer
      *                                  kernels take such flags, e.g. {@code IORING_SETUP_NO_SQARRAY}, which change
@@ -521,13 +524,20 @@ public final class IoUringRing implements AutoCloseable {
     /**
      * Registers the ring fd with {@code io_uring_register_ring_fd} so that liburing enters the ring through its
      * registered index ({@code IORING_ENTER_REGISTERED_RING}), saving an fd lookup per system call. Returns
-     * whether it worked ({@code false} on kernels before 5.18, which answer {@code EINVAL}). After success only
+     * whether it worked ({@code false} on kernels before 5.18, which answer {@code EINVAL}, and on a virtual thread,
+     * whose kernel thread changes as it moves between carriers). After success only
      * the calling thread may submit or wait on this ring, and it should be the one that closes it.
      * Submitter thread.
      */
     public boolean registerRingFd() {
         if (ringFdThread != null) {
             return isRingFdThread(ringFdThread);
+        }
+        if (Thread.currentThread().isVirtual()) {
+            // The registration lives in the carrier's table, and a virtual thread moves between carriers: a submit
+            // after a move entered through another carrier's index (EINVAL, or another ring there), and the checks
+            // here, which compare the Thread first, let it through (session 26). The ring works unregistered.
+            return false;
         }
         int result = LibUring.io_uring_register_ring_fd(ring);
         if (result == 1) {

@@ -25,6 +25,11 @@ import java.nio.ByteOrder;
  *
  * <p>Addresses ({@code addr}) are native addresses ({@link MemorySegment#address()}): the memory must stay alive
  * until the request's CQE has been seen; the kernel reads or writes it asynchronously.
+ *
+ * <p>A prep call that refuses its arguments does so after {@code nextSqe()} took the slot, which the ring cannot
+ * give back: the SQE stays as {@code nextSqe()} left it, zeroed, a NOP with user data 0 that goes out with the next
+ * submit. Make it a NOP of your own ({@link #prepNop}, {@link #setUserData}) or treat user data 0 as nothing, as
+ * BlockLoop's engines and monitor do.
  */
 public final class Sqe {
     private static final boolean BIG_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
@@ -74,8 +79,12 @@ public final class Sqe {
      * @throws IllegalArgumentException when {@code buffer} is read-only ({@link MemorySegment#asReadOnly()}: the
      *                                  kernel would write into it), not native (a heap segment's address is an
      *                                  offset into its array) or larger than {@link Integer#MAX_VALUE} bytes
+     * @throws IllegalStateException    when {@code buffer}'s arena is closed (the SQE keeps only the address, and the
+     *                                  kernel wrote into another arena's memory there)
+     * @throws WrongThreadException     when {@code buffer} is confined to another thread
      */
     public static void prepRead(MemorySegment sqe, int fd, MemorySegment buffer, long offset) {
+        SegmentBounds.checkAlive(buffer, true, "prepRead");
         SegmentBounds.checkWritable(buffer, "prepRead");
         prepRead(sqe, fd, buffer.address(), nativeLength(buffer, "prepRead"), offset);
     }
@@ -95,8 +104,11 @@ public final class Sqe {
      *
      * @throws IllegalArgumentException when {@code buffer} is not native or larger than {@link Integer#MAX_VALUE}
      *                                  bytes
+     * @throws IllegalStateException    as {@link #prepRead(MemorySegment, int, MemorySegment, long)}
+     * @throws WrongThreadException     as {@link #prepRead(MemorySegment, int, MemorySegment, long)}
      */
     public static void prepWrite(MemorySegment sqe, int fd, MemorySegment buffer, long offset) {
+        SegmentBounds.checkAlive(buffer, true, "prepWrite");
         prepWrite(sqe, fd, buffer.address(), nativeLength(buffer, "prepWrite"), offset);
     }
 

@@ -40,6 +40,22 @@ public final class SegmentBounds {
     }
 
     /**
+     * For a binding that keeps only {@code segment}'s address for the kernel to use later (an SQE, an iovec), where
+     * the JDK checks nothing: throws {@link IllegalStateException} when the segment's arena is closed (its memory may
+     * already be another allocation's: an SQE prepared with a freed segment had the kernel write into a live segment
+     * of another arena, session 26), and {@link WrongThreadException} when {@code confinedToo} and the segment is
+     * confined to another thread, as a downcall would. {@code what} names the call.
+     */
+    public static void checkAlive(MemorySegment segment, boolean confinedToo, String what) {
+        if (!segment.scope().isAlive()) {
+            throw new IllegalStateException(what + ": the segment's arena is closed");
+        }
+        if (confinedToo && !segment.isAccessibleBy(Thread.currentThread())) {
+            throw new WrongThreadException(what + ": the segment is confined to another thread");
+        }
+    }
+
+    /**
      * Throws {@link IllegalArgumentException} when {@code segment} is read-only ({@link MemorySegment#isReadOnly()}):
      * the kernel is about to write into it. {@code what} names the call.
      */

@@ -199,4 +199,25 @@ class LibAioTest {
             assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(again, 0, 4, events, zero));
         }
     }
+
+    /**
+     * min > max (or min < 0) is EINVAL, as the kernel answers, whatever the timeout: libaio's fast path answered 0
+     * for a zero timeout on an empty ring without asking the kernel.
+     */
+    @Test
+    void getEventsRefusesMinAboveMaxWithAnyTimeout() {
+        long ctx = LibAio.setup(4);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment events = arena.allocate(IoEvent.SIZE * 2, 8);
+            MemorySegment zero = arena.allocate(16, 8);
+            MemorySegment oneMs = arena.allocate(16, 8);
+            oneMs.set(ValueLayout.JAVA_LONG, 8, 1_000_000L);
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(ctx, 2, 1, events, oneMs));
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(ctx, 2, 1, events, zero));
+            assertEquals(-Errno.EINVAL, LibAio.getEventsOrErrno(ctx, -1, 1, events, zero));
+            assertEquals(0, LibAio.getEventsOrErrno(ctx, 0, 2, events, zero));
+        } finally {
+            LibAio.destroyOrErrno(ctx);
+        }
+    }
 }

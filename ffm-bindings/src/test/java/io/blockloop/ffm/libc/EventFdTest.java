@@ -80,4 +80,15 @@ class EventFdTest {
             Thread.currentThread().interrupt();
         }
     }
+
+    /** drain() resets a semaphore eventfd too, where each read takes 1 (it returned 1 and left the rest). */
+    @Test
+    void drainEmptiesASemaphoreEventFd() {
+        try (EventFd efd = EventFd.create(5, EventFd.EFD_SEMAPHORE | EventFd.EFD_NONBLOCK | EventFd.EFD_CLOEXEC)) {
+            assertEquals(5, efd.drain());
+            assertEquals(0, efd.drain());
+            efd.add(3);
+            assertEquals(3, efd.drain());
+        }
+    }
 }

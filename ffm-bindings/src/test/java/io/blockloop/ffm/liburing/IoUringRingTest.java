@@ -524,4 +524,23 @@ class IoUringRingTest {
         }
         return iov;
     }
+
+    /**
+     * A virtual thread does not register the ring fd: the registration would live in its current carrier's table,
+     * and after a move its submits entered through another carrier's index (EINVAL). The ring works unregistered.
+     */
+    @Test
+    void aVirtualThreadDoesNotRegisterTheRingFd() throws Exception {
+        AtomicReference<String> outcome = new AtomicReference<>();
+        Thread.ofVirtual().start(() -> {
+            try (IoUringRing ring = IoUringRing.create(4)) {
+                boolean registered = ring.registerRingFd();
+                MemorySegment sqe = ring.nextSqe();
+                Sqe.prepNop(sqe);
+                Sqe.setUserData(sqe, 5);
+                outcome.set("registered=" + registered + " submitted=" + ring.submitOrErrno());
+            }
+        }).join();
+        assertEquals("registered=false submitted=1", outcome.get());
+    }
 }

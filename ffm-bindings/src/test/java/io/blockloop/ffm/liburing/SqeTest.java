@@ -164,4 +164,27 @@ class SqeTest {
                 .trim().split("\\s+");
         return Long.parseLong(fields[15]);
     }
+
+    /**
+     * The segment forms refuse a segment whose arena is closed, or that is confined to another thread: the SQE keeps
+     * only the address, and the kernel then wrote into whatever lived there (another arena's segment, session 26).
+     */
+    @Test
+    void segmentFormsRefuseAClosedOrForeignSegment() throws Exception {
+        try (IoUringRing ring = IoUringRing.create(4)) {
+            Arena gone = Arena.ofConfined();
+            MemorySegment dead = gone.allocate(64, 8);
+            gone.close();
+            MemorySegment sqe = ring.nextSqe();
+            assertThrows(IllegalStateException.class, () -> Sqe.prepRead(sqe, 0, dead, 0));
+            assertThrows(IllegalStateException.class, () -> Sqe.prepWrite(sqe, 0, dead, 0));
+            MemorySegment[] foreign = new MemorySegment[1];
+            Thread.ofPlatform().start(() -> foreign[0] = Arena.ofConfined().allocate(64, 8)).join();
+            assertThrows(WrongThreadException.class, () -> Sqe.prepRead(sqe, 0, foreign[0], 0));
+            assertThrows(WrongThreadException.class, () -> Sqe.prepWrite(sqe, 0, foreign[0], 0));
+            Sqe.prepNop(sqe); // the slot the refused preps left: a NOP of our own
+            Sqe.setUserData(sqe, 9);
+            assertEquals(1, ring.submit());
+        }
+    }
 }
