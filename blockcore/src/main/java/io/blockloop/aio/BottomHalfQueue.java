@@ -106,6 +106,13 @@ final class BottomHalfQueue {
     boolean runPass(int depth, AioContext context) {
         BottomHalf stolen = steal();
         Slice mine = slice(depth);
+        if (slices.contains(mine)) {
+            // A throwable (an Error) escaped a callback of an earlier pass at this depth and left its slice here
+            // unfinished. Reusing it dropped the BHs still in it, which kept PENDING and never ran again
+            // (session 26); they run from the front of the list as this pass drains it.
+            mine = new Slice();
+            slicePool[depth] = mine;
+        }
         mine.first = reverse(stolen);
         slices.addLast(mine);
         boolean progress = false;

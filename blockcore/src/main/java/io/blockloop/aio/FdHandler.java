@@ -47,6 +47,11 @@ final class FdHandler {
     long pollNs;
     long pollIdleTimeoutNs;
     boolean inPollList;
+    /**
+     * Its poll-ready callback is running: a nested loop's dispatch of its fd must not put it back in the polled set,
+     * where the nested busy poll ran that callback inside itself (session 26).
+     */
+    boolean pollReadyRunning;
     // ---- home thread only: ready list (PollPass) ----
     PollPass readyPass;
     int revents;

@@ -94,7 +94,13 @@ public final class IOThread implements AutoCloseable {
             throw new IllegalStateException("IOThread '" + name + "' "
                     + (closedUnstarted ? "was closed before it started" : "already started"));
         }
-        thread.start();
+        try {
+            thread.start();
+        } catch (RuntimeException | Error e) { // no thread (out of native threads): nobody would count ready down
+            failure = e;
+            ready.countDown();
+            throw e;
+        }
         boolean interrupted = false;
         while (true) {
             try {
@@ -316,6 +322,23 @@ public final class IOThread implements AutoCloseable {
     @Override
     public void close() {
         checkNotSelf("close()");
+        if (started.compareAndSet(false, true)) {
+            closedUnstarted = true; // never to start: a thread started now would have nobody to close it
+            ready.countDown(); // nothing will: a second close() waits on it below
+            return;
+        }
+        // Started: wait until its context exists (or failed to), so that a start() racing this close is stopped.
+        // Before session 26 a close that came between start() and the context's creation skipped stop() and joined
+        // a loop nobody would ever stop.
+        boolean interrupted = false;
+        while (true) {
+            try {
+                ready.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
         if (context != null && thread.isAlive()) {
             try {
                 stop();
@@ -323,11 +346,6 @@ public final class IOThread implements AutoCloseable {
                 // The loop failed and closed its context on its own: the join below reports why.
             }
         }
-        if (started.compareAndSet(false, true)) {
-            closedUnstarted = true; // never to start: a thread started now would have nobody to close it
-            return;
-        }
-        boolean interrupted = false;
         while (true) {
             try {
                 thread.join();

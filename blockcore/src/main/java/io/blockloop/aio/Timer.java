@@ -47,7 +47,7 @@ public final class Timer {
      *                               run it: an IOThread's last pass runs BHs, not timers)
      */
     public void modNs(long deadlineNanos) {
-        if (context.isClosing()) {
+        if (context.refusesTimers()) {
             throw new IllegalStateException("timer '" + name + "': context '" + context.name() + "' is "
                     + (context.isClosed() ? "closed" : "closing"));
         }
