@@ -304,6 +304,13 @@ public final class BlockNode implements BlockParent {
             return;
         }
         requireMainLoop("drainedBegin");
+        if (GraphLock.global().hasWriter()) {
+            // A request asleep in the graph read lock is counted in flight: the drain would wait for it, and it for
+            // the write section's end, which waits for the drain. It hung the main loop without a word (session 26).
+            // QEMU forbids it too (bdrv_drained_begin is GRAPH_UNLOCKED).
+            throw new IllegalStateException("drainedBegin of node '" + name + "' inside the graph's write section:"
+                    + " drain first, then take the write lock (as BlockGraph's changes do)");
+        }
         quiesce();
         AioWait.waitWhile(context, this::drainBusy);
     }

@@ -247,10 +247,11 @@ final class Request {
             if (!isVectored()) {
                 return readZeroes(zeroes, buffer.address() + from, length - from);
             }
+            MemorySegment array = readableIovArray();
             long skip = from;
             for (int i = 0; i < iovCount; i++) {
-                long base = iov.get(JAVA_LONG, i * IoVec.SIZE);
-                long len = iov.get(JAVA_LONG, i * IoVec.SIZE + 8);
+                long base = array.get(JAVA_LONG, i * IoVec.SIZE);
+                long len = array.get(JAVA_LONG, i * IoVec.SIZE + 8);
                 if (skip >= len) {
                     skip -= len;
                     continue;
@@ -262,11 +263,27 @@ final class Request {
                 skip = 0;
             }
             return length;
-        } catch (IllegalStateException iovArrayClosed) {
+        } catch (IllegalStateException | WrongThreadException iovArrayGone) {
             return -Errno.EFAULT;
         } finally {
             FileIo.closeOrErrno(zeroes);
         }
+    }
+
+    /**
+     * The iovec array, readable on this thread: the caller's segment, or the same memory through its address when the
+     * segment is confined to another thread (a caller waiting for the request, or an owner that ended before another
+     * thread closed the engine). Read through the confined segment, the second threw {@link WrongThreadException}
+     * out of the reaping pass, which lost that pass's other completions, and the pool's close waited for them for
+     * ever (session 26). An array whose arena is closed throws {@link IllegalStateException} (the caller answers
+     * {@code -EFAULT}).
+     */
+    private MemorySegment readableIovArray() {
+        if (!iov.scope().isAlive()) {
+            throw new IllegalStateException("the iovec array's arena is closed");
+        }
+        return iov.isAccessibleBy(Thread.currentThread()) ? iov
+                : MemorySegment.ofAddress(iov.address()).reinterpret(iov.byteSize());
     }
 
     /** Reads {@code count} zeroes from {@code zeroes} to {@code address}; returns the request's length or -errno. */

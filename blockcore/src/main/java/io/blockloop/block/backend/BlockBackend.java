@@ -682,11 +682,32 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (!ownedNodes.isEmpty()) {
             // The nodes it opened, and filters inserted above them that only it used, close now, top-down; one that
             // another backend still uses closes when that one lets go of it. Closing only the nodes it opened left
-            // such a filter open for good.
-            top.closeWhenUnused();
+            // such a filter open for good. A root that no longer leads to them (BlockGraph.replaceNode put another
+            // node there) is not this backend's to close: closing from it closed another's node and left the
+            // backend's own open, with its fd and image lock (session 26).
+            if (leadsToOwnedNode(top)) {
+                top.closeWhenUnused();
+            } else {
+                for (BlockNode node : ownedNodes) {
+                    node.closeWhenUnused();
+                }
+            }
         }
         released = true;
         OPEN.remove(this);
+    }
+
+    /** Whether {@code node} is one this backend opened, or has one below it. Main loop. */
+    private boolean leadsToOwnedNode(BlockNode node) {
+        if (ownedNodes.contains(node)) {
+            return true;
+        }
+        for (BlockChild edge : node.children()) {
+            if (leadsToOwnedNode(edge.node())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -465,7 +465,15 @@ public final class GraphLock {
         // scheduled there; the monitor's exit/enter orders the deque's contents for them.
         Coroutine co;
         while ((co = restarting.pollFirst()) != null) {
-            co.wake();
+            try {
+                co.wake();
+            } catch (IllegalStateException contextClosing) {
+                // Its context is closing: nothing will enter it there (a known limit of closing an IOThread with
+                // coroutines parked). The others must still wake: thrown out of this loop, it left the readers
+                // behind it asleep until the next write section, in running IOThreads too (session 26).
+                System.getLogger(GraphLock.class.getName()).log(System.Logger.Level.ERROR, "GraphLock '" + name
+                        + "': a reader asleep in a closing context is lost: " + contextClosing.getMessage());
+            }
         }
     }
 
