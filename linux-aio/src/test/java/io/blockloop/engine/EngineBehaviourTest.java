@@ -988,9 +988,10 @@ class EngineBehaviourTest {
 
     /**
      * A close from another thread after the owner ended delivers vectored reads across the end of the file whose
-     * iovec arrays are confined to the ended owner, zero-filled to their length (io_uring may cancel one instead). The zero-fill read the array
-     * through its confined segment, which threw {@link WrongThreadException} out of the reaping pass; the pass's other
-     * completions were lost, and the pool's close waited for them for ever (found by an audit, session 26).
+     * iovec arrays are confined to the ended owner, zero-filled to their length (io_uring may cancel one instead).
+     * The zero-fill read the array through its confined segment, which threw {@link WrongThreadException} out of the
+     * reaping pass; the pass's other completions were lost, and the pool's close waited for them for ever (found by
+     * an audit, session 26).
      */
     @ParameterizedTest
     @EnumSource(value = EngineUnderTest.class, names = {"LINUX_AIO", "LINUX_AIO_GETEVENTS", "IO_URING", "THREADS"})

@@ -361,8 +361,8 @@ public record BenchOptions(int count, int depth, int size, int step, long offset
         private static int patternByte(String text) throws CommandFailure {
             int value = text.isBlank() ? -1 : PatternByte.parse(text);
             if (value < 0) {
-                throw CommandFailure.usage("bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal) -- "
-                        + (text.isEmpty() ? "''" : text));
+                throw CommandFailure.usage("bench: pattern: not a byte from 0 to 255 (0x... hexadecimal, 0... octal)"
+                        + " -- " + (text.isEmpty() ? "''" : text));
             }
             return value;
         }
