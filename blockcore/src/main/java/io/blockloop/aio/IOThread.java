@@ -101,16 +101,7 @@ public final class IOThread implements AutoCloseable {
             ready.countDown();
             throw e;
         }
-        boolean interrupted = false;
-        while (true) {
-            try {
-                ready.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
+        if (awaitUninterruptibly(ready::await)) {
             Thread.currentThread().interrupt();
         }
         if (context == null) {
@@ -330,15 +321,7 @@ public final class IOThread implements AutoCloseable {
         // Started: wait until its context exists (or failed to), so that a start() racing this close is stopped.
         // Before session 26 a close that came between start() and the context's creation skipped stop() and joined
         // a loop nobody would ever stop.
-        boolean interrupted = false;
-        while (true) {
-            try {
-                ready.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        boolean interrupted = awaitUninterruptibly(ready::await);
         if (context != null && thread.isAlive()) {
             try {
                 stop();
@@ -346,18 +329,30 @@ public final class IOThread implements AutoCloseable {
                 // The loop failed and closed its context on its own: the join below reports why.
             }
         }
-        while (true) {
-            try {
-                thread.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        interrupted |= awaitUninterruptibly(thread::join);
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
         rethrowFailure();
+    }
+
+    /** A wait that an interrupt cannot end, as close() and start() must not give up half way. */
+    @FunctionalInterface
+    private interface InterruptibleWait {
+        void await() throws InterruptedException;
+    }
+
+    /** Waits until {@code wait} returns, retrying after interrupts; returns whether there was one (to restore). */
+    private static boolean awaitUninterruptibly(InterruptibleWait wait) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                wait.await();
+                return interrupted;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
     }
 
     @Override
