@@ -5,6 +5,7 @@ import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.IoVec;
 import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.MemorySegment;
 
@@ -279,9 +280,7 @@ final class Request {
      * {@code -EFAULT}).
      */
     private MemorySegment readableIovArray() {
-        if (!iov.scope().isAlive()) {
-            throw new IllegalStateException("the iovec array's arena is closed");
-        }
+        SegmentBounds.checkAlive(iov, false, "iovec array");
         return iov.isAccessibleBy(Thread.currentThread()) ? iov
                 : MemorySegment.ofAddress(iov.address()).reinterpret(iov.byteSize());
     }
@@ -363,9 +362,7 @@ final class Request {
      * {@code BlockBackend}'s blocking API is.)
      */
     private static void checkUsable(MemorySegment segment, String what) {
-        if (!segment.scope().isAlive()) {
-            throw new IllegalStateException(what + ": its arena is already closed");
-        }
+        SegmentBounds.checkAlive(segment, false, what); // another thread's confined segment is accepted (see class)
     }
 
     private static void checkNative(MemorySegment segment, String what) {

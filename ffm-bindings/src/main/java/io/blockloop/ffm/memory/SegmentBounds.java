@@ -48,7 +48,7 @@ public final class SegmentBounds {
      */
     public static void checkAlive(MemorySegment segment, boolean confinedToo, String what) {
         if (!segment.scope().isAlive()) {
-            throw new IllegalStateException(what + ": the segment's arena is closed");
+            throw new IllegalStateException(what + ": its arena is already closed");
         }
         if (confinedToo && !segment.isAccessibleBy(Thread.currentThread())) {
             throw new WrongThreadException(what + ": the segment is confined to another thread");
