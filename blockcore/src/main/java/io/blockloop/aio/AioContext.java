@@ -593,14 +593,16 @@ public final class AioContext implements AutoCloseable {
         if (pass.timeoutNs != 0 || mustLook || needWait()) {
             // Leave busy-polling mode before blocking, so that notifications (re-enabled by the poll-end
             // callbacks) can wake us; a final check may still find work, then do not block.
+            boolean pollEndRuns = pass.timeoutNs != 0 && poller.isStarted();
             if (pass.timeoutNs != 0 && poller.setStarted(false, pass)) {
                 pass.timeoutNs = 0;
                 pass.progress = true;
             }
-            if (pass.timeoutNs != 0) {
+            if (pollEndRuns && pass.timeoutNs != 0) {
                 // A poll-end callback may have scheduled an idle BH, which from the home thread notifies nobody: its
                 // 10 ms bound must hold for this wait, whose timeout was computed before (session 26: it waited for
-                // the next timer, a second in the audit's probe).
+                // the next timer, a second in the audit's probe). Only after poll-end callbacks ran: every other
+                // blocking wait would walk the BH queue a second time for nothing.
                 pass.timeoutNs = AdaptivePoller.soonest(pass.timeoutNs, bottomHalves.timeoutNs());
             }
             if (pass.timeoutNs != 0) {
