@@ -4,6 +4,7 @@ import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
 import io.blockloop.aio.IOThread;
 import io.blockloop.aio.MainLoop;
+import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.block.backend.ImageSpec;
 import io.blockloop.block.graph.GraphLock;
@@ -19,7 +20,6 @@ import java.lang.foreign.Arena;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -42,16 +42,6 @@ class GraphEdgeCasesTest {
     @AfterEach
     void tearDown() {
         main.close();
-    }
-
-    private static void waitUntil(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(2);
-        }
     }
 
     /**
@@ -94,16 +84,16 @@ class GraphEdgeCasesTest {
                 lock.readLock();
                 lock.readUnlock();
             }).enterIn(doomed.context());
-            waitUntil(() -> lock.sleepingReaders() == 1, "the doomed reader to sleep");
+            IoThreads.waitUntil(() -> lock.sleepingReaders() == 1, "the doomed reader to sleep");
             Coroutine.create(() -> {
                 lock.readLock();
                 lock.readUnlock();
                 healthyReaderDone.set(true);
             }).enterIn(healthy.context());
-            waitUntil(() -> lock.sleepingReaders() == 2, "the healthy reader to sleep");
+            IoThreads.waitUntil(() -> lock.sleepingReaders() == 2, "the healthy reader to sleep");
             doomed.close();
             lock.writeUnlock();
-            waitUntil(healthyReaderDone::get, "the reader of the running IOThread to wake");
+            IoThreads.waitUntil(healthyReaderDone::get, "the reader of the running IOThread to wake");
         }
     }
 
@@ -119,7 +109,8 @@ class GraphEdgeCasesTest {
             BlockGraph.writeLock();
             try {
                 read = blk.readAsync(0, arena.allocate(512));
-                waitUntil(() -> GraphLock.global().sleepingReaders() == 1, "the request to sleep in the read lock");
+                IoThreads.waitUntil(() -> GraphLock.global().sleepingReaders() == 1,
+                        "the request to sleep in the read lock");
                 IllegalStateException e = assertThrows(IllegalStateException.class, () -> blk.root().drainedBegin());
                 assertTrue(e.getMessage().contains("inside the graph's write section"), e.getMessage());
             } finally {
