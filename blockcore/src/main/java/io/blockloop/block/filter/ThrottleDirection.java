@@ -6,5 +6,10 @@ package io.blockloop.block.filter;
  */
 public enum ThrottleDirection {
     READ,
-    WRITE
+    WRITE;
+
+    /** The direction that is not this one. */
+    ThrottleDirection other() {
+        return this == READ ? WRITE : READ;
+    }
 }

@@ -19,9 +19,13 @@ import java.util.function.LongSupplier;
  * <p>Each limit is a {@link LeakyBucket} on the context's clock ({@link AioContext#nowNs()}). A request is admitted
  * at once when nobody of its direction waits and every bucket of its direction has room; otherwise it queues
  * ({@link ThrottleQueue}): the first in line sleeps until the budget is there, the others wait behind it, so the
- * requests of a direction are admitted in arrival order (reads and writes do not wait for each other, but share
- * the total limits). Admission charges the buckets, then the request goes to the child unchanged. Reads are
- * reads; writes, discards and write-zeroes are writes; flushes pass without limit.
+ * requests of a direction are admitted in arrival order. Reads and writes do not wait for each other under limits
+ * of their own direction. Under a total limit they share the buckets, and they take turns: while requests of one
+ * direction wait, those of the other do not pass ahead of them, and while both wait, the older head goes first and
+ * then the two directions alternate. Without turns, a stream of small requests of one direction kept a larger one
+ * of the other out for ever, since each small one found room before the large one did. Admission charges the
+ * buckets, then the request goes to the child unchanged. Reads are reads; writes, discards and write-zeroes are
+ * writes; flushes pass without limit.
  *
  * <p>{@link #setThrottleLimits} may be called at any time from any thread: the new limits apply to the next
  * admission decision, the buckets restart empty (as QEMU's {@code throttle_config}), and sleeping queue heads are
@@ -53,6 +57,11 @@ public final class ThrottleDriver implements FilterDriver {
     private final LongSupplier clock;
     private volatile ThrottleLimits limits;
     private volatile AioContext context;
+    /**
+     * Under a total limit, the direction whose head goes next while both directions have requests waiting; home
+     * thread.
+     */
+    private ThrottleDirection turn = ThrottleDirection.READ;
     private boolean closed;
 
     private ThrottleDriver(BlockChild file, ThrottleLimits limits, AioContext context, LongSupplier clock) {
@@ -190,21 +199,41 @@ public final class ThrottleDriver implements FilterDriver {
      */
     private void admit(ThrottleDirection direction, long bytes) {
         ThrottleQueue q = queue(direction);
-        if (q.isEmpty() && waitNs(direction, bytes) == 0) {
+        ThrottleQueue other = queue(direction.other());
+        if (q.isEmpty() && !sharedBudgetWaiters(other) && waitNs(direction, bytes) == 0) {
             account(direction, bytes);
             q.immediate.incrementAndGet();
             return;
         }
         q.join();
+        if (other.isEmpty()) {
+            turn = direction; // the older waiter of the two directions goes first
+        }
         try {
-            long wait;
-            while ((wait = waitNs(direction, bytes)) > 0) {
+            while (true) {
+                if (turn != direction && sharedBudgetWaiters(other)) {
+                    q.park(); // woken when the other direction's head passes, or the limits change
+                    continue;
+                }
+                long wait = waitNs(direction, bytes);
+                if (wait == 0) {
+                    break;
+                }
                 q.sleepNs(wait);
             }
             account(direction, bytes);
         } finally {
             q.leave();
+            if (!other.isEmpty()) {
+                turn = direction.other();
+                other.restartHead();
+            }
         }
+    }
+
+    /** Whether requests of {@code other}'s direction wait for a budget this direction shares: a total limit. */
+    private boolean sharedBudgetWaiters(ThrottleQueue other) {
+        return !other.isEmpty() && limitsDisabled.get() == 0 && limits.sharesBudget();
     }
 
     private long waitNs(ThrottleDirection direction, long bytes) {

@@ -54,6 +54,11 @@ public record ThrottleLimits(ThrottleLimit iopsTotal, ThrottleLimit iopsRead, Th
                 && bpsTotal == null && bpsRead == null && bpsWrite == null;
     }
 
+    /** Whether reads and writes draw on a common bucket: a total limit is set. */
+    boolean sharesBudget() {
+        return iopsTotal != null || bpsTotal != null;
+    }
+
     /** {@code "iops-total: 100/s burst 10"} lines, one per limit set (QEMU's option names). */
     List<String> describe() {
         List<String> lines = new ArrayList<>();

@@ -75,6 +75,15 @@ final class ThrottleQueue {
         Coroutine.yield(); // entered by wakeHead(), from the timer or from restartHead()
     }
 
+    /**
+     * Sleeps the head until {@link #restartHead()}: it is the other direction's turn on a common budget. Coroutine,
+     * the head.
+     */
+    void park() {
+        sleepingHead = Coroutine.self();
+        Coroutine.yield(); // entered by wakeHead(), from restartHead()
+    }
+
     /** The head was admitted: hands the line to the next request. Coroutine, the head. */
     void leave() {
         delayed.incrementAndGet();
@@ -82,7 +91,11 @@ final class ThrottleQueue {
         line.next(); // queued behind the caller, runs when it yields: never nested
     }
 
-    /** Ends the head's sleep now, so it re-evaluates its budget (the limits changed). Home thread, plain code. */
+    /**
+     * Ends the head's sleep now, so it re-evaluates its budget and its turn (the limits changed, or the other
+     * direction passed the turn to it). Home thread: plain code, or a coroutine (the head then runs when that one
+     * yields).
+     */
     void restartHead() {
         if (sleepingHead != null) {
             timer.cancel();

@@ -219,6 +219,114 @@ class ThrottleDriverTest {
         }
     }
 
+    /**
+     * Under a total limit a stream of small writes does not keep a larger read out. Before, each 4 KiB write found
+     * room as soon as 4 KiB had leaked, while the 32 KiB read waited for 32 KiB of room, which never came.
+     */
+    @Test
+    void smallWritesDoNotKeepALargerReadOutUnderATotalLimit() {
+        // 320 KiB/s with a 32 KiB burst: 4 KiB leak away in 12.5 ms of the stopped clock the test advances.
+        Clock clock = Clock.stopped();
+        try (FilterGraph<ThrottleDriver> g = overNull(main,
+                ThrottleLimits.NONE.withBpsTotal(new ThrottleLimit(320 * 1024, 32 * 1024)), clock)) {
+            MemorySegment big = arena.allocate(32 * 1024);
+            MemorySegment small = arena.allocate(4096);
+            ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
+            List<CompletableFuture<Void>> futures = new ArrayList<>();
+            futures.add(tracked(order, "w0 32K", () -> g.blk.writeAsync(0, big, 0)));
+            CompletableFuture<Void> read = tracked(order, "r 32K", () -> g.blk.readAsync(0, big));
+            futures.add(read);
+            for (int i = 1; i <= 8; i++) {
+                clock.advanceNs(12_500_000);
+                long offset = i * 4096L;
+                futures.add(tracked(order, "w" + i, () -> g.blk.writeAsync(offset, small, 0)));
+            }
+            assertEquals(List.of("w0 32K"), List.copyOf(order), "the writes queue behind the waiting read");
+            clock.advanceNs(200 * MS);
+            assertTrue(AioWait.waitWhile(main, () -> !read.isDone(), TimeUnit.SECONDS.toNanos(10)), "read admitted");
+            assertEquals(List.of("w0 32K", "r 32K"), List.copyOf(order));
+            assertEquals(8, g.driver.stats(ThrottleDirection.WRITE).waiting());
+            g.driver.disableLimits();
+            waitAll(futures);
+            assertEquals(List.of("w0 32K", "r 32K", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"),
+                    List.copyOf(order));
+        }
+    }
+
+    /**
+     * Under a total limit, reads and writes both waiting take turns, the older head first, and a request does not
+     * pass the other direction's waiting ones even when it finds budget.
+     */
+    @Test
+    void readsAndWritesWaitingOnATotalLimitTakeTurns() {
+        // 100 requests/s, burst 1: one request per 10 ms of the stopped clock the test advances.
+        Clock clock = Clock.stopped();
+        try (FilterGraph<ThrottleDriver> g = overNull(main,
+                ThrottleLimits.NONE.withIopsTotal(new ThrottleLimit(100, 1)), clock)) {
+            MemorySegment buf = arena.allocate(512);
+            ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
+            List<CompletableFuture<Void>> futures = new ArrayList<>();
+            futures.add(tracked(order, "r0", () -> g.blk.readAsync(0, buf)));
+            for (int i = 0; i < 3; i++) {
+                long offset = i * 512L;
+                futures.add(tracked(order, "w" + i, () -> g.blk.writeAsync(offset, buf, 0)));
+            }
+            // w0's budget is there (its timer has not fired yet): a read arriving now still goes after it.
+            clock.advanceNs(10 * MS);
+            for (int i = 1; i < 3; i++) {
+                long offset = i * 512L;
+                futures.add(tracked(order, "r" + i, () -> g.blk.readAsync(offset, buf)));
+            }
+            assertEquals(List.of("r0"), List.copyOf(order), "the reads queue behind the waiting writes");
+            for (int admitted = 2; admitted <= futures.size(); admitted++) {
+                if (admitted > 2) {
+                    clock.advanceNs(10 * MS);
+                }
+                int expected = admitted;
+                assertTrue(AioWait.waitWhile(main, () -> done(futures) < expected, TimeUnit.SECONDS.toNanos(10)),
+                        "one more request passes per period");
+                assertEquals(admitted, done(futures), "one request per period: " + order);
+            }
+            assertEquals(List.of("r0", "w0", "r1", "w1", "r2", "w2"), List.copyOf(order));
+        }
+    }
+
+    /**
+     * Reads and writes of mixed sizes, submitted at once in an IOThread under a total limit on the running clock:
+     * all of them pass (no head parks for ever waiting for a turn), each direction in arrival order.
+     */
+    @Test
+    void mixedDirectionsUnderATotalLimitAllPassInArrivalOrder() throws Exception {
+        try (IOThread io = new IOThread("io-throttle-turns").start()) {
+            FilterGraph<ThrottleDriver> g = overNull(io.context(), ThrottleLimits.NONE
+                    .withBpsTotal(new ThrottleLimit(16 << 20, 64 * 1024)).withIopsTotal(new ThrottleLimit(2000, 8)));
+            try {
+                MemorySegment buf = arena.allocate(32 * 1024);
+                ConcurrentLinkedQueue<String> reads = new ConcurrentLinkedQueue<>();
+                ConcurrentLinkedQueue<String> writes = new ConcurrentLinkedQueue<>();
+                List<CompletableFuture<Void>> futures = new ArrayList<>();
+                AioWait.runInContext(io.context(), () -> {
+                    for (int i = 0; i < 120; i++) {
+                        long offset = (i % 32) * 32768L;
+                        MemorySegment part = buf.asSlice(0, 4096L << (i % 4)); // 4, 8, 16, 32 KiB
+                        boolean read = (i * 7) % 3 == 0;
+                        futures.add(read ? tracked(reads, "r" + i, () -> g.blk.readAsync(offset, part))
+                                : tracked(writes, "w" + i, () -> g.blk.writeAsync(offset, part, 0)));
+                    }
+                });
+                CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
+                assertEquals(IntStream.range(0, 120).filter(i -> (i * 7) % 3 == 0).mapToObj(i -> "r" + i).toList(),
+                        List.copyOf(reads));
+                assertEquals(IntStream.range(0, 120).filter(i -> (i * 7) % 3 != 0).mapToObj(i -> "w" + i).toList(),
+                        List.copyOf(writes));
+                assertEquals(120, g.driver.stats(ThrottleDirection.READ).admitted()
+                        + g.driver.stats(ThrottleDirection.WRITE).admitted());
+            } finally {
+                g.close();
+            }
+        }
+    }
+
     @Test
     void discardsAndWriteZeroesAreWritesAndFlushesAreNotLimited() {
         try (FilterGraph<ThrottleDriver> g = overNull(main,
