@@ -58,9 +58,9 @@ import java.util.function.Consumer;
  *
  * <h2>Memory ordering</h2>
  * Publishing work (a volatile CAS for BHs, a lock release for timers and handlers) happens before
- * {@link #notifyLoop()}'s volatile store of {@code notified}; the loop clears {@code notified} with a volatile
- * store before it looks at BHs and timers, so it sees everything published before the notification it
- * consumed. See {@link LoopNotifier} for the blocking side.
+ * {@link #notifyLoop()}'s volatile store of {@code notified}; the loop clears {@code notified} with an atomic
+ * exchange, whose read synchronizes with that store, before it looks at BHs and timers, so it sees everything
+ * published before the notification it consumed. See {@link LoopNotifier} for the blocking side.
  */
 public final class AioContext implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("io.blockloop.aio");

@@ -27,10 +27,14 @@ import java.lang.invoke.VarHandle;
  * notifier's load of {@code notifyMe} comes after the loop's increment (and the eventfd is written, waking the
  * wait), or the loop's load of {@code notified} comes after the notifier's store (and the loop does not
  * block). Each volatile pair here is the Java form of QEMU's {@code smp_mb()} pair in {@code aio_notify} and
- * {@code aio_poll}. After the wait the loop clears {@code notified} with a volatile store ({@link #acceptVolatile()})
- * <em>before</em> it looks at BHs and timers, so a notification racing with that look is never cleared
- * unseen: it either lands before the clear (and the work it published is visible to the look that follows),
- * or after (and the flag stays set for the next iteration).
+ * {@code aio_poll}. After the wait the loop clears {@code notified} with an atomic exchange
+ * ({@link #acceptVolatile()}) <em>before</em> it looks at BHs and timers, so a notification racing with that look
+ * is never cleared unseen: it either lands before the exchange, whose volatile read then synchronizes with the
+ * notifier's store, so the work it published is visible to the look that follows; or after, and the flag stays
+ * set for the next iteration. A plain volatile store of {@code false} would not do: two volatile writes order
+ * nothing between their threads, and the Java memory model lets the later lock-free timer loads (acquire loads of
+ * the earliest deadline) move before a volatile store. On x86 and AArch64 HotSpot never does that, which is why
+ * no test can show it.
  *
  * <p>Threads: {@link #notifyLoop()} any thread, also during and after {@link #close()} (it then writes nothing);
  * everything else the home thread. The eventfd is drained only by the notifier's read handler on the home thread.
@@ -122,11 +126,14 @@ final class LoopNotifier implements AutoCloseable {
     }
 
     /**
-     * Home thread, after every wait and before BHs and timers are examined (QEMU's {@code aio_notify_accept}).
-     * A volatile store: the later loads of BH flags and timer deadlines cannot move before it.
+     * Home thread, after every wait and before BHs and timers are examined (QEMU's {@code aio_notify_accept}, whose
+     * {@code smp_mb()} this is). A volatile exchange: its read synchronizes with every notifyLoop() store of
+     * {@code true} before it, so what those notifiers published (a timer's earliest deadline, read by acquire loads
+     * that a bare volatile store would let move ahead) is visible to the loads that follow; and its write cannot
+     * clear a later notification unseen.
      */
     void acceptVolatile() {
-        NOTIFIED.setVolatile(this, false);
+        NOTIFIED.getAndSet(this, false); // pairs with notifyLoop()'s volatile store of true
     }
 
     /**
