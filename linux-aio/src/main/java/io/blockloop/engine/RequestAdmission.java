@@ -9,14 +9,16 @@ import java.lang.foreign.MemorySegment;
  * from the pool (state {@link Request#QUEUED}) and fills it; what happens to it next is the engine's business.
  *
  * <p>Threads: the engine's owner thread; {@link #close()} also from the closer after the owner stopped (see
- * {@link IoEngine#close()}). No locks, no memory ordering of its own.
+ * {@link IoEngine#close()}). No locks. {@code released} is volatile, since {@link IoEngine#completionFd()} checks it
+ * from any thread: the closer's store pairs with that load (a plain load on x86, so the owner's reaping calls pay
+ * nothing for it).
  */
 final class RequestAdmission {
     private final String engineName;
     private final OwnerThread owner;
     private final RequestPool pool;
     private boolean closed;
-    private boolean released;
+    private volatile boolean released;
 
     RequestAdmission(String engineName, OwnerThread owner, RequestPool pool) {
         this.engineName = engineName;

@@ -103,8 +103,12 @@ public final class IoUringRing implements AutoCloseable {
     private final int fd;
     /** Once-guard: its CAS runs close() once, isClosed() reads it on any thread; it orders nothing else. */
     private final AtomicBoolean closed = new AtomicBoolean();
-    /** The thread whose io_uring context holds the registered ring fd, or null. Submitter thread only. */
-    private Thread ringFdThread;
+    /**
+     * The thread whose io_uring context holds the registered ring fd, or null. Written once by the submitter thread;
+     * volatile because {@link #mayEnter()} reads it on any thread: the store, after {@code ringFdTid}'s, pairs with
+     * the load before {@code ringFdTid}'s (a plain load on x86).
+     */
+    private volatile Thread ringFdThread;
     /** The kernel's id of that thread ({@link ThreadId}), which settles a mismatch of {@link Thread}s. */
     private int ringFdTid;
 
@@ -541,8 +545,8 @@ public final class IoUringRing implements AutoCloseable {
         }
         int result = LibUring.io_uring_register_ring_fd(ring);
         if (result == 1) {
-            ringFdThread = Thread.currentThread();
             ringFdTid = ThreadId.current();
+            ringFdThread = Thread.currentThread(); // volatile store: publishes ringFdTid with it
             return true;
         }
         return false;
