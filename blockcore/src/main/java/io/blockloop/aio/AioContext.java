@@ -858,7 +858,7 @@ public final class AioContext implements AutoCloseable {
             keys = new ArrayList<>(localKeys);
             slots = locals;
             localKeys.clear();
-            LOCALS.setRelease(this, new Object[0]);
+            LOCALS.setRelease(this, new Object[0]); // pairs with localSlot()'s getAcquire
         }
         for (int i = keys.size() - 1; i >= 0; i--) {
             ContextLocal<?> key = keys.get(i);
@@ -965,7 +965,7 @@ public final class AioContext implements AutoCloseable {
 
     /** How many waits could block (timeout not 0) so far. Any thread (acquire load); for tests. */
     long blockingWaitCount() {
-        return (long) BLOCKING_WAITS.getAcquire(this);
+        return (long) BLOCKING_WAITS.getAcquire(this); // pairs with poll()'s setRelease of the count
     }
 
     /** Handlers in the busy-polling set. Home thread; for tests. */

@@ -162,7 +162,7 @@ public final class CoMutex {
             }
             spent += pauses;
             pauses = Math.min(pauses << 1, SPIN_MAX_BACKOFF);
-            seen = (int) LOCKED.getVolatile(this);
+            seen = (int) LOCKED.getVolatile(this); // pairs with unlock()'s getAndAdd(-1): the holder left
             if (seen == 0) {
                 seen = (int) LOCKED.compareAndExchange(this, 0, 1); // pairs with unlock's decrement, as in lock()
                 if (seen == 0) {
@@ -229,7 +229,8 @@ public final class CoMutex {
                 }
             }
         }
-        // Volatile CAS: either we announce that we yield (and will be woken), or the grant came first.
+        // Volatile CAS: either we announce that we yield (and will be woken), or the grant came first. Pairs with
+        // wakeWaiter()'s CAS SPINNING -> GRANTED on the same state: exactly one of the two wins.
         return !WAIT_STATE.compareAndSet(self, SPINNING, YIELDING);
     }
 
@@ -285,6 +286,7 @@ public final class CoMutex {
             if (!hasWaiters()) {
                 return; // the locker will find the token after it pushes itself
             }
+            // Pairs with waitForHandOff()'s CAS of the same token: exactly one of the two takes it.
             if (!HANDOFF.compareAndSet(this, token, 0)) {
                 return; // a locker took the token: handing the lock on is its job now
             }
@@ -332,7 +334,7 @@ public final class CoMutex {
                 stolen = next;
             }
         }
-        TO_POP.setRelease(this, w.mutexNext);
+        TO_POP.setRelease(this, w.mutexNext); // pairs with the next popper's getAcquire at the top of popWaiter()
         w.mutexNext = null;
         return w;
     }

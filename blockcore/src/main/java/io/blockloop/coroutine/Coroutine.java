@@ -378,7 +378,8 @@ public final class Coroutine {
         consumer = null;
         argument = null;
         state = TERMINATED;
-        // Release, like every store of the context; a pooled coroutine must not keep a closed context reachable.
+        // Release, like every store of the context (pairs with the getAcquire in context() and wake()); a pooled
+        // coroutine must not keep a closed context reachable.
         CONTEXT.setRelease(this, (AioContext) null);
         int held = locksHeld;
         int graphHeld = graphReadLocks;

@@ -74,6 +74,7 @@ public final class EpollFdMonitor implements FdMonitor {
     // ---- home thread only ----
     private boolean epfdClosed;
     private boolean pwait2Missing;
+    /** Any thread: close()'s volatile store pairs with the loads in update(), wait() and a second close(). */
     private volatile boolean closed;
     private final WaitsInProgress waits = new WaitsInProgress();
 

@@ -89,6 +89,7 @@ public final class IoUringFdMonitor implements FdMonitor {
     private int slotHighWater;
     private int slotsInUse;
     private boolean ringFdRegistrationTried;
+    /** Any thread: close()'s volatile store pairs with the loads in update(), wait() and isClosed(). */
     private volatile boolean closed;
     private final WaitsInProgress waits = new WaitsInProgress();
     private int reported;
@@ -547,7 +548,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         return (ring.features() & LibUring.IORING_FEAT_EXT_ARG()) != 0;
     }
 
-    /** Whether {@link #close()} ran. Any thread (a plain read: for a closing client after the loop stopped). */
+    /** Whether {@link #close()} ran. Any thread (a volatile read: for a closing client after the loop stopped). */
     boolean isClosed() {
         return closed;
     }

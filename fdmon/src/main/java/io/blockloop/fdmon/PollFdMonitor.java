@@ -50,6 +50,7 @@ public final class PollFdMonitor implements FdMonitor {
     private FdNode[] builtFrom;
     /** Nodes whose fd was closed under them ({@code POLLNVAL}): reported once, then left out of the waits. */
     private final Set<FdNode> closedUnder = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Any thread: close()'s volatile store pairs with the loads in update(), wait() and a second close(). */
     private volatile boolean closed;
     private final WaitsInProgress waits = new WaitsInProgress();
 

@@ -72,7 +72,10 @@ import java.util.Objects;
  * (userspace RCU's asymmetric Dekker). Reader entry drops QEMU's {@code smp_mb} after the increment; reader exit
  * drops the one in {@code aio_wait_kick}. The reader's store and load are opaque accesses, which the compiler keeps
  * in program order (C2 surrounds every ordered VarHandle access with a CPU-order barrier); only the CPU could
- * reorder them, and the writer's barrier covers the CPU. Without {@link Membarrier}, readers fence as QEMU's do:
+ * reorder them, and the writer's barrier covers the CPU. That is a property of HotSpot's compilers, not a promise
+ * of the Java memory model, which lets a compiler move an opaque or release store after a later acquire or opaque
+ * load: on a JVM whose JIT is another (Graal, {@code -XX:+UseJVMCICompiler}), set {@value #FENCES_PROPERTY}
+ * {@code =true}. Without {@link Membarrier}, readers fence as QEMU's do:
  * <ul>
  *   <li>Reader entry vs writer entry (Dekker): the reader stores its count and the writer stores
  *       {@code hasWriter = 1}, each followed by a full fence and a load of the other's variable; at least one sees

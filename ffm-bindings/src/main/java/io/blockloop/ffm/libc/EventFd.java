@@ -36,8 +36,9 @@ public final class EventFd implements AutoCloseable {
     /** Created with {@link #EFD_SEMAPHORE}: a read takes 1, not the whole counter. */
     private final boolean semaphore;
     /**
-     * Read and written only by {@link #close()}: its volatile store pairs with the load of a later close() on another
-     * thread. Not a guard against two concurrent closes (close once, by the owner).
+     * Written by {@link #close()}; read by a later close() and by the checks of {@code signal}, {@code add} and
+     * {@code drain}, on any thread: close()'s volatile store pairs with those loads. Not a guard against two
+     * concurrent closes (close once, by the owner), nor against a close racing a signal (the owner orders them).
      */
     private volatile boolean closed;
 
