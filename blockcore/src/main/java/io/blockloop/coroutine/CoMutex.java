@@ -187,16 +187,9 @@ public final class CoMutex {
         // Volatile read after the volatile push (Dekker with unlock(): token store, then hasWaiters()).
         int token = (int) HANDOFF.getVolatile(this);
         // Volatile CAS: pairs with unlock()'s token store and its own CAS taking the token back; one of them wins.
-        if (token != 0 && hasWaiters() && HANDOFF.compareAndSet(this, token, 0)) {
-            // The token is ours, and with it the right to pop: hand the lock to the first waiter.
-            Coroutine next = popWaiter();
-            assert next != null : "a hand-off token with an empty wait list";
-            if (next == self) {
-                WAIT_STATE.set(self, NOT_WAITING); // popped by ourselves: nobody else looks at our state
-                CTX.setOpaque(this, here);
-                return;
-            }
-            wakeWaiter(next);
+        if (token != 0 && hasWaiters() && HANDOFF.compareAndSet(this, token, 0)
+                && handOffWithToken(self, here)) {
+            return;
         }
         if (spin && spinUntilGranted(self, here)) {
             WAIT_STATE.set(self, NOT_WAITING); // granted: the granter is done with our state
@@ -205,6 +198,30 @@ public final class CoMutex {
         Coroutine.yield();
         // Resumed by whoever handed us the lock; it set CTX to our context already.
         WAIT_STATE.set(self, NOT_WAITING);
+    }
+
+    /**
+     * The caller took the hand-off token, and with it the right to pop: hands the lock to the first waiter, and
+     * returns true if that is the caller itself (it holds the lock now). A waiter that cannot be woken (its context
+     * is closing) counts as having taken the lock and released it at once, and the next one is popped, as in
+     * {@link #unlock()}; before, the lock stayed counted for the lost waiter and the caller, on the list behind it,
+     * waited for ever. The caller is on the list and counted, so the loop ends at it at the latest.
+     */
+    private boolean handOffWithToken(Coroutine self, AioContext here) {
+        for (;;) {
+            Coroutine next = popWaiter();
+            assert next != null : "a hand-off token with the caller not on the wait list";
+            if (next == self) {
+                WAIT_STATE.set(self, NOT_WAITING); // popped by ourselves: nobody else looks at our state
+                CTX.setOpaque(this, here);
+                return true;
+            }
+            if (wakeWaiter(next)) {
+                return false;
+            }
+            CTX.setOpaque(this, null);
+            LOCKED.getAndAdd(this, -1); // volatile RMW, as unlock()'s; the caller still counts, so it stays above 0
+        }
     }
 
     /**

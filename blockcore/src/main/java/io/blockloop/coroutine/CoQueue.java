@@ -82,19 +82,32 @@ public final class CoQueue {
         lock.lock();
     }
 
-    /** Restarts the first waiter; returns false if there was none (QEMU's {@code qemu_co_queue_next}). */
+    /**
+     * Restarts the first waiter; returns false if there was none (QEMU's {@code qemu_co_queue_next}). A waiter whose
+     * context is closing cannot be woken there: it is reported as lost (logged at ERROR, as the locks do) and the
+     * restart goes to the one behind it. Before, the restart was spent on it, the one behind it was never
+     * restarted, and {@code next()} threw at its caller, typically while holding the queue's {@link CoMutex}.
+     */
     public boolean next() {
-        Coroutine co = head;
-        if (co == null) {
-            return false;
+        for (Coroutine co = head; co != null; co = head) {
+            head = co.waitNext;
+            if (head == null) {
+                tail = null;
+            }
+            co.waitNext = null;
+            try {
+                co.wake();
+                return true;
+            } catch (IllegalStateException refused) {
+                // Its context refused it before marking it scheduled (Coroutine.scheduleBy).
+                AioContext home = co.context();
+                if (home == null || !home.isClosing()) {
+                    throw refused;
+                }
+                LostWaiters.reportRestart(this, co, refused);
+            }
         }
-        head = co.waitNext;
-        if (head == null) {
-            tail = null;
-        }
-        co.waitNext = null;
-        co.wake();
-        return true;
+        return false;
     }
 
     /**

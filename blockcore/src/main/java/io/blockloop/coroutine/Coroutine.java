@@ -383,6 +383,15 @@ public final class Coroutine {
         CONTEXT.setRelease(this, (AioContext) null);
         int held = locksHeld;
         int graphHeld = graphReadLocks;
+        AioContext scheduledIn = (AioContext) SCHEDULED_IN.getAcquire(this); // pairs with markScheduled()'s CAS
+        if (scheduledIn != null) {
+            // It scheduled itself (or was scheduled) and then ended instead of yielding. Pooled, the stale entry on
+            // that context's list would enter its next body, which nobody entered, on that context's thread. Kept
+            // out of the pool, the entry fails there as the entering of a terminated coroutine.
+            LOG.log(Level.ERROR, this + " terminated while scheduled in context '" + scheduledIn.name() + "' by "
+                    + scheduledBy + ": it is not reused, and that context will fail to enter it");
+            return;
+        }
         if (failed || held != 0 || graphHeld != 0) {
             // Discarded: its stack stays suspended at the end of its body loop and is collected with it.
             if (held != 0 || graphHeld != 0) {
@@ -401,24 +410,32 @@ public final class Coroutine {
     /** The body of the stack: one entry per use, suspended between uses; never returns. Runs inside the stack. */
     private void runUses() {
         for (;;) {
-            try {
-                Runnable t = task;
-                if (t != null) {
-                    t.run();
-                } else {
-                    consumer.accept(argument);
-                }
-            } catch (Throwable e) {
-                failed = true;
-                try {
-                    LOG.log(Level.ERROR, this + " terminated with an exception; it will not be reused", e);
-                } catch (Throwable reportFailed) {
-                    // E.g. a StackOverflowError again, at the same depth: the report must not escape and end the
-                    // continuation; the failure is kept (failed) and the coroutine is not reused.
-                }
-            }
+            runOneUse();
             bodyReturned = true;
             ContinuationStack.suspend();
+        }
+    }
+
+    /**
+     * Runs the current body. A method of its own so that no frame alive across the suspend between uses holds the
+     * body: a local of the loop kept the last body, and everything it captured, reachable while pooled.
+     */
+    private void runOneUse() {
+        try {
+            Runnable t = task;
+            if (t != null) {
+                t.run();
+            } else {
+                consumer.accept(argument);
+            }
+        } catch (Throwable e) {
+            failed = true;
+            try {
+                LOG.log(Level.ERROR, this + " terminated with an exception; it will not be reused", e);
+            } catch (Throwable reportFailed) {
+                // E.g. a StackOverflowError again, at the same depth: the report must not escape and end the
+                // continuation; the failure is kept (failed) and the coroutine is not reused.
+            }
         }
     }
 

@@ -22,4 +22,10 @@ final class LostWaiters {
         LOG.log(System.Logger.Level.ERROR, lock + ": " + waiter + " was handed the lock but cannot be woken ("
                 + refused.getMessage() + "); it is lost, and the lock goes on to the next waiter", refused);
     }
+
+    /** The same for a {@link CoQueue}: {@link CoQueue#next()} restarted {@code waiter}, and goes on to the next. */
+    static void reportRestart(CoQueue queue, Coroutine waiter, IllegalStateException refused) {
+        LOG.log(System.Logger.Level.ERROR, queue + ": " + waiter + " was restarted but cannot be woken ("
+                + refused.getMessage() + "); it is lost, and the restart goes to the next waiter", refused);
+    }
 }

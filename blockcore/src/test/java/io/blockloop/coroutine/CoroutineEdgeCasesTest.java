@@ -1,0 +1,156 @@
+package io.blockloop.coroutine;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.CallbackFailure;
+import io.blockloop.aio.MainLoop;
+import io.blockloop.aio.testing.IoThreads;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.lang.ref.WeakReference;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Faults an audit of the coroutine layer found (session 27), each fixed: a coroutine that ended while scheduled
+ * went back to the pool with its stale schedule; a pooled coroutine kept its last body reachable; and
+ * {@link CoQueue#next()} spent its restart on a waiter lost in a closed context.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class CoroutineEdgeCasesTest {
+
+    private static boolean reported(CoroutineLogCapture log, String text) {
+        synchronized (log.records) {
+            return log.records.stream().anyMatch(r -> r.getMessage().contains(text));
+        }
+    }
+
+    /**
+     * A coroutine that schedules itself and then ends instead of yielding stays out of the pool. Pooled, its stale
+     * entry on the context's list entered the next body made from it, which nobody had entered.
+     */
+    @Test
+    void aCoroutineThatEndsWhileScheduledIsNotReused() {
+        try (IoThreads io = new IoThreads("stale-schedule", 1); CoroutineLogCapture log = new CoroutineLogCapture()) {
+            AtomicInteger secondRuns = new AtomicInteger();
+            Coroutine[] made = new Coroutine[2];
+            List<CallbackFailure> failures = new CopyOnWriteArrayList<>();
+            io.ctx(0).setCallbackFailureListener(failures::add);
+            io.runIn(0, () -> {
+                made[0] = Coroutine.create(() -> Coroutine.self().schedule(AioContext.current()));
+                made[0].enter(); // ends, still scheduled in its own context
+                made[1] = Coroutine.create(secondRuns::incrementAndGet); // never entered by anyone
+            });
+            io.runIn(0, () -> { }); // the context's scheduled entries have run
+            io.runIn(0, () -> { });
+            assertNotSame(made[0], made[1], "the scheduled coroutine went back to the pool");
+            assertEquals(0, secondRuns.get(), "a body ran that nobody entered");
+            assertTrue(reported(log, "terminated while scheduled in context 'stale-schedule-0'"),
+                    "the misuse is reported");
+            assertEquals(1, failures.size(), failures.toString());
+            assertTrue(failures.getFirst().error().getMessage().endsWith("it has terminated"), failures.toString());
+        }
+    }
+
+    /** Across threads: the stale schedule in another context ran the reused coroutine's new body there. */
+    @Test
+    void aStaleScheduleDoesNotRunAnotherBodyOnAnotherThread() {
+        try (IoThreads io = new IoThreads("stale-schedule-x", 2); CoroutineLogCapture log = new CoroutineLogCapture()) {
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch blocked = new CountDownLatch(1);
+            io.ctx(1).scheduleOneShot("block", () -> {
+                blocked.countDown();
+                try {
+                    release.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            IoThreads.await(blocked, "context 1 blocked"); // its next pass of scheduled coroutines comes later
+            List<CallbackFailure> failures = new CopyOnWriteArrayList<>();
+            io.ctx(1).setCallbackFailureListener(failures::add);
+            AtomicReference<Thread> ranOn = new AtomicReference<>();
+            io.runIn(0, () -> {
+                Coroutine.create(() -> Coroutine.self().schedule(io.ctx(1))).enter(); // ends, scheduled in 1
+                Coroutine.create(() -> ranOn.set(Thread.currentThread())); // made for context 0, not entered
+                release.countDown();
+            });
+            io.runIn(1, () -> { });
+            io.runIn(1, () -> { });
+            assertNull(ranOn.get(), "a body that nobody entered ran on another context's thread");
+            assertTrue(reported(log, "terminated while scheduled in context 'stale-schedule-x-1'"));
+            assertEquals(1, failures.size(), failures.toString());
+        }
+    }
+
+    /** A pooled coroutine keeps nothing of its last body: a local of the body loop kept it and its captures. */
+    @Test
+    void aPooledCoroutineKeepsNoReferenceToItsLastBody() throws InterruptedException {
+        Object[] out = new Object[2];
+        runOnceCapturing(new byte[16 << 20], out);
+        @SuppressWarnings("unchecked")
+        WeakReference<byte[]> captured = (WeakReference<byte[]>) out[0];
+        assertTrue(collected(captured), "the pooled coroutine kept its last body's captured array reachable");
+        assertSame(out[1], Coroutine.create(() -> { }), "the coroutine was in this thread's pool");
+    }
+
+    private static void runOnceCapturing(byte[] data, Object[] out) {
+        out[0] = new WeakReference<>(data);
+        Coroutine co = Coroutine.create(() -> data[0]++);
+        co.enter(); // ends at once: back in this thread's pool
+        out[1] = co;
+    }
+
+    private static boolean collected(WeakReference<?> ref) throws InterruptedException {
+        for (int i = 0; i < 10 && ref.get() != null; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        return ref.get() == null;
+    }
+
+    /**
+     * {@link CoQueue#next()} whose first waiter is lost with its closed IOThread restarts the one behind it, and
+     * reports the lost one. Before, the restart was spent on the lost waiter, next() threw at its caller, and the
+     * waiter behind it was never restarted.
+     */
+    @Test
+    void coQueueNextPassesALostWaiterToTheNextOne() {
+        AioContext main = MainLoop.init();
+        try (IoThreads io = new IoThreads("queue-lost", 1); CoroutineLogCapture log = new CoroutineLogCapture()) {
+            CoQueue queue = new CoQueue();
+            boolean[] lostRan = {false};
+            boolean[] healthyRan = {false};
+            Coroutine lost = Coroutine.create(() -> {
+                queue.await();
+                lostRan[0] = true;
+            });
+            io.runIn(0, () -> lost.enterIn(io.ctx(0))); // waits in the IOThread's context
+            Coroutine.create(() -> {
+                queue.await();
+                healthyRan[0] = true;
+            }).enter(); // waits behind it, in the main loop
+            io.stopAndJoin(0);
+            boolean[] restarted = {false};
+            Coroutine.create(() -> restarted[0] = queue.next()).enter(); // the restarted one runs after it ends
+            assertTrue(restarted[0]);
+            assertFalse(lostRan[0]);
+            assertTrue(healthyRan[0], "the waiter behind the lost one was not restarted");
+            assertTrue(queue.isEmpty());
+            assertTrue(reported(log, lost + " was restarted but cannot be woken"), "the lost waiter is reported");
+        } finally {
+            main.close();
+        }
+    }
+}
