@@ -85,7 +85,10 @@ public final class AioContext implements AutoCloseable {
      * thread. A refusal check, not a lock: a call racing with close() may still pass it.
      */
     private volatile boolean closed;
-    /** {@link #runLastBottomHalves} has begun; written by the home thread, read by {@link #refusesTimers} anywhere. */
+    /**
+     * {@link #runLastBottomHalves} has begun; written by the home thread, read by {@link #refusesTimers} anywhere.
+     * Its volatile store pairs with those loads; it orders nothing else.
+     */
     private volatile boolean lastPass;
     /**
      * {@link ContextLocal} values by index: replaced copy-on-write under {@code localsLock}, published with a

@@ -293,7 +293,8 @@ public final class Coroutine {
         if (queued) {
             throw new IllegalStateException("cannot wake " + this + ": it is already queued to be woken");
         }
-        AioContext where = (AioContext) SCHEDULED_IN.getAcquire(this); // pairs with the CAS in scheduleBy
+        // Pairs with markScheduled()'s CAS and clearScheduledRelease().
+        AioContext where = (AioContext) SCHEDULED_IN.getAcquire(this);
         if (where != null) {
             throw new IllegalStateException("cannot wake " + this + ": it is scheduled in context '" + where.name()
                     + "' by " + scheduledBy + " and will be entered there");
@@ -365,7 +366,8 @@ public final class Coroutine {
         if (state != CREATED && state != STARTED) {
             throw new IllegalStateException("cannot enter " + this + ": it has terminated");
         }
-        AioContext where = (AioContext) SCHEDULED_IN.getAcquire(this); // pairs with the CAS in scheduleBy
+        // Pairs with markScheduled()'s CAS and clearScheduledRelease().
+        AioContext where = (AioContext) SCHEDULED_IN.getAcquire(this);
         if (where != null) {
             throw new IllegalStateException("cannot enter " + this + ": it is scheduled in context '" + where.name()
                     + "' by " + scheduledBy + " and will be entered there");
@@ -519,7 +521,8 @@ public final class Coroutine {
     public static void rescheduleSelf(AioContext newCtx) {
         Objects.requireNonNull(newCtx, "newCtx");
         Coroutine self = requireSelf("Coroutine.rescheduleSelf");
-        AioContext old = (AioContext) CONTEXT.getAcquire(self); // its own field: written by this thread's enter loop
+        // Its own field, written by the enter loop that runs it (on this thread): acquire only as every read of it.
+        AioContext old = (AioContext) CONTEXT.getAcquire(self);
         if (old == newCtx) {
             return;
         }
@@ -563,7 +566,8 @@ public final class Coroutine {
      */
     public static void sleepNs(long ns) {
         Coroutine self = requireSelf("Coroutine.sleepNs");
-        AioContext ctx = (AioContext) CONTEXT.getAcquire(self); // its own field: written by this thread's enter loop
+        // Its own field, written by the enter loop that runs it (on this thread): acquire only as every read of it.
+        AioContext ctx = (AioContext) CONTEXT.getAcquire(self);
         if (ctx == null) { // not ctx.inHomeThread(): see rescheduleSelf on stale thread identities
             throw new IllegalStateException("Coroutine.sleepNs: " + self + " does not run in an AioContext");
         }

@@ -186,7 +186,7 @@ public final class ScheduledCoroutines {
      * and diagnostics.
      */
     public boolean isEmpty() {
-        Object h = HEAD.getVolatile(this);
+        Object h = HEAD.getVolatile(this); // pairs with push()'s CAS and the BH's getAndSet; a snapshot only
         return h == null || h == SEALED;
     }
 }
