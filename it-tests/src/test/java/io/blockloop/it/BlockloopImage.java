@@ -14,7 +14,8 @@ import org.testcontainers.images.builder.ImageFromDockerfile;
  * <p>The build context holds exactly two files, the {@code Dockerfile} and
  * {@code blockcore/target/blockloop.jar}; the base image comes from the {@code BASE_IMAGE} build arg.
  * Each build gets a unique tag, and {@link #close()} removes it (Testcontainers' own reaper is disabled
- * on the test machine, so nothing else would).
+ * on the test machine); a test JVM killed before that leaves it to {@code bin/run-tests}, which finds its run's
+ * images by the tag.
  *
  * <p>Threading: confined to the test thread that built it.
  */
@@ -44,7 +45,8 @@ final class BlockloopImage implements AutoCloseable {
                     + "(./mvnw -pl it-tests -am verify builds it in the same reactor)");
         }
         DockerPreconditions.requireImage(baseImage);
-        String name = "blockloop-it:" + UUID.randomUUID().toString().toLowerCase(Locale.ROOT).substring(0, 12);
+        String name = "blockloop-it:" + runPrefix() + UUID.randomUUID().toString().toLowerCase(Locale.ROOT)
+                .substring(0, 12);
         try {
             String built = new ImageFromDockerfile(name, false)
                     .withFileFromPath("Dockerfile", dockerfile)
@@ -57,6 +59,15 @@ final class BlockloopImage implements AutoCloseable {
             throw new AssertionError("building " + name + " from " + dockerfile + " (BASE_IMAGE=" + baseImage
                     + ") failed: " + e, e);
         }
+    }
+
+    /**
+     * {@code "run-ID-"} when {@code bin/run-tests} names its run in {@code BLOCKLOOP_IT_RUN} (lower-case letters and
+     * digits), else empty: the script removes its run's images when the tests were killed before {@link #close()}.
+     */
+    private static String runPrefix() {
+        String run = System.getenv("BLOCKLOOP_IT_RUN");
+        return run != null && run.matches("[a-z0-9]{1,32}") ? "run-" + run + "-" : "";
     }
 
     /** The image's name:tag, for {@code new GenericContainer<>(...)}. */

@@ -19,8 +19,8 @@ final class DockerPreconditions {
             DockerClientFactory.instance().client();
         } catch (RuntimeException | Error e) {
             throw new AssertionError("no Docker engine reachable from the tests (" + rootMessage(e) + "). "
-                    + "Run bin/run-tests, which installs docker.io and starts dockerd; or start dockerd yourself "
-                    + "and export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=localhost.", e);
+                    + "Run bin/run-tests, which installs docker.io and starts dockerd; or start dockerd yourself.",
+                    e);
         }
     }
 
