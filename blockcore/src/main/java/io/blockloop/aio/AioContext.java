@@ -144,7 +144,10 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
-     * A new context on the calling thread that takes ownership of {@code monitor} (which nothing else may use).
+     * A new context on the calling thread that takes ownership of {@code monitor} (which nothing else may use). It
+     * becomes the thread's {@link #current()} context unless the thread has one already (an IOThread's, the main
+     * loop's): a coroutine entered in its callbacks then belongs to it, and a wake from another thread is scheduled
+     * here. Before, such a coroutine belonged to no context, and a wake from another thread ran it on the waker's.
      *
      * @throws IllegalStateException when the JVM runs without {@value CoroutineSupport#JVM_OPTION}, which every
      *                               context's coroutines need (the monitor is closed then)
@@ -152,7 +155,11 @@ public final class AioContext implements AutoCloseable {
     public static AioContext create(String name, FdMonitor monitor) {
         try {
             CoroutineSupport.require();
-            return new AioContext(name, monitor, Thread.currentThread());
+            AioContext ctx = new AioContext(name, monitor, Thread.currentThread());
+            if (current() == null) {
+                CURRENT.set(ctx); // close() unbinds it
+            }
+            return ctx;
         } catch (RuntimeException | Error e) {
             monitor.close();
             throw e;
@@ -160,8 +167,9 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
-     * The context of the calling thread: the one its {@link IOThread} runs, or the main context on the main
-     * loop's thread; null on any other thread or once that context is closed. Any thread.
+     * The context of the calling thread: the one its {@link IOThread} runs, the main context on the main loop's
+     * thread, or the first open one {@link #create} made on it; null on any other thread or once that context is
+     * closed. Any thread.
      */
     public static AioContext current() {
         AioContext c = CURRENT.get();

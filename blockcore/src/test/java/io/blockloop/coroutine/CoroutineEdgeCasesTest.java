@@ -121,6 +121,45 @@ class CoroutineEdgeCasesTest {
     }
 
     /**
+     * A context made with {@link AioContext#create} on a thread of the caller's is that thread's current one, so a
+     * coroutine entered in its callbacks belongs to it, and a wake from another thread runs it there. Before, the
+     * coroutine recorded no context, and the waker's thread ran it.
+     */
+    @Test
+    void aCoroutineEnteredInACreatedContextIsWokenInThatContext() throws Exception {
+        AtomicReference<Thread> resumedOn = new AtomicReference<>();
+        AtomicReference<Coroutine> yielded = new AtomicReference<>();
+        AtomicReference<AioContext> created = new AtomicReference<>();
+        CountDownLatch ready = new CountDownLatch(1);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread home = Thread.ofPlatform().name("created-context-home").start(() -> {
+            try (AioContext ctx = AioContext.create("created")) {
+                created.set(ctx);
+                assertSame(ctx, AioContext.current(), "the creating thread's current context");
+                ctx.scheduleOneShot("enter", () -> Coroutine.create(() -> {
+                    yielded.set(Coroutine.self());
+                    Coroutine.yield();
+                    resumedOn.set(Thread.currentThread());
+                }).enter());
+                ready.countDown();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (resumedOn.get() == null && System.nanoTime() < deadline) {
+                    ctx.poll(true);
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        IoThreads.await(ready, "context created");
+        IoThreads.waitUntil(() -> yielded.get() != null, "coroutine yielded");
+        assertSame(created.get(), yielded.get().context(), "the coroutine belongs to the created context");
+        yielded.get().wake(); // from the test thread: scheduled in the created context
+        home.join(TimeUnit.SECONDS.toMillis(20));
+        assertNull(failure.get());
+        assertSame(home, resumedOn.get(), "resumed on the context's home thread");
+    }
+
+    /**
      * {@link CoQueue#next()} whose first waiter is lost with its closed IOThread restarts the one behind it, and
      * reports the lost one. Before, the restart was spent on the lost waiter, next() threw at its caller, and the
      * waiter behind it was never restarted.
