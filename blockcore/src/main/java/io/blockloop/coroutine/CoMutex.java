@@ -181,8 +181,9 @@ public final class CoMutex {
         // Spin only as the first waiter, for a holder in another context: with more waiters than cores, several
         // spinners would take the CPU from the very holder they wait for.
         boolean spin = CTX.getOpaque(this) != here && !hasWaiters();
-        // Plain store, published to poppers by the volatile CAS of the push below.
+        // Plain stores, published to poppers by the volatile CAS of the push below.
         WAIT_STATE.set(self, spin ? SPINNING : YIELDING);
+        self.parkIn(this); // only this lock resumes it now: a stray enter or wake is refused
         pushWaiter(self);
         // Volatile read after the volatile push (Dekker with unlock(): token store, then hasWaiters()).
         int token = (int) HANDOFF.getVolatile(this);
@@ -193,6 +194,7 @@ public final class CoMutex {
         }
         if (spin && spinUntilGranted(self, here)) {
             WAIT_STATE.set(self, NOT_WAITING); // granted: the granter is done with our state
+            self.unpark();
             return; // the granter set CTX to our context
         }
         Coroutine.yield();
@@ -213,6 +215,7 @@ public final class CoMutex {
             assert next != null : "a hand-off token with the caller not on the wait list";
             if (next == self) {
                 WAIT_STATE.set(self, NOT_WAITING); // popped by ourselves: nobody else looks at our state
+                self.unpark();
                 CTX.setOpaque(this, here);
                 return true;
             }
@@ -370,6 +373,7 @@ public final class CoMutex {
             return true;
         }
         try {
+            next.unpark(); // the wake's hand-over publishes this to the thread that enters it
             next.wake();
             return true;
         } catch (IllegalStateException refused) {

@@ -40,6 +40,7 @@ public final class CoQueue {
         if (lock != null && lock.holder() != self) {
             throw new IllegalStateException("CoQueue.await by " + self + " with a CoMutex it does not hold");
         }
+        self.parkIn(this); // only this queue resumes it now: a stray enter or wake is refused
         self.waitNext = null;
         if (tail == null) {
             head = self;
@@ -70,6 +71,7 @@ public final class CoQueue {
      */
     public void await(Lock lock) {
         Coroutine self = Coroutine.requireSelf("CoQueue.await");
+        self.parkIn(this); // only this queue resumes it now: a stray enter or wake is refused
         self.waitNext = null;
         if (tail == null) {
             head = self;
@@ -96,6 +98,7 @@ public final class CoQueue {
             }
             co.waitNext = null;
             try {
+                co.unpark(); // the wake's hand-over publishes this to the thread that enters it
                 co.wake();
                 return true;
             } catch (IllegalStateException refused) {
@@ -175,6 +178,7 @@ public final class CoQueue {
     }
 
     private static void wake(Coroutine co, AioContext whenClosing) {
+        co.unpark(); // the wake's (or the enter's) hand-over publishes this to the thread that enters it
         try {
             co.wake();
         } catch (IllegalStateException refused) {

@@ -241,6 +241,7 @@ public final class CoRwLock {
     }
 
     private void enqueue(Coroutine self, boolean read) {
+        self.parkIn(this); // only this lock resumes it now: a stray enter or wake is refused
         self.waitsToRead = read;
         self.waitNext = null;
         if (ticketsTail == null) {
@@ -265,6 +266,7 @@ public final class CoRwLock {
                 return;
             }
             try {
+                admitted.unpark(); // the wake's hand-over publishes this to the thread that enters it
                 admitted.wake();
                 return;
             } catch (IllegalStateException refused) {

@@ -126,6 +126,16 @@ public final class Coroutine {
     Coroutine waitNext;
     /** On a {@link CoRwLock} ticket queue: whether it waits to read (else to write). */
     boolean waitsToRead;
+    /**
+     * The {@link CoMutex}, {@link CoRwLock} or {@link CoQueue} this coroutine waits in, or null. Set by the coroutine
+     * before it becomes visible to the lock's wakers ({@link #parkIn}); cleared by the lock just before it wakes it,
+     * or by the coroutine when it gets the lock without yielding ({@link #unpark}). While it is set, every other
+     * enter, wake or schedule is refused: it would let the coroutine out of the lock beside the holder, still on the
+     * lock's list. The lock's clear reaches the thread that enters the coroutine through the wake's own hand-over (a
+     * release/acquire pair, or program order on one thread). A stray waker on a third thread reads it unordered, so
+     * there the refusal is best effort; on the coroutine's own thread it is exact.
+     */
+    private Object parkedIn;
 
     private Coroutine() {
     }
@@ -234,6 +244,7 @@ public final class Coroutine {
     }
 
     private void enterNow(AioContext ctx) {
+        checkNotParked("enter");
         if (queued) {
             throw new IllegalStateException("cannot enter " + this
                     + ": it is queued to be woken when the current coroutine yields; entering it now would run it twice");
@@ -290,6 +301,7 @@ public final class Coroutine {
     }
 
     private void queueBehind(Coroutine current) {
+        checkNotParked("wake");
         if (queued) {
             throw new IllegalStateException("cannot wake " + this + ": it is already queued to be woken");
         }
@@ -371,6 +383,27 @@ public final class Coroutine {
         if (where != null) {
             throw new IllegalStateException("cannot enter " + this + ": it is scheduled in context '" + where.name()
                     + "' by " + scheduledBy + " and will be entered there");
+        }
+    }
+
+    /** Marks the running coroutine as waiting in {@code lock} (see {@code parkedIn}). The coroutine itself. */
+    void parkIn(Object lock) {
+        parkedIn = lock;
+    }
+
+    /**
+     * Lets it be entered again: by {@code lock} just before it wakes this coroutine, or by the coroutine itself when
+     * it got the lock without yielding. Package code of the locks only.
+     */
+    void unpark() {
+        parkedIn = null;
+    }
+
+    private void checkNotParked(String action) {
+        Object lock = parkedIn;
+        if (lock != null) {
+            throw new IllegalStateException("cannot " + action + " " + this + ": it waits in " + lock
+                    + ", which alone resumes it; resuming it otherwise would let it out beside the holder");
         }
     }
 
@@ -459,6 +492,7 @@ public final class Coroutine {
     }
 
     void scheduleBy(AioContext ctx, String by) {
+        checkNotParked("schedule");
         // Refused before the coroutine is marked and listed: refused later, by the list's BH, it would stay listed,
         // and the context's close would report it as left behind although its scheduler was told. The check is
         // the cheap answer; the list's seal is the guarantee, for a context that starts closing right after it.

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.lang.ref.WeakReference;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -20,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -157,6 +159,53 @@ class CoroutineEdgeCasesTest {
         home.join(TimeUnit.SECONDS.toMillis(20));
         assertNull(failure.get());
         assertSame(home, resumedOn.get(), "resumed on the context's home thread");
+    }
+
+    /**
+     * A stray enter or wake of a coroutine waiting in a lock or queue is refused, and the lock still hands itself
+     * on. Before, the waiter returned from {@code lock()} beside the holder, still on the wait list.
+     */
+    @Test
+    void aStrayEnterOrWakeOfALockWaiterIsRefused() {
+        CoMutex mutex = new CoMutex();
+        CoRwLock rwLock = new CoRwLock();
+        CoQueue queue = new CoQueue();
+        Coroutine holder = Coroutine.create(() -> {
+            mutex.lock();
+            rwLock.writeLock();
+            Coroutine.yield();
+            rwLock.unlock();
+            mutex.unlock();
+        });
+        holder.enter();
+        List<String> inside = new ArrayList<>();
+        Coroutine mutexWaiter = Coroutine.create(() -> {
+            mutex.lock();
+            inside.add("mutex");
+            mutex.unlock();
+        });
+        Coroutine rwWaiter = Coroutine.create(() -> {
+            rwLock.readLock();
+            inside.add("rwlock");
+            rwLock.unlock();
+        });
+        Coroutine queueWaiter = Coroutine.create(() -> {
+            queue.await();
+            inside.add("queue");
+        });
+        mutexWaiter.enter();
+        rwWaiter.enter();
+        queueWaiter.enter();
+        for (Coroutine waiter : List.of(mutexWaiter, rwWaiter, queueWaiter)) {
+            IllegalStateException entered = assertThrows(IllegalStateException.class, waiter::enter);
+            assertTrue(entered.getMessage().contains("which alone resumes it"), entered.getMessage());
+            assertThrows(IllegalStateException.class, waiter::wake);
+        }
+        assertEquals(List.of(), inside, "nobody got in beside the holder");
+        holder.enter(); // releases both locks, each handing itself to its waiter
+        assertTrue(queue.next());
+        assertEquals(List.of("rwlock", "mutex", "queue"), inside);
+        assertFalse(mutex.isLocked());
     }
 
     /**
