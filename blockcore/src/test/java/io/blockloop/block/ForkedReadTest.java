@@ -3,6 +3,7 @@ package io.blockloop.block;
 import io.blockloop.aio.AioContext;
 import io.blockloop.block.backend.BlockBackend;
 import io.blockloop.block.backend.BlockImages;
+import io.blockloop.block.testing.StubDriver;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.ffm.errno.Errno;
 import org.junit.jupiter.api.AfterEach;
@@ -161,7 +162,7 @@ class ForkedReadTest {
      * An in-memory disk of 4096-byte blocks whose reads behave per block as the test says. The node's home thread
      * (the test's main loop) runs it; the test reads its fields after the request it waited for.
      */
-    private static final class ScriptedDriver implements BlockDriver {
+    private static final class ScriptedDriver extends StubDriver {
         final byte[] data = randomBytes(new Random(1), BLOCKS * BLOCK);
         final Read[] behaviour = new Read[BLOCKS];
         final List<Long> reads = new ArrayList<>();
@@ -171,6 +172,7 @@ class ForkedReadTest {
         int writes;
 
         ScriptedDriver() {
+            super("scripted-test", (long) BLOCKS * BLOCK, new BlockLimits(BLOCK, 1, 1L << 30));
             Arrays.fill(behaviour, Read.AT_ONCE);
         }
 
@@ -199,47 +201,8 @@ class ForkedReadTest {
         }
 
         @Override
-        public String formatName() {
-            return "scripted-test";
-        }
-
-        @Override
-        public long length() {
-            return data.length;
-        }
-
-        @Override
-        public BlockLimits limits() {
-            return new BlockLimits(BLOCK, 1, 1L << 30);
-        }
-
-        @Override
-        public int supportedWriteFlags() {
-            return 0;
-        }
-
-        @Override
-        public int coFlush() {
-            return 0;
-        }
-
-        @Override
-        public int coPdiscard(long offset, long bytes) {
-            return 0;
-        }
-
-        @Override
         public int coPwriteZeroes(long offset, long bytes, int flags) {
             return -Errno.EOPNOTSUPP;
-        }
-
-        @Override
-        public List<String> describe() {
-            return List.of();
-        }
-
-        @Override
-        public void close() {
         }
     }
 }

@@ -2,12 +2,12 @@ package io.blockloop.block.backend;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
-import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.RequestFlags;
 import io.blockloop.block.raw.RawDriver;
+import io.blockloop.block.testing.StubDriver;
 import io.blockloop.coroutine.CoQueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -15,7 +15,6 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -182,7 +181,7 @@ class FlushAndZeroesDurabilityTest {
      * not honour FUA itself, so the node must emulate it. Its counters are plain: the tests' requests run in the
      * main loop, on the test's thread.
      */
-    private static final class CountingDriver implements BlockDriver {
+    private static final class CountingDriver extends StubDriver {
         int zeroWrites;
         int fuaOnZeroWrites;
         int flushes;
@@ -192,35 +191,14 @@ class FlushAndZeroesDurabilityTest {
         boolean holdDiscards;
         int held;
 
+        CountingDriver() {
+            super("counting", 1 << 20, new BlockLimits(512, 1, 1L << 30));
+        }
+
         void release() {
             holdWrites = false;
             holdDiscards = false;
             gate.restartAll();
-        }
-
-        @Override
-        public String formatName() {
-            return "counting";
-        }
-
-        @Override
-        public long length() {
-            return 1 << 20;
-        }
-
-        @Override
-        public BlockLimits limits() {
-            return new BlockLimits(512, 1, 1L << 30);
-        }
-
-        @Override
-        public int supportedWriteFlags() {
-            return 0;
-        }
-
-        @Override
-        public int coPreadv(long offset, long bytes, IoVector qiov, int flags) {
-            return 0;
         }
 
         @Override
@@ -254,15 +232,6 @@ class FlushAndZeroesDurabilityTest {
                 fuaOnZeroWrites++;
             }
             return 0;
-        }
-
-        @Override
-        public List<String> describe() {
-            return List.of();
-        }
-
-        @Override
-        public void close() {
         }
     }
 }

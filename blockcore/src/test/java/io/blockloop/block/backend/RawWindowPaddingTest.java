@@ -2,13 +2,13 @@ package io.blockloop.block.backend;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
-import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.CacheMode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.block.raw.RawDriver;
+import io.blockloop.block.testing.StubDriver;
 import io.blockloop.ffm.testing.LoopDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -108,34 +108,13 @@ class RawWindowPaddingTest {
     }
 
     /** An image in memory with a request alignment of its own; records each write as "offset+length". */
-    private static final class MemoryDriver implements BlockDriver {
+    private static final class MemoryDriver extends StubDriver {
         final byte[] data;
-        final int align;
         final List<String> writes = new ArrayList<>();
 
         MemoryDriver(int size, int align) {
+            super("memory", size, new BlockLimits(align, 1, 1L << 30));
             this.data = new byte[size];
-            this.align = align;
-        }
-
-        @Override
-        public String formatName() {
-            return "memory";
-        }
-
-        @Override
-        public long length() {
-            return data.length;
-        }
-
-        @Override
-        public BlockLimits limits() {
-            return new BlockLimits(align, 1, 1L << 30);
-        }
-
-        @Override
-        public int supportedWriteFlags() {
-            return 0;
         }
 
         @Override
@@ -152,28 +131,9 @@ class RawWindowPaddingTest {
         }
 
         @Override
-        public int coFlush() {
-            return 0;
-        }
-
-        @Override
-        public int coPdiscard(long offset, long bytes) {
-            return 0;
-        }
-
-        @Override
         public int coPwriteZeroes(long offset, long bytes, int flags) {
             java.util.Arrays.fill(data, (int) offset, (int) (offset + bytes), (byte) 0);
             return 0;
-        }
-
-        @Override
-        public List<String> describe() {
-            return List.of();
-        }
-
-        @Override
-        public void close() {
         }
     }
 }

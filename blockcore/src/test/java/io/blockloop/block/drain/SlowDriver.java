@@ -1,11 +1,10 @@
 package io.blockloop.block.drain;
 
-import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
 import io.blockloop.block.IoVector;
+import io.blockloop.block.testing.StubDriver;
 import io.blockloop.coroutine.Coroutine;
 
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -13,7 +12,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sleeping {@code delayNs} on the node's clock, so requests stay in flight long enough to be drained; it counts
  * its drain callbacks and the requests it served.
  */
-final class SlowDriver implements BlockDriver {
+final class SlowDriver extends StubDriver {
     final AtomicInteger drainBegins = new AtomicInteger();
     final AtomicInteger drainEnds = new AtomicInteger();
     final AtomicInteger served = new AtomicInteger();
@@ -21,28 +20,9 @@ final class SlowDriver implements BlockDriver {
     private final byte fill;
 
     SlowDriver(long delayNs, byte fill) {
+        super("slow-test", 1 << 20, BlockLimits.NONE);
         this.delayNs = delayNs;
         this.fill = fill;
-    }
-
-    @Override
-    public String formatName() {
-        return "slow-test";
-    }
-
-    @Override
-    public long length() {
-        return 1 << 20;
-    }
-
-    @Override
-    public BlockLimits limits() {
-        return BlockLimits.NONE;
-    }
-
-    @Override
-    public int supportedWriteFlags() {
-        return 0;
     }
 
     @Override
@@ -67,21 +47,6 @@ final class SlowDriver implements BlockDriver {
     }
 
     @Override
-    public int coFlush() {
-        return 0;
-    }
-
-    @Override
-    public int coPdiscard(long offset, long bytes) {
-        return 0;
-    }
-
-    @Override
-    public int coPwriteZeroes(long offset, long bytes, int flags) {
-        return 0;
-    }
-
-    @Override
     public void drainBegin() {
         drainBegins.incrementAndGet();
     }
@@ -89,15 +54,5 @@ final class SlowDriver implements BlockDriver {
     @Override
     public void drainEnd() {
         drainEnds.incrementAndGet();
-    }
-
-
-    @Override
-    public List<String> describe() {
-        return List.of();
-    }
-
-    @Override
-    public void close() {
     }
 }

@@ -3,11 +3,11 @@ package io.blockloop.cli.bench;
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.MainLoop;
 import io.blockloop.aio.Timer;
-import io.blockloop.block.BlockDriver;
 import io.blockloop.block.BlockLimits;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.backend.BlockBackend;
+import io.blockloop.block.testing.StubDriver;
 import io.blockloop.cli.CommandFailure;
 import io.blockloop.coroutine.Coroutine;
 import io.blockloop.fdmon.FdMonitorKind;
@@ -224,8 +224,7 @@ class BenchRunTest {
      * Completes every request from a bottom half (so requests are really in flight together), records offsets,
      * and fails the request with index {@code failAt} with EIO.
      */
-    private final class ScriptedDriver implements BlockDriver {
-        final long size;
+    private final class ScriptedDriver extends StubDriver {
         final int failAt;
         final List<Long> offsets = new ArrayList<>();
         int inFlight;
@@ -245,28 +244,8 @@ class BenchRunTest {
         long requestNanos;
 
         ScriptedDriver(long size, int failAt) {
-            this.size = size;
+            super("scripted", size, new BlockLimits(512, 512, 1L << 30));
             this.failAt = failAt;
-        }
-
-        @Override
-        public String formatName() {
-            return "scripted";
-        }
-
-        @Override
-        public long length() {
-            return size;
-        }
-
-        @Override
-        public BlockLimits limits() {
-            return new BlockLimits(512, 512, 1L << 30);
-        }
-
-        @Override
-        public int supportedWriteFlags() {
-            return 0;
         }
 
         @Override
@@ -313,25 +292,6 @@ class BenchRunTest {
             Coroutine.yield();
             flushesInFlight--;
             return index == failFlushAt ? -Errno.EIO : 0;
-        }
-
-        @Override
-        public int coPdiscard(long offset, long bytes) {
-            return 0;
-        }
-
-        @Override
-        public int coPwriteZeroes(long offset, long bytes, int flags) {
-            return 0;
-        }
-
-        @Override
-        public List<String> describe() {
-            return List.of();
-        }
-
-        @Override
-        public void close() {
         }
     }
 }
