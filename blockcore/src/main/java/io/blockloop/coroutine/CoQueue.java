@@ -102,9 +102,7 @@ public final class CoQueue {
                 co.wake();
                 return true;
             } catch (IllegalStateException refused) {
-                // Its context refused it before marking it scheduled (Coroutine.scheduleBy).
-                AioContext home = co.context();
-                if (home == null || !home.isClosing()) {
+                if (!inClosingContext(co)) {
                     throw refused;
                 }
                 LostWaiters.reportRestart(this, co, refused);
@@ -182,13 +180,20 @@ public final class CoQueue {
         try {
             co.wake();
         } catch (IllegalStateException refused) {
-            // Its context refused it before marking it scheduled (Coroutine.scheduleBy), so it is free to enter.
-            AioContext home = co.context();
-            if (whenClosing == null || home == null || !home.isClosing()) {
+            if (whenClosing == null || !inClosingContext(co)) {
                 throw refused;
             }
             co.enterIn(whenClosing);
         }
+    }
+
+    /**
+     * Whether a wake of {@code co} was refused because its context is closing: the context refused it before marking
+     * it scheduled ({@link Coroutine#scheduleBy}), so nothing will enter it there, and it is free to enter elsewhere.
+     */
+    private static boolean inClosingContext(Coroutine co) {
+        AioContext home = co.context();
+        return home != null && home.isClosing();
     }
 
     /** Whether nobody waits. */

@@ -70,18 +70,17 @@ final class ThrottleQueue {
     /** Sleeps the head for {@code ns} (or until {@link #restartHead()}). Coroutine, the head. */
     void sleepNs(long ns) {
         timerWaits.incrementAndGet();
-        sleepingHead = Coroutine.self();
-        timer.modAfterNs(ns);
-        Coroutine.yield(); // entered by wakeHead(), from the timer or from restartHead()
+        timer.modAfterNs(ns); // fires in a later loop iteration, after the head has parked
+        park();
     }
 
     /**
-     * Sleeps the head until {@link #restartHead()}: it is the other direction's turn on a common budget. Coroutine,
-     * the head.
+     * Sleeps the head until {@link #restartHead()}, or its timer if {@link #sleepNs} armed it: without a timer, it is
+     * the other direction's turn on a common budget. Coroutine, the head.
      */
     void park() {
         sleepingHead = Coroutine.self();
-        Coroutine.yield(); // entered by wakeHead(), from restartHead()
+        Coroutine.yield(); // entered by wakeHead(), from the timer or from restartHead()
     }
 
     /** The head was admitted: hands the line to the next request. Coroutine, the head. */
