@@ -58,11 +58,13 @@ public final class CoQueue {
     }
 
     /**
-     * Joins the queue, releases the thread lock {@code lock}, yields until restarted, then takes {@code lock}
-     * again (QEMU's {@code qemu_co_queue_wait} with a {@code QemuMutex}). The lock is released before the yield,
-     * so it is never held across a suspension; a restart that comes between the release and the yield schedules
-     * the coroutine in its context, which enters it only after it has yielded. Coroutine only; the calling
-     * thread holds {@code lock}.
+     * Joins the queue, yields until restarted with the thread lock {@code lock} released, then takes {@code lock}
+     * again (QEMU's {@code qemu_co_queue_wait} with a {@code QemuMutex}). The lock is released by the enter loop
+     * once the coroutine's stack is suspended ({@link Coroutine#yieldReleasing}), so it is not held while anything
+     * else runs, and a restarter, which holds the lock, always finds the waiter suspended: QEMU releases it just
+     * before the yield, and a restart in that window that had to enter the waiter elsewhere, because its own
+     * context was closing ({@link #restartAll(Lock, AioContext)}), entered a coroutine still running and lost it.
+     * Coroutine only; the calling thread holds {@code lock}.
      *
      * <p>Caveat: a lock that records its owner by {@link Thread#currentThread()} (a {@code ReentrantLock}) may
      * record a stale thread when the calling coroutine moved between threads earlier in the same compiled method:
@@ -79,8 +81,7 @@ public final class CoQueue {
             tail.waitNext = self;
         }
         tail = self;
-        lock.unlock();
-        Coroutine.yield();
+        Coroutine.yieldReleasing(lock);
         lock.lock();
     }
 

@@ -8,6 +8,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Lock;
 import java.util.function.Consumer;
 
 /**
@@ -136,6 +137,11 @@ public final class Coroutine {
      * there the refusal is best effort; on the coroutine's own thread it is exact.
      */
     private Object parkedIn;
+    /**
+     * A thread lock that the enter loop releases once this coroutine's stack is suspended ({@link #yieldReleasing}).
+     * Set by the coroutine, cleared by the enter loop that runs it: one thread.
+     */
+    private Lock releaseWhenSuspended;
 
     private Coroutine() {
     }
@@ -300,6 +306,30 @@ public final class Coroutine {
         ContinuationStack.suspend();
     }
 
+    /**
+     * Yields, releasing the thread lock {@code lock} only once this coroutine's stack is suspended: the enter loop
+     * that ran it unlocks it, as its last touch of the coroutine. Whoever takes {@code lock} next therefore finds
+     * the coroutine suspended, and may enter it on any thread. Released just before the yield (as QEMU does), the
+     * lock let a restart enter the coroutine while it still ran toward its yield: when its own context refused the
+     * wake because it was closing, the fallback context entered it at once, the enter failed, and the coroutine was
+     * lost ({@link CoQueue#restartAll(Lock, AioContext)}). Coroutine only; the calling thread holds {@code lock}.
+     *
+     * @throws IllegalStateException as {@link #yield()}; {@code lock} is then released, and the stack never left
+     */
+    static void yieldReleasing(Lock lock) {
+        Coroutine self = requireSelf("Coroutine.yieldReleasing");
+        self.releaseWhenSuspended = lock;
+        try {
+            Coroutine.yield();
+        } catch (RuntimeException | Error notSuspended) { // pinned: nothing suspended, so nothing released it
+            if (self.releaseWhenSuspended == lock) {
+                self.releaseWhenSuspended = null;
+                lock.unlock();
+            }
+            throw notSuspended;
+        }
+    }
+
     private void queueBehind(Coroutine current) {
         checkNotParked("wake");
         if (queued) {
@@ -336,14 +366,30 @@ public final class Coroutine {
             CONTEXT.setRelease(to, ctx);
             try {
                 to.stack.resume();
-            } finally {
+            } catch (Throwable notSuspended) {
                 to.entered = false;
+                to.releaseLockOfYield();
+                throw notSuspended;
             }
+            to.entered = false;
             pending = to.wakeQueue.drainInFrontOf(pending);
             if (to.bodyReturned) {
                 pending = withoutStaleWake(pending, to);
                 to.terminate();
+            } else {
+                to.releaseLockOfYield(); // the last touch of it here: from now on a waker may enter it elsewhere
             }
+        }
+    }
+
+    /** The enter loop, once the stack is suspended: releases the lock of {@link #yieldReleasing}, if any. */
+    private void releaseLockOfYield() {
+        Lock lock = releaseWhenSuspended;
+        if (lock != null) {
+            releaseWhenSuspended = null;
+            // Release (the lock's own): pairs with the acquire of whoever takes the lock and then wakes or enters
+            // this coroutine; it sees the suspended stack and entered == false.
+            lock.unlock();
         }
     }
 

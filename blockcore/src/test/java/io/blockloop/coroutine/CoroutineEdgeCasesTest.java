@@ -13,8 +13,10 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,8 +28,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Faults an audit of the coroutine layer found (session 27), each fixed: a coroutine that ended while scheduled
- * went back to the pool with its stale schedule; a pooled coroutine kept its last body reachable; and
- * {@link CoQueue#next()} spent its restart on a waiter lost in a closed context.
+ * went back to the pool with its stale schedule; a pooled coroutine kept its last body reachable;
+ * {@link CoQueue#next()} spent its restart on a waiter lost in a closed context; and (session 28) a restart in a
+ * fallback context entered a waiter that had not yet yielded.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CoroutineEdgeCasesTest {
@@ -239,6 +242,76 @@ class CoroutineEdgeCasesTest {
             assertTrue(reported(log, lost + " was restarted but cannot be woken"), "the lost waiter is reported");
         } finally {
             main.close();
+        }
+    }
+
+    /**
+     * {@link CoQueue#restartAll(java.util.concurrent.locks.Lock, AioContext)} enters a waiter whose own context is
+     * closing in the fallback context, and finds it suspended there even when the waiter's thread is slow between
+     * releasing the lock and yielding. Before, {@link CoQueue#await(java.util.concurrent.locks.Lock)} released the lock
+     * before the yield; the restart in that window entered a coroutine still running on its own thread, the enter
+     * failed in the fallback context, and the waiter, once suspended, was never resumed.
+     */
+    @Test
+    void aRestartInTheFallbackContextFindsTheWaiterSuspended() {
+        try (IoThreads io = new IoThreads("restart-window", 2)) {
+            CoQueue queue = new CoQueue();
+            PausingLock lock = new PausingLock();
+            AtomicBoolean closingWhenEntered = new AtomicBoolean();
+            AtomicReference<AioContext> resumedIn = new AtomicReference<>();
+            CountDownLatch ended = new CountDownLatch(1);
+            AioContext home = io.ctx(0);
+            Runnable waiter = () -> {
+                lock.lock();
+                lock.pauseNextUnlock();
+                queue.await(lock);
+                resumedIn.set(AioContext.current());
+                lock.unlock();
+                ended.countDown();
+            };
+            // The stop BH and the next one run in the loop's last iteration; the BH scheduled from there runs in the
+            // last pass, after the context refuses wakes, and starts the waiter there.
+            io.runIn(0, () -> {
+                io.thread(0).stop();
+                home.scheduleOneShot("schedules-the-waiter", () -> home.scheduleOneShot("starts-the-waiter", () -> {
+                    closingWhenEntered.set(home.isClosing());
+                    Coroutine.create(waiter).enter();
+                }));
+            });
+            try {
+                IoThreads.await(lock.paused, "the waiter's unlock");
+                assertTrue(closingWhenEntered.get(), "the waiter did not start in its context's last pass");
+                lock.lock();
+                try {
+                    queue.restartAll(lock, io.ctx(1)); // its own context refuses: it closes
+                } finally {
+                    lock.unlock();
+                }
+                IoThreads.await(ended, "the waiter's end in the fallback context");
+                assertSame(io.ctx(1), resumedIn.get());
+            } finally {
+                lock.proceed.countDown();
+            }
+        }
+    }
+
+    /** A lock whose one armed unlock, once the lock is free, waits until the test lets it return. */
+    private static final class PausingLock extends ReentrantLock {
+        final CountDownLatch paused = new CountDownLatch(1);
+        final CountDownLatch proceed = new CountDownLatch(1);
+        private final AtomicBoolean armed = new AtomicBoolean();
+
+        void pauseNextUnlock() {
+            armed.set(true);
+        }
+
+        @Override
+        public void unlock() {
+            super.unlock();
+            if (armed.compareAndSet(true, false)) {
+                paused.countDown();
+                IoThreads.await(proceed, "the test's go-ahead");
+            }
         }
     }
 }
