@@ -26,6 +26,17 @@ public record BlockLimits(int requestAlignment, int memoryAlignment, long maxTra
         }
     }
 
+    /**
+     * These limits for a node that passes its requests down to a child: request alignment 1, the rest unchanged. The
+     * child, or the node below it whose storage needs the alignment, pads them, and its tracked requests serialise
+     * the read-modify-write against every parent's requests there (QEMU pads only where a driver asks for it).
+     * Padded above, a cycle was serialised against that node's own requests only, and wrote back a block over
+     * another parent's write to it.
+     */
+    public BlockLimits passedDown() {
+        return requestAlignment == 1 ? this : new BlockLimits(1, memoryAlignment, maxTransfer);
+    }
+
     /** The strictest of both: what a parent must respect to satisfy this node and {@code other}. */
     public BlockLimits merge(BlockLimits other) {
         return new BlockLimits(Math.max(requestAlignment, other.requestAlignment),

@@ -10,8 +10,8 @@ import java.util.List;
 /**
  * A driver that sits above exactly one child and passes requests down to it (QEMU's filter drivers, whose
  * {@code bdrv_filter_child} is {@link #file()}): its only child, its length, its limits and the write flags it
- * supports are the filtered node's, and every I/O method passes the request to it unchanged. Implementations
- * override the I/O methods they filter.
+ * supports are the filtered node's, except that it pads nothing itself ({@link BlockLimits#passedDown()}), and every
+ * I/O method passes the request to it unchanged. Implementations override the I/O methods they filter.
  *
  * <p>Threads: as {@link BlockDriver}; {@link #file()} any thread.
  */
@@ -36,7 +36,7 @@ public interface FilterDriver extends BlockDriver {
 
     @Override
     default BlockLimits limits() {
-        return file().node().limits();
+        return file().node().limits().passedDown();
     }
 
     @Override

@@ -7,6 +7,8 @@
  *       bursts ({@link io.blockloop.block.filter.ThrottleLimits}), requests waiting in FIFO order per
  *       direction.</li>
  * </ul>
- * Both take the child's limits and write flags, so the node above them sees the child exactly.
+ * Both take the child's limits and write flags, so the node above them sees the child, except that they pad nothing
+ * themselves ({@link io.blockloop.block.BlockLimits#passedDown()}): the node below that needs the alignment pads,
+ * serialised against all its parents, and a rule or a limit sees the caller's own offsets and lengths.
  */
 package io.blockloop.block.filter;

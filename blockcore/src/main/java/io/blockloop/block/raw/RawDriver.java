@@ -71,22 +71,17 @@ public final class RawDriver implements BlockDriver {
     }
 
     /**
-     * The file's limits, except for a window that starts or ends inside one of the file's alignment blocks: its
-     * requests go down unpadded (request alignment 1), and the file node pads them in its own coordinates, as QEMU
-     * pads only at the protocol node. Padded here, a window's tail block could reach past the file's end: a 1-byte
-     * write at the end of a window starting at offset 1 wrote a whole block there and grew the file by 4 KiB. And a
-     * window ending inside a block (session 26: {@code [0, 9216)} on a 4Kn disk) wrote back the bytes after its end
-     * as it had read them, outside the window and unserialised against the file node's other parents: a write there
-     * that completed in between was lost (20 of 20 rounds).
+     * The file's limits, but a raw node pads nothing itself ({@link BlockLimits#passedDown()}): its requests go down
+     * unpadded and the file node pads them in its own coordinates, serialised against all its parents, as QEMU pads
+     * only at the protocol node. Padded here, a window's tail block could reach past the file's end (a 1-byte write
+     * at the end of a window starting at offset 1 grew the file by 4 KiB); a window ending inside a block wrote back
+     * the bytes after its end as it had read them (session 26: a write there that completed in between was lost in
+     * 20 of 20 rounds); and a window aligned at both ends wrote back a block over another parent's write to it
+     * (session 28).
      */
     @Override
     public BlockLimits limits() {
-        BlockLimits fileLimits = file.node().limits();
-        long align = fileLimits.requestAlignment();
-        if (offset % align == 0 && size % align == 0) {
-            return fileLimits;
-        }
-        return new BlockLimits(1, fileLimits.memoryAlignment(), fileLimits.maxTransfer());
+        return file.node().limits().passedDown();
     }
 
     @Override

@@ -2,13 +2,11 @@ package io.blockloop.block.backend;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
-import io.blockloop.block.BlockLimits;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.CacheMode;
-import io.blockloop.block.IoVector;
 import io.blockloop.block.file.FileOptions;
 import io.blockloop.block.raw.RawDriver;
-import io.blockloop.block.testing.StubDriver;
+import io.blockloop.block.testing.MemoryDriver;
 import io.blockloop.ffm.testing.LoopDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -104,36 +102,6 @@ class RawWindowPaddingTest {
                     side.close();
                 }
             }
-        }
-    }
-
-    /** An image in memory with a request alignment of its own; records each write as "offset+length". */
-    private static final class MemoryDriver extends StubDriver {
-        final byte[] data;
-        final List<String> writes = new ArrayList<>();
-
-        MemoryDriver(int size, int align) {
-            super("memory", size, new BlockLimits(align, 1, 1L << 30));
-            this.data = new byte[size];
-        }
-
-        @Override
-        public int coPreadv(long offset, long bytes, IoVector qiov, int flags) {
-            qiov.copyFrom(MemorySegment.ofArray(data), offset, 0, bytes);
-            return 0;
-        }
-
-        @Override
-        public int coPwritev(long offset, long bytes, IoVector qiov, int flags) {
-            writes.add(offset + "+" + bytes);
-            qiov.copyTo(0, MemorySegment.ofArray(data), offset, bytes);
-            return 0;
-        }
-
-        @Override
-        public int coPwriteZeroes(long offset, long bytes, int flags) {
-            java.util.Arrays.fill(data, (int) offset, (int) (offset + bytes), (byte) 0);
-            return 0;
         }
     }
 }

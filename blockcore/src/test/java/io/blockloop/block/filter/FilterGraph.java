@@ -18,36 +18,57 @@ import java.util.function.Function;
 
 /**
  * A test graph: a {@link BlockBackend} over a filter node over a {@code null} or {@code file} node, all in one
- * context. Built and closed in the main loop.
+ * context; or, to see a padded request's reads and writes pass through the filter, with a node above the filter
+ * that pads ({@link #paddedOverFile}). Built and closed in the main loop.
  */
 final class FilterGraph<D extends BlockDriver> implements AutoCloseable {
     final BlockNode base;
     final BlockNode filter;
     final D driver;
+    /** The node that pads above the filter, or null. */
+    final BlockNode padding;
     final BlockBackend blk;
 
-    private FilterGraph(BlockNode base, Function<BlockChild, D> open, AioContext ctx) {
+    private FilterGraph(BlockNode base, Function<BlockChild, D> open, AioContext ctx, boolean padAbove) {
         this.base = base;
         BlockChild edge = BlockNode.attachForNewParent("file", base);
         this.driver = open.apply(edge);
         this.filter = new BlockNode("filter", driver, ctx);
-        this.blk = BlockBackend.attach("blk", filter);
+        this.padding = padAbove ? new BlockNode("padding", new PaddingPassThrough(
+                BlockNode.attachForNewParent("file", filter), base.limits()), ctx) : null;
+        this.blk = BlockBackend.attach("blk", padAbove ? padding : filter);
     }
 
     /** The filter opened by {@code open} over a {@code null} node of {@code size} bytes reading zeroes. */
     static <D extends BlockDriver> FilterGraph<D> overNull(long size, AioContext ctx, Function<BlockChild, D> open) {
-        return new FilterGraph<>(new BlockNode("null", NullDriver.open(size, true), ctx), open, ctx);
+        return new FilterGraph<>(new BlockNode("null", NullDriver.open(size, true), ctx), open, ctx, false);
     }
 
     /** The filter opened by {@code open} over a {@code file} node of the image {@code file}. */
     static <D extends BlockDriver> FilterGraph<D> overFile(Path file, AioContext ctx, Function<BlockChild, D> open) {
-        return new FilterGraph<>(new BlockNode("file", FileDriver.open(FileOptions.of(file.toString()), ctx), ctx),
-                open, ctx);
+        return new FilterGraph<>(fileNode(file, ctx), open, ctx, false);
+    }
+
+    /**
+     * As {@link #overFile}, with a node above the filter that pads to the file's request alignment
+     * ({@link PaddingPassThrough}): a filter pads nothing itself, so this is how a test sees a padded request's
+     * reads and writes pass through it.
+     */
+    static <D extends BlockDriver> FilterGraph<D> paddedOverFile(Path file, AioContext ctx,
+                                                                 Function<BlockChild, D> open) {
+        return new FilterGraph<>(fileNode(file, ctx), open, ctx, true);
+    }
+
+    private static BlockNode fileNode(Path file, AioContext ctx) {
+        return new BlockNode("file", FileDriver.open(FileOptions.of(file.toString()), ctx), ctx);
     }
 
     @Override
     public void close() {
         blk.close();
+        if (padding != null) {
+            padding.close(); // detaches it from the filter node
+        }
         filter.close(); // detaches it from the base node
         base.close();
     }

@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * How many reads a padded write makes, and how many of them are in flight at once, counted by a filter over an
- * O_DIRECT file ({@link ReadsInFlightProbe}; the filter takes the file's request alignment, so the padding happens
- * at the filter and its reads pass through it): one read when the padded range is just the two partial blocks, one
+ * O_DIRECT file ({@link ReadsInFlightProbe}; a node above the filter pads to the file's request alignment, so its
+ * reads pass through the filter: {@link FilterGraph#paddedOverFile}): one read when the padded range is just the two partial blocks, one
  * per partial block, both in flight together, when whole blocks lie between them. The data read back proves that
  * each read filled the right part of the buffer; a read that fails, at either end, fails the write before
  * anything is written.
@@ -69,8 +69,8 @@ class PaddedWriteReadsTest {
     @Test
     void aFailedReadFailsTheWriteAndWritesNothing() throws IOException {
         Path image = FilterGraph.image(SIZE);
-        try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.overFile(image, main, ErrorInjectionDriver::open)) {
-            long align = g.filter.limits().requestAlignment();
+        try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.paddedOverFile(image, main, ErrorInjectionDriver::open)) {
+            long align = g.padding.limits().requestAlignment();
             byte[] before = randomBytes(new Random(5), 4 * align);
             g.blk.write(0, segmentOf(before), 0);
 
@@ -110,9 +110,9 @@ class PaddedWriteReadsTest {
 
     private void assertReads(int expectedReads, int expectedMostInFlight, Placement placement) throws IOException {
         Path image = FilterGraph.image(SIZE);
-        try (FilterGraph<ReadsInFlightProbe> g = FilterGraph.overFile(image, main, ReadsInFlightProbe::new)) {
-            long align = g.filter.limits().requestAlignment();
-            assertTrue(align > 1, "the filter pads: O_DIRECT gives the file an alignment, here " + align);
+        try (FilterGraph<ReadsInFlightProbe> g = FilterGraph.paddedOverFile(image, main, ReadsInFlightProbe::new)) {
+            long align = g.padding.limits().requestAlignment();
+            assertTrue(align > 1, "the node above the filter pads: O_DIRECT gives the file an alignment, here " + align);
             Random random = new Random(align);
             byte[] before = randomBytes(random, 8 * align);
             g.blk.write(0, segmentOf(before), 0);
