@@ -73,6 +73,43 @@ public final class IoVector {
         }
     }
 
+    /**
+     * {@link #checkUsable}, then keeps every segment's arena open until {@link #unpinArenas()} (see
+     * {@link ArenaPins}: closing it meanwhile throws instead of freeing memory the kernel may still use). The vector
+     * must not change until then. Call it on a thread that may access the segments.
+     *
+     * @throws IllegalStateException    for a segment whose arena is closed; nothing is then pinned
+     * @throws IllegalArgumentException for a read-only segment of a read, or one confined to another thread; nothing
+     *                                  is then pinned
+     */
+    public void pinArenas(boolean writtenInto) {
+        checkUsable(writtenInto);
+        for (int i = 0; i < count; i++) {
+            try {
+                ArenaPins.pin(segments[i]);
+            } catch (IllegalStateException | WrongThreadException e) {
+                unpin(i);
+                if (e instanceof WrongThreadException) {
+                    throw new IllegalArgumentException("I/O buffer " + i + " of " + count + " is confined to another "
+                            + "thread than '" + Thread.currentThread().getName() + "', which starts the request", e);
+                }
+                throw new IllegalStateException("I/O buffer " + i + " of " + count + ": its arena is already closed",
+                        e);
+            }
+        }
+    }
+
+    /** Releases what {@link #pinArenas} pinned. Any thread. */
+    public void unpinArenas() {
+        unpin(count);
+    }
+
+    private void unpin(int pinned) {
+        for (int i = 0; i < pinned; i++) {
+            ArenaPins.unpin(segments[i]);
+        }
+    }
+
     /** Empties the vector for reuse (the storage is kept). */
     public IoVector reset() {
         Arrays.fill(segments, 0, count, null);

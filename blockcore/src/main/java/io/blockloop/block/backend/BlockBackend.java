@@ -345,10 +345,19 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             return -Errno.EPERM;
         }
         Coroutine self = requireCoroutine();
-        if (qiov != null) {
-            qiov.checkUsable(op == READ);
-            qiov = lendFromOtherContext(self, qiov);
+        if (qiov == null) {
+            return dispatchPinned(self, op, offset, bytes, null, flags);
         }
+        // On the caller's thread, which may access its buffers: their arenas stay open until the request has ended.
+        qiov.pinArenas(op == READ);
+        try {
+            return dispatchPinned(self, op, offset, bytes, lendFromOtherContext(self, qiov), flags);
+        } finally {
+            qiov.unpinArenas();
+        }
+    }
+
+    private int dispatchPinned(Coroutine self, int op, long offset, long bytes, IoVector qiov, int flags) {
         AioContext from = enterContext(self);
         ReaderCount readers = begin(self);
         try {

@@ -1,0 +1,120 @@
+package io.blockloop.block.backend;
+
+import io.blockloop.aio.AioContext;
+import io.blockloop.aio.AioWait;
+import io.blockloop.block.BlockNode;
+import io.blockloop.block.IoVector;
+import io.blockloop.block.testing.MemoryDriver;
+import io.blockloop.coroutine.Coroutine;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A request keeps its buffers' arenas open until it ends (session 28): closing one meanwhile throws, where it used
+ * to free memory the kernel could still write. A request that is refused pins nothing.
+ */
+@Timeout(60)
+class ArenaPinTest {
+    private AioContext main;
+    private MemoryDriver storage;
+    private BlockNode node;
+    private BlockBackend blk;
+
+    @BeforeEach
+    void setUp() {
+        main = BlockImages.mainLoop();
+        storage = new MemoryDriver(64 << 10, 512);
+        storage.data[100] = 42;
+        node = new BlockNode("memory", storage, main);
+        blk = BlockBackend.attach("blk", node);
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (storage.readHeld()) {
+            storage.releaseRead(); // a failed check left it held: the close below would wait for it
+        }
+        blk.close();
+        node.close();
+        main.close();
+    }
+
+    @Test
+    void anArenaCannotBeClosedWhileAReadIntoItRuns() {
+        Arena arena = Arena.ofShared();
+        MemorySegment buffer = arena.allocate(4096, 4096);
+        storage.holdNextRead();
+        CompletableFuture<Void> read = blk.readAsync(0, buffer);
+        assertTrue(storage.readHeld());
+        IllegalStateException refused = assertThrows(IllegalStateException.class, arena::close);
+        assertTrue(refused.getMessage().contains("acquired"), refused.getMessage());
+        storage.releaseRead();
+        AioWait.waitWhile(main, () -> !read.isDone());
+        read.join();
+        assertEquals(42, buffer.get(ValueLayout.JAVA_BYTE, 100), "the read's data");
+        assertDoesNotThrow(arena::close, "the request ended: nothing pins the arena any more");
+    }
+
+    @Test
+    void everyArenaOfAVectorStaysOpenUntilTheWriteEnds() {
+        Arena first = Arena.ofShared();
+        Arena second = Arena.ofShared();
+        IoVector qiov = IoVector.of(first.allocate(512, 512), second.allocate(512, 512), first.allocate(512, 512));
+        storage.holdNextRead();
+        CompletableFuture<Void> write = blk.writevAsync(1, qiov, 0); // padded: its read of the block is held
+        assertTrue(storage.readHeld());
+        assertThrows(IllegalStateException.class, first::close);
+        assertThrows(IllegalStateException.class, second::close);
+        storage.releaseRead();
+        AioWait.waitWhile(main, () -> !write.isDone());
+        write.join();
+        assertDoesNotThrow(first::close);
+        assertDoesNotThrow(second::close);
+    }
+
+    @Test
+    void aRequestRefusedForAClosedArenaLeavesTheOthersUnpinned() {
+        Arena open = Arena.ofShared();
+        Arena closed = Arena.ofShared();
+        IoVector qiov = IoVector.of(open.allocate(512, 512), closed.allocate(512, 512));
+        closed.close();
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> blk.readv(0, qiov));
+        assertEquals("I/O buffer 1 of 2: its arena is already closed", refused.getMessage());
+        assertDoesNotThrow(open::close, "the refused request left the first buffer's arena pinned");
+    }
+
+    @Test
+    void aReadOnlyBufferOfAReadIsRefusedAndPinsNothing() {
+        Arena arena = Arena.ofShared();
+        IoVector qiov = IoVector.of(arena.allocate(512, 512), arena.allocate(512, 512).asReadOnly());
+        assertThrows(IllegalArgumentException.class, () -> blk.readv(0, qiov));
+        assertDoesNotThrow(arena::close);
+    }
+
+    @Test
+    void aCoroutinesConfinedBufferIsPinnedAndReleasedOnItsOwnThread() {
+        boolean[] closedEarly = {false};
+        Arena[] arena = new Arena[1];
+        Coroutine.create(() -> {
+            arena[0] = Arena.ofConfined();
+            MemorySegment buffer = arena[0].allocate(512, 512);
+            blk.coRead(0, buffer);
+            closedEarly[0] = buffer.get(ValueLayout.JAVA_BYTE, 100) != 42;
+        }).enter();
+        assertFalse(closedEarly[0], "the read's data");
+        assertDoesNotThrow(arena[0]::close);
+    }
+}
