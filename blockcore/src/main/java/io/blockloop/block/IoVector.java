@@ -1,6 +1,7 @@
 package io.blockloop.block;
 
 import io.blockloop.ffm.libc.IoVec;
+import io.blockloop.ffm.memory.ArenaPins;
 import io.blockloop.ffm.memory.ZeroFill;
 
 import java.lang.foreign.Arena;

@@ -5,6 +5,7 @@ import io.blockloop.ffm.errno.NativeCallException;
 import io.blockloop.ffm.libc.FileIo;
 import io.blockloop.ffm.libc.IoVec;
 import io.blockloop.ffm.libc.OpenFlags;
+import io.blockloop.ffm.memory.ArenaPins;
 import io.blockloop.ffm.memory.SegmentBounds;
 
 import java.lang.foreign.MemorySegment;
@@ -62,6 +63,8 @@ final class Request {
      */
     long bufferAddress;
     long iovAddress;
+    /** The segment whose arena this request keeps open ({@link #pinArena}), or null. */
+    private MemorySegment pinned;
     int iovCount;
     /** Bytes requested in all. */
     long length;
@@ -163,8 +166,25 @@ final class Request {
         this.done = 0;
     }
 
-    /** Forgets every reference the caller handed in, so a free slot keeps nothing alive. */
+    /**
+     * Keeps {@code memory}'s arena open until {@link #clear()}: a close meanwhile throws instead of freeing what the
+     * kernel or a pool worker may still write ({@link ArenaPins}). Memory confined to another thread is not pinned:
+     * only that thread can close it, and it is the one waiting for the request. Owner thread, at admission.
+     *
+     * @throws IllegalStateException if the arena was closed since the argument checks
+     */
+    void pinArena(MemorySegment memory) {
+        if (ArenaPins.pinUnlessConfinedElsewhere(memory)) {
+            pinned = memory;
+        }
+    }
+
+    /** Forgets every reference the caller handed in, so a free slot keeps nothing alive, and releases its pin. */
     void clear() {
+        if (pinned != null) {
+            ArenaPins.unpin(pinned);
+            pinned = null;
+        }
         buffer = null;
         iov = null;
         handler = null;

@@ -28,21 +28,21 @@ final class RequestAdmission {
 
     Request read(int fd, MemorySegment buffer, long offset, CompletionHandler handler, long tag) {
         Request.checkLinear(buffer, offset, 0, true);
-        Request r = admit(handler, tag);
+        Request r = admitPinning(buffer, handler, tag);
         r.prepareLinear(Request.OP_READ, fd, buffer, offset, 0);
         return r;
     }
 
     Request write(int fd, MemorySegment buffer, long offset, int flags, CompletionHandler handler, long tag) {
         Request.checkLinear(buffer, offset, flags, false);
-        Request r = admit(handler, tag);
+        Request r = admitPinning(buffer, handler, tag);
         r.prepareLinear(Request.OP_WRITE, fd, buffer, offset, flags);
         return r;
     }
 
     Request readv(int fd, MemorySegment iov, int iovCount, long offset, CompletionHandler handler, long tag) {
         long length = Request.checkVectored(iov, iovCount, offset, 0);
-        Request r = admit(handler, tag);
+        Request r = admitPinning(iov, handler, tag);
         r.prepareVectored(Request.OP_READV, fd, iov, iovCount, length, offset, 0);
         return r;
     }
@@ -50,7 +50,7 @@ final class RequestAdmission {
     Request writev(int fd, MemorySegment iov, int iovCount, long offset, int flags, CompletionHandler handler,
                    long tag) {
         long length = Request.checkVectored(iov, iovCount, offset, flags);
-        Request r = admit(handler, tag);
+        Request r = admitPinning(iov, handler, tag);
         r.prepareVectored(Request.OP_WRITEV, fd, iov, iovCount, length, offset, flags);
         return r;
     }
@@ -107,6 +107,21 @@ final class RequestAdmission {
         if (released) {
             throw new IllegalStateException(engineName + " engine is closed");
         }
+    }
+
+    /**
+     * {@link #admit}, then keeps {@code memory}'s arena open until the slot is released, after the request's last use
+     * of it ({@link Request#pinArena}).
+     */
+    private Request admitPinning(MemorySegment memory, CompletionHandler handler, long tag) {
+        Request r = admit(handler, tag);
+        try {
+            r.pinArena(memory);
+        } catch (IllegalStateException closedSinceTheCheck) {
+            pool.release(r);
+            throw closedSinceTheCheck;
+        }
+        return r;
     }
 
     private Request admit(CompletionHandler handler, long tag) {

@@ -1,4 +1,4 @@
-package io.blockloop.block;
+package io.blockloop.ffm.memory;
 
 import jdk.internal.foreign.MemorySessionImpl;
 
@@ -20,14 +20,19 @@ import java.lang.foreign.MemorySegment;
  * any thread. The counter is the JDK's: a shared scope's is a CAS loop, a confined one's a plain count of its owner
  * plus an atomic one for releases from other threads; either way a close sees every pin taken before it.
  */
-final class ArenaPins {
+public final class ArenaPins {
     /** The JVM option that opens the scope's counter to BlockLoop on the class path. */
-    static final String JVM_OPTION = "--add-exports java.base/jdk.internal.foreign=ALL-UNNAMED";
+    public static final String JVM_OPTION = "--add-exports java.base/jdk.internal.foreign=ALL-UNNAMED";
     /** Whether {@code java.base} exports the counter to this module; read once. */
-    static final boolean AVAILABLE = Object.class.getModule().isExported("jdk.internal.foreign",
+    private static final boolean AVAILABLE = Object.class.getModule().isExported("jdk.internal.foreign",
             ArenaPins.class.getModule());
 
     private ArenaPins() {
+    }
+
+    /** Whether pins are taken: the JVM exports {@code jdk.internal.foreign} to BlockLoop. */
+    public static boolean available() {
+        return AVAILABLE;
     }
 
     /**
@@ -36,14 +41,28 @@ final class ArenaPins {
      * @throws IllegalStateException if the arena is already closed
      * @throws WrongThreadException  if the arena is confined to another thread
      */
-    static void pin(MemorySegment segment) {
+    public static void pin(MemorySegment segment) {
         if (AVAILABLE) {
             Counter.acquire(segment);
         }
     }
 
-    /** Releases one {@link #pin} of {@code segment}'s arena. */
-    static void unpin(MemorySegment segment) {
+    /**
+     * Pins {@code segment}'s arena unless it is confined to another thread, whose owner alone can close it (for
+     * instance the caller of a blocking API, waiting for the request); returns whether it pinned.
+     *
+     * @throws IllegalStateException if the arena is already closed
+     */
+    public static boolean pinUnlessConfinedElsewhere(MemorySegment segment) {
+        if (!AVAILABLE || !segment.isAccessibleBy(Thread.currentThread())) {
+            return false;
+        }
+        Counter.acquire(segment);
+        return true;
+    }
+
+    /** Releases one pin of {@code segment}'s arena. Any thread. */
+    public static void unpin(MemorySegment segment) {
         if (AVAILABLE) {
             Counter.release(segment);
         }
@@ -51,6 +70,9 @@ final class ArenaPins {
 
     /** The one class that names the JDK-internal type: loaded only when the package is exported to us. */
     private static final class Counter {
+        private Counter() {
+        }
+
         static void acquire(MemorySegment segment) {
             ((MemorySessionImpl) segment.scope()).acquire0();
         }
