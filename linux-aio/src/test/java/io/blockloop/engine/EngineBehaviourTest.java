@@ -791,29 +791,13 @@ class EngineBehaviourTest {
      * io_uring reads a one-element iovec array when it writes the SQE, after the request waited in a batch. Here the
      * array's arena is pinned while the request is in the engine, so closing it is refused and both requests complete.
      * In a JVM without {@link ArenaPins#JVM_OPTION} the close goes through (against IoEngine's rule), and the request
-     * alone fails with EFAULT ({@link FreedIovecArray}, run in a child JVM). Before session 17, the exception left an
+     * alone fails with EFAULT ({@link FreedIovecArray}, run in a child JVM). Before, the exception left an
      * empty SQE whose completion (user data 0) delivered another request early, and this one never completed.
      */
     @ParameterizedTest
     @EnumSource(value = EngineUnderTest.class, names = {"IO_URING", "IO_URING_DEFERRED", "IO_URING_SHARED"})
     void aQueuedVectorWhoseIovecArrayWasFreedFailsAloneWithEfault(EngineUnderTest e) throws Exception {
-        int fd = TestFiles.createWithPattern(dir.resolve("freed.img"), 64 * 1024, DIRECT);
-        try (IoEngine engine = e.open();
-             AlignedBuffer buf = AlignedBuffer.allocate(2 * 4096, TestFiles.ALIGN)) {
-            Recorder rec = new Recorder(2);
-            engine.plug();
-            engine.read(fd, buf.segment().asSlice(0, 4096), 0, rec, 0);
-            Arena pinned = Arena.ofConfined();
-            engine.readv(fd, iovecs(pinned, buf.segment().asSlice(4096, 4096), new int[]{4096}), 1, 4096, rec, 1);
-            assertThrows(IllegalStateException.class, pinned::close);
-            engine.unplug();
-            rec.awaitCompleted(engine, 2);
-            assertEquals(4096, rec.results[0]);
-            assertEquals(4096, rec.results[1]);
-            pinned.close();
-        } finally {
-            FileIo.close(fd);
-        }
+        assertEquals("pins=true closed=false results=4096,4096 calls=1,1", FreedIovecArray.run(e, dir));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
                 System.getProperty("java.class.path"), FreedIovecArray.class.getName(), e.name(), dir.toString())
@@ -821,7 +805,7 @@ class EngineBehaviourTest {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM timed out: " + out);
         assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("pins=false results=4096," + -Errno.EFAULT + " calls=1,1"), out);
+        assertTrue(out.contains("pins=false closed=true results=4096," + -Errno.EFAULT + " calls=1,1"), out);
     }
 
     /**
