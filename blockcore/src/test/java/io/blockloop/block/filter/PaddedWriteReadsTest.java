@@ -23,10 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * How many reads a padded write makes, and how many of them are in flight at once, counted by a filter over an
  * O_DIRECT file ({@link ReadsInFlightProbe}; a node above the filter pads to the file's request alignment, so its
- * reads pass through the filter: {@link FilterGraph#paddedOverFile}): one read when the padded range is just the two partial blocks, one
- * per partial block, both in flight together, when whole blocks lie between them. The data read back proves that
- * each read filled the right part of the buffer; a read that fails, at either end, fails the write before
- * anything is written.
+ * reads pass through the filter: {@link FilterGraph#paddedOverFile}): one read when the padded range is just the
+ * two partial blocks, one per partial block, both in flight together, when whole blocks lie between them. The data
+ * read back proves that each read filled the right part of the buffer; a read that fails, at either end, fails the
+ * write before anything is written.
  */
 class PaddedWriteReadsTest {
     private static final long SIZE = 1 << 20;
@@ -69,7 +69,8 @@ class PaddedWriteReadsTest {
     @Test
     void aFailedReadFailsTheWriteAndWritesNothing() throws IOException {
         Path image = FilterGraph.image(SIZE);
-        try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.paddedOverFile(image, main, ErrorInjectionDriver::open)) {
+        try (FilterGraph<ErrorInjectionDriver> g = FilterGraph.paddedOverFile(image, main,
+                ErrorInjectionDriver::open)) {
             long align = g.padding.limits().requestAlignment();
             byte[] before = randomBytes(new Random(5), 4 * align);
             g.blk.write(0, segmentOf(before), 0);
@@ -112,7 +113,8 @@ class PaddedWriteReadsTest {
         Path image = FilterGraph.image(SIZE);
         try (FilterGraph<ReadsInFlightProbe> g = FilterGraph.paddedOverFile(image, main, ReadsInFlightProbe::new)) {
             long align = g.padding.limits().requestAlignment();
-            assertTrue(align > 1, "the node above the filter pads: O_DIRECT gives the file an alignment, here " + align);
+            assertTrue(align > 1, "the node above the filter pads: O_DIRECT gives the file an alignment, here "
+                    + align);
             Random random = new Random(align);
             byte[] before = randomBytes(random, 8 * align);
             g.blk.write(0, segmentOf(before), 0);
