@@ -58,13 +58,12 @@ public final class CoQueue {
     }
 
     /**
-     * Joins the queue, yields until restarted with the thread lock {@code lock} released, then takes {@code lock}
-     * again (QEMU's {@code qemu_co_queue_wait} with a {@code QemuMutex}). The lock is released by the enter loop
-     * once the coroutine's stack is suspended ({@link Coroutine#yieldReleasing}), so it is not held while anything
-     * else runs, and a restarter, which holds the lock, always finds the waiter suspended: QEMU releases it just
-     * before the yield, and a restart in that window that had to enter the waiter elsewhere, because its own
-     * context was closing ({@link #restartAll(Lock, AioContext)}), entered a coroutine still running and lost it.
-     * Coroutine only; the calling thread holds {@code lock}.
+     * Joins the queue, releases the thread lock {@code lock}, yields until restarted, then takes {@code lock}
+     * again (QEMU's {@code qemu_co_queue_wait} with a {@code QemuMutex}). The lock is released before the yield,
+     * so it is never held across a suspension; a restart that comes between the release and the yield schedules
+     * the coroutine in its context, which enters it only after it has yielded, and one that must enter it in another
+     * context, its own closing ({@link #restartAll(Lock, AioContext)}), waits for the yield first. Coroutine only;
+     * the calling thread holds {@code lock}.
      *
      * <p>Caveat: a lock that records its owner by {@link Thread#currentThread()} (a {@code ReentrantLock}) may
      * record a stale thread when the calling coroutine moved between threads earlier in the same compiled method:
@@ -81,7 +80,8 @@ public final class CoQueue {
             tail.waitNext = self;
         }
         tail = self;
-        Coroutine.yieldReleasing(lock);
+        lock.unlock();
+        Coroutine.yield();
         lock.lock();
     }
 
@@ -184,6 +184,9 @@ public final class CoQueue {
             if (whenClosing == null || !inClosingContext(co)) {
                 throw refused;
             }
+            // Its own thread may still run it between the release of the queue's lock and its yield: entered here
+            // before it suspended, the enter failed and it was lost (session 28).
+            co.awaitSuspended();
             co.enterIn(whenClosing);
         }
     }

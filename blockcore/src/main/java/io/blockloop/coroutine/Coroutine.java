@@ -8,7 +8,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
@@ -54,10 +54,11 @@ import java.util.function.Consumer;
  *
  * <p><b>Memory ordering.</b> Most fields are plain: they are touched by the thread that runs or enters the
  * coroutine, and a coroutine changes threads only through an ordered hand-over (the scheduled list's volatile
- * CAS/getAndSet, a BH, a timer). Two fields are shared on purpose: {@code context}, written with a release
- * store by the enter loop before the body runs and read with acquire loads by wakers on other threads; and
+ * CAS/getAndSet, a BH, a timer). Three fields are shared on purpose: {@code context}, written with a release
+ * store by the enter loop before the body runs and read with acquire loads by wakers on other threads;
  * {@code scheduledIn}, set by a volatile CAS when the coroutine is scheduled and cleared with a release store
- * by the context that takes it off its list (or by the scheduler, when the context refused it unlisted).
+ * by the context that takes it off its list (or by the scheduler, when the context refused it unlisted); and
+ * {@code runningOn}, cleared with a release store once the stack suspended, for {@link #awaitSuspended()}.
  */
 public final class Coroutine {
     private static final System.Logger LOG = System.getLogger(Coroutine.class.getName());
@@ -65,12 +66,14 @@ public final class Coroutine {
     private static final AtomicInteger IDS = new AtomicInteger();
     private static final VarHandle CONTEXT;
     private static final VarHandle SCHEDULED_IN;
+    private static final VarHandle RUNNING_ON;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             CONTEXT = lookup.findVarHandle(Coroutine.class, "context", AioContext.class);
             SCHEDULED_IN = lookup.findVarHandle(Coroutine.class, "scheduledIn", AioContext.class);
+            RUNNING_ON = lookup.findVarHandle(Coroutine.class, "runningOn", Thread.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -91,6 +94,13 @@ public final class Coroutine {
 
     private int state = FREE;
     private boolean entered;
+    /**
+     * The thread whose enter loop runs this coroutine's stack, or null once the stack is suspended (or before it first
+     * ran); through RUNNING_ON: a plain store before the stack runs, a release store after it suspended, read with
+     * acquire loads by {@link #awaitSuspended()} on another thread.
+     */
+    @SuppressWarnings("unused")
+    private Thread runningOn;
     /** Set by the body loop just before it suspends at the end of a use; read by the enter loop. */
     private boolean bodyReturned;
     /** Whether the current use ended with an exception (the coroutine is then not pooled). */
@@ -137,11 +147,6 @@ public final class Coroutine {
      * there the refusal is best effort; on the coroutine's own thread it is exact.
      */
     private Object parkedIn;
-    /**
-     * A thread lock that the enter loop releases once this coroutine's stack is suspended ({@link #yieldReleasing}).
-     * Set by the coroutine, cleared by the enter loop that runs it: one thread.
-     */
-    private Lock releaseWhenSuspended;
 
     private Coroutine() {
     }
@@ -307,26 +312,32 @@ public final class Coroutine {
     }
 
     /**
-     * Yields, releasing the thread lock {@code lock} only once this coroutine's stack is suspended: the enter loop
-     * that ran it unlocks it, as its last touch of the coroutine. Whoever takes {@code lock} next therefore finds
-     * the coroutine suspended, and may enter it on any thread. Released just before the yield (as QEMU does), the
-     * lock let a restart enter the coroutine while it still ran toward its yield: when its own context refused the
-     * wake because it was closing, the fallback context entered it at once, the enter failed, and the coroutine was
-     * lost ({@link CoQueue#restartAll(Lock, AioContext)}). Coroutine only; the calling thread holds {@code lock}.
+     * Waits until this coroutine, which its enter loop may still be running on another thread, has suspended. For a
+     * restart that enters it in a context other than its own: a waiter that released its queue's thread lock
+     * runs on its own thread until it yields ({@link CoQueue#await(java.util.concurrent.locks.Lock)}), and entered
+     * elsewhere before that, the enter failed and the waiter was lost. The wait is as long as the few instructions
+     * from the release to the yield, unless that thread is descheduled in between: it spins, then yields the CPU,
+     * then parks 50 µs at a time. Any thread but the one running it.
      *
-     * @throws IllegalStateException as {@link #yield()}; {@code lock} is then released, and the stack never left
+     * @throws IllegalStateException when the calling thread runs it: it would wait for itself
      */
-    static void yieldReleasing(Lock lock) {
-        Coroutine self = requireSelf("Coroutine.yieldReleasing");
-        self.releaseWhenSuspended = lock;
-        try {
-            Coroutine.yield();
-        } catch (RuntimeException | Error notSuspended) { // pinned: nothing suspended, so nothing released it
-            if (self.releaseWhenSuspended == lock) {
-                self.releaseWhenSuspended = null;
-                lock.unlock();
+    void awaitSuspended() {
+        // Acquire: pairs with the enter loop's release store of null after the stack suspended.
+        Thread on = (Thread) RUNNING_ON.getAcquire(this);
+        if (on == null) {
+            return;
+        }
+        if (on == Thread.currentThread()) {
+            throw new IllegalStateException("cannot wait for " + this + " to yield: the calling thread runs it");
+        }
+        for (int spins = 0; RUNNING_ON.getAcquire(this) != null; spins++) {
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else if (spins < 200) {
+                Thread.yield();
+            } else {
+                LockSupport.parkNanos(50_000);
             }
-            throw notSuspended;
         }
     }
 
@@ -364,32 +375,19 @@ public final class Coroutine {
             // Release: the context is published before the body runs and hands the coroutine to anyone (a lock,
             // an I/O request); pairs with the getAcquire in wake()/context() and in CoMutex.
             CONTEXT.setRelease(to, ctx);
+            RUNNING_ON.set(to, Thread.currentThread());
             try {
                 to.stack.resume();
-            } catch (Throwable notSuspended) {
+            } finally {
                 to.entered = false;
-                to.releaseLockOfYield();
-                throw notSuspended;
+                // Release: pairs with awaitSuspended()'s acquire; whoever reads null sees the stack suspended.
+                RUNNING_ON.setRelease(to, (Thread) null);
             }
-            to.entered = false;
             pending = to.wakeQueue.drainInFrontOf(pending);
             if (to.bodyReturned) {
                 pending = withoutStaleWake(pending, to);
                 to.terminate();
-            } else {
-                to.releaseLockOfYield(); // the last touch of it here: from now on a waker may enter it elsewhere
             }
-        }
-    }
-
-    /** The enter loop, once the stack is suspended: releases the lock of {@link #yieldReleasing}, if any. */
-    private void releaseLockOfYield() {
-        Lock lock = releaseWhenSuspended;
-        if (lock != null) {
-            releaseWhenSuspended = null;
-            // Release (the lock's own): pairs with the acquire of whoever takes the lock and then wakes or enters
-            // this coroutine; it sees the suspended stack and entered == false.
-            lock.unlock();
         }
     }
 

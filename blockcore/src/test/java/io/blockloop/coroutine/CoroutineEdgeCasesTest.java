@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Faults an audit of the coroutine layer found (session 27), each fixed: a coroutine that ended while scheduled
  * went back to the pool with its stale schedule; a pooled coroutine kept its last body reachable;
  * {@link CoQueue#next()} spent its restart on a waiter lost in a closed context; and (session 28) a restart in a
- * fallback context entered a waiter that had not yet yielded.
+ * fallback context entered a waiter that had not yet suspended.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CoroutineEdgeCasesTest {
@@ -247,13 +247,13 @@ class CoroutineEdgeCasesTest {
 
     /**
      * {@link CoQueue#restartAll(java.util.concurrent.locks.Lock, AioContext)} enters a waiter whose own context is
-     * closing in the fallback context, and finds it suspended there even when the waiter's thread is slow between
-     * releasing the lock and yielding. Before, {@link CoQueue#await(java.util.concurrent.locks.Lock)} released the lock
-     * before the yield; the restart in that window entered a coroutine still running on its own thread, the enter
-     * failed in the fallback context, and the waiter, once suspended, was never resumed.
+     * closing in the fallback context, and waits for it to suspend first when the waiter's thread is slow between
+     * releasing the lock and yielding (here: its unlock pauses). Before, the restart in that window entered a
+     * coroutine still running on its own thread, the enter failed in the fallback context, and the waiter, once
+     * suspended, was never resumed.
      */
     @Test
-    void aRestartInTheFallbackContextFindsTheWaiterSuspended() {
+    void aRestartInTheFallbackContextWaitsForTheWaiterToSuspend() throws InterruptedException {
         try (IoThreads io = new IoThreads("restart-window", 2)) {
             CoQueue queue = new CoQueue();
             PausingLock lock = new PausingLock();
@@ -278,20 +278,29 @@ class CoroutineEdgeCasesTest {
                     Coroutine.create(waiter).enter();
                 }));
             });
-            try {
-                IoThreads.await(lock.paused, "the waiter's unlock");
-                assertTrue(closingWhenEntered.get(), "the waiter did not start in its context's last pass");
+            Thread restarter = new Thread(() -> {
                 lock.lock();
                 try {
                     queue.restartAll(lock, io.ctx(1)); // its own context refuses: it closes
                 } finally {
                     lock.unlock();
                 }
-                IoThreads.await(ended, "the waiter's end in the fallback context");
-                assertSame(io.ctx(1), resumedIn.get());
+            }, "restarter");
+            try {
+                IoThreads.await(lock.paused, "the waiter's unlock");
+                assertTrue(closingWhenEntered.get(), "the waiter did not start in its context's last pass");
+                restarter.start();
+                // Parked in awaitSuspended, or done: without the wait it entered the waiter at once and ended.
+                IoThreads.waitUntil(() -> restarter.getState() == Thread.State.TIMED_WAITING
+                        || restarter.getState() == Thread.State.TERMINATED, "the restarter waiting or done");
+                assertEquals(Thread.State.TIMED_WAITING, restarter.getState(),
+                        "the restart did not wait for the waiter to suspend");
             } finally {
                 lock.proceed.countDown();
             }
+            IoThreads.await(ended, "the waiter's end in the fallback context");
+            restarter.join();
+            assertSame(io.ctx(1), resumedIn.get());
         }
     }
 
