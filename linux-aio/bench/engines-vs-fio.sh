@@ -58,7 +58,8 @@ trap 'exit 130' INT TERM
 echo "==> sparse: $sparse_dev   full: $full_dev   kernel $(uname -r)   $(fio --version)   $(nproc) CPUs   load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 start=$(date +%s)
-"$JAVA_HOME/bin/java" -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED -cp "$cp" \
+"$JAVA_HOME/bin/java" -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED \
+  --add-exports java.base/jdk.internal.foreign=ALL-UNNAMED -cp "$cp" \
   io.blockloop.engine.bench.EngineDriver --sparse "$sparse_dev" --full "$full_dev" \
   "${driver_args[@]+"${driver_args[@]}"}"
 echo "==> measured in $(( $(date +%s) - start )) s; load afterwards $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -64,7 +64,8 @@ echo "==> sparse: $sparse_dev   full: $full_dev   kernel $(uname -r)   $(fio --v
 results="$bench_work/results"
 start=$(date +%s)
 for round in $(seq "$rounds"); do
-  "$JAVA_HOME/bin/java" -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED -cp "$cp" \
+  "$JAVA_HOME/bin/java" -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED \
+    --add-exports java.base/jdk.internal.foreign=ALL-UNNAMED -cp "$cp" \
     io.blockloop.engine.bench.EngineDriver --sparse "$sparse_dev" --full "$full_dev" --engines threads \
     --rounds 1 --seconds "$seconds" >"$bench_work/driver.out"
   # The table after the "===" line: device rw qd engine engineIOPS fioIOPS ... us/req (the last column)

@@ -75,39 +75,39 @@ public final class IoVector {
     }
 
     /**
-     * {@link #checkUsable}, then keeps every segment's arena open until {@link #unpinArenas()} (see
-     * {@link ArenaPins}: closing it meanwhile throws instead of freeing memory the kernel may still use). The vector
-     * must not change until then. Call it on a thread that may access the segments.
+     * {@link #checkUsable}, then keeps the arena of every segment the calling thread may access open until
+     * {@link #unpinArenas} (see {@link ArenaPins}: closing it meanwhile throws instead of freeing memory the kernel
+     * may still use). A segment confined to another thread is not pinned: only that thread can close it. The vector
+     * must not change until the unpin. Returns the calling thread, for {@link #unpinArenas}.
      *
      * @throws IllegalStateException    for a segment whose arena is closed; nothing is then pinned
-     * @throws IllegalArgumentException for a read-only segment of a read, or one confined to another thread; nothing
-     *                                  is then pinned
+     * @throws IllegalArgumentException for a read-only segment of a read; nothing is then pinned
      */
-    public void pinArenas(boolean writtenInto) {
+    public Thread pinArenas(boolean writtenInto) {
         checkUsable(writtenInto);
+        Thread pinner = Thread.currentThread();
         for (int i = 0; i < count; i++) {
             try {
-                ArenaPins.pin(segments[i]);
-            } catch (IllegalStateException | WrongThreadException e) {
-                unpin(i);
-                if (e instanceof WrongThreadException) {
-                    throw new IllegalArgumentException("I/O buffer " + i + " of " + count + " is confined to another "
-                            + "thread than '" + Thread.currentThread().getName() + "', which starts the request", e);
-                }
+                ArenaPins.pinUnlessConfinedElsewhere(segments[i]);
+            } catch (IllegalStateException closedSinceTheCheck) {
+                unpin(i, pinner);
                 throw new IllegalStateException("I/O buffer " + i + " of " + count + ": its arena is already closed",
-                        e);
+                        closedSinceTheCheck);
             }
         }
+        return pinner;
     }
 
-    /** Releases what {@link #pinArenas} pinned. Any thread. */
-    public void unpinArenas() {
-        unpin(count);
+    /** Releases what {@link #pinArenas} pinned on {@code pinner}, the thread it returned. Any thread. */
+    public void unpinArenas(Thread pinner) {
+        unpin(count, pinner);
     }
 
-    private void unpin(int pinned) {
-        for (int i = 0; i < pinned; i++) {
-            ArenaPins.unpin(segments[i]);
+    private void unpin(int end, Thread pinner) {
+        for (int i = 0; i < end; i++) {
+            if (segments[i].isAccessibleBy(pinner)) { // what pinUnlessConfinedElsewhere pinned on that thread
+                ArenaPins.unpin(segments[i]);
+            }
         }
     }
 

@@ -18,7 +18,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * bytes ({@code > /dev/full}) still gets the message and status 1.
  */
 class BlockLoopCommandTest {
-    /** {@code blockloop io} dumping 64 KiB as hex: about 300 KiB of output, more than a pipe holds. */
+    /**
+     * {@code blockloop io} dumping 64 KiB as hex: about 300 KiB of output, more than a pipe holds. The child JVM runs
+     * without {@code --add-exports java.base/jdk.internal.foreign}, so its requests also take the path that pins no
+     * arena ({@code ArenaPins}).
+     */
     private static ProcessBuilder hexDumpOfANullDevice() {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",

@@ -348,12 +348,12 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         if (qiov == null) {
             return dispatchPinned(self, op, offset, bytes, null, flags);
         }
-        // On the caller's thread, which may access its buffers: their arenas stay open until the request has ended.
-        qiov.pinArenas(op == READ);
+        // On the caller's thread: the arenas of the buffers it may access stay open until the request has ended.
+        Thread pinner = qiov.pinArenas(op == READ);
         try {
             return dispatchPinned(self, op, offset, bytes, lendFromOtherContext(self, qiov), flags);
         } finally {
-            qiov.unpinArenas();
+            qiov.unpinArenas(pinner);
         }
     }
 
@@ -551,25 +551,39 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      */
     public void read(long offset, MemorySegment buffer) {
         MemorySegment lent = lendForBlocking(buffer);
-        blocking(() -> coRead(offset, lent));
+        blockingPinned(IoVector.of(buffer), true, () -> coRead(offset, lent));
     }
 
     /** {@link #coWrite}, waiting. */
     public void write(long offset, MemorySegment buffer, int flags) {
         MemorySegment lent = lendForBlocking(buffer);
-        blocking(() -> coWrite(offset, lent, flags));
+        blockingPinned(IoVector.of(buffer), false, () -> coWrite(offset, lent, flags));
     }
 
     /** {@link #coReadv}, waiting. */
     public void readv(long offset, IoVector qiov) {
         IoVector lent = lendForBlocking(qiov);
-        blocking(() -> coReadv(offset, lent));
+        blockingPinned(qiov, true, () -> coReadv(offset, lent));
     }
 
     /** {@link #coWritev}, waiting. */
     public void writev(long offset, IoVector qiov, int flags) {
         IoVector lent = lendForBlocking(qiov);
-        blocking(() -> coWritev(offset, lent, flags));
+        blockingPinned(qiov, false, () -> coWritev(offset, lent, flags));
+    }
+
+    /**
+     * {@link #blocking}, with the caller's own buffers pinned on the caller's thread for the call: one confined to
+     * the caller goes to the loop as a view of no arena, which the request cannot pin, and a caller in the main loop
+     * runs the loop's callbacks while it waits, one of which could close that arena under the kernel.
+     */
+    private void blockingPinned(IoVector callerBuffers, boolean read, Runnable request) {
+        Thread pinner = callerBuffers.pinArenas(read);
+        try {
+            blocking(request);
+        } finally {
+            callerBuffers.unpinArenas(pinner);
+        }
     }
 
     /** {@link #coFlush}, waiting. */

@@ -2,6 +2,7 @@ package io.blockloop.block.backend;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
+import io.blockloop.aio.IOThread;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.testing.MemoryDriver;
@@ -15,6 +16,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -116,5 +120,93 @@ class ArenaPinTest {
         }).enter();
         assertFalse(closedEarly[0], "the read's data");
         assertDoesNotThrow(arena[0]::close);
+    }
+
+    /**
+     * A blocking read from the main loop lends a buffer confined to the main thread to the IOThread as a view of no
+     * arena, which the request cannot pin; the main loop's callbacks run while it waits, and one of them closed the
+     * arena under the read (found by a review in session 28). The caller's own buffers are pinned for the call now.
+     */
+    @Test
+    void aBlockingCallersConfinedBufferStaysOpenWhileTheMainLoopRunsCallbacks() {
+        try (IOThread io = new IOThread("io0").start()) {
+            MemoryDriver slow = new MemoryDriver(64 << 10, 512);
+            slow.data[7] = 9;
+            BlockNode ioNode = new BlockNode("memory-io0", slow, io.context());
+            BlockBackend ioBlk = BlockBackend.attach("io-blk", ioNode);
+            try {
+                Arena confined = Arena.ofConfined();
+                MemorySegment buffer = confined.allocate(4096, 4096);
+                AtomicReference<Object> closeOutcome = new AtomicReference<>();
+                slow.holdNextRead();
+                main.scheduleOneShot("close-under-the-read", new Runnable() {
+                    @Override
+                    public void run() {
+                        if (!slow.readHeld()) {
+                            main.scheduleOneShot("close-under-the-read", this); // not there yet: look again
+                            return;
+                        }
+                        try {
+                            confined.close();
+                            closeOutcome.set("closed");
+                        } catch (IllegalStateException refused) {
+                            closeOutcome.set(refused);
+                        }
+                        io.context().scheduleOneShot("release-the-read", slow::releaseRead);
+                    }
+                });
+                ioBlk.read(0, buffer); // the main loop runs the callback above while this waits
+                assertTrue(closeOutcome.get() instanceof IllegalStateException e && e.getMessage().contains("acquired"),
+                        "closing the caller's arena during its blocking read: " + closeOutcome.get());
+                assertEquals(9, buffer.get(ValueLayout.JAVA_BYTE, 7), "the read's data");
+                assertDoesNotThrow(confined::close);
+            } finally {
+                ioBlk.close();
+                ioNode.close();
+            }
+        }
+    }
+
+    /**
+     * A coroutine of the main loop may read into a buffer confined to the backend's own IOThread, which does the
+     * request: it is not pinned (only that thread can close it). The first pinning refused it (a review found this).
+     */
+    @Test
+    void aCoroutinesBufferConfinedToTheBackendsThreadIsAccepted() throws InterruptedException {
+        try (IOThread io = new IOThread("io0").start()) {
+            BlockNode ioNode = new BlockNode("memory-io0", storage, io.context());
+            BlockBackend ioBlk = BlockBackend.attach("io-blk", ioNode);
+            try {
+                AtomicReference<Arena> arena = new AtomicReference<>();
+                AtomicReference<MemorySegment> buffer = new AtomicReference<>();
+                CountDownLatch made = new CountDownLatch(1);
+                io.context().scheduleOneShot("allocate", () -> {
+                    arena.set(Arena.ofConfined());
+                    buffer.set(arena.get().allocate(512, 512));
+                    made.countDown();
+                });
+                assertTrue(made.await(10, TimeUnit.SECONDS));
+                AtomicReference<Object> outcome = new AtomicReference<>();
+                Coroutine.create(() -> {
+                    try {
+                        ioBlk.coRead(0, buffer.get());
+                        outcome.set("ok");
+                    } catch (RuntimeException e) {
+                        outcome.set(e);
+                    }
+                }).enter();
+                AioWait.waitWhile(main, () -> outcome.get() == null);
+                assertEquals("ok", outcome.get());
+                CountDownLatch closed = new CountDownLatch(1);
+                io.context().scheduleOneShot("close", () -> {
+                    arena.get().close();
+                    closed.countDown();
+                });
+                assertTrue(closed.await(10, TimeUnit.SECONDS), "the owner could not close its arena");
+            } finally {
+                ioBlk.close();
+                ioNode.close();
+            }
+        }
     }
 }

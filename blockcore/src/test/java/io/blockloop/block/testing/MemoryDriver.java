@@ -14,15 +14,17 @@ import java.util.List;
  * one read after it took its bytes, so that a test can run other requests while a read-modify-write cycle is
  * between its read and its write.
  *
- * <p>Threads: the node's home thread, for its requests and for the test's calls alike.
+ * <p>Threads: the node's home thread, for its requests and for {@link #releaseRead()}; {@link #holdNextRead()}
+ * and {@link #readHeld()} any thread.
  */
 public final class MemoryDriver extends StubDriver {
     /** The image's bytes. */
     public final byte[] data;
     /** Each write that reached the driver, as "offset+length". */
     public final List<String> writes = new ArrayList<>();
-    private boolean holdNextRead;
-    private Coroutine heldReader;
+    private volatile boolean holdNextRead;
+    /** Volatile: a test on another thread may ask whether a read is held. */
+    private volatile Coroutine heldReader;
 
     public MemoryDriver(int size, int requestAlignment) {
         super("memory", size, new BlockLimits(requestAlignment, 1, 1L << 30));
