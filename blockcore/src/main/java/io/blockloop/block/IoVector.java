@@ -75,40 +75,44 @@ public final class IoVector {
     }
 
     /**
-     * {@link #checkUsable}, then keeps the arena of every segment the calling thread may access open until
-     * {@link #unpinArenas} (see {@link ArenaPins}: closing it meanwhile throws instead of freeing memory the kernel
-     * may still use). A segment confined to another thread is not pinned: only that thread can close it. The vector
-     * must not change until the unpin. Returns the calling thread, for {@link #unpinArenas}.
+     * Keeps open, until {@link #unpinArenas}, the arena of every segment that {@code on} may access and {@code notBy}
+     * may not (null: no such exclusion): closing one meanwhile throws instead of freeing memory the kernel may still
+     * use ({@link ArenaPins}). A request pins on each thread that may close its memory: the caller's, and the thread
+     * that does the request for the segments only that one can reach. The vector must not change until the unpin.
+     * Call it on {@code on}; {@link #checkUsable} first.
      *
-     * @throws IllegalStateException    for a segment whose arena is closed; nothing is then pinned
-     * @throws IllegalArgumentException for a read-only segment of a read; nothing is then pinned
+     * @throws IllegalStateException for a segment whose arena was closed since the check; nothing is then pinned
      */
-    public Thread pinArenas(boolean writtenInto) {
-        checkUsable(writtenInto);
-        Thread pinner = Thread.currentThread();
+    public void pinArenas(Thread on, Thread notBy) {
         for (int i = 0; i < count; i++) {
+            if (!pinnedBy(segments[i], on, notBy)) {
+                continue;
+            }
             try {
-                ArenaPins.pinUnlessConfinedElsewhere(segments[i]);
+                ArenaPins.pin(segments[i]);
             } catch (IllegalStateException closedSinceTheCheck) {
-                unpin(i, pinner);
+                unpin(i, on, notBy);
                 throw new IllegalStateException("I/O buffer " + i + " of " + count + ": its arena is already closed",
                         closedSinceTheCheck);
             }
         }
-        return pinner;
     }
 
-    /** Releases what {@link #pinArenas} pinned on {@code pinner}, the thread it returned. Any thread. */
-    public void unpinArenas(Thread pinner) {
-        unpin(count, pinner);
+    /** Releases what {@link #pinArenas} pinned with the same two threads. Any thread. */
+    public void unpinArenas(Thread on, Thread notBy) {
+        unpin(count, on, notBy);
     }
 
-    private void unpin(int end, Thread pinner) {
+    private void unpin(int end, Thread on, Thread notBy) {
         for (int i = 0; i < end; i++) {
-            if (segments[i].isAccessibleBy(pinner)) { // what pinUnlessConfinedElsewhere pinned on that thread
+            if (pinnedBy(segments[i], on, notBy)) { // a confined arena's owner never changes: the same answer
                 ArenaPins.unpin(segments[i]);
             }
         }
+    }
+
+    private static boolean pinnedBy(MemorySegment segment, Thread on, Thread notBy) {
+        return segment.isAccessibleBy(on) && (notBy == null || !segment.isAccessibleBy(notBy));
     }
 
     /** Empties the vector for reuse (the storage is kept). */

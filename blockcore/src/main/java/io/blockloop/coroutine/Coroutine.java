@@ -330,6 +330,7 @@ public final class Coroutine {
         if (on == Thread.currentThread()) {
             throw new IllegalStateException("cannot wait for " + this + " to yield: the calling thread runs it");
         }
+        boolean interrupted = Thread.interrupted(); // a pending interrupt would turn the parks below into a spin
         for (int spins = 0; RUNNING_ON.getAcquire(this) != null; spins++) {
             if (spins < 100) {
                 Thread.onSpinWait();
@@ -337,7 +338,11 @@ public final class Coroutine {
                 Thread.yield();
             } else {
                 LockSupport.parkNanos(50_000);
+                interrupted |= Thread.interrupted();
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -378,15 +383,22 @@ public final class Coroutine {
             RUNNING_ON.set(to, Thread.currentThread());
             try {
                 to.stack.resume();
-            } finally {
+            } catch (Throwable notSuspended) {
                 to.entered = false;
-                // Release: pairs with awaitSuspended()'s acquire; whoever reads null sees the stack suspended.
                 RUNNING_ON.setRelease(to, (Thread) null);
+                throw notSuspended;
             }
+            to.entered = false;
             pending = to.wakeQueue.drainInFrontOf(pending);
             if (to.bodyReturned) {
+                RUNNING_ON.set(to, (Thread) null); // ended: nobody waits for it to suspend
                 pending = withoutStaleWake(pending, to);
                 to.terminate();
+            } else {
+                // Release, and the enter loop's last touch of it: pairs with awaitSuspended()'s acquire, after which
+                // another thread may enter it (cleared before the drain above, it was entered elsewhere, ran to its
+                // end and was pooled while this loop still read its fields; a review found it in session 28).
+                RUNNING_ON.setRelease(to, (Thread) null);
             }
         }
     }

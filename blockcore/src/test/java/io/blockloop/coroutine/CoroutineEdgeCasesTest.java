@@ -291,10 +291,12 @@ class CoroutineEdgeCasesTest {
                 assertTrue(closingWhenEntered.get(), "the waiter did not start in its context's last pass");
                 restarter.start();
                 // Parked in awaitSuspended, or done: without the wait it entered the waiter at once and ended.
-                IoThreads.waitUntil(() -> restarter.getState() == Thread.State.TIMED_WAITING
-                        || restarter.getState() == Thread.State.TERMINATED, "the restarter waiting or done");
-                assertEquals(Thread.State.TIMED_WAITING, restarter.getState(),
-                        "the restart did not wait for the waiter to suspend");
+                Thread.State[] seen = new Thread.State[1];
+                IoThreads.waitUntil(() -> {
+                    seen[0] = restarter.getState();
+                    return seen[0] == Thread.State.TIMED_WAITING || seen[0] == Thread.State.TERMINATED;
+                }, "the restarter waiting or done");
+                assertEquals(Thread.State.TIMED_WAITING, seen[0], "the restart did not wait for the waiter to suspend");
             } finally {
                 lock.proceed.countDown();
             }

@@ -168,8 +168,9 @@ final class Request {
 
     /**
      * Keeps {@code memory}'s arena open until {@link #clear()}: a close meanwhile throws instead of freeing what the
-     * kernel or a pool worker may still write ({@link ArenaPins}). Memory confined to another thread is not pinned:
-     * only that thread can close it, and it is the one waiting for the request. Owner thread, at admission.
+     * kernel or a pool worker may still write ({@link ArenaPins}). Memory confined to another thread cannot be pinned
+     * here (only its owner can take the count): keeping it open is that thread's part, as {@link IoEngine}'s rule
+     * says; {@code BlockBackend} pins such buffers on their owner's thread. Owner thread, at admission.
      *
      * @throws IllegalStateException if the arena was closed since the argument checks
      */

@@ -346,20 +346,44 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         }
         Coroutine self = requireCoroutine();
         if (qiov == null) {
-            return dispatchPinned(self, op, offset, bytes, null, flags);
+            return dispatchPinned(self, op, offset, bytes, null, null, null, flags);
         }
-        // On the caller's thread: the arenas of the buffers it may access stay open until the request has ended.
-        Thread pinner = qiov.pinArenas(op == READ);
+        qiov.checkUsable(op == READ);
+        // The caller's thread by its context, as the lending decides (not currentThread(), which compiled code may
+        // reuse from before a move). Its buffers' arenas stay open until the request has ended.
+        Thread caller = callerThread(self);
+        IoVector lent = lendFromOtherContext(self, qiov); // refuses a third thread's buffer
+        qiov.pinArenas(caller, null);
         try {
-            return dispatchPinned(self, op, offset, bytes, lendFromOtherContext(self, qiov), flags);
+            return dispatchPinned(self, op, offset, bytes, qiov, lent, caller, flags);
         } finally {
-            qiov.unpinArenas(pinner);
+            qiov.unpinArenas(caller, null);
         }
     }
 
-    private int dispatchPinned(Coroutine self, int op, long offset, long bytes, IoVector qiov, int flags) {
+    /**
+     * {@link #dispatch} from the move into the backend's context on, with the caller's buffers {@code own} (pinned
+     * on {@code caller}) and the vector the request uses ({@code qiov}, views of those only {@code caller} may
+     * access). A request from another thread also pins, there, what only the backend's thread can reach (a buffer
+     * confined to it), which that thread's other callbacks could otherwise close while the kernel writes it.
+     */
+    private int dispatchPinned(Coroutine self, int op, long offset, long bytes, IoVector own, IoVector qiov,
+                               Thread caller, int flags) {
         AioContext from = enterContext(self);
-        ReaderCount readers = begin(self);
+        Thread loop = context().homeThread();
+        boolean loopPins = own != null && caller != loop;
+        if (loopPins) {
+            own.pinArenas(loop, caller);
+        }
+        ReaderCount readers;
+        try {
+            readers = begin(self);
+        } catch (RuntimeException | Error e) {
+            if (loopPins) {
+                own.unpinArenas(loop, caller);
+            }
+            throw e;
+        }
         try {
             int ret = op == FLUSH ? 0 : checkRange(offset, bytes);
             if (ret != 0) {
@@ -375,8 +399,17 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             };
         } finally {
             end(self, readers);
+            if (loopPins) {
+                own.unpinArenas(loop, caller);
+            }
             leaveContext(self, from);
         }
+    }
+
+    /** The thread {@code self} runs on: its context's home thread, or the calling one outside every context. */
+    private static Thread callerThread(Coroutine self) {
+        AioContext origin = self.context();
+        return origin != null ? origin.homeThread() : Thread.currentThread();
     }
 
     // ------------------------------------------------------------------ registered buffers
@@ -578,11 +611,25 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * runs the loop's callbacks while it waits, one of which could close that arena under the kernel.
      */
     private void blockingPinned(IoVector callerBuffers, boolean read, Runnable request) {
-        Thread pinner = callerBuffers.pinArenas(read);
+        callerBuffers.checkUsable(read);
+        Thread caller = Coroutine.inCoroutine() ? callerThread(Coroutine.self()) : Thread.currentThread();
+        callerBuffers.pinArenas(caller, null);
+        boolean ended = false;
         try {
             blocking(request);
+            ended = true;
+        } catch (RuntimeException e) {
+            ended = true; // refused before it started, or the request's own failure once it ended
+            throw e;
+        } catch (Error e) {
+            // A VirtualMachineError a main-loop callback threw out of the wait may leave the request in flight: the
+            // pin stays, and so does the arena. Any other error came from the request itself, which has ended.
+            ended = !(e instanceof VirtualMachineError);
+            throw e;
         } finally {
-            callerBuffers.unpinArenas(pinner);
+            if (ended) {
+                callerBuffers.unpinArenas(caller, null);
+            }
         }
     }
 
@@ -913,13 +960,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * {@link #enterContext}. In the backend's own context (every request of a benchmark) it is {@code qiov}.
      */
     private IoVector lendFromOtherContext(Coroutine self, IoVector qiov) {
-        AioContext origin = self.context();
-        AioContext ctx = context();
-        if (origin == ctx) {
-            return qiov;
-        }
-        return CallerBuffers.lend(qiov, origin != null ? origin.homeThread() : Thread.currentThread(),
-                ctx.homeThread());
+        return CallerBuffers.lend(qiov, callerThread(self), context().homeThread());
     }
 
     /** Moves the calling coroutine back to {@code origin} (if it ran in one) after a request. */

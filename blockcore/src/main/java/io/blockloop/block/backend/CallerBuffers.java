@@ -17,7 +17,7 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>A buffer confined to a third thread is refused, as the asynchronous API refuses it: that thread may close its
  * arena while the kernel still writes into the memory (the blocking API passed such buffers on, and the JVM
- * crashed). Buffers the loop's thread may access already, and those whose arena is closed (refused later, with a
+ * crashed; a coroutine of the backend's own context did until session 28). Buffers the loop's thread may access already, and those whose arena is closed (refused later, with a
  * message), are handed over as they are.
  *
  * <p>Threads: the caller, before its request starts; the views live no longer than the request.
@@ -60,8 +60,13 @@ final class CallerBuffers {
 
     @SuppressWarnings("restricted")
     private static MemorySegment lend(MemorySegment buffer, int index, int count, Thread caller, Thread loop) {
-        if (caller == loop || !buffer.scope().isAlive() || buffer.isAccessibleBy(loop)) {
+        if (!buffer.scope().isAlive() || buffer.isAccessibleBy(loop)) {
             return buffer;
+        }
+        if (caller == loop) { // a coroutine of the backend's own context, with a third thread's buffer
+            throw new IllegalArgumentException("I/O buffer " + index + " of " + count + " is confined to a thread"
+                    + " other than '" + loop.getName() + "', where the request runs: that thread could free it while"
+                    + " the kernel uses it; allocate it from a shared arena, or from one of the calling thread");
         }
         if (!buffer.isAccessibleBy(caller)) {
             throw new IllegalArgumentException("I/O buffer " + index + " of " + count + " is confined to a thread"

@@ -168,45 +168,107 @@ class ArenaPinTest {
     }
 
     /**
-     * A coroutine of the main loop may read into a buffer confined to the backend's own IOThread, which does the
-     * request: it is not pinned (only that thread can close it). The first pinning refused it (a review found this).
+     * A coroutine of the main loop may read into buffers confined to the backend's own IOThread, which does the
+     * request; their arena is pinned there, so another callback of that thread cannot close it meanwhile. The first
+     * pinning refused such buffers, and the fix for that pinned nothing (a review found both in session 28).
      */
     @Test
-    void aCoroutinesBufferConfinedToTheBackendsThreadIsAccepted() throws InterruptedException {
+    void aCoroutinesBuffersConfinedToTheBackendsThreadArePinnedThere() throws InterruptedException {
         try (IOThread io = new IOThread("io0").start()) {
-            BlockNode ioNode = new BlockNode("memory-io0", storage, io.context());
+            MemoryDriver slow = new MemoryDriver(64 << 10, 512);
+            BlockNode ioNode = new BlockNode("memory-io0", slow, io.context());
             BlockBackend ioBlk = BlockBackend.attach("io-blk", ioNode);
             try {
                 AtomicReference<Arena> arena = new AtomicReference<>();
-                AtomicReference<MemorySegment> buffer = new AtomicReference<>();
+                AtomicReference<IoVector> qiov = new AtomicReference<>();
                 CountDownLatch made = new CountDownLatch(1);
                 io.context().scheduleOneShot("allocate", () -> {
                     arena.set(Arena.ofConfined());
-                    buffer.set(arena.get().allocate(512, 512));
+                    qiov.set(IoVector.of(arena.get().allocate(512, 512), arena.get().allocate(512, 512)));
                     made.countDown();
                 });
                 assertTrue(made.await(10, TimeUnit.SECONDS));
+                slow.holdNextRead();
                 AtomicReference<Object> outcome = new AtomicReference<>();
                 Coroutine.create(() -> {
                     try {
-                        ioBlk.coRead(0, buffer.get());
+                        ioBlk.coReadv(0, qiov.get());
                         outcome.set("ok");
                     } catch (RuntimeException e) {
                         outcome.set(e);
                     }
                 }).enter();
-                AioWait.waitWhile(main, () -> outcome.get() == null);
+                AtomicReference<Object> closeOutcome = new AtomicReference<>();
+                CountDownLatch tried = new CountDownLatch(1);
+                io.context().scheduleOneShot("close-under-the-read", new Runnable() {
+                    @Override
+                    public void run() {
+                        if (!slow.readHeld()) {
+                            io.context().scheduleOneShot("close-under-the-read", this); // not there yet
+                            return;
+                        }
+                        try {
+                            arena.get().close();
+                            closeOutcome.set("closed");
+                        } catch (IllegalStateException refused) {
+                            closeOutcome.set(refused);
+                        }
+                        slow.releaseRead();
+                        tried.countDown();
+                    }
+                });
+                AioWait.waitWhile(main, () -> tried.getCount() > 0 || outcome.get() == null); // main hands it over
                 assertEquals("ok", outcome.get());
+                assertTrue(closeOutcome.get() instanceof IllegalStateException e && e.getMessage().contains("acquired"),
+                        "closing the IOThread's arena during the read: " + closeOutcome.get());
                 CountDownLatch closed = new CountDownLatch(1);
                 io.context().scheduleOneShot("close", () -> {
                     arena.get().close();
                     closed.countDown();
                 });
-                assertTrue(closed.await(10, TimeUnit.SECONDS), "the owner could not close its arena");
+                assertTrue(closed.await(10, TimeUnit.SECONDS), "the owner could not close its arena afterwards");
             } finally {
                 ioBlk.close();
                 ioNode.close();
             }
+        }
+    }
+
+    /**
+     * A coroutine of the backend's own context is refused a buffer confined to a third thread, as the other APIs
+     * refuse it: that thread, which does not wait for the request, could free it under the kernel. It was passed on
+     * unpinned (a review found it in session 28).
+     */
+    @Test
+    void aCoroutineOfTheBackendsContextIsRefusedAThirdThreadsBuffer() throws InterruptedException {
+        CountDownLatch handedOver = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicReference<MemorySegment> foreign = new AtomicReference<>();
+        Thread third = Thread.ofPlatform().name("third").start(() -> {
+            try (Arena confined = Arena.ofConfined()) {
+                foreign.set(confined.allocate(512, 512));
+                handedOver.countDown();
+                done.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try {
+            assertTrue(handedOver.await(10, TimeUnit.SECONDS));
+            AtomicReference<Object> outcome = new AtomicReference<>();
+            Coroutine.create(() -> {
+                try {
+                    blk.coRead(0, foreign.get());
+                    outcome.set("ok");
+                } catch (RuntimeException e) {
+                    outcome.set(e);
+                }
+            }).enter();
+            assertTrue(outcome.get() instanceof IllegalArgumentException e
+                    && e.getMessage().contains("confined to a thread other than 'main'"), String.valueOf(outcome.get()));
+        } finally {
+            done.countDown();
+            third.join();
         }
     }
 }
