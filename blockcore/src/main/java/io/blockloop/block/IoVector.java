@@ -90,10 +90,13 @@ public final class IoVector {
             }
             try {
                 ArenaPins.pin(segments[i]);
-            } catch (IllegalStateException closedSinceTheCheck) {
+            } catch (RuntimeException e) { // closed since the check, or (called on another thread than on) confined
                 unpin(i, on, notBy);
-                throw new IllegalStateException("I/O buffer " + i + " of " + count + ": its arena is already closed",
-                        closedSinceTheCheck);
+                if (e instanceof IllegalStateException) {
+                    throw new IllegalStateException("I/O buffer " + i + " of " + count + ": its arena is already "
+                            + "closed", e);
+                }
+                throw e;
             }
         }
     }

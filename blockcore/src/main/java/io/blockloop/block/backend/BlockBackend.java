@@ -364,45 +364,66 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /**
      * {@link #dispatch} from the move into the backend's context on, with the caller's buffers {@code own} (pinned
      * on {@code caller}) and the vector the request uses ({@code qiov}, views of those only {@code caller} may
-     * access). A request from another thread also pins, there, what only the backend's thread can reach (a buffer
-     * confined to it), which that thread's other callbacks could otherwise close while the kernel writes it.
+     * access). Whatever happens there, the coroutine goes back to where it came from; should that fail too, after a
+     * failure of the request, the second failure is added to the first as suppressed.
      */
     private int dispatchPinned(Coroutine self, int op, long offset, long bytes, IoVector own, IoVector qiov,
                                Thread caller, int flags) {
         AioContext from = enterContext(self);
-        Thread loop = context().homeThread();
-        boolean loopPins = own != null && caller != loop;
-        if (loopPins) {
-            own.pinArenas(loop, caller);
-        }
-        ReaderCount readers;
+        Throwable failure = null;
         try {
-            readers = begin(self);
+            return requestInContext(self, op, offset, bytes, own, qiov, caller, flags);
         } catch (RuntimeException | Error e) {
-            if (loopPins) {
-                own.unpinArenas(loop, caller);
-            }
+            failure = e;
             throw e;
-        }
-        try {
-            int ret = op == FLUSH ? 0 : checkRange(offset, bytes);
-            if (ret != 0) {
-                return ret;
+        } finally {
+            try {
+                leaveContext(self, from);
+            } catch (RuntimeException | Error leaveFailed) {
+                if (failure == null) {
+                    throw leaveFailed;
+                }
+                failure.addSuppressed(leaveFailed);
             }
-            BlockNode node = root.node();
-            return switch (op) {
-                case READ -> node.coPreadv(offset, bytes, qiov, flags);
-                case WRITE -> node.coPwritev(offset, bytes, qiov, flags);
-                case FLUSH -> node.coFlush();
-                case DISCARD -> node.coPdiscard(offset, bytes);
-                default -> node.coPwriteZeroes(offset, bytes, flags);
-            };
+        }
+    }
+
+    /**
+     * The request itself, in the backend's context, under the graph read lock. A request from another thread also
+     * pins there what only the backend's thread can reach (a buffer confined to it), which that thread's other
+     * callbacks could otherwise close while the kernel writes it. That thread is read only now: until the read lock
+     * is held the backend may move (and the request with it), after the buffers were lent against the old one.
+     */
+    private int requestInContext(Coroutine self, int op, long offset, long bytes, IoVector own, IoVector qiov,
+                                 Thread caller, int flags) {
+        ReaderCount readers = begin(self);
+        try {
+            Thread loop = callerThread(self); // this coroutine's thread, in the backend's context
+            boolean loopPins = own != null && caller != loop;
+            if (loopPins) {
+                CallerBuffers.requireReachable(own, caller, loop); // a buffer of the loop it left is no longer
+                own.pinArenas(loop, caller);
+            }
+            try {
+                int ret = op == FLUSH ? 0 : checkRange(offset, bytes);
+                if (ret != 0) {
+                    return ret;
+                }
+                BlockNode node = root.node();
+                return switch (op) {
+                    case READ -> node.coPreadv(offset, bytes, qiov, flags);
+                    case WRITE -> node.coPwritev(offset, bytes, qiov, flags);
+                    case FLUSH -> node.coFlush();
+                    case DISCARD -> node.coPdiscard(offset, bytes);
+                    default -> node.coPwriteZeroes(offset, bytes, flags);
+                };
+            } finally {
+                if (loopPins) {
+                    own.unpinArenas(loop, caller);
+                }
+            }
         } finally {
             end(self, readers);
-            if (loopPins) {
-                own.unpinArenas(loop, caller);
-            }
-            leaveContext(self, from);
         }
     }
 
@@ -548,7 +569,11 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     private CompletableFuture<Void> async(Runnable request) {
-        AioContext ctx = context();
+        return async(context(), request);
+    }
+
+    /** {@link #async(Runnable)} started in {@code ctx}, the backend's context as the caller read it. */
+    private CompletableFuture<Void> async(AioContext ctx, Runnable request) {
         RequestFuture<Void> future = new RequestFuture<>(ctx, name);
         Coroutine co = Coroutine.create(() -> {
             try {
@@ -619,7 +644,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
             blocking(request);
             ended = true;
         } catch (RuntimeException e) {
-            ended = true; // refused before it started, or the request's own failure once it ended
+            ended = true; // refused before it started (the wait is checked first), or the request's own failure
             throw e;
         } catch (Error e) {
             // A VirtualMachineError a main-loop callback threw out of the wait may leave the request in flight: the
@@ -674,8 +699,9 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                     + "') from the loop thread of context '" + running.name() + "': waiting would stop that loop, "
                     + "and two loops waiting for each other never wake; use the *Async or co* methods there");
         }
-        // Refused above before the request starts; the join polls this context or the main loop as it must.
-        CompletableFuture<Void> future = async(request);
+        // Refused above before the request starts; the join polls this context or the main loop as it must. The same
+        // context as the check: read again, after a move, a loop thread's join was refused with the request running.
+        CompletableFuture<Void> future = async(ctx, request);
         try {
             future.join();
         } catch (CompletionException e) {
@@ -957,7 +983,8 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /**
      * {@code qiov} as the backend's loop thread may use it, for a coroutine that comes from another context and
      * waits there for the request ({@link CallerBuffers}); the coroutine's context names its thread, as in
-     * {@link #enterContext}. In the backend's own context (every request of a benchmark) it is {@code qiov}.
+     * {@link #enterContext}. In the backend's own context (every request of a benchmark) it is {@code qiov}, once no
+     * segment turned out to be a third thread's.
      */
     private IoVector lendFromOtherContext(Coroutine self, IoVector qiov) {
         return CallerBuffers.lend(qiov, callerThread(self), context().homeThread());

@@ -58,11 +58,34 @@ final class CallerBuffers {
         return lent != null ? lent : qiov;
     }
 
+    /**
+     * Throws {@link IllegalArgumentException} when neither {@code caller} nor {@code loop} may access one of the
+     * segments (after the backend moved, a buffer of the loop the request was lent to first).
+     */
+    static void requireReachable(IoVector qiov, Thread caller, Thread loop) {
+        for (int i = 0; i < qiov.count(); i++) {
+            MemorySegment segment = qiov.segment(i);
+            if (segment.scope().isAlive() && !segment.isAccessibleBy(loop)) {
+                requireCallers(segment, i, qiov.count(), caller, loop);
+            }
+        }
+    }
+
     @SuppressWarnings("restricted")
     private static MemorySegment lend(MemorySegment buffer, int index, int count, Thread caller, Thread loop) {
         if (!buffer.scope().isAlive() || buffer.isAccessibleBy(loop)) {
             return buffer;
         }
+        requireCallers(buffer, index, count, caller, loop);
+        MemorySegment view = MemorySegment.ofAddress(buffer.address()).reinterpret(buffer.byteSize());
+        return buffer.isReadOnly() ? view.asReadOnly() : view;
+    }
+
+    /**
+     * Throws unless {@code caller} may access {@code buffer}, which {@code loop} may not; when the two are one thread,
+     * the buffer is a third thread's.
+     */
+    private static void requireCallers(MemorySegment buffer, int index, int count, Thread caller, Thread loop) {
         if (caller == loop) { // a coroutine of the backend's own context, with a third thread's buffer
             throw new IllegalArgumentException("I/O buffer " + index + " of " + count + " is confined to a thread"
                     + " other than '" + loop.getName() + "', where the request runs: that thread could free it while"
@@ -74,7 +97,5 @@ final class CallerBuffers {
                     + " request runs: that thread could free it while the kernel uses it; allocate it from a shared"
                     + " arena, or from one of the calling thread");
         }
-        MemorySegment view = MemorySegment.ofAddress(buffer.address()).reinterpret(buffer.byteSize());
-        return buffer.isReadOnly() ? view.asReadOnly() : view;
     }
 }

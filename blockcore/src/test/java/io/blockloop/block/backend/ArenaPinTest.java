@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -269,6 +270,56 @@ class ArenaPinTest {
         } finally {
             done.countDown();
             third.join();
+        }
+    }
+
+    /**
+     * A request whose buffer's arena the backend's own thread closes while the request travels there fails, and its
+     * coroutine goes back to its own context. The loop's pin threw outside the request's cleanup, and the caller's
+     * coroutine went on in the backend's IOThread (a review found it in session 28).
+     */
+    @Test
+    void aRequestRefusedInTheBackendsContextGoesBackToItsOwn() throws InterruptedException {
+        try (IOThread io = new IOThread("io0").start()) {
+            BlockNode ioNode = new BlockNode("memory-io0", storage, io.context());
+            BlockBackend ioBlk = BlockBackend.attach("io-blk", ioNode);
+            try {
+                AtomicReference<Arena> arena = new AtomicReference<>();
+                AtomicReference<MemorySegment> buffer = new AtomicReference<>();
+                CountDownLatch go = new CountDownLatch(1);
+                CountDownLatch blocked = new CountDownLatch(1);
+                io.context().scheduleOneShot("allocate-block-then-close", () -> {
+                    arena.set(Arena.ofConfined());
+                    buffer.set(arena.get().allocate(512, 512));
+                    blocked.countDown();
+                    try {
+                        go.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    arena.get().close(); // runs before the request, which is queued behind this callback
+                });
+                assertTrue(blocked.await(10, TimeUnit.SECONDS));
+                AtomicReference<Object> outcome = new AtomicReference<>();
+                AtomicReference<AioContext> after = new AtomicReference<>();
+                Coroutine.create(() -> {
+                    try {
+                        ioBlk.coRead(0, buffer.get());
+                        outcome.set("ok");
+                    } catch (RuntimeException e) {
+                        outcome.set(e);
+                    }
+                    after.set(Coroutine.self().context());
+                }).enter();
+                go.countDown();
+                AioWait.waitWhile(main, () -> after.get() == null);
+                assertTrue(outcome.get() instanceof IllegalStateException e && e.getMessage().contains("closed"),
+                        String.valueOf(outcome.get()));
+                assertSame(main, after.get(), "the coroutine did not come back to the main loop; " + outcome.get());
+            } finally {
+                ioBlk.close();
+                ioNode.close();
+            }
         }
     }
 }
