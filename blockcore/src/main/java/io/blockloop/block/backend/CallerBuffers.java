@@ -17,8 +17,8 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>A buffer confined to a third thread is refused, as the asynchronous API refuses it: that thread may close its
  * arena while the kernel still writes into the memory (the blocking API passed such buffers on, and the JVM
- * crashed; a coroutine of the backend's own context did until session 28). Buffers the loop's thread may access already, and those whose arena is closed (refused later, with a
- * message), are handed over as they are.
+ * crashed; a coroutine of the backend's own context did until session 28). Buffers the loop's thread may access
+ * already, and those whose arena is closed (refused later, with a message), are handed over as they are.
  *
  * <p>Threads: the caller, before its request starts; the views live no longer than the request.
  */

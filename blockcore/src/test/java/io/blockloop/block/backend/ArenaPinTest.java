@@ -266,7 +266,8 @@ class ArenaPinTest {
                 }
             }).enter();
             assertTrue(outcome.get() instanceof IllegalArgumentException e
-                    && e.getMessage().contains("confined to a thread other than 'main'"), String.valueOf(outcome.get()));
+                    && e.getMessage().contains("confined to a thread other than 'main'"),
+                    String.valueOf(outcome.get()));
         } finally {
             done.countDown();
             third.join();
