@@ -351,7 +351,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
         qiov.checkUsable(op == READ);
         // The caller's thread by its context, as the lending decides (not currentThread(), which compiled code may
         // reuse from before a move). Its buffers' arenas stay open until the request has ended.
-        Thread caller = callerThread(self);
+        Thread caller = threadOf(self);
         IoVector lent = lendFromOtherContext(self, qiov); // refuses a third thread's buffer
         qiov.pinArenas(caller, null);
         try {
@@ -398,7 +398,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
                                  Thread caller, int flags) {
         ReaderCount readers = begin(self);
         try {
-            Thread loop = callerThread(self); // this coroutine's thread, in the backend's context
+            Thread loop = threadOf(self); // in the backend's context now
             boolean loopPins = own != null && caller != loop;
             if (loopPins) {
                 CallerBuffers.requireReachable(own, caller, loop); // a buffer of the loop it left is no longer
@@ -428,7 +428,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     }
 
     /** The thread {@code self} runs on: its context's home thread, or the calling one outside every context. */
-    private static Thread callerThread(Coroutine self) {
+    private static Thread threadOf(Coroutine self) {
         AioContext origin = self.context();
         return origin != null ? origin.homeThread() : Thread.currentThread();
     }
@@ -633,11 +633,16 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
     /**
      * {@link #blocking}, with the caller's own buffers pinned on the caller's thread for the call: one confined to
      * the caller goes to the loop as a view of no arena, which the request cannot pin, and a caller in the main loop
-     * runs the loop's callbacks while it waits, one of which could close that arena under the kernel.
+     * runs the loop's callbacks while it waits, one of which could close that arena under the kernel. A coroutine's
+     * call runs {@link #dispatch} itself, which pins the same buffers on the same thread.
      */
     private void blockingPinned(IoVector callerBuffers, boolean read, Runnable request) {
+        if (Coroutine.inCoroutine()) {
+            blocking(request);
+            return;
+        }
         callerBuffers.checkUsable(read);
-        Thread caller = Coroutine.inCoroutine() ? callerThread(Coroutine.self()) : Thread.currentThread();
+        Thread caller = Thread.currentThread();
         callerBuffers.pinArenas(caller, null);
         boolean ended = false;
         try {
@@ -987,7 +992,7 @@ public final class BlockBackend implements BlockParent, AutoCloseable {
      * segment turned out to be a third thread's.
      */
     private IoVector lendFromOtherContext(Coroutine self, IoVector qiov) {
-        return CallerBuffers.lend(qiov, callerThread(self), context().homeThread());
+        return CallerBuffers.lend(qiov, threadOf(self), context().homeThread());
     }
 
     /** Moves the calling coroutine back to {@code origin} (if it ran in one) after a request. */
