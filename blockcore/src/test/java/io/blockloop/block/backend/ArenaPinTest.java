@@ -2,7 +2,7 @@ package io.blockloop.block.backend;
 
 import io.blockloop.aio.AioContext;
 import io.blockloop.aio.AioWait;
-import io.blockloop.aio.IOThread;
+import io.blockloop.aio.testing.IoThreads;
 import io.blockloop.block.BlockNode;
 import io.blockloop.block.IoVector;
 import io.blockloop.block.testing.MemoryDriver;
@@ -130,35 +130,18 @@ class ArenaPinTest {
      */
     @Test
     void aBlockingCallersConfinedBufferStaysOpenWhileTheMainLoopRunsCallbacks() {
-        try (IOThread io = new IOThread("io0").start()) {
+        try (IoThreads io = new IoThreads("arena-pin", 1)) {
             MemoryDriver slow = new MemoryDriver(64 << 10, 512);
             slow.data[7] = 9;
-            BlockNode ioNode = new BlockNode("memory-io0", slow, io.context());
+            BlockNode ioNode = new BlockNode("memory-io0", slow, io.ctx(0));
             BlockBackend ioBlk = BlockBackend.attach("io-blk", ioNode);
             try {
                 Arena confined = Arena.ofConfined();
                 MemorySegment buffer = confined.allocate(4096, 4096);
-                AtomicReference<Object> closeOutcome = new AtomicReference<>();
                 slow.holdNextRead();
-                main.scheduleOneShot("close-under-the-read", new Runnable() {
-                    @Override
-                    public void run() {
-                        if (!slow.readHeld()) {
-                            main.scheduleOneShot("close-under-the-read", this); // not there yet: look again
-                            return;
-                        }
-                        try {
-                            confined.close();
-                            closeOutcome.set("closed");
-                        } catch (IllegalStateException refused) {
-                            closeOutcome.set(refused);
-                        }
-                        io.context().scheduleOneShot("release-the-read", slow::releaseRead);
-                    }
-                });
-                ioBlk.read(0, buffer); // the main loop runs the callback above while this waits
-                assertTrue(closeOutcome.get() instanceof IllegalStateException e && e.getMessage().contains("acquired"),
-                        "closing the caller's arena during its blocking read: " + closeOutcome.get());
+                AtomicReference<Object> closing = closeOnceTheReadIsHeld(main, slow, confined, io.ctx(0));
+                ioBlk.read(0, buffer); // the main loop runs that callback while this waits
+                assertRefusedAsPinned(closing.get(), "closing the caller's arena during its blocking read");
                 assertEquals(9, buffer.get(ValueLayout.JAVA_BYTE, 7), "the read's data");
                 assertDoesNotThrow(confined::close);
             } finally {
@@ -174,60 +157,21 @@ class ArenaPinTest {
      * pinning refused such buffers, and the fix for that pinned nothing (a review found both in session 28).
      */
     @Test
-    void aCoroutinesBuffersConfinedToTheBackendsThreadArePinnedThere() throws InterruptedException {
-        try (IOThread io = new IOThread("io0").start()) {
+    void aCoroutinesBuffersConfinedToTheBackendsThreadArePinnedThere() {
+        try (IoThreads io = new IoThreads("arena-pin", 1)) {
             MemoryDriver slow = new MemoryDriver(64 << 10, 512);
-            BlockNode ioNode = new BlockNode("memory-io0", slow, io.context());
+            BlockNode ioNode = new BlockNode("memory-io0", slow, io.ctx(0));
             BlockBackend ioBlk = BlockBackend.attach("io-blk", ioNode);
             try {
-                AtomicReference<Arena> arena = new AtomicReference<>();
-                AtomicReference<IoVector> qiov = new AtomicReference<>();
-                CountDownLatch made = new CountDownLatch(1);
-                io.context().scheduleOneShot("allocate", () -> {
-                    arena.set(Arena.ofConfined());
-                    qiov.set(IoVector.of(arena.get().allocate(512, 512), arena.get().allocate(512, 512)));
-                    made.countDown();
-                });
-                assertTrue(made.await(10, TimeUnit.SECONDS));
+                Arena arena = io.callIn(0, Arena::ofConfined);
+                IoVector qiov = io.callIn(0, () -> IoVector.of(arena.allocate(512, 512), arena.allocate(512, 512)));
                 slow.holdNextRead();
-                AtomicReference<Object> outcome = new AtomicReference<>();
-                Coroutine.create(() -> {
-                    try {
-                        ioBlk.coReadv(0, qiov.get());
-                        outcome.set("ok");
-                    } catch (RuntimeException e) {
-                        outcome.set(e);
-                    }
-                }).enter();
-                AtomicReference<Object> closeOutcome = new AtomicReference<>();
-                CountDownLatch tried = new CountDownLatch(1);
-                io.context().scheduleOneShot("close-under-the-read", new Runnable() {
-                    @Override
-                    public void run() {
-                        if (!slow.readHeld()) {
-                            io.context().scheduleOneShot("close-under-the-read", this); // not there yet
-                            return;
-                        }
-                        try {
-                            arena.get().close();
-                            closeOutcome.set("closed");
-                        } catch (IllegalStateException refused) {
-                            closeOutcome.set(refused);
-                        }
-                        slow.releaseRead();
-                        tried.countDown();
-                    }
-                });
-                AioWait.waitWhile(main, () -> tried.getCount() > 0 || outcome.get() == null); // main hands it over
+                AtomicReference<Object> outcome = enterRequest(() -> ioBlk.coReadv(0, qiov));
+                AtomicReference<Object> closing = closeOnceTheReadIsHeld(io.ctx(0), slow, arena, io.ctx(0));
+                AioWait.waitWhile(main, () -> closing.get() == null || outcome.get() == null); // main hands it over
                 assertEquals("ok", outcome.get());
-                assertTrue(closeOutcome.get() instanceof IllegalStateException e && e.getMessage().contains("acquired"),
-                        "closing the IOThread's arena during the read: " + closeOutcome.get());
-                CountDownLatch closed = new CountDownLatch(1);
-                io.context().scheduleOneShot("close", () -> {
-                    arena.get().close();
-                    closed.countDown();
-                });
-                assertTrue(closed.await(10, TimeUnit.SECONDS), "the owner could not close its arena afterwards");
+                assertRefusedAsPinned(closing.get(), "closing the IOThread's arena during the read");
+                io.runIn(0, arena::close); // the owner closes it afterwards
             } finally {
                 ioBlk.close();
                 ioNode.close();
@@ -256,18 +200,9 @@ class ArenaPinTest {
         });
         try {
             assertTrue(handedOver.await(10, TimeUnit.SECONDS));
-            AtomicReference<Object> outcome = new AtomicReference<>();
-            Coroutine.create(() -> {
-                try {
-                    blk.coRead(0, foreign.get());
-                    outcome.set("ok");
-                } catch (RuntimeException e) {
-                    outcome.set(e);
-                }
-            }).enter();
-            assertTrue(outcome.get() instanceof IllegalArgumentException e
-                    && e.getMessage().contains("confined to a thread other than 'main'"),
-                    String.valueOf(outcome.get()));
+            Object outcome = enterRequest(() -> blk.coRead(0, foreign.get())).get();
+            assertTrue(outcome instanceof IllegalArgumentException e
+                    && e.getMessage().contains("confined to a thread other than 'main'"), String.valueOf(outcome));
         } finally {
             done.countDown();
             third.join();
@@ -281,37 +216,28 @@ class ArenaPinTest {
      */
     @Test
     void aRequestRefusedInTheBackendsContextGoesBackToItsOwn() throws InterruptedException {
-        try (IOThread io = new IOThread("io0").start()) {
-            BlockNode ioNode = new BlockNode("memory-io0", storage, io.context());
+        try (IoThreads io = new IoThreads("arena-pin", 1)) {
+            BlockNode ioNode = new BlockNode("memory-io0", storage, io.ctx(0));
             BlockBackend ioBlk = BlockBackend.attach("io-blk", ioNode);
             try {
-                AtomicReference<Arena> arena = new AtomicReference<>();
-                AtomicReference<MemorySegment> buffer = new AtomicReference<>();
+                Arena arena = io.callIn(0, Arena::ofConfined);
+                MemorySegment buffer = io.callIn(0, () -> arena.allocate(512, 512));
                 CountDownLatch go = new CountDownLatch(1);
                 CountDownLatch blocked = new CountDownLatch(1);
-                io.context().scheduleOneShot("allocate-block-then-close", () -> {
-                    arena.set(Arena.ofConfined());
-                    buffer.set(arena.get().allocate(512, 512));
+                io.ctx(0).scheduleOneShot("block-then-close", () -> {
                     blocked.countDown();
-                    try {
-                        go.await(10, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    arena.get().close(); // runs before the request, which is queued behind this callback
+                    IoThreads.await(go, "the request's start");
+                    arena.close(); // runs before the request, which is queued behind this callback
                 });
-                assertTrue(blocked.await(10, TimeUnit.SECONDS));
-                AtomicReference<Object> outcome = new AtomicReference<>();
+                IoThreads.await(blocked, "the IOThread blocked");
                 AtomicReference<AioContext> after = new AtomicReference<>();
-                Coroutine.create(() -> {
+                AtomicReference<Object> outcome = enterRequest(() -> {
                     try {
-                        ioBlk.coRead(0, buffer.get());
-                        outcome.set("ok");
-                    } catch (RuntimeException e) {
-                        outcome.set(e);
+                        ioBlk.coRead(0, buffer);
+                    } finally {
+                        after.set(Coroutine.self().context());
                     }
-                    after.set(Coroutine.self().context());
-                }).enter();
+                });
                 go.countDown();
                 AioWait.waitWhile(main, () -> after.get() == null);
                 assertTrue(outcome.get() instanceof IllegalStateException e && e.getMessage().contains("closed"),
@@ -322,5 +248,52 @@ class ArenaPinTest {
                 ioNode.close();
             }
         }
+    }
+
+    /** Enters {@code request} as a coroutine; its outcome, once it ended: "ok" or what it threw. */
+    private static AtomicReference<Object> enterRequest(Runnable request) {
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        Coroutine.create(() -> {
+            try {
+                request.run();
+                outcome.set("ok");
+            } catch (RuntimeException e) {
+                outcome.set(e);
+            }
+        }).enter();
+        return outcome;
+    }
+
+    /**
+     * In {@code ctx}, as soon as {@code slow} holds a read: tries to close {@code arena}, records what happened
+     * ("closed", or what the close threw), then lets the read go on in the driver's context {@code driverCtx}.
+     */
+    private static AtomicReference<Object> closeOnceTheReadIsHeld(AioContext ctx, MemoryDriver slow, Arena arena,
+                                                                  AioContext driverCtx) {
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        ctx.scheduleOneShot("close-under-the-read", new Runnable() {
+            @Override
+            public void run() {
+                if (!slow.readHeld()) {
+                    ctx.scheduleOneShot("close-under-the-read", this); // not there yet: look again
+                    return;
+                }
+                Object result;
+                try {
+                    arena.close();
+                    result = "closed";
+                } catch (IllegalStateException refused) {
+                    result = refused;
+                }
+                driverCtx.scheduleOneShot("release-the-read", slow::releaseRead);
+                outcome.set(result);
+            }
+        });
+        return outcome;
+    }
+
+    private static void assertRefusedAsPinned(Object closeOutcome, String what) {
+        assertTrue(closeOutcome instanceof IllegalStateException e && e.getMessage().contains("acquired"),
+                what + ": " + closeOutcome);
     }
 }
