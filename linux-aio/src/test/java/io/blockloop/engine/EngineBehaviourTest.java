@@ -983,7 +983,8 @@ class EngineBehaviourTest {
 
     /**
      * A close from another thread after the owner ended delivers vectored reads across the end of the file whose
-     * iovec arrays are confined to the ended owner, zero-filled to their length (io_uring may cancel one instead).
+     * iovec arrays are confined to the ended owner, zero-filled to their length (io_uring and the pool may cancel one
+     * instead).
      * The zero-fill read the array through its confined segment, which threw {@link WrongThreadException} out of the
      * reaping pass; the pass's other completions were lost, and the pool's close waited for them for ever (found by
      * an audit, session 26).
@@ -1011,9 +1012,12 @@ class EngineBehaviourTest {
             assertFalse(closer.isAlive(), "close() from another thread still waits: " + engine[0]);
             for (int i = 0; i < 2; i++) {
                 assertEquals(1, rec.calls[i], "read " + i + " delivered once");
-                if (e == EngineUnderTest.IO_URING && rec.results[i] == -Errno.ECANCELED) {
-                    // io_uring learns of the end of the file from a second read of the rest, which had not left the
-                    // engine yet: close cancels it, as it cancels every request that never left (IoEngine#close).
+                if ((e == EngineUnderTest.IO_URING || e == EngineUnderTest.THREADS)
+                        && rec.results[i] == -Errno.ECANCELED) {
+                    // Close cancels every request that never left the engine (IoEngine#close): io_uring learns of the
+                    // end of the file from a second read of the rest, which may not have left yet; the pool's
+                    // workers, started by these very requests, may not have taken the second one yet (seen once in
+                    // CI, session 28).
                     continue;
                 }
                 assertEquals(4096, rec.results[i], "read " + i);
